@@ -1,0 +1,103 @@
+// Package fleetspec reads and validates the fleet file: the city's districts, device classes
+// (with their telemetry fields and allowed commands) and things. The CDK app, the processors
+// and the device simulator all read device classes from here, so validation lives in one place.
+package fleetspec
+
+// Fleet is one stage's fleet file.
+type Fleet struct {
+	// Name prefixes resource names (rule names, thing types, groups): lowercase letters,
+	// digits and underscores, starting with a letter, for example "smartcity".
+	Name      string        `json:"name"`
+	Districts []District    `json:"districts"`
+	Classes   []DeviceClass `json:"classes"`
+	Things    []Thing       `json:"things"`
+	// Provisioning configures the optional Just-in-Time and fleet (claim) provisioning paths.
+	Provisioning Provisioning `json:"provisioning"`
+
+	// Path is the file the fleet was loaded from; relative paths inside it resolve from its
+	// directory. Empty for a fleet built in code.
+	Path string `json:"-"`
+}
+
+// District is an area of the city; every thing belongs to one.
+type District struct {
+	// ID: lowercase letters, digits and underscores, for example "old_town".
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// DeviceClass is a kind of device, for example a street light.
+type DeviceClass struct {
+	// ID: lowercase letters, digits and underscores, for example "street_light". Topic rule,
+	// thing type and thing group names derive from it.
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Fields are the telemetry fields a message of this class may carry.
+	Fields []Field `json:"fields"`
+	// Commands are the commands operators may send to devices of this class.
+	Commands []Command `json:"commands"`
+	// MaxMessageBytes bounds one telemetry message. Default: 4096.
+	MaxMessageBytes int `json:"maxMessageBytes,omitempty"`
+}
+
+// FieldType is the JSON type of a telemetry field or command parameter.
+type FieldType string
+
+// Field types.
+const (
+	TypeNumber  FieldType = "number"
+	TypeInteger FieldType = "integer"
+	TypeString  FieldType = "string"
+	TypeBoolean FieldType = "boolean"
+)
+
+// Field is one telemetry field or command parameter.
+type Field struct {
+	// Name: a JSON key of letters, digits and underscores, starting with a letter.
+	Name     string    `json:"name"`
+	Type     FieldType `json:"type"`
+	Required bool      `json:"required,omitempty"`
+	// Unit documents the field's unit (for example "lux", "ug/m3"); informational.
+	Unit string `json:"unit,omitempty"`
+	// Min and Max bound numbers and integers (inclusive). Default: unbounded.
+	Min *float64 `json:"min,omitempty"`
+	Max *float64 `json:"max,omitempty"`
+	// MaxLength bounds a string's length in bytes. Default: 256.
+	MaxLength int `json:"maxLength,omitempty"`
+	// Enum restricts a string to these values. Default: any string.
+	Enum []string `json:"enum,omitempty"`
+	// Sensitive fields (a camera's plate reads, say) are envelope-encrypted before storage.
+	Sensitive bool `json:"sensitive,omitempty"`
+}
+
+// Command is an operator command a device class accepts, for example "set-light".
+type Command struct {
+	// Name: lowercase letters, digits and hyphens, for example "set-light".
+	Name   string  `json:"name"`
+	Params []Field `json:"params,omitempty"`
+}
+
+// Thing is one device.
+type Thing struct {
+	// Name follows AWS IoT thing naming: 1-128 of [a-zA-Z0-9:_-]. It is also the MQTT client
+	// id the device must connect with.
+	Name     string `json:"name"`
+	Class    string `json:"class"`
+	District string `json:"district"`
+	Serial   string `json:"serial"`
+	// CSR is the path (relative to the fleet file) of a PEM certificate signing request; when
+	// set, the platform issues the thing's certificate from it. The private key never leaves
+	// the device. Default: no per-device certificate (the device uses JITP or fleet
+	// provisioning).
+	CSR string `json:"csr,omitempty"`
+}
+
+// Provisioning configures the paths by which devices without a per-device CSR get their
+// certificate.
+type Provisioning struct {
+	// CACertificate is the path (relative to the fleet file) of the city's CA certificate
+	// (PEM, public part only) registered for Just-in-Time Provisioning. Default: no JITP.
+	CACertificate string `json:"caCertificate,omitempty"`
+	// Claim enables fleet provisioning by claim with a pre-provisioning hook. Default: off.
+	Claim bool `json:"claim,omitempty"`
+}

@@ -1,0 +1,67 @@
+// Package topics names the MQTT topics and topic rules that devices, IoT policies, topic rules,
+// processors and the simulator must agree on. Every name is derived here and nowhere else.
+package topics
+
+import "strings"
+
+// ThingNameVariable is the IoT policy variable that resolves to the connected thing's name.
+// It resolves only when the client id is the name of a thing attached to the certificate.
+const ThingNameVariable = "${iot:Connection.Thing.ThingName}"
+
+// RuleName is the topic rule that ingests one device class's telemetry, for example
+// RuleName("smartcity_dev", "street_light") == "smartcity_dev_street_light". Rule names allow
+// only letters, digits and underscores; callers validate their parts (fleetspec does).
+func RuleName(prefix, class string) string {
+	return prefix + "_" + class
+}
+
+// TelemetrySuffix is the part of a telemetry topic after the Basic Ingest prefix, as the
+// topic rule sees it: "things/<thing>/telemetry".
+func TelemetrySuffix(thing string) string {
+	return "things/" + thing + "/telemetry"
+}
+
+// Telemetry is the Basic Ingest topic a device publishes telemetry to:
+// "$aws/rules/<rule>/things/<thing>/telemetry". Basic Ingest sends the message straight to the
+// rule, with no messaging charge, and no device can subscribe to it.
+func Telemetry(rule, thing string) string {
+	return "$aws/rules/" + rule + "/" + TelemetrySuffix(thing)
+}
+
+// Command is the topic a device subscribes to for operator commands:
+// "city/things/<thing>/commands".
+func Command(thing string) string {
+	return "city/things/" + thing + "/commands"
+}
+
+// CommandFilter is the topic filter that matches every device's command topic, for IAM
+// resources of the command processor ("city/things/*/commands" in IAM, which is not MQTT).
+const CommandFilter = "city/things/*/commands"
+
+// ShadowPrefix is the prefix of a thing's classic shadow topics: "$aws/things/<thing>/shadow/".
+func ShadowPrefix(thing string) string {
+	return "$aws/things/" + thing + "/shadow/"
+}
+
+// JobsPrefix is the prefix of a thing's job topics: "$aws/things/<thing>/jobs/".
+func JobsPrefix(thing string) string {
+	return "$aws/things/" + thing + "/jobs/"
+}
+
+// ThingFromTelemetry returns the thing name in a telemetry topic, with or without the Basic
+// Ingest prefix, and false when the topic is not a telemetry topic.
+func ThingFromTelemetry(topic string) (string, bool) {
+	if strings.HasPrefix(topic, "$aws/rules/") {
+		rest := strings.TrimPrefix(topic, "$aws/rules/")
+		i := strings.IndexByte(rest, '/')
+		if i < 0 {
+			return "", false
+		}
+		topic = rest[i+1:]
+	}
+	parts := strings.Split(topic, "/")
+	if len(parts) != 3 || parts[0] != "things" || parts[2] != "telemetry" || parts[1] == "" {
+		return "", false
+	}
+	return parts[1], true
+}

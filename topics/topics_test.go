@@ -1,0 +1,40 @@
+package topics
+
+import "testing"
+
+func TestNames(t *testing.T) {
+	rule := RuleName("smartcity_dev", "street_light")
+	cases := []struct{ got, want string }{
+		{rule, "smartcity_dev_street_light"},
+		{Telemetry(rule, "sl-001"), "$aws/rules/smartcity_dev_street_light/things/sl-001/telemetry"},
+		{Command("sl-001"), "city/things/sl-001/commands"},
+		{ShadowPrefix("sl-001"), "$aws/things/sl-001/shadow/"},
+		{JobsPrefix("sl-001"), "$aws/things/sl-001/jobs/"},
+	}
+	for _, c := range cases {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
+
+func TestThingFromTelemetry(t *testing.T) {
+	cases := []struct {
+		topic string
+		thing string
+		ok    bool
+	}{
+		{"$aws/rules/r/things/sl-001/telemetry", "sl-001", true},
+		{"things/sl-001/telemetry", "sl-001", true},
+		{"things//telemetry", "", false},
+		{"things/sl-001/commands", "", false},
+		{"$aws/rules/r", "", false},
+		{"", "", false},
+	}
+	for _, c := range cases {
+		thing, ok := ThingFromTelemetry(c.topic)
+		if thing != c.thing || ok != c.ok {
+			t.Errorf("ThingFromTelemetry(%q) = %q, %v; want %q, %v", c.topic, thing, ok, c.thing, c.ok)
+		}
+	}
+}
