@@ -43,6 +43,18 @@ func ShadowPrefix(thing string) string {
 	return "$aws/things/" + thing + "/shadow/"
 }
 
+// ShadowUpdate is the topic a device publishes its reported state to:
+// "$aws/things/<thing>/shadow/update".
+func ShadowUpdate(thing string) string {
+	return ShadowPrefix(thing) + "update"
+}
+
+// ShadowDelta is the topic on which the shadow service tells a device the difference between
+// desired and reported state: "$aws/things/<thing>/shadow/update/delta".
+func ShadowDelta(thing string) string {
+	return ShadowUpdate(thing) + "/delta"
+}
+
 // JobsPrefix is the prefix of a thing's job topics: "$aws/things/<thing>/jobs/".
 func JobsPrefix(thing string) string {
 	return "$aws/things/" + thing + "/jobs/"

@@ -10,6 +10,8 @@ func TestNames(t *testing.T) {
 		{Command("sl-001"), "city/things/sl-001/commands"},
 		{ShadowPrefix("sl-001"), "$aws/things/sl-001/shadow/"},
 		{JobsPrefix("sl-001"), "$aws/things/sl-001/jobs/"},
+		{ShadowUpdate("sl-001"), "$aws/things/sl-001/shadow/update"},
+		{ShadowDelta("sl-001"), "$aws/things/sl-001/shadow/update/delta"},
 	}
 	for _, c := range cases {
 		if c.got != c.want {
