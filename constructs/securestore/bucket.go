@@ -1,0 +1,264 @@
+package securestore
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/secure-smart-city/platform/constructs/keys"
+	"github.com/secure-smart-city/platform/internal/propcheck"
+)
+
+// MinimumTLSVersion is the lowest TLS version any bucket accepts; props may raise it only.
+const MinimumTLSVersion = 1.2
+
+// BucketProps configures a Bucket. Nil props take every default.
+type BucketProps struct {
+	// EncryptionKey encrypts objects (SSE-KMS with an S3 bucket key).
+	// Default: - a key is created for this bucket.
+	EncryptionKey awskms.IKey
+	// AccessLogs receives the bucket's server access logs.
+	// Default: - a dedicated access-log bucket is created (see NewAccessLogBucket).
+	AccessLogs awss3.IBucket
+	// RemovalPolicy applies to the bucket (and to the access-log bucket it creates).
+	// Default: RETAIN.
+	RemovalPolicy awscdk.RemovalPolicy
+	// MinimumTLSVersion the bucket policy requires; lower values are refused.
+	// Default: 1.2.
+	MinimumTLSVersion *float64
+	// Lifecycle of current and noncurrent object versions.
+	// Default: - see DefaultLifecycle.
+	Lifecycle *Lifecycle
+}
+
+// Lifecycle moves current versions through cheaper storage classes and expires noncurrent
+// versions. A nil day count leaves that step out.
+type Lifecycle struct {
+	// InfrequentAccessAfterDays moves objects to S3 Standard-IA (S3 requires >= 30).
+	InfrequentAccessAfterDays *int
+	// GlacierInstantRetrievalAfterDays moves objects to S3 Glacier Instant Retrieval.
+	GlacierInstantRetrievalAfterDays *int
+	// DeepArchiveAfterDays moves objects to S3 Glacier Deep Archive.
+	DeepArchiveAfterDays *int
+	// ExpireAfterDays deletes current versions (they become noncurrent in a versioned bucket).
+	ExpireAfterDays *int
+	// NoncurrentExpireAfterDays deletes noncurrent versions; required, since a versioned
+	// bucket otherwise grows forever.
+	NoncurrentExpireAfterDays *int
+}
+
+// DefaultLifecycle is the archive lifecycle: Standard-IA at 30 days, Glacier Instant Retrieval
+// at 90, Deep Archive at 365, no expiry of current data, noncurrent versions deleted after 90
+// days.
+func DefaultLifecycle() Lifecycle {
+	return Lifecycle{
+		InfrequentAccessAfterDays:        intPtr(30),
+		GlacierInstantRetrievalAfterDays: intPtr(90),
+		DeepArchiveAfterDays:             intPtr(365),
+		NoncurrentExpireAfterDays:        intPtr(90),
+	}
+}
+
+// Bucket is an S3 bucket with SSE-KMS and a bucket key, versioning, all public access blocked,
+// bucket-owner-enforced ownership, a TLS-only bucket policy with a minimum TLS version, server
+// access logs and a lifecycle.
+type Bucket struct {
+	constructs.Construct
+	// Bucket is the bucket (child id "Resource").
+	Bucket awss3.Bucket
+	// Key encrypts the bucket's objects.
+	Key awskms.IKey
+	// AccessLogs receives the bucket's server access logs.
+	AccessLogs awss3.IBucket
+}
+
+// NewBucket creates an encrypted bucket. Props errors are reported at synth time with the
+// construct's path (see Node().Validate()).
+func NewBucket(scope constructs.Construct, id string, props *BucketProps) *Bucket {
+	this := constructs.NewConstruct(scope, jsii.String(id))
+	p := bucketDefaults(props)
+	var errs propcheck.Errors
+	defer func() { errs.Attach(this) }()
+
+	if *p.MinimumTLSVersion < MinimumTLSVersion {
+		errs.Addf("securestore: MinimumTLSVersion %v is below %v, the platform's floor", *p.MinimumTLSVersion, MinimumTLSVersion)
+	}
+	rules := lifecycleRules(*p.Lifecycle, &errs)
+
+	key := p.EncryptionKey
+	if key == nil {
+		key = keys.New(this, "Key", &keys.Props{Alias: jsii.String("alias/" + uniqueAlias(this))}).Key
+	}
+	logs := p.AccessLogs
+	if logs == nil {
+		logs = NewAccessLogBucket(this, "AccessLogs", &AccessLogBucketProps{RemovalPolicy: p.RemovalPolicy}).Bucket
+	}
+
+	b := awss3.NewBucket(this, jsii.String("Resource"), &awss3.BucketProps{
+		Encryption:             awss3.BucketEncryption_KMS,
+		EncryptionKey:          key,
+		BucketKeyEnabled:       jsii.Bool(true),
+		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
+		ObjectOwnership:        awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		EnforceSSL:             jsii.Bool(true),
+		MinimumTLSVersion:      p.MinimumTLSVersion,
+		Versioned:              jsii.Bool(true),
+		ServerAccessLogsBucket: logs,
+		ServerAccessLogsPrefix: jsii.String(accessLogPrefix(this)),
+		LifecycleRules:         &rules,
+		RemovalPolicy:          p.RemovalPolicy,
+	})
+	return &Bucket{Construct: this, Bucket: b, Key: key, AccessLogs: logs}
+}
+
+// GrantRead lets grantee read objects (matching keyPattern, "*" for all) and decrypt them.
+func (b *Bucket) GrantRead(grantee awsiam.IGrantable, keyPattern string) awsiam.Grant {
+	return b.Bucket.GrantRead(grantee, jsii.String(keyPattern))
+}
+
+// GrantPut lets grantee write objects (matching keyPattern) and encrypt them.
+func (b *Bucket) GrantPut(grantee awsiam.IGrantable, keyPattern string) awsiam.Grant {
+	return b.Bucket.GrantPut(grantee, jsii.String(keyPattern))
+}
+
+// GrantReadWrite lets grantee read and write objects (matching keyPattern) and use the key.
+func (b *Bucket) GrantReadWrite(grantee awsiam.IGrantable, keyPattern string) awsiam.Grant {
+	return b.Bucket.GrantReadWrite(grantee, jsii.String(keyPattern))
+}
+
+// AccessLogBucketProps configures an access-log bucket.
+type AccessLogBucketProps struct {
+	// RemovalPolicy of the log bucket. Default: RETAIN.
+	RemovalPolicy awscdk.RemovalPolicy
+	// RetentionDays before log objects expire. Default: 365.
+	RetentionDays *int
+}
+
+// AccessLogBucket receives S3 server access logs. It uses SSE-S3 (AES-256), not SSE-KMS: S3
+// log delivery does not write to SSE-KMS buckets, so this is the one bucket kind without the
+// platform key. Everything else (public access block, TLS-only policy, versioning, lifecycle)
+// matches Bucket.
+type AccessLogBucket struct {
+	constructs.Construct
+	// Bucket is the log bucket (child id "Resource").
+	Bucket awss3.Bucket
+}
+
+// NewAccessLogBucket creates a bucket for server access logs.
+func NewAccessLogBucket(scope constructs.Construct, id string, props *AccessLogBucketProps) *AccessLogBucket {
+	this := constructs.NewConstruct(scope, jsii.String(id))
+	if props == nil {
+		props = &AccessLogBucketProps{}
+	}
+	var errs propcheck.Errors
+	defer func() { errs.Attach(this) }()
+	retention := 365
+	if props.RetentionDays != nil {
+		retention = *props.RetentionDays
+		if retention < 1 {
+			errs.Addf("securestore: access-log RetentionDays %d must be at least 1", retention)
+			retention = 1
+		}
+	}
+	removal := props.RemovalPolicy
+	if removal == "" {
+		removal = awscdk.RemovalPolicy_RETAIN
+	}
+	b := awss3.NewBucket(this, jsii.String("Resource"), &awss3.BucketProps{
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		EnforceSSL:        jsii.Bool(true),
+		MinimumTLSVersion: jsii.Number(MinimumTLSVersion),
+		Versioned:         jsii.Bool(true),
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id:                                  jsii.String("expire-access-logs"),
+			Expiration:                          awscdk.Duration_Days(jsii.Number(float64(retention))),
+			NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(30)),
+			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(7)),
+		}},
+		RemovalPolicy: removal,
+	})
+	return &AccessLogBucket{Construct: this, Bucket: b}
+}
+
+func bucketDefaults(props *BucketProps) BucketProps {
+	p := BucketProps{}
+	if props != nil {
+		p = *props
+	}
+	if p.RemovalPolicy == "" {
+		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
+	}
+	if p.MinimumTLSVersion == nil {
+		p.MinimumTLSVersion = jsii.Number(MinimumTLSVersion)
+	}
+	if p.Lifecycle == nil {
+		l := DefaultLifecycle()
+		p.Lifecycle = &l
+	}
+	return p
+}
+
+// lifecycleRules turns a Lifecycle into S3 rules, recording errors for orders S3 rejects.
+func lifecycleRules(l Lifecycle, errs *propcheck.Errors) []*awss3.LifecycleRule {
+	var transitions []*awss3.Transition
+	last, lastName := 0, ""
+	step := func(days *int, name string, class awss3.StorageClass, min int) {
+		if days == nil {
+			return
+		}
+		switch {
+		case *days < min:
+			errs.Addf("securestore: Lifecycle.%s %d must be at least %d days", name, *days, min)
+		case lastName != "" && *days < last+30:
+			errs.Addf("securestore: Lifecycle.%s %d must be at least 30 days after %s (%d)", name, *days, lastName, last)
+		}
+		transitions = append(transitions, &awss3.Transition{
+			StorageClass:    class,
+			TransitionAfter: awscdk.Duration_Days(jsii.Number(float64(*days))),
+		})
+		last, lastName = *days, name
+	}
+	step(l.InfrequentAccessAfterDays, "InfrequentAccessAfterDays", awss3.StorageClass_INFREQUENT_ACCESS(), 30)
+	step(l.GlacierInstantRetrievalAfterDays, "GlacierInstantRetrievalAfterDays", awss3.StorageClass_GLACIER_INSTANT_RETRIEVAL(), 1)
+	step(l.DeepArchiveAfterDays, "DeepArchiveAfterDays", awss3.StorageClass_DEEP_ARCHIVE(), 1)
+
+	rule := &awss3.LifecycleRule{
+		Id:                                  jsii.String("archive-and-expire-noncurrent"),
+		AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(7)),
+	}
+	if len(transitions) > 0 {
+		rule.Transitions = &transitions
+	}
+	if l.ExpireAfterDays != nil {
+		if *l.ExpireAfterDays <= last {
+			errs.Addf("securestore: Lifecycle.ExpireAfterDays %d must come after the last transition (%d days)", *l.ExpireAfterDays, last)
+		}
+		rule.Expiration = awscdk.Duration_Days(jsii.Number(float64(*l.ExpireAfterDays)))
+	}
+	if l.NoncurrentExpireAfterDays == nil {
+		errs.Addf("securestore: Lifecycle.NoncurrentExpireAfterDays is required: a versioned bucket would otherwise keep every old version forever")
+	} else {
+		if *l.NoncurrentExpireAfterDays < 1 {
+			errs.Addf("securestore: Lifecycle.NoncurrentExpireAfterDays %d must be at least 1", *l.NoncurrentExpireAfterDays)
+		}
+		rule.NoncurrentVersionExpiration = awscdk.Duration_Days(jsii.Number(float64(max(*l.NoncurrentExpireAfterDays, 1))))
+	}
+	return []*awss3.LifecycleRule{rule}
+}
+
+// accessLogPrefix keeps each bucket's logs apart in a shared log bucket.
+func accessLogPrefix(c constructs.Construct) string {
+	return *c.Node().Path() + "/"
+}
+
+// uniqueAlias names a key created for one construct only.
+func uniqueAlias(c constructs.Construct) string {
+	return "smartcity/" + *c.Node().Addr()
+}
+
+func intPtr(v int) *int { return &v }

@@ -1,0 +1,138 @@
+package securestore
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/secure-smart-city/platform/constructs/keys"
+	"github.com/secure-smart-city/platform/internal/propcheck"
+)
+
+// QueueProps configures a Queue.
+type QueueProps struct {
+	// EncryptionKey encrypts messages. Default: - a key is created for this queue.
+	EncryptionKey awskms.IKey
+	// RetentionDays keeps messages (1 to 14). Default: 14, the SQS maximum, since these
+	// queues hold what failed and someone must get to it.
+	RetentionDays *int
+	// VisibilityTimeoutSeconds. Default: 30.
+	VisibilityTimeoutSeconds *int
+}
+
+// Queue is an SQS queue encrypted with a customer-managed key that refuses plain-text
+// transport; the platform uses it for dead letters and failure destinations.
+type Queue struct {
+	constructs.Construct
+	// Queue is the queue (child id "Resource").
+	Queue awssqs.Queue
+	// Key encrypts the queue.
+	Key awskms.IKey
+}
+
+// NewQueue creates an encrypted queue.
+func NewQueue(scope constructs.Construct, id string, props *QueueProps) *Queue {
+	this := constructs.NewConstruct(scope, jsii.String(id))
+	p := QueueProps{}
+	if props != nil {
+		p = *props
+	}
+	var errs propcheck.Errors
+	defer func() { errs.Attach(this) }()
+	retention := 14
+	if p.RetentionDays != nil {
+		retention = *p.RetentionDays
+		if retention < 1 || retention > 14 {
+			errs.Addf("securestore: queue RetentionDays %d must be between 1 and 14", retention)
+			retention = 14
+		}
+	}
+	visibility := 30
+	if p.VisibilityTimeoutSeconds != nil {
+		visibility = *p.VisibilityTimeoutSeconds
+		if visibility < 0 || visibility > 43200 {
+			errs.Addf("securestore: queue VisibilityTimeoutSeconds %d must be between 0 and 43200", visibility)
+			visibility = 30
+		}
+	}
+	key := p.EncryptionKey
+	if key == nil {
+		key = keys.New(this, "Key", &keys.Props{Alias: jsii.String("alias/" + uniqueAlias(this))}).Key
+	}
+	q := awssqs.NewQueue(this, jsii.String("Resource"), &awssqs.QueueProps{
+		Encryption:          awssqs.QueueEncryption_KMS,
+		EncryptionMasterKey: key,
+		EnforceSSL:          jsii.Bool(true),
+		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(float64(retention))),
+		VisibilityTimeout:   awscdk.Duration_Seconds(jsii.Number(float64(visibility))),
+	})
+	return &Queue{Construct: this, Queue: q, Key: key}
+}
+
+// GrantSendMessages lets grantee send messages and encrypt them.
+func (q *Queue) GrantSendMessages(grantee awsiam.IGrantable) awsiam.Grant {
+	return q.Queue.GrantSendMessages(grantee)
+}
+
+// GrantConsumeMessages lets grantee receive and delete messages and decrypt them.
+func (q *Queue) GrantConsumeMessages(grantee awsiam.IGrantable) awsiam.Grant {
+	return q.Queue.GrantConsumeMessages(grantee)
+}
+
+// MetricMessagesVisible is the number of messages waiting: in a dead-letter queue, anything
+// above zero is lost work.
+func (q *Queue) MetricMessagesVisible(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return q.Queue.MetricApproximateNumberOfMessagesVisible(opts)
+}
+
+// TopicProps configures a Topic.
+type TopicProps struct {
+	// EncryptionKey encrypts messages. Default: - a key is created for this topic, which lets
+	// CloudWatch alarms of this account publish.
+	EncryptionKey awskms.IKey
+	// DisplayName shown in e-mail and SMS notifications. Default: - none.
+	DisplayName *string
+}
+
+// Topic is an SNS topic encrypted with a customer-managed key whose policy refuses
+// plain-text transport.
+type Topic struct {
+	constructs.Construct
+	// Topic is the topic (child id "Resource").
+	Topic awssns.Topic
+	// Key encrypts the topic.
+	Key awskms.IKey
+}
+
+// NewTopic creates an encrypted topic. The key must let the publishing services use it (for
+// alarms, keys.ServiceCloudWatchAlarms).
+func NewTopic(scope constructs.Construct, id string, props *TopicProps) *Topic {
+	this := constructs.NewConstruct(scope, jsii.String(id))
+	p := TopicProps{}
+	if props != nil {
+		p = *props
+	}
+	key := p.EncryptionKey
+	if key == nil {
+		key = keys.New(this, "Key", &keys.Props{
+			Alias:    jsii.String("alias/" + uniqueAlias(this)),
+			Services: []keys.Service{keys.ServiceCloudWatchAlarms},
+		}).Key
+	}
+	t := awssns.NewTopic(this, jsii.String("Resource"), &awssns.TopicProps{
+		MasterKey:   key,
+		EnforceSSL:  jsii.Bool(true),
+		DisplayName: p.DisplayName,
+	})
+	return &Topic{Construct: this, Topic: t, Key: key}
+}
+
+// GrantPublish lets grantee publish and encrypt messages.
+func (t *Topic) GrantPublish(grantee awsiam.IGrantable) awsiam.Grant {
+	return t.Topic.GrantPublish(grantee)
+}

@@ -1,0 +1,20 @@
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// ApplyChecks adds the synth-time checks to scope (normally the app): the cdk-nag
+// AwsSolutions, NIST 800-53 R5 and Serverless packs, after recording the accepted findings.
+// A finding without a suppression is an error annotation, and the CDK CLI fails synth on it.
+func ApplyChecks(scope constructs.Construct) {
+	Suppress(scope)
+	aspects := awscdk.Aspects_Of(scope)
+	opts := &cdknag.NagPackProps{Verbose: jsii.Bool(true)}
+	aspects.Add(cdknag.NewAwsSolutionsChecks(opts), nil)
+	aspects.Add(cdknag.NewNIST80053R5Checks(opts), nil)
+	aspects.Add(cdknag.NewServerlessChecks(opts), nil)
+}

@@ -1,0 +1,59 @@
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/secure-smart-city/platform/constructs/keys"
+	"github.com/secure-smart-city/platform/constructs/securestore"
+)
+
+// Foundation holds the platform's state: keys, the telemetry archive, tables and the alert
+// topic. Nothing stateless lives here, so the other stacks can be replaced freely.
+type Foundation struct {
+	awscdk.Stack
+	// PlatformKey encrypts every store at rest (S3, DynamoDB, SQS, SNS, Kinesis, logs).
+	PlatformKey *keys.Key
+	// FieldKey envelope-encrypts sensitive telemetry fields; only the processors that write
+	// them and the people who may read them get to use it.
+	FieldKey *keys.Key
+	// Archive holds raw telemetry, one object per batch, and rejected records.
+	Archive *securestore.Bucket
+	// DeviceState holds the latest state per device (partition key "thingName").
+	DeviceState *securestore.Table
+	// AlertTopic receives every alarm and security finding.
+	AlertTopic *securestore.Topic
+}
+
+// NewFoundation builds the Foundation stack.
+func NewFoundation(scope constructs.Construct, cfg Config) *Foundation {
+	stack := awscdk.NewStack(scope, jsii.String(cfg.StackName("Foundation")),
+		cfg.stackProps("Foundation", "Smart city IoT platform: keys, encrypted stores and the alert topic"))
+	f := &Foundation{Stack: stack}
+
+	f.PlatformKey = keys.New(stack, "PlatformKey", &keys.Props{
+		Alias:       jsii.String(cfg.AliasPrefix() + "platform"),
+		Description: jsii.String("Encrypts the smart city platform's stores at rest (" + string(cfg.Stage) + ")"),
+		Services:    []keys.Service{keys.ServiceLogs, keys.ServiceCloudWatchAlarms},
+	})
+	f.FieldKey = keys.New(stack, "FieldKey", &keys.Props{
+		Alias:       jsii.String(cfg.AliasPrefix() + "sensitive-fields"),
+		Description: jsii.String("Envelope-encrypts sensitive telemetry fields (" + string(cfg.Stage) + ")"),
+	})
+
+	f.Archive = securestore.NewBucket(stack, "TelemetryArchive", &securestore.BucketProps{
+		EncryptionKey: f.PlatformKey.Key,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	f.DeviceState = securestore.NewTable(stack, "DeviceState", &securestore.TableProps{
+		PartitionKey:  "thingName",
+		EncryptionKey: f.PlatformKey.Key,
+		RemovalPolicy: cfg.DataRemovalPolicy(),
+	})
+	f.AlertTopic = securestore.NewTopic(stack, "AlertTopic", &securestore.TopicProps{
+		EncryptionKey: f.PlatformKey.Key,
+		DisplayName:   jsii.String("Smart city alerts (" + string(cfg.Stage) + ")"),
+	})
+	return f
+}

@@ -1,0 +1,78 @@
+package stacks
+
+import (
+	"regexp"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// AcceptedFinding is a cdk-nag finding the platform accepts, with the reason a reviewer
+// accepted it. Every suppression in the app comes from this table, and the README's
+// "Accepted findings" section lists each one (a test keeps the two in step).
+type AcceptedFinding struct {
+	// Rules are the cdk-nag rule ids accepted.
+	Rules []string
+	// Where describes the resources, for people.
+	Where string
+	// Path matches the construct paths of the CloudFormation resources it applies to.
+	Path *regexp.Regexp
+	// Reason is why the finding is accepted.
+	Reason string
+}
+
+// AcceptedFindings is the platform's one list of suppressions.
+var AcceptedFindings = []AcceptedFinding{
+	{
+		Rules: []string{"AwsSolutions-S1", "NIST.800.53.R5-S3BucketLoggingEnabled"},
+		Where: "S3 access-log buckets",
+		Path:  regexp.MustCompile(`/AccessLogs/Resource/Resource$`),
+		Reason: "This bucket is the server access log target; logging it into itself would loop, " +
+			"and into another bucket would only move the question. Access to it is audited by CloudTrail.",
+	},
+	{
+		Rules: []string{"NIST.800.53.R5-S3DefaultEncryptionKMS"},
+		Where: "S3 access-log buckets",
+		Path:  regexp.MustCompile(`/AccessLogs/Resource/Resource$`),
+		Reason: "S3 server access log delivery writes only to buckets with SSE-S3 default encryption, " +
+			"so the log bucket uses SSE-S3 (AES-256); every data bucket uses SSE-KMS with the platform key.",
+	},
+	{
+		Rules: []string{"NIST.800.53.R5-S3BucketReplicationEnabled"},
+		Where: "every S3 bucket",
+		Path:  regexp.MustCompile(`/(TelemetryArchive|AccessLogs)/Resource/Resource$`),
+		Reason: "Cross-region replication is a disaster-recovery choice each city makes for its own " +
+			"regions and budget; versioning, lifecycle and RETAIN protect the data in-region.",
+	},
+	{
+		Rules: []string{"NIST.800.53.R5-DynamoDBInBackupPlan"},
+		Where: "DynamoDB tables",
+		Path:  regexp.MustCompile(`/DeviceState/Resource/Resource$`),
+		Reason: "Point-in-time recovery (35 days) is on for every table; an AWS Backup plan is an " +
+			"organization-level policy the city's account baseline owns, not this app.",
+	},
+}
+
+// Suppress records every accepted finding on the resources it applies to under scope.
+func Suppress(scope constructs.Construct) {
+	for _, c := range *scope.Node().FindAll(constructs.ConstructOrder_PREORDER) {
+		if _, ok := c.(awscdk.CfnResource); !ok {
+			continue
+		}
+		path := *c.Node().Path()
+		var sups []*cdknag.NagPackSuppression
+		for _, a := range AcceptedFindings {
+			if !a.Path.MatchString(path) {
+				continue
+			}
+			for _, id := range a.Rules {
+				sups = append(sups, &cdknag.NagPackSuppression{Id: jsii.String(id), Reason: jsii.String(a.Reason)})
+			}
+		}
+		if len(sups) > 0 {
+			cdknag.NagSuppressions_AddResourceSuppressions(c, &sups, jsii.Bool(false))
+		}
+	}
+}
