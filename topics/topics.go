@@ -77,3 +77,39 @@ func ThingFromTelemetry(topic string) (string, bool) {
 	}
 	return parts[1], true
 }
+
+// ShadowGet is the classic shadow get request topic: "$aws/things/<thing>/shadow/get". AWS
+// IoT answers on the request topic plus "/accepted" or "/rejected" (see Accepted).
+func ShadowGet(thing string) string { return ShadowPrefix(thing) + "get" }
+
+// ShadowDelete is the classic shadow delete request topic: "$aws/things/<thing>/shadow/delete".
+func ShadowDelete(thing string) string { return ShadowPrefix(thing) + "delete" }
+
+// CreateCertificateFromCSR is the fleet provisioning request topic (JSON payloads) that
+// signs a certificate signing request made on the device, so the private key never leaves
+// it. The platform does not use CreateKeysAndCertificate ($aws/certificates/create/...),
+// which makes the private key in the cloud.
+const CreateCertificateFromCSR = "$aws/certificates/create-from-csr/json"
+
+// Provision is the fleet provisioning RegisterThing request topic of a provisioning
+// template (JSON payloads): "$aws/provisioning-templates/<template>/provision/json".
+func Provision(template string) string {
+	return "$aws/provisioning-templates/" + template + "/provision/json"
+}
+
+// Accepted is the response topic on which AWS IoT accepts a request published to request.
+func Accepted(request string) string { return request + "/accepted" }
+
+// Rejected is the response topic on which AWS IoT rejects a request published to request.
+func Rejected(request string) string { return request + "/rejected" }
+
+// ClaimClientPrefix starts the MQTT client id of a device that connects with the shared
+// fleet provisioning claim certificate. The "." cannot occur in a thing name
+// ([a-zA-Z0-9:_-]), so a claim connection can never take over a provisioned device's client
+// id, which is the thing name.
+const ClaimClientPrefix = "claim."
+
+// ClaimClientID is the client id a device uses while it provisions itself by claim, for
+// example ClaimClientID("SN-0042") == "claim.SN-0042". The serial keeps concurrent claim
+// connections apart (AWS IoT disconnects an older session with the same client id).
+func ClaimClientID(serial string) string { return ClaimClientPrefix + serial }

@@ -40,3 +40,21 @@ func TestThingFromTelemetry(t *testing.T) {
 		}
 	}
 }
+
+func TestRequestTopics(t *testing.T) {
+	cases := []struct{ got, want string }{
+		{ShadowGet("sl-001"), "$aws/things/sl-001/shadow/get"},
+		{ShadowDelete("sl-001"), "$aws/things/sl-001/shadow/delete"},
+		{Accepted(ShadowUpdate("sl-001")), "$aws/things/sl-001/shadow/update/accepted"},
+		{Rejected(ShadowGet("sl-001")), "$aws/things/sl-001/shadow/get/rejected"},
+		{Provision("smartcity_claim"), "$aws/provisioning-templates/smartcity_claim/provision/json"},
+		{Accepted(CreateCertificateFromCSR), "$aws/certificates/create-from-csr/json/accepted"},
+		{Rejected(Provision("t")), "$aws/provisioning-templates/t/provision/json/rejected"},
+		{ClaimClientID("SN-0042"), "claim.SN-0042"},
+	}
+	for _, c := range cases {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
