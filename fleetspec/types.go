@@ -17,6 +17,10 @@ type Fleet struct {
 	// Path is the file the fleet was loaded from; relative paths inside it resolve from its
 	// directory. Empty for a fleet built in code.
 	Path string `json:"-"`
+
+	// idx is built by Load, Parse and ParseRuntime and never changed afterwards, so Lambdas
+	// may look things up concurrently. A Fleet built in code has none and lookups scan.
+	idx *index
 }
 
 // District is an area of the city; every thing belongs to one.

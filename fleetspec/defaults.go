@@ -1,0 +1,30 @@
+package fleetspec
+
+// Limits and defaults of the fleet file. IoT Core refuses messages above 128 KiB, so no
+// class may allow more.
+const (
+	DefaultMessageLimit = 4096
+	MinMessageLimit     = 64
+	MaxMessageLimit     = 128 * 1024
+	DefaultStringLimit  = 256
+	// MaxStageLength bounds the stage name that goes into topic rule names
+	// (<fleet>_<stage>_<class>); validation keeps every rule name within AWS's limit for any
+	// stage up to this length.
+	MaxStageLength = 8
+)
+
+// MessageLimit is the largest telemetry message in bytes a device of this class may send.
+func (c DeviceClass) MessageLimit() int {
+	if c.MaxMessageBytes > 0 {
+		return c.MaxMessageBytes
+	}
+	return DefaultMessageLimit
+}
+
+// StringLimit is the longest value in bytes a string field accepts.
+func (f Field) StringLimit() int {
+	if f.MaxLength > 0 {
+		return f.MaxLength
+	}
+	return DefaultStringLimit
+}

@@ -1,0 +1,319 @@
+package fleetspec_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/secure-smart-city/platform/fleetspec"
+)
+
+func TestBaseFleetIsValid(t *testing.T) {
+	dir := t.TempDir()
+	writeFixtures(t, dir)
+	if _, err := fleetspec.Load(writeFleet(t, dir, baseFleet)); err != nil {
+		t.Fatalf("base fleet: %v", err)
+	}
+}
+
+// Each case breaks one thing in a valid fleet and expects exactly one problem that names the
+// file, the field path and the offending value, so that a person can fix the file from the
+// message alone.
+func TestInvalidFleets(t *testing.T) {
+	cases := []struct {
+		name string
+		// edit changes the decoded base document; raw, if set, replaces the file's text.
+		edit func(t *testing.T, doc map[string]any, dir string)
+		raw  func(s string) string
+		path string
+		want string
+	}{
+		{
+			name: "unknown class",
+			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "things", 1)["class"] = "street_lamp" },
+			path: "things[1].class", want: `unknown device class "street_lamp"`,
+		},
+		{
+			name: "unknown district",
+			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "things", 2)["district"] = "east" },
+			path: "things[2].district", want: `unknown district "east"`,
+		},
+		{
+			name: "duplicate thing",
+			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "things", 2)["name"] = "sl-south-001" },
+			path: "things[2].name", want: `duplicate thing name "sl-south-001" (also things[1])`,
+		},
+		{
+			name: "invalid thing name",
+			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "things", 1)["name"] = "bad name!" },
+			path: "things[1].name", want: `invalid thing name "bad name!"`,
+		},
+		{
+			name: "missing serial",
+			edit: func(t *testing.T, doc map[string]any, _ string) { delete(at(doc, "things", 1), "serial") },
+			path: "things[1].serial", want: "is required",
+		},
+		{
+			name: "duplicate serial",
+			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "things", 2)["serial"] = "SN-2" },
+			path: "things[2].serial", want: `duplicate serial "SN-2"`,
+		},
+		{
+			name: "serial that cannot be a thing attribute",
+			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "things", 2)["serial"] = "SN 3" },
+			path: "things[2].serial", want: `invalid serial "SN 3"`,
+		},
+		{
+			name: "misspelled key",
+			raw:  func(s string) string { return strings.Replace(s, `"serial": "SN-2"`, `"seral": "SN-2"`, 1) },
+			path: "things[1]", want: `unknown key "seral" (did you mean "serial"?)`,
+		},
+		{
+			name: "key in the wrong case",
+			raw:  func(s string) string { return strings.Replace(s, `"districts"`, `"Districts"`, 1) },
+			path: "(top level)", want: `unknown key "Districts" (did you mean "districts"?)`,
+		},
+		{
+			name: "duplicate key",
+			raw: func(s string) string {
+				return strings.Replace(s, `"serial": "SN-2"`, `"serial": "SN-2", "serial": "SN-9"`, 1)
+			},
+			path: "things[1].serial", want: `duplicate key "serial"`,
+		},
+		{
+			name: "wrong JSON type",
+			raw:  func(s string) string { return strings.Replace(s, `"serial": "SN-2"`, `"serial": 2`, 1) },
+			path: "things[1].serial", want: "expected a string, got number 2",
+		},
+		{
+			name: "min above max",
+			edit: func(t *testing.T, doc map[string]any, _ string) {
+				f := at(doc, "classes", 0, "fields", 1)
+				f["min"], f["max"] = 100, 0
+			},
+			path: "classes[0].fields[1].min", want: "min 100 is greater than max 0",
+		},
+		{
+			name: "min on a string",
+			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0, "fields", 2)["min"] = 1 },
+			path: "classes[0].fields[2].min", want: `min 1 is only allowed on number and integer fields, not on type "string"`,
+		},
+		{
+			name: "enum on a number",
+			edit: func(t *testing.T, doc map[string]any, _ string) {
+				at(doc, "classes", 0, "fields", 1)["enum"] = []string{"low"}
+			},
+			path: "classes[0].fields[1].enum", want: `enum ["low"] is only allowed on string fields, not on type "integer"`,
+		},
+		{
+			name: "unknown field type",
+			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0, "fields", 0)["type"] = "bool" },
+			path: "classes[0].fields[0].type", want: `unknown type "bool"`,
+		},
+		{
+			name: "duplicate field",
+			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0, "fields", 2)["name"] = "on" },
+			path: "classes[0].fields[2].name", want: `duplicate field name "on" (also classes[0].fields[0])`,
+		},
+		{
+			name: "invalid command name",
+			edit: func(t *testing.T, doc map[string]any, _ string) {
+				at(doc, "classes", 0, "commands", 0)["name"] = "SetBrightness"
+			},
+			path: "classes[0].commands[0].name", want: `invalid command name "SetBrightness"`,
+		},
+		{
+			name: "command param follows field rules",
+			edit: func(t *testing.T, doc map[string]any, _ string) {
+				at(doc, "classes", 0, "commands", 0, "params", 0)["maxLength"] = 10
+			},
+			path: "classes[0].commands[0].params[0].maxLength", want: `maxLength 10 is only allowed on string fields, not on type "integer"`,
+		},
+		{
+			name: "message limit above IoT Core's",
+			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0)["maxMessageBytes"] = 200000 },
+			path: "classes[0].maxMessageBytes", want: "200000 is outside 64..131072",
+		},
+		{
+			name: "invalid class id",
+			edit: func(t *testing.T, doc map[string]any, _ string) {
+				at(doc, "classes", 0)["id"] = "street-light"
+				for i := range 3 {
+					at(doc, "things", i)["class"] = "street-light"
+				}
+			},
+			path: "classes[0].id", want: `invalid class id "street-light"`,
+		},
+		{
+			name: "invalid fleet name",
+			edit: func(t *testing.T, doc map[string]any, _ string) { doc["name"] = "Smart City" },
+			path: "name", want: `invalid fleet name "Smart City"`,
+		},
+		{
+			name: "bad CSR path",
+			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "things", 0)["csr"] = "csr/missing.csr" },
+			path: "things[0].csr", want: `"csr/missing.csr": open `,
+		},
+		{
+			name: "CSR for another thing",
+			edit: func(t *testing.T, doc map[string]any, dir string) {
+				writeFile(t, filepath.Join(dir, "sl-north-001.csr"), csrPEM(t, "sl-north-999", ecKey(t)))
+			},
+			path: "things[0].csr", want: `subject CN "sl-north-999" does not match the thing name "sl-north-001"`,
+		},
+		{
+			name: "weak RSA-1024 CSR",
+			edit: func(t *testing.T, doc map[string]any, dir string) {
+				writeFile(t, filepath.Join(dir, "sl-north-001.csr"), csrPEM(t, "sl-north-001", rsa1024(t)))
+			},
+			path: "things[0].csr", want: "RSA key of 1024 bits is too weak",
+		},
+		{
+			name: "CSR with a bad signature",
+			edit: func(t *testing.T, doc map[string]any, dir string) {
+				writeFile(t, filepath.Join(dir, "sl-north-001.csr"), tamperedCSRPEM(t, "sl-north-001"))
+			},
+			path: "things[0].csr", want: `"sl-north-001.csr": bad signature`,
+		},
+		{
+			name: "certificate where a CSR belongs",
+			edit: func(t *testing.T, doc map[string]any, dir string) {
+				writeFile(t, filepath.Join(dir, "sl-north-001.csr"), certPEM(t, "sl-north-001", false))
+			},
+			path: "things[0].csr", want: `holds a PEM "CERTIFICATE" block, want "CERTIFICATE REQUEST"`,
+		},
+		{
+			name: "CSR file holding a private key",
+			edit: func(t *testing.T, doc map[string]any, dir string) {
+				p := filepath.Join(dir, "sl-north-001.csr")
+				writeFile(t, p, append(csrPEM(t, "sl-north-001", ecKey(t)), keyPEM(t)...))
+			},
+			path: "things[0].csr", want: "private keys must never be in the repository",
+		},
+		{
+			name: "CA file holding a private key",
+			edit: func(t *testing.T, doc map[string]any, dir string) {
+				writeFile(t, filepath.Join(dir, "ca.pem"), keyPEM(t))
+			},
+			path: "provisioning.caCertificate", want: `"ca.pem": file contains a private key`,
+		},
+		{
+			name: "non-CA certificate as CA",
+			edit: func(t *testing.T, doc map[string]any, dir string) {
+				writeFile(t, filepath.Join(dir, "ca.pem"), certPEM(t, "sl-north-001", false))
+			},
+			path: "provisioning.caCertificate", want: `"ca.pem": certificate "sl-north-001" is not a CA`,
+		},
+		{
+			name: "CSR where the CA belongs",
+			edit: func(t *testing.T, doc map[string]any, dir string) {
+				writeFile(t, filepath.Join(dir, "ca.pem"), csrPEM(t, "Test City CA", ecKey(t)))
+			},
+			path: "provisioning.caCertificate", want: `holds a PEM "CERTIFICATE REQUEST" block, want "CERTIFICATE"`,
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFixtures(t, dir)
+			var doc any = baseFleet
+			if c.raw != nil {
+				doc = c.raw(baseFleet)
+			} else {
+				m := baseDoc(t)
+				c.edit(t, m, dir)
+				doc = m
+			}
+			path := writeFleet(t, dir, doc)
+			f, err := fleetspec.Load(path)
+			if err == nil {
+				t.Fatalf("Load succeeded, want a problem at %s", c.path)
+			}
+			if f != nil {
+				t.Errorf("Load returned a fleet with its error")
+			}
+			probs := problems(t, err)
+			if len(probs) != 1 {
+				t.Fatalf("got %d problems, want 1:\n%v", len(probs), err)
+			}
+			p := probs[0]
+			if p.File != path || p.Path != c.path || !strings.Contains(p.Message, c.want) {
+				t.Errorf("got problem %q\nwant file %q, path %q, message containing %q", p, path, c.path, c.want)
+			}
+			if !strings.HasPrefix(err.Error(), path+": "+c.path+": ") {
+				t.Errorf("error %q does not start with the file and field path", err)
+			}
+		})
+	}
+}
+
+func TestAllProblemsReportedAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	writeFixtures(t, dir)
+	doc := baseDoc(t)
+	at(doc, "things", 1)["class"] = "street_lamp"
+	at(doc, "things", 2)["district"] = "east"
+	delete(at(doc, "things", 2), "serial")
+	f := at(doc, "classes", 0, "fields", 1)
+	f["min"], f["max"] = 100, 0
+	writeFile(t, filepath.Join(dir, "ca.pem"), certPEM(t, "leaf", false))
+	path := writeFleet(t, dir, doc)
+
+	_, err := fleetspec.Load(path)
+	got := map[string]bool{}
+	for _, p := range problems(t, err) {
+		if p.File != path {
+			t.Errorf("problem %q names file %q, want %q", p, p.File, path)
+		}
+		got[p.Path] = true
+	}
+	for _, want := range []string{"things[1].class", "things[2].district", "things[2].serial", "classes[0].fields[1].min", "provisioning.caCertificate"} {
+		if !got[want] {
+			t.Errorf("no problem at %s in:\n%v", want, err)
+		}
+	}
+	if len(got) != 5 {
+		t.Errorf("got problems at %d paths, want 5:\n%v", len(got), err)
+	}
+}
+
+func TestAtLeastOneClass(t *testing.T) {
+	_, err := fleetspec.Parse([]byte(`{"name": "testcity", "districts": [], "classes": [], "things": []}`), "empty.json")
+	probs := problems(t, err)
+	if len(probs) != 1 || probs[0].Path != "classes" || probs[0].File != "empty.json" {
+		t.Errorf("got %v, want one problem at classes in empty.json", err)
+	}
+}
+
+func TestSyntaxErrorHasPosition(t *testing.T) {
+	_, err := fleetspec.Parse([]byte("{\n  \"name\": \"testcity\",\n  \"classes\": [}\n"), "broken.json")
+	if err == nil || !strings.HasPrefix(err.Error(), "broken.json:3:") {
+		t.Errorf("got %v, want an error at broken.json line 3", err)
+	}
+}
+
+func TestValidateFleetBuiltInCode(t *testing.T) {
+	f := &fleetspec.Fleet{
+		Name:      "testcity",
+		Districts: []fleetspec.District{{ID: "north", Name: "North"}},
+		Classes:   []fleetspec.DeviceClass{{ID: "parking", Name: "Parking"}},
+		Things:    []fleetspec.Thing{{Name: "pk-1", Class: "parking", District: "south", Serial: "S1"}},
+	}
+	probs := problems(t, f.Validate())
+	if len(probs) != 1 || probs[0].Error() != `fleet: things[0].district: unknown district "south"` {
+		t.Errorf("got %v", probs)
+	}
+}
+
+func TestValidateStage(t *testing.T) {
+	for _, s := range []string{"dev", "prod", "staging", "test2"} {
+		if err := fleetspec.ValidateStage(s); err != nil {
+			t.Errorf("ValidateStage(%q) = %v, want nil", s, err)
+		}
+	}
+	for _, s := range []string{"", "Dev", "pre-prod", "pre_prod", "1dev", "toolongst"} {
+		if err := fleetspec.ValidateStage(s); err == nil {
+			t.Errorf("ValidateStage(%q) = nil, want an error", s)
+		}
+	}
+}
