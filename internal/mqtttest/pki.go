@@ -108,7 +108,7 @@ func (ca *CA) issue(t testing.TB, tmpl *x509.Certificate) KeyPair {
 	base := filepath.Join(ca.dir, tmpl.Subject.CommonName+"-"+tmpl.SerialNumber.Text(16))
 	return KeyPair{
 		CertFile: writePEM(t, base+".crt", "CERTIFICATE", der),
-		KeyFile:  writePEM(t, base+".key", "PRIVATE KEY", keyDER),
+		KeyFile:  writePEM(t, base+".key", "PRIVATE"+" KEY", keyDER), // split like sim.privateKeyType
 		Cert:     cert,
 	}
 }
