@@ -6,12 +6,9 @@ package message
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"math"
-	"slices"
-	"sort"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/secure-smart-city/platform/fleetspec"
 )
@@ -52,129 +49,53 @@ func FindCommand(class fleetspec.DeviceClass, name string) (fleetspec.Command, b
 	return fleetspec.Command{}, false
 }
 
-// defaultMaxLength is a string parameter's length bound when the fleet file sets none, the same
-// default the fleet file documents for fields.
-const defaultMaxLength = 256
-
-// Validate checks params against the command's declared parameters: no unknown keys, every
-// required one present, each value of its type and within its bounds or enum. It returns the
-// params normalized (integers as int64, numbers as float64) so that what is published, stored
-// and audited is the validated value, not the caller's spelling of it. Error messages name the
-// parameter and the offending value.
+// Validate checks params against the command's declared parameters with
+// (fleetspec.Command).ValidateParams (no unknown keys, every required one present, each value of
+// its type and within its bounds or enum) and returns them normalized: integers as int64,
+// numbers as float64, so that what is published, stored and audited is the validated value,
+// not the caller's spelling of it. Every problem is reported, separated by "; ", each naming
+// the parameter and its value.
 func Validate(cmd fleetspec.Command, params map[string]any) (map[string]any, error) {
+	if err := cmd.ValidateParams(params); err != nil {
+		return nil, errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
 	out := make(map[string]any, len(params))
-	declared := make(map[string]fleetspec.Field, len(cmd.Params))
 	for _, p := range cmd.Params {
-		declared[p.Name] = p
-	}
-	// Sorted so that the error for several bad keys is stable.
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		f, ok := declared[k]
+		v, ok := params[p.Name]
 		if !ok {
-			names := make([]string, 0, len(cmd.Params))
-			for _, p := range cmd.Params {
-				names = append(names, p.Name)
-			}
-			if len(names) == 0 {
-				return nil, fmt.Errorf("command %s takes no parameters, got %q", cmd.Name, k)
-			}
-			return nil, fmt.Errorf("command %s has no parameter %q (allowed: %s)", cmd.Name, k, strings.Join(names, ", "))
+			continue
 		}
-		v, err := checkValue(f, params[k])
-		if err != nil {
-			return nil, fmt.Errorf("command %s: parameter %q: %w", cmd.Name, k, err)
-		}
-		out[k] = v
-	}
-	for _, p := range cmd.Params {
-		if _, ok := params[p.Name]; p.Required && !ok {
-			return nil, fmt.Errorf("command %s: missing required parameter %q", cmd.Name, p.Name)
+		switch p.Type {
+		case fleetspec.TypeInteger:
+			x, _ := toFloat(v)
+			out[p.Name] = int64(x)
+		case fleetspec.TypeNumber:
+			x, _ := toFloat(v)
+			out[p.Name] = x
+		default:
+			out[p.Name] = v
 		}
 	}
 	return out, nil
-}
-
-func checkValue(f fleetspec.Field, v any) (any, error) {
-	switch f.Type {
-	case fleetspec.TypeBoolean:
-		b, ok := v.(bool)
-		if !ok {
-			return nil, fmt.Errorf("value %s is not a boolean", show(v))
-		}
-		return b, nil
-	case fleetspec.TypeString:
-		s, ok := v.(string)
-		if !ok {
-			return nil, fmt.Errorf("value %s is not a string", show(v))
-		}
-		maxLen := f.MaxLength
-		if maxLen <= 0 {
-			maxLen = defaultMaxLength
-		}
-		if len(s) > maxLen {
-			return nil, fmt.Errorf("value of %d bytes is longer than %d", len(s), maxLen)
-		}
-		if !utf8.ValidString(s) {
-			return nil, fmt.Errorf("value %s is not valid UTF-8", show(v))
-		}
-		if len(f.Enum) > 0 && !slices.Contains(f.Enum, s) {
-			return nil, fmt.Errorf("value %s is not one of %s", show(v), strings.Join(f.Enum, ", "))
-		}
-		return s, nil
-	case fleetspec.TypeNumber, fleetspec.TypeInteger:
-		x, ok := toFloat(v)
-		if !ok {
-			return nil, fmt.Errorf("value %s is not a number", show(v))
-		}
-		if f.Min != nil && x < *f.Min {
-			return nil, fmt.Errorf("value %s is below the minimum %v", show(v), *f.Min)
-		}
-		if f.Max != nil && x > *f.Max {
-			return nil, fmt.Errorf("value %s is above the maximum %v", show(v), *f.Max)
-		}
-		if f.Type == fleetspec.TypeInteger {
-			// 2^53 bounds the integers a float64 (and most JSON readers) holds exactly.
-			if x != math.Trunc(x) || math.Abs(x) > 1<<53 {
-				return nil, fmt.Errorf("value %s is not an integer", show(v))
-			}
-			return int64(x), nil
-		}
-		return x, nil
-	}
-	return nil, fmt.Errorf("unsupported parameter type %q", f.Type)
 }
 
 func toFloat(v any) (float64, bool) {
 	switch n := v.(type) {
 	case json.Number:
 		x, err := n.Float64()
-		return x, err == nil && !math.IsInf(x, 0) && !math.IsNaN(x)
+		return x, err == nil
 	case float64:
-		return n, !math.IsInf(n, 0) && !math.IsNaN(n)
+		return n, true
+	case float32:
+		return float64(n), true
 	case int:
+		return float64(n), true
+	case int32:
 		return float64(n), true
 	case int64:
 		return float64(n), true
 	}
 	return 0, false
-}
-
-// show renders a value for an error message, bounded so a huge value cannot flood a response.
-func show(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprintf("%v", v)
-	}
-	const limit = 64
-	if len(b) > limit {
-		return string(b[:limit]) + "..."
-	}
-	return string(b)
 }
 
 // StateChanges returns the state fields a validated command sets, keyed by the class's

@@ -77,16 +77,18 @@ func TestValidateRejects(t *testing.T) {
 		// wantIn are substrings the message must contain: the parameter and the value.
 		wantIn []string
 	}{
-		{"set-light", `{}`, []string{`"on"`, "missing"}},
-		{"set-light", `{"on": "yes"}`, []string{`"on"`, `"yes"`, "not a boolean"}},
-		{"set-light", `{"on": true, "colour": "red"}`, []string{`"colour"`, "allowed: on"}},
+		{"set-light", `{}`, []string{`"on"`, "required"}},
+		{"set-light", `{"on": "yes"}`, []string{`"on"`, `"yes"`}},
+		{"set-light", `{"on": true, "colour": "red"}`, []string{`unknown param "colour"`}},
 		{"set-brightness", `{"level": 101}`, []string{`"level"`, "101", "maximum"}},
 		{"set-brightness", `{"level": -1}`, []string{`"level"`, "-1", "minimum"}},
-		{"set-brightness", `{"level": 40.5}`, []string{`"level"`, "40.5", "not an integer"}},
-		{"set-brightness", `{"level": null}`, []string{`"level"`, "null", "not a number"}},
-		{"set-mode", `{"mode": "party"}`, []string{`"mode"`, `"party"`, "auto, manual"}},
-		{"set-mode", `{"note": "toolong"}`, []string{`"note"`, "longer than 4"}},
-		{"reboot", `{"now": true}`, []string{`"now"`, "takes no parameters"}},
+		{"set-brightness", `{"level": 40.5}`, []string{`"level"`, "40.5", "whole number"}},
+		{"set-brightness", `{"level": null}`, []string{`"level"`, "null"}},
+		{"set-mode", `{"mode": "party"}`, []string{`"mode"`, `"party"`, `"auto", "manual"`}},
+		{"set-mode", `{"note": "toolong"}`, []string{`"note"`, "maximum length 4"}},
+		{"reboot", `{"now": true}`, []string{`unknown param "now"`}},
+		// Every problem is reported, on one line.
+		{"set-mode", `{"mode": 1, "x": 2}`, []string{`param "mode"`, `; unknown param "x"`}},
 	}
 	for _, c := range cases {
 		_, err := Validate(command(t, c.command), decode(t, c.params))

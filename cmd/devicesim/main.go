@@ -1,0 +1,111 @@
+// Command devicesim simulates one device of the smart-city fleet against an MQTT endpoint (AWS IoT
+// Core, or mosquitto in tests): it connects over mutual TLS as its thing, publishes its class's
+// telemetry to its Basic Ingest topic and applies operator commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/secure-smart-city/platform/cmd/devicesim/sim"
+	"github.com/secure-smart-city/platform/fleetspec"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "devicesim:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("devicesim", flag.ContinueOnError)
+	var (
+		endpoint   = fs.String("endpoint", "", "MQTT endpoint host, for AWS IoT the iot:Data-ATS endpoint (required)")
+		port       = fs.Int("port", 0, "TLS port (default 8883, or 443 with --alpn)")
+		alpn       = fs.Bool("alpn", false, "offer ALPN x-amzn-mqtt-ca, for MQTT over port 443")
+		certFile   = fs.String("cert", "", "device certificate, PEM (required)")
+		keyFile    = fs.String("key", "", "device private key, PEM (required)")
+		caFile     = fs.String("ca", "", "the endpoint's CA certificate, PEM, the only trusted root (required; Amazon Root CA 1 for AWS IoT)")
+		thing      = fs.String("thing", "", "thing name, also the MQTT client id (required)")
+		class      = fs.String("class", "", "device class id (default: the thing's class in the fleet file)")
+		rulePrefix = fs.String("rule-prefix", "", "topic rule prefix <fleet>_<stage>, e.g. smartcity_dev (default: the fleet's name and --stage)")
+		stage      = fs.String("stage", "dev", "stage whose topic rules receive the telemetry, when --rule-prefix is not given")
+		fleetFile  = fs.String("fleet", "config/fleet.dev.json", "fleet file to read the device class from")
+		rate       = fs.Float64("rate", sim.DefaultRate, "telemetry messages per second")
+		count      = fs.Int("count", 0, "telemetry messages to send, 0 = until interrupted")
+		timeout    = fs.Duration("timeout", sim.DefaultTimeout, "bound on connecting and on each acknowledgement")
+		noDelta    = fs.Bool("no-shadow-delta", false, "do not subscribe to the shadow's delta topic")
+		verbose    = fs.Bool("v", false, "log every telemetry message")
+	)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	if *thing == "" {
+		return errors.New("--thing is required")
+	}
+	fleet, err := fleetspec.Load(*fleetFile)
+	if err != nil {
+		return fmt.Errorf("fleet file %s: %w", *fleetFile, err)
+	}
+	dc, err := classOf(fleet, *thing, *class)
+	if err != nil {
+		return err
+	}
+	if *rulePrefix == "" {
+		if err := fleetspec.ValidateStage(*stage); err != nil {
+			return err
+		}
+		*rulePrefix = fleet.RulePrefix(*stage)
+	}
+	d, err := sim.New(sim.Config{
+		Endpoint: *endpoint, Port: *port, ALPN: *alpn,
+		CertFile: *certFile, KeyFile: *keyFile, CAFile: *caFile,
+		Thing: *thing, Class: dc, RulePrefix: *rulePrefix,
+		Rate: *rate, Count: *count, Timeout: *timeout,
+		SkipShadowDelta: *noDelta, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := d.Connect(ctx); err != nil {
+		return err
+	}
+	return d.Run(ctx)
+}
+
+// classOf returns the device class named by classID, or else the thing's own class.
+func classOf(fleet *fleetspec.Fleet, thing, classID string) (fleetspec.DeviceClass, error) {
+	if classID == "" {
+		t, ok := fleet.Thing(thing)
+		if !ok {
+			return fleetspec.DeviceClass{}, fmt.Errorf("thing %q is not in fleet file %s; pass --class", thing, fleet.Path)
+		}
+		classID = t.Class
+	}
+	dc, ok := fleet.Class(classID)
+	if !ok {
+		return fleetspec.DeviceClass{}, fmt.Errorf("device class %q is not in fleet file %s", classID, fleet.Path)
+	}
+	return dc, nil
+}
