@@ -53,6 +53,14 @@ var AcceptedFindings = []AcceptedFinding{
 		Reason: "Point-in-time recovery (35 days) is on for every table; an AWS Backup plan is an " +
 			"organization-level policy the city's account baseline owns, not this app.",
 	},
+	{
+		Rules: []string{"AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"},
+		Where: "dead-letter and failure-destination queues (ids ending in Errors, DeadLetters or Failures)",
+		Path:  regexp.MustCompile(`/[A-Za-z0-9]*(Errors|DeadLetters|Failures)/Resource/Resource$`),
+		Reason: "These queues are the dead-letter destinations (topic rule error actions, Lambda on-failure " +
+			"destinations); nothing consumes them automatically, so a redrive policy or a DLQ of the DLQ would " +
+			"only move the same messages. An alarm fires on the first message in each.",
+	},
 }
 
 // Suppress records every accepted finding on the resources it applies to under scope.

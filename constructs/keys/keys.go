@@ -5,6 +5,7 @@ package keys
 
 import (
 	"regexp"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -84,17 +85,20 @@ func New(scope constructs.Construct, id string, props *Props) *Key {
 		return k
 	}
 
+	// alias stays empty unless valid: CDK would throw on an invalid one before synth could
+	// report every error at once.
 	alias := ""
-	if props.Alias == nil {
+	switch {
+	case props.Alias == nil:
 		errs.Addf("keys: Alias is required when no Key is brought")
-	} else {
+	case propcheck.IsUnresolved(*props.Alias):
 		alias = *props.Alias
-		if !propcheck.IsUnresolved(alias) && (!aliasPattern.MatchString(alias) || len(alias) > 256) {
-			errs.Addf("keys: Alias %q must match alias/[a-zA-Z0-9/_-]+ (KMS alias naming) and not start with alias/aws/", alias)
-		}
-		if len(alias) >= 10 && alias[:10] == "alias/aws/" {
-			errs.Addf("keys: Alias %q uses the reserved alias/aws/ prefix", alias)
-		}
+	case strings.HasPrefix(*props.Alias, "alias/aws/"):
+		errs.Addf("keys: Alias %q uses the reserved alias/aws/ prefix", *props.Alias)
+	case !aliasPattern.MatchString(*props.Alias):
+		errs.Addf("keys: Alias %q must match alias/[a-zA-Z0-9/_-]+ (KMS alias naming)", *props.Alias)
+	default:
+		alias = *props.Alias
 	}
 	for _, s := range props.Services {
 		if !known(s) {

@@ -1,0 +1,347 @@
+package checks
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Check is one secure default.
+type Check struct {
+	// Name identifies the check in test names.
+	Name string
+	// Default is the secure default it holds the app to, in ARCHITECTURE.md's words.
+	Default string
+	// ProdOnly checks apply only to the prod stage's templates.
+	ProdOnly bool
+	// Run inspects t and returns how many resources it looked at and what violates the default.
+	Run func(t Template) (inspected int, violations []string)
+}
+
+// All is every secure-default check.
+var All = []Check{
+	{Name: "kms-rotation", Default: "customer-managed KMS keys rotate", Run: kmsRotation},
+	{Name: "kms-retain", Default: "KMS keys are retained when their stack is deleted", Run: kmsRetain},
+	{Name: "kms-service-principals-scoped", Default: "key policies grant service principals only with conditions that scope them to this account", Run: kmsServicePrincipalsScoped},
+	{Name: "s3-encryption", Default: "S3 uses SSE-KMS with a customer-managed key and a bucket key (access-log targets: SSE-S3)", Run: s3Encryption},
+	{Name: "s3-public-access-block", Default: "S3 blocks all public access", Run: s3PublicAccessBlock},
+	{Name: "s3-tls-only", Default: "S3 bucket policies deny non-TLS requests and TLS below 1.2", Run: s3TLSOnly},
+	{Name: "s3-versioning", Default: "S3 buckets are versioned", Run: s3Versioning},
+	{Name: "s3-access-logs", Default: "S3 data buckets write server access logs", Run: s3AccessLogs},
+	{Name: "s3-lifecycle", Default: "S3 buckets expire noncurrent versions", Run: s3Lifecycle},
+	{Name: "s3-ownership", Default: "S3 buckets enforce bucket-owner object ownership (no ACLs)", Run: s3Ownership},
+	{Name: "dynamodb-cmk", Default: "DynamoDB tables are encrypted with a customer-managed key", Run: dynamoCMK},
+	{Name: "dynamodb-pitr", Default: "DynamoDB tables have point-in-time recovery", Run: dynamoPITR},
+	{Name: "dynamodb-prod-protection", Default: "prod DynamoDB tables have deletion protection and are retained", ProdOnly: true, Run: dynamoProdProtection},
+	{Name: "sns-cmk", Default: "SNS topics are encrypted with a customer-managed key", Run: snsCMK},
+	{Name: "sns-tls-only", Default: "SNS topic policies deny non-TLS publishing", Run: snsTLSOnly},
+	{Name: "sqs-cmk", Default: "SQS queues are encrypted with a customer-managed key", Run: sqsCMK},
+	{Name: "sqs-tls-only", Default: "SQS queue policies deny non-TLS requests", Run: sqsTLSOnly},
+	{Name: "kinesis-cmk", Default: "Kinesis streams are encrypted with a customer-managed key", Run: kinesisCMK},
+	{Name: "logs-cmk-retention", Default: "CloudWatch log groups are encrypted with a customer-managed key and have a retention", Run: logsCMKRetention},
+	{Name: "iot-rule-error-action", Default: "every topic rule has an error action", Run: iotRuleErrorAction},
+}
+
+// ByName returns the check with the given name.
+func ByName(name string) (Check, bool) {
+	for _, c := range All {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Check{}, false
+}
+
+func kmsRotation(t Template) (int, []string) {
+	return each(t, "AWS::KMS::Key", func(r Resource) string {
+		if Get(r.Properties, "EnableKeyRotation") != true {
+			return "EnableKeyRotation is not true"
+		}
+		return ""
+	})
+}
+
+func kmsRetain(t Template) (int, []string) {
+	return each(t, "AWS::KMS::Key", func(r Resource) string {
+		if r.Attr("DeletionPolicy") != "Retain" || r.Attr("UpdateReplacePolicy") != "Retain" {
+			return fmt.Sprintf("DeletionPolicy %q / UpdateReplacePolicy %q, want Retain", r.Attr("DeletionPolicy"), r.Attr("UpdateReplacePolicy"))
+		}
+		return ""
+	})
+}
+
+// unconditionedServices may appear without conditions: EventBridge sends no source context to
+// KMS, so a condition would silently drop every delivery.
+var unconditionedServices = map[string]bool{"events.amazonaws.com": true}
+
+func kmsServicePrincipalsScoped(t Template) (int, []string) {
+	return each(t, "AWS::KMS::Key", func(r Resource) string {
+		var bad []string
+		for i, st := range List(Get(r.Properties, "KeyPolicy", "Statement")) {
+			if Get(st, "Effect") != "Allow" {
+				continue
+			}
+			p := Get(st, "Principal")
+			if p == "*" || Get(p, "AWS") == "*" {
+				bad = append(bad, fmt.Sprintf("statement %d allows any principal", i))
+				continue
+			}
+			for _, svc := range List(Get(p, "Service")) {
+				name, _ := svc.(string)
+				if unconditionedServices[name] {
+					continue
+				}
+				if c, _ := Get(st, "Condition").(map[string]any); len(c) == 0 {
+					bad = append(bad, fmt.Sprintf("statement %d grants %v without a condition", i, svc))
+				}
+			}
+		}
+		return strings.Join(bad, "; ")
+	})
+}
+
+// logTargets are the buckets other buckets deliver server access logs to.
+func logTargets(t Template) map[string]bool {
+	out := map[string]bool{}
+	for _, b := range t.Resources("AWS::S3::Bucket") {
+		if id, ok := Get(b.Properties, "LoggingConfiguration", "DestinationBucketName", "Ref").(string); ok {
+			out[id] = true
+		}
+	}
+	return out
+}
+
+func s3Encryption(t Template) (int, []string) {
+	targets := logTargets(t)
+	return each(t, "AWS::S3::Bucket", func(r Resource) string {
+		rule := Get(r.Properties, "BucketEncryption", "ServerSideEncryptionConfiguration", 0)
+		alg := Get(rule, "ServerSideEncryptionByDefault", "SSEAlgorithm")
+		if targets[r.ID] {
+			if alg != "AES256" {
+				return fmt.Sprintf("access-log target encryption %v, want AES256 (S3 log delivery needs SSE-S3)", alg)
+			}
+			return ""
+		}
+		if alg != "aws:kms" {
+			return fmt.Sprintf("SSEAlgorithm %v, want aws:kms", alg)
+		}
+		if !isCustomerManagedKey(Get(rule, "ServerSideEncryptionByDefault", "KMSMasterKeyID")) {
+			return "no customer-managed KMSMasterKeyID"
+		}
+		if Get(rule, "BucketKeyEnabled") != true {
+			return "BucketKeyEnabled is not true"
+		}
+		return ""
+	})
+}
+
+func s3PublicAccessBlock(t Template) (int, []string) {
+	return each(t, "AWS::S3::Bucket", func(r Resource) string {
+		var off []string
+		for _, k := range []string{"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"} {
+			if Get(r.Properties, "PublicAccessBlockConfiguration", k) != true {
+				off = append(off, k)
+			}
+		}
+		if len(off) > 0 {
+			return "public access block off: " + strings.Join(off, ", ")
+		}
+		return ""
+	})
+}
+
+// denies reports whether a policy document has a Deny statement with the given condition
+// operator, key and value.
+func denies(doc any, op, key string, value any) bool {
+	for _, st := range List(Get(doc, "Statement")) {
+		if Get(st, "Effect") != "Deny" {
+			continue
+		}
+		v := Get(st, "Condition", op, key)
+		if v == value || fmt.Sprint(v) == fmt.Sprint(value) {
+			return true
+		}
+	}
+	return false
+}
+
+func s3TLSOnly(t Template) (int, []string) {
+	policies := t.Resources("AWS::S3::BucketPolicy")
+	return each(t, "AWS::S3::Bucket", func(r Resource) string {
+		for _, p := range policies {
+			if !refersTo(Get(p.Properties, "Bucket"), r.ID) {
+				continue
+			}
+			doc := Get(p.Properties, "PolicyDocument")
+			if !denies(doc, "Bool", "aws:SecureTransport", "false") {
+				return "bucket policy does not deny aws:SecureTransport false"
+			}
+			if !denies(doc, "NumericLessThan", "s3:TlsVersion", "1.2") {
+				return "bucket policy does not deny s3:TlsVersion below 1.2"
+			}
+			return ""
+		}
+		return "no bucket policy"
+	})
+}
+
+func s3Versioning(t Template) (int, []string) {
+	return each(t, "AWS::S3::Bucket", func(r Resource) string {
+		if Get(r.Properties, "VersioningConfiguration", "Status") != "Enabled" {
+			return "versioning not enabled"
+		}
+		return ""
+	})
+}
+
+func s3AccessLogs(t Template) (int, []string) {
+	targets := logTargets(t)
+	return each(t, "AWS::S3::Bucket", func(r Resource) string {
+		if targets[r.ID] {
+			return ""
+		}
+		if Get(r.Properties, "LoggingConfiguration", "DestinationBucketName") == nil {
+			return "no server access logs"
+		}
+		return ""
+	})
+}
+
+func s3Lifecycle(t Template) (int, []string) {
+	return each(t, "AWS::S3::Bucket", func(r Resource) string {
+		for _, rule := range List(Get(r.Properties, "LifecycleConfiguration", "Rules")) {
+			if Get(rule, "Status") == "Enabled" && Get(rule, "NoncurrentVersionExpiration", "NoncurrentDays") != nil {
+				return ""
+			}
+		}
+		return "no enabled lifecycle rule expires noncurrent versions"
+	})
+}
+
+func s3Ownership(t Template) (int, []string) {
+	return each(t, "AWS::S3::Bucket", func(r Resource) string {
+		if Get(r.Properties, "OwnershipControls", "Rules", 0, "ObjectOwnership") != "BucketOwnerEnforced" {
+			return "object ownership is not BucketOwnerEnforced"
+		}
+		return ""
+	})
+}
+
+func dynamoCMK(t Template) (int, []string) {
+	return each(t, "AWS::DynamoDB::Table", func(r Resource) string {
+		sse := Get(r.Properties, "SSESpecification")
+		if Get(sse, "SSEEnabled") != true || Get(sse, "SSEType") != "KMS" || !isCustomerManagedKey(Get(sse, "KMSMasterKeyId")) {
+			return fmt.Sprintf("SSESpecification %v is not KMS with a customer-managed key", sse)
+		}
+		return ""
+	})
+}
+
+func dynamoPITR(t Template) (int, []string) {
+	return each(t, "AWS::DynamoDB::Table", func(r Resource) string {
+		if Get(r.Properties, "PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled") != true {
+			return "point-in-time recovery off"
+		}
+		return ""
+	})
+}
+
+func dynamoProdProtection(t Template) (int, []string) {
+	return each(t, "AWS::DynamoDB::Table", func(r Resource) string {
+		if Get(r.Properties, "DeletionProtectionEnabled") != true {
+			return "deletion protection off"
+		}
+		if r.Attr("DeletionPolicy") != "Retain" {
+			return fmt.Sprintf("DeletionPolicy %q, want Retain", r.Attr("DeletionPolicy"))
+		}
+		return ""
+	})
+}
+
+func snsCMK(t Template) (int, []string) {
+	return each(t, "AWS::SNS::Topic", func(r Resource) string {
+		if !isCustomerManagedKey(Get(r.Properties, "KmsMasterKeyId")) {
+			return "no customer-managed KmsMasterKeyId"
+		}
+		return ""
+	})
+}
+
+func snsTLSOnly(t Template) (int, []string) {
+	policies := t.Resources("AWS::SNS::TopicPolicy")
+	return each(t, "AWS::SNS::Topic", func(r Resource) string {
+		for _, p := range policies {
+			for _, topic := range List(Get(p.Properties, "Topics")) {
+				if refersTo(topic, r.ID) && denies(Get(p.Properties, "PolicyDocument"), "Bool", "aws:SecureTransport", "false") {
+					return ""
+				}
+			}
+		}
+		return "no topic policy denies aws:SecureTransport false"
+	})
+}
+
+func sqsCMK(t Template) (int, []string) {
+	return each(t, "AWS::SQS::Queue", func(r Resource) string {
+		if !isCustomerManagedKey(Get(r.Properties, "KmsMasterKeyId")) {
+			return "no customer-managed KmsMasterKeyId"
+		}
+		return ""
+	})
+}
+
+func sqsTLSOnly(t Template) (int, []string) {
+	policies := t.Resources("AWS::SQS::QueuePolicy")
+	return each(t, "AWS::SQS::Queue", func(r Resource) string {
+		for _, p := range policies {
+			for _, q := range List(Get(p.Properties, "Queues")) {
+				if refersTo(q, r.ID) && denies(Get(p.Properties, "PolicyDocument"), "Bool", "aws:SecureTransport", "false") {
+					return ""
+				}
+			}
+		}
+		return "no queue policy denies aws:SecureTransport false"
+	})
+}
+
+func kinesisCMK(t Template) (int, []string) {
+	return each(t, "AWS::Kinesis::Stream", func(r Resource) string {
+		enc := Get(r.Properties, "StreamEncryption")
+		if Get(enc, "EncryptionType") != "KMS" || !isCustomerManagedKey(Get(enc, "KeyId")) {
+			return fmt.Sprintf("StreamEncryption %v is not KMS with a customer-managed key", enc)
+		}
+		return ""
+	})
+}
+
+func logsCMKRetention(t Template) (int, []string) {
+	return each(t, "AWS::Logs::LogGroup", func(r Resource) string {
+		if !isCustomerManagedKey(Get(r.Properties, "KmsKeyId")) {
+			return "no customer-managed KmsKeyId"
+		}
+		if Get(r.Properties, "RetentionInDays") == nil {
+			return "no RetentionInDays"
+		}
+		return ""
+	})
+}
+
+func iotRuleErrorAction(t Template) (int, []string) {
+	return each(t, "AWS::IoT::TopicRule", func(r Resource) string {
+		if ea, _ := Get(r.Properties, "TopicRulePayload", "ErrorAction").(map[string]any); len(ea) == 0 {
+			return "no error action"
+		}
+		return ""
+	})
+}
+
+// each runs fn over every resource of a type, collecting "<id>: <problem>" violations.
+func each(t Template, typ string, fn func(Resource) string) (int, []string) {
+	rs := t.Resources(typ)
+	var out []string
+	for _, r := range rs {
+		if msg := fn(r); msg != "" {
+			out = append(out, r.ID+": "+msg)
+		}
+	}
+	return len(rs), out
+}

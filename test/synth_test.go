@@ -1,0 +1,216 @@
+// Package test holds the platform's synth tests: snapshots of every stack, the secure-default
+// checks over the whole app, proofs that each check fails on a weakened construct, construct
+// unit tests and the cdk-nag compliance test. One jsii runtime serves the whole package, and
+// the app is synthesized once per stage (see synthOnce).
+package test
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/secure-smart-city/platform/stacks"
+	"github.com/secure-smart-city/platform/test/checks"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden templates in testdata/")
+
+// testEnv pins the synthesized environment so templates do not depend on the caller's
+// CDK_DEFAULT_* variables.
+const (
+	testAccount = "111111111111"
+	testRegion  = "eu-central-1"
+)
+
+// synthesized is one stage's synthesized app.
+type synthesized struct {
+	platform  *stacks.Platform
+	templates map[string]checks.Template // by stack name
+	errors    []string                   // error annotations (nag findings, policy checks)
+	warnings  []string
+}
+
+var (
+	synthMu    sync.Mutex
+	synthCache = map[stacks.Stage]*synthesized{}
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	jsii.Close()
+	os.Exit(code)
+}
+
+// cdkContext returns cdk.json's context (feature flags), so tests build the app the CLI builds.
+func cdkContext(t testing.TB) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(moduleRoot(t), "cdk.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		t.Fatalf("cdk.json: %v", err)
+	}
+	return cfg.Context
+}
+
+func moduleRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test directory")
+		}
+		dir = parent
+	}
+}
+
+// newApp returns an app with cdk.json's feature flags, synthesizing into a temporary directory.
+func newApp(t testing.TB, extra map[string]any) awscdk.App {
+	t.Helper()
+	ctx := cdkContext(t)
+	for k, v := range extra {
+		ctx[k] = v
+	}
+	out, err := os.MkdirTemp("", "smartcity-synth-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(out)})
+}
+
+// synthOnce builds and synthesizes the whole platform for a stage once per test binary.
+func synthOnce(t testing.TB, stage stacks.Stage) *synthesized {
+	t.Helper()
+	synthMu.Lock()
+	defer synthMu.Unlock()
+	if s, ok := synthCache[stage]; ok {
+		return s
+	}
+	app := newApp(t, map[string]any{"stage": string(stage)})
+	cfg := stacks.Config{Stage: stage, Account: testAccount, Region: testRegion}
+	s := &synthesized{platform: stacks.NewPlatform(app, cfg), templates: map[string]checks.Template{}}
+	asm := synthOrFail(t, app)
+	defer os.RemoveAll(*asm.Directory())
+	for _, st := range *asm.Stacks() {
+		tmpl, err := checks.FromValue(st.Template())
+		if err != nil {
+			t.Fatalf("stack %s: %v", *st.StackName(), err)
+		}
+		s.templates[*st.StackName()] = tmpl
+		for _, msg := range *st.Messages() {
+			line := fmt.Sprintf("%s: %v", *msg.Id, msg.Entry.Data)
+			switch msg.Level {
+			case cxapi.SynthesisMessageLevel_ERROR:
+				s.errors = append(s.errors, line)
+			case cxapi.SynthesisMessageLevel_WARNING:
+				s.warnings = append(s.warnings, line)
+			}
+		}
+	}
+	synthCache[stage] = s
+	return s
+}
+
+// synthOrFail synthesizes app; CDK fails synth on any error annotation (an unsuppressed
+// cdk-nag finding, an IoT policy finding, a props error), and this turns that failure into a
+// test failure that lists every violation.
+func synthOrFail(t testing.TB, app awscdk.App) (asm cxapi.CloudAssembly) {
+	t.Helper()
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		msg := fmt.Sprint(r)
+		if m := reportPath.FindStringSubmatch(msg); m != nil {
+			if data, err := os.ReadFile(m[1]); err == nil {
+				var rep struct {
+					PluginReports []struct {
+						Violations []struct {
+							RuleName, Description string
+							ViolatingConstructs   []struct{ ConstructPath string }
+						}
+					}
+				}
+				if json.Unmarshal(data, &rep) == nil {
+					var b strings.Builder
+					for _, p := range rep.PluginReports {
+						for _, v := range p.Violations {
+							for _, c := range v.ViolatingConstructs {
+								fmt.Fprintf(&b, "\n  %s: %s", c.ConstructPath, v.Description)
+							}
+						}
+					}
+					msg += b.String()
+				}
+			}
+		}
+		t.Fatalf("synth failed: %s", msg)
+	}()
+	return app.Synth(nil)
+}
+
+var reportPath = regexp.MustCompile(`found in: (\S+validation-report\.json)`)
+
+var assetHash = regexp.MustCompile(`[0-9a-f]{64}`)
+
+// normalize replaces asset hashes, which change with any Lambda source, so snapshots show
+// what the templates declare rather than what the code hashed to.
+func normalize(t testing.TB, tmpl checks.Template) any {
+	t.Helper()
+	data, err := json.Marshal(tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = assetHash.ReplaceAll(data, []byte("<asset-hash>"))
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func stackNames(s *synthesized) []string {
+	names := make([]string, 0, len(s.templates))
+	for n := range s.templates {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func TestSynthesizesFourStacks(t *testing.T) {
+	for _, stage := range []stacks.Stage{stacks.StageDev, stacks.StageProd} {
+		s := synthOnce(t, stage)
+		var want []string
+		for _, part := range []string{"Fleet", "Foundation", "Ingestion", "Operations"} {
+			want = append(want, "SmartCity-"+string(stage)+"-"+part)
+		}
+		if got := stackNames(s); strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("stage %s: stacks %v, want %v", stage, got, want)
+		}
+	}
+}

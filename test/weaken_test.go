@@ -1,0 +1,224 @@
+package test
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiot"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/secure-smart-city/platform/constructs/keys"
+	"github.com/secure-smart-city/platform/constructs/securestore"
+	"github.com/secure-smart-city/platform/test/checks"
+)
+
+// weakening builds, for one check, a construct as the platform builds it and the same
+// construct weakened the way a careless change would (an escape-hatch override, a weaker prop).
+type weakening struct {
+	check string
+	build func(s awscdk.Stack, weaken bool)
+}
+
+func cfn(c constructs.IConstruct) awscdk.CfnResource {
+	return c.Node().DefaultChild().(awscdk.CfnResource)
+}
+
+func platformKey(s awscdk.Stack) *keys.Key {
+	return keys.New(s, "Key", &keys.Props{Alias: jsii.String("alias/test/" + *s.StackName()), Services: keys.Services[:3]})
+}
+
+func bucket(s awscdk.Stack) *securestore.Bucket {
+	return securestore.NewBucket(s, "Bucket", &securestore.BucketProps{EncryptionKey: platformKey(s).Key})
+}
+
+func overrideIf(weaken bool, r awscdk.CfnResource, path string, value any) {
+	if weaken {
+		r.AddPropertyOverride(jsii.String(path), value)
+	}
+}
+
+func deleteIf(weaken bool, r awscdk.CfnResource, path string) {
+	if weaken {
+		r.AddPropertyDeletionOverride(jsii.String(path))
+	}
+}
+
+var weakenings = []weakening{
+	{"kms-rotation", func(s awscdk.Stack, w bool) {
+		overrideIf(w, cfn(platformKey(s).Key), "EnableKeyRotation", false)
+	}},
+	{"kms-retain", func(s awscdk.Stack, w bool) {
+		k := platformKey(s)
+		if w {
+			k.Key.(awskms.Key).ApplyRemovalPolicy(awscdk.RemovalPolicy_DESTROY)
+		}
+	}},
+	{"kms-service-principals-scoped", func(s awscdk.Stack, w bool) {
+		k := platformKey(s)
+		if w {
+			k.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("logs.amazonaws.com"), nil)},
+				Actions:    jsii.Strings("kms:Decrypt"),
+				Resources:  jsii.Strings("*"),
+			}), jsii.Bool(false))
+		}
+	}},
+	{"s3-encryption", func(s awscdk.Stack, w bool) {
+		overrideIf(w, cfn(bucket(s).Bucket), "BucketEncryption.ServerSideEncryptionConfiguration.0.ServerSideEncryptionByDefault.SSEAlgorithm", "AES256")
+	}},
+	{"s3-public-access-block", func(s awscdk.Stack, w bool) {
+		overrideIf(w, cfn(bucket(s).Bucket), "PublicAccessBlockConfiguration.RestrictPublicBuckets", false)
+	}},
+	{"s3-tls-only", func(s awscdk.Stack, w bool) {
+		b := bucket(s)
+		if w {
+			cfn(b.Bucket.Policy()).AddPropertyOverride(jsii.String("PolicyDocument.Statement"), []any{})
+		}
+	}},
+	{"s3-versioning", func(s awscdk.Stack, w bool) { deleteIf(w, cfn(bucket(s).Bucket), "VersioningConfiguration") }},
+	{"s3-access-logs", func(s awscdk.Stack, w bool) { deleteIf(w, cfn(bucket(s).Bucket), "LoggingConfiguration") }},
+	{"s3-lifecycle", func(s awscdk.Stack, w bool) { deleteIf(w, cfn(bucket(s).Bucket), "LifecycleConfiguration") }},
+	{"s3-ownership", func(s awscdk.Stack, w bool) { deleteIf(w, cfn(bucket(s).Bucket), "OwnershipControls") }},
+	{"dynamodb-cmk", func(s awscdk.Stack, w bool) {
+		t := securestore.NewTable(s, "Table", &securestore.TableProps{PartitionKey: "id", EncryptionKey: platformKey(s).Key})
+		deleteIf(w, cfn(t.Table), "SSESpecification.KMSMasterKeyId")
+	}},
+	{"dynamodb-pitr", func(s awscdk.Stack, w bool) {
+		t := securestore.NewTable(s, "Table", &securestore.TableProps{PartitionKey: "id"})
+		overrideIf(w, cfn(t.Table), "PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled", false)
+	}},
+	{"dynamodb-prod-protection", func(s awscdk.Stack, w bool) {
+		p := &securestore.TableProps{PartitionKey: "id"}
+		if w {
+			p.DeletionProtection = jsii.Bool(false)
+		}
+		securestore.NewTable(s, "Table", p)
+	}},
+	{"sns-cmk", func(s awscdk.Stack, w bool) {
+		deleteIf(w, cfn(securestore.NewTopic(s, "Topic", nil).Topic), "KmsMasterKeyId")
+	}},
+	{"sns-tls-only", func(s awscdk.Stack, w bool) {
+		topic := securestore.NewTopic(s, "Topic", nil)
+		if w {
+			for _, c := range *topic.Topic.Node().Children() {
+				if p, ok := c.(awssns.TopicPolicy); ok {
+					cfn(p).AddPropertyOverride(jsii.String("PolicyDocument.Statement"), []any{})
+				}
+			}
+		}
+	}},
+	{"sqs-cmk", func(s awscdk.Stack, w bool) {
+		overrideIf(w, cfn(securestore.NewQueue(s, "Queue", nil).Queue), "KmsMasterKeyId", "alias/aws/sqs")
+	}},
+	{"sqs-tls-only", func(s awscdk.Stack, w bool) {
+		q := securestore.NewQueue(s, "Queue", nil)
+		if w {
+			for _, c := range *q.Queue.Node().Children() {
+				if p, ok := c.(awssqs.QueuePolicy); ok {
+					cfn(p).AddPropertyOverride(jsii.String("PolicyDocument.Statement"), []any{})
+				}
+			}
+		}
+	}},
+	// Until the ingestion and processor constructs land, these three prove the checks on
+	// plain CDK resources; the constructs' own proofs replace them.
+	{"kinesis-cmk", func(s awscdk.Stack, w bool) {
+		enc := awskinesis.StreamEncryption_KMS
+		if w {
+			enc = awskinesis.StreamEncryption_MANAGED
+		}
+		awskinesis.NewStream(s, jsii.String("Stream"), &awskinesis.StreamProps{Encryption: enc, EncryptionKey: keyIf(!w, s)})
+	}},
+	{"logs-cmk-retention", func(s awscdk.Stack, w bool) {
+		p := &awslogs.LogGroupProps{Retention: awslogs.RetentionDays_ONE_MONTH}
+		if !w {
+			p.EncryptionKey = platformKey(s).Key
+		}
+		awslogs.NewLogGroup(s, jsii.String("Logs"), p)
+	}},
+	{"iot-rule-error-action", func(s awscdk.Stack, w bool) {
+		payload := &awsiot.CfnTopicRule_TopicRulePayloadProperty{
+			Sql:     jsii.String("SELECT * FROM 'things/+/telemetry'"),
+			Actions: &[]any{map[string]any{"sqs": map[string]any{"queueUrl": "https://sqs", "roleArn": "arn:aws:iam::111111111111:role/r"}}},
+		}
+		if !w {
+			payload.ErrorAction = map[string]any{"sqs": map[string]any{"queueUrl": "https://dlq", "roleArn": "arn:aws:iam::111111111111:role/r"}}
+		}
+		awsiot.NewCfnTopicRule(s, jsii.String("Rule"), &awsiot.CfnTopicRuleProps{TopicRulePayload: payload})
+	}},
+}
+
+func keyIf(cond bool, s awscdk.Stack) awskms.IKey {
+	if !cond {
+		return nil
+	}
+	return platformKey(s).Key
+}
+
+var (
+	weakenOnce      sync.Once
+	weakenTemplates map[string]checks.Template
+)
+
+// synthWeakenings synthesizes every weakening pair in one app (one synth for all of them).
+func synthWeakenings(t *testing.T) map[string]checks.Template {
+	t.Helper()
+	weakenOnce.Do(func() {
+		app := newApp(t, nil)
+		env := &awscdk.Environment{Account: jsii.String(testAccount), Region: jsii.String(testRegion)}
+		for _, w := range weakenings {
+			for _, weaken := range []bool{false, true} {
+				name := "Compliant-" + w.check
+				if weaken {
+					name = "Weakened-" + w.check
+				}
+				w.build(awscdk.NewStack(app, jsii.String(name), &awscdk.StackProps{Env: env}), weaken)
+			}
+		}
+		weakenTemplates = map[string]checks.Template{}
+		for _, st := range *synthOrFail(t, app).Stacks() {
+			tmpl, err := checks.FromValue(st.Template())
+			if err != nil {
+				t.Fatal(err)
+			}
+			weakenTemplates[*st.StackName()] = tmpl
+		}
+	})
+	return weakenTemplates
+}
+
+// TestChecksCatchWeakening proves every secure-default check can fail: the construct as built
+// passes it, and the weakened construct is caught.
+func TestChecksCatchWeakening(t *testing.T) {
+	templates := synthWeakenings(t)
+	covered := map[string]bool{}
+	for _, w := range weakenings {
+		covered[w.check] = true
+		t.Run(w.check, func(t *testing.T) {
+			c, ok := checks.ByName(w.check)
+			if !ok {
+				t.Fatalf("no check named %q", w.check)
+			}
+			n, v := c.Run(templates["Compliant-"+w.check])
+			if n == 0 || len(v) > 0 {
+				t.Errorf("compliant construct: inspected %d, violations %v; want > 0 and none", n, v)
+			}
+			if _, v := c.Run(templates["Weakened-"+w.check]); len(v) == 0 {
+				t.Errorf("weakened construct passed %s: the check cannot catch this weakening", w.check)
+			}
+		})
+	}
+	for _, c := range checks.All {
+		if !covered[c.Name] {
+			t.Errorf("check %s has no weakening proof", c.Name)
+		}
+	}
+}
