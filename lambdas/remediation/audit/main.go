@@ -1,0 +1,42 @@
+// Command audit is the Lambda subscribed to the Device Defender audit notification topic; it
+// starts mitigation-action tasks for non-compliant findings (logic in package remediate).
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+
+	"github.com/secure-smart-city/platform/lambdas/remediation/remediate"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	fleet, err := remediate.LoadFleet(os.Getenv("FLEET_FILE"))
+	if err != nil {
+		log.Error("load fleet", "error", err)
+		os.Exit(1)
+	}
+	actions := remediate.ActionNames{
+		DeactivateCertificate: os.Getenv("ACTION_DEACTIVATE_CERT"),
+		Quarantine:            os.Getenv("ACTION_QUARANTINE"),
+		EnableLogging:         os.Getenv("ACTION_ENABLE_LOGGING"),
+		PublishFinding:        os.Getenv("ACTION_PUBLISH_FINDING"),
+	}
+	if actions == (remediate.ActionNames{}) {
+		log.Error("no ACTION_* mitigation action names are set")
+		os.Exit(1)
+	}
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		log.Error("load aws config", "error", err)
+		os.Exit(1)
+	}
+	client := iot.NewFromConfig(cfg)
+	h := &remediate.Audit{Actions: actions, Fleet: fleet, Findings: client, Tasks: client, Log: log}
+	lambda.Start(h.Handle)
+}
