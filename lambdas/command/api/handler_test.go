@@ -1,0 +1,508 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/lambdas/command/message"
+)
+
+func ptr(f float64) *float64 { return &f }
+
+// testFleet is a valid fleet built in code: two classes with different commands.
+func testFleet() *fleetspec.Fleet {
+	return &fleetspec.Fleet{
+		Name:      "smartcity",
+		Districts: []fleetspec.District{{ID: "old_town", Name: "Old Town"}},
+		Classes: []fleetspec.DeviceClass{
+			{
+				ID: "street_light", Name: "Street light",
+				Fields: []fleetspec.Field{
+					{Name: "on", Type: fleetspec.TypeBoolean, Required: true},
+					{Name: "brightness", Type: fleetspec.TypeInteger, Min: ptr(0), Max: ptr(100)},
+				},
+				Commands: []fleetspec.Command{
+					{Name: "set-light", Params: []fleetspec.Field{{Name: "on", Type: fleetspec.TypeBoolean, Required: true}}},
+					{Name: "set-brightness", Params: []fleetspec.Field{{Name: "level", Type: fleetspec.TypeInteger, Required: true, Min: ptr(0), Max: ptr(100)}}},
+					{Name: "reboot"},
+				},
+			},
+			{
+				ID: "traffic_signal", Name: "Traffic signal",
+				Fields: []fleetspec.Field{{Name: "phase", Type: fleetspec.TypeString, Required: true, Enum: []string{"red", "green", "off"}}},
+				Commands: []fleetspec.Command{
+					{Name: "set-mode", Params: []fleetspec.Field{{Name: "mode", Type: fleetspec.TypeString, Required: true, Enum: []string{"normal", "flashing", "off"}}}},
+				},
+			},
+		},
+		Things: []fleetspec.Thing{
+			{Name: "sl-001", Class: "street_light", District: "old_town", Serial: "S1"},
+			{Name: "ts-001", Class: "traffic_signal", District: "old_town", Serial: "T1"},
+		},
+	}
+}
+
+type fakeDB struct {
+	mu     sync.Mutex
+	items  map[string]map[string]ddbtypes.AttributeValue
+	getErr error
+	putErr error
+	gets   []*dynamodb.GetItemInput
+	puts   []*dynamodb.PutItemInput
+}
+
+func (f *fakeDB) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gets = append(f.gets, in)
+	if f.getErr != nil {
+		return nil, f.getErr
+	}
+	key := in.Key[StateKey].(*ddbtypes.AttributeValueMemberS).Value
+	return &dynamodb.GetItemOutput{Item: f.items[aws.ToString(in.TableName)+"/"+key]}, nil
+}
+
+func (f *fakeDB) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.puts = append(f.puts, in)
+	if f.putErr != nil {
+		return nil, f.putErr
+	}
+	return &dynamodb.PutItemOutput{}, nil
+}
+
+type fakeIoT struct {
+	publishErr, shadowErr error
+	publishes             []*iotdataplane.PublishInput
+	shadows               []*iotdataplane.UpdateThingShadowInput
+}
+
+func (f *fakeIoT) Publish(_ context.Context, in *iotdataplane.PublishInput, _ ...func(*iotdataplane.Options)) (*iotdataplane.PublishOutput, error) {
+	f.publishes = append(f.publishes, in)
+	if f.publishErr != nil {
+		return nil, f.publishErr
+	}
+	return &iotdataplane.PublishOutput{}, nil
+}
+
+func (f *fakeIoT) UpdateThingShadow(_ context.Context, in *iotdataplane.UpdateThingShadowInput, _ ...func(*iotdataplane.Options)) (*iotdataplane.UpdateThingShadowOutput, error) {
+	f.shadows = append(f.shadows, in)
+	if f.shadowErr != nil {
+		return nil, f.shadowErr
+	}
+	return &iotdataplane.UpdateThingShadowOutput{Payload: in.Payload}, nil
+}
+
+var testNow = time.Date(2026, 3, 4, 5, 6, 7, 891_000_000, time.UTC)
+
+const operatorARN = "arn:aws:iam::123456789012:user/operator"
+
+type fixture struct {
+	h    *Handler
+	db   *fakeDB
+	iot  *fakeIoT
+	logs *bytes.Buffer
+}
+
+func newFixture() *fixture {
+	db := &fakeDB{items: map[string]map[string]ddbtypes.AttributeValue{}}
+	iot := &fakeIoT{}
+	logs := &bytes.Buffer{}
+	n := 0
+	return &fixture{
+		h: &Handler{
+			Fleet: testFleet(), StateTable: "state", AuditTable: "audit",
+			State: db, Audit: db, Publisher: iot, Shadow: iot,
+			Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+			Now:    func() time.Time { return testNow },
+			NewID: func() string {
+				n++
+				return fmt.Sprintf("cmd-%d", n)
+			},
+		},
+		db: db, iot: iot, logs: logs,
+	}
+}
+
+func post(thing, body string) events.APIGatewayProxyRequest {
+	return events.APIGatewayProxyRequest{
+		Resource: "/devices/{thing}/commands", Path: "/devices/" + thing + "/commands", HTTPMethod: "POST",
+		PathParameters: map[string]string{"thing": thing},
+		Body:           body,
+		RequestContext: events.APIGatewayProxyRequestContext{
+			RequestID: "req-1",
+			Identity:  events.APIGatewayRequestIdentity{UserArn: operatorARN, SourceIP: "198.51.100.7"},
+		},
+	}
+}
+
+func get(thing string) events.APIGatewayProxyRequest {
+	ev := post(thing, "")
+	ev.Resource, ev.Path, ev.HTTPMethod = "/devices/{thing}", "/devices/"+thing, "GET"
+	return ev
+}
+
+func (f *fixture) do(t *testing.T, ev events.APIGatewayProxyRequest) (int, map[string]any) {
+	t.Helper()
+	resp, err := f.h.Handle(context.Background(), ev)
+	if err != nil {
+		t.Fatalf("Handle returned an error: %v", err)
+	}
+	if resp.Headers["Content-Type"] != "application/json" {
+		t.Errorf("Content-Type = %q", resp.Headers["Content-Type"])
+	}
+	var body map[string]any
+	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
+		t.Fatalf("response body %q is not a JSON object: %v", resp.Body, err)
+	}
+	return resp.StatusCode, body
+}
+
+// audits decodes every audit record written.
+func (f *fixture) audits(t *testing.T) []auditRecord {
+	t.Helper()
+	var out []auditRecord
+	for _, p := range f.db.puts {
+		if aws.ToString(p.TableName) != "audit" {
+			t.Errorf("audit written to table %q", aws.ToString(p.TableName))
+		}
+		var r auditRecord
+		if err := attributevalue.UnmarshalMap(p.Item, &r); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func TestGetState(t *testing.T) {
+	f := newFixture()
+	item, err := attributevalue.MarshalMap(map[string]any{"thingName": "sl-001", "on": true, "brightness": 40, "ts": 1700000000000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.db.items["state/sl-001"] = item
+
+	status, body := f.do(t, get("sl-001"))
+	want := map[string]any{"thing": "sl-001", "class": "street_light", "state": map[string]any{"on": true, "brightness": 40.0, "ts": 1700000000000.0}}
+	if status != 200 {
+		t.Errorf("status = %d", status)
+	}
+	if diff := cmp.Diff(want, body); diff != "" {
+		t.Errorf("body (-want +got):\n%s", diff)
+	}
+	if got := f.db.gets[0]; aws.ToString(got.TableName) != "state" {
+		t.Errorf("read table %q", aws.ToString(got.TableName))
+	}
+
+	status, body = f.do(t, get("ts-001"))
+	want = map[string]any{"thing": "ts-001", "class": "traffic_signal", "state": nil}
+	if status != 200 {
+		t.Errorf("no state yet: status = %d", status)
+	}
+	if diff := cmp.Diff(want, body); diff != "" {
+		t.Errorf("no state yet: body (-want +got):\n%s", diff)
+	}
+	if len(f.db.puts) != 0 {
+		t.Errorf("a read was audited: %d puts", len(f.db.puts))
+	}
+}
+
+func TestGetStateErrors(t *testing.T) {
+	f := newFixture()
+	if status, body := f.do(t, get("nope")); status != 404 || !strings.Contains(body["message"].(string), `"nope"`) {
+		t.Errorf("unknown thing: %d %v", status, body)
+	}
+	if len(f.db.gets) != 0 {
+		t.Error("an unknown thing reached DynamoDB")
+	}
+	f.db.getErr = errors.New("ProvisionedThroughputExceededException: secret internals")
+	status, body := f.do(t, get("sl-001"))
+	if status != 502 || strings.Contains(body["message"].(string), "secret") {
+		t.Errorf("DynamoDB failure: %d %v", status, body)
+	}
+}
+
+func TestCommandPublished(t *testing.T) {
+	f := newFixture()
+	status, body := f.do(t, post("sl-001", `{"command": "set-light", "on": true}`))
+	wantBody := map[string]any{"commandId": "cmd-1", "thing": "sl-001", "command": "set-light", "delivery": "mqtt", "status": "accepted", "requestId": "req-1"}
+	if status != 202 {
+		t.Errorf("status = %d, body %v", status, body)
+	}
+	if diff := cmp.Diff(wantBody, body); diff != "" {
+		t.Errorf("body (-want +got):\n%s", diff)
+	}
+	if len(f.iot.publishes) != 1 || len(f.iot.shadows) != 0 {
+		t.Fatalf("publishes %d, shadow updates %d", len(f.iot.publishes), len(f.iot.shadows))
+	}
+	p := f.iot.publishes[0]
+	if aws.ToString(p.Topic) != "city/things/sl-001/commands" || p.Qos != 1 || p.MessageExpiry != 300 || p.Retain {
+		t.Errorf("publish = topic %q qos %d expiry %d retain %v", aws.ToString(p.Topic), p.Qos, p.MessageExpiry, p.Retain)
+	}
+	got, err := message.Parse(p.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := message.Command{ID: "cmd-1", Name: "set-light", Params: map[string]any{"on": true}, IssuedAt: testNow.UnixMilli()}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("payload (-want +got):\n%s", diff)
+	}
+	wantAudit := []auditRecord{{
+		Thing: "sl-001", Key: "2026-03-04T05:06:07.891Z#req-1", RequestedAt: "2026-03-04T05:06:07.891Z",
+		RequestID: "req-1", CommandID: "cmd-1", Caller: operatorARN, SourceIP: "198.51.100.7", Class: "street_light",
+		Command: "set-light", Params: map[string]any{"on": true}, Delivery: "mqtt", Outcome: OutcomeAccepted, Status: 202,
+	}}
+	if diff := cmp.Diff(wantAudit, f.audits(t)); diff != "" {
+		t.Errorf("audit (-want +got):\n%s", diff)
+	}
+	if c := f.db.puts[0].ConditionExpression; c == nil || !strings.Contains(*c, "attribute_not_exists") {
+		t.Error("audit write may overwrite an earlier record")
+	}
+}
+
+func TestCommandThroughShadow(t *testing.T) {
+	f := newFixture()
+	status, body := f.do(t, post("sl-001", `{"command": "set-brightness", "level": 40, "delivery": "shadow"}`))
+	if status != 202 || body["delivery"] != "shadow" {
+		t.Fatalf("%d %v", status, body)
+	}
+	if len(f.iot.shadows) != 1 || len(f.iot.publishes) != 0 {
+		t.Fatalf("shadow updates %d, publishes %d", len(f.iot.shadows), len(f.iot.publishes))
+	}
+	s := f.iot.shadows[0]
+	var doc map[string]any
+	if err := json.Unmarshal(s.Payload, &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"state": map[string]any{"desired": map[string]any{"brightness": 40.0}}, "clientToken": "cmd-1"}
+	if aws.ToString(s.ThingName) != "sl-001" || s.ShadowName != nil {
+		t.Errorf("shadow of %q named %v", aws.ToString(s.ThingName), s.ShadowName)
+	}
+	if diff := cmp.Diff(want, doc); diff != "" {
+		t.Errorf("shadow document (-want +got):\n%s", diff)
+	}
+	audits := f.audits(t)
+	if len(audits) != 1 || audits[0].Delivery != "shadow" || audits[0].Outcome != OutcomeAccepted || !cmp.Equal(audits[0].Params, map[string]any{"level": 40.0}) {
+		t.Errorf("audit = %+v", audits)
+	}
+}
+
+func TestCommandRejected(t *testing.T) {
+	big := `{"command": "set-light", "on": true, "pad": "` + strings.Repeat("x", MaxBody) + `"}`
+	cases := []struct {
+		name   string
+		ev     events.APIGatewayProxyRequest
+		status int
+		// wantIn are substrings of the response message.
+		wantIn []string
+		// audited is the expected audit outcome, "" when the request must not be audited.
+		audited string
+	}{
+		{"malformed JSON", post("sl-001", `{"command": "set-light", "on": tru`), 400, []string{"not a JSON object"}, OutcomeRejected},
+		{"empty body", post("sl-001", ``), 400, []string{"empty"}, OutcomeRejected},
+		{"array body", post("sl-001", `[1]`), 400, []string{"not a JSON object"}, OutcomeRejected},
+		{"null body", post("sl-001", `null`), 400, []string{"not a JSON object"}, OutcomeRejected},
+		{"trailing data", post("sl-001", `{"command": "reboot"} {}`), 400, []string{"after the JSON object"}, OutcomeRejected},
+		{"no command", post("sl-001", `{"on": true}`), 400, []string{`"command"`}, OutcomeRejected},
+		{"command not a string", post("sl-001", `{"command": 7}`), 400, []string{`"command"`}, OutcomeRejected},
+		{"unknown command", post("sl-001", `{"command": "self-destruct"}`), 400, []string{`"self-destruct"`, "not allowed for class street_light", "set-light"}, OutcomeRejected},
+		{"another class's command", post("sl-001", `{"command": "set-mode", "mode": "off"}`), 400, []string{`"set-mode"`, "not allowed for class street_light"}, OutcomeRejected},
+		{"street light command to a signal", post("ts-001", `{"command": "set-light", "on": true}`), 400, []string{`"set-light"`, "not allowed for class traffic_signal"}, OutcomeRejected},
+		{"param out of range", post("sl-001", `{"command": "set-brightness", "level": 101}`), 400, []string{`"level"`, "101"}, OutcomeRejected},
+		{"param of wrong type", post("sl-001", `{"command": "set-light", "on": "yes"}`), 400, []string{`"on"`, `"yes"`}, OutcomeRejected},
+		{"unknown param", post("sl-001", `{"command": "set-light", "on": true, "colour": "red"}`), 400, []string{`"colour"`}, OutcomeRejected},
+		{"missing param", post("sl-001", `{"command": "set-brightness"}`), 400, []string{`"level"`, "required"}, OutcomeRejected},
+		{"bad delivery", post("sl-001", `{"command": "reboot", "delivery": "pigeon"}`), 400, []string{`"pigeon"`, "delivery"}, OutcomeRejected},
+		{"stateless command through the shadow", post("sl-001", `{"command": "reboot", "delivery": "shadow"}`), 400, []string{"reboot", "sets no state"}, OutcomeRejected},
+		{"body over 4 KiB", post("sl-001", big), 413, []string{"4096"}, OutcomeRejected},
+		{"base64 body over 4 KiB", func() events.APIGatewayProxyRequest {
+			ev := post("sl-001", base64.StdEncoding.EncodeToString([]byte(big)))
+			ev.IsBase64Encoded = true
+			return ev
+		}(), 413, []string{"4096"}, OutcomeRejected},
+		{"bad base64", func() events.APIGatewayProxyRequest {
+			ev := post("sl-001", "!!!")
+			ev.IsBase64Encoded = true
+			return ev
+		}(), 400, []string{"base64"}, OutcomeRejected},
+		{"unknown thing", post("nope", `{"command": "reboot"}`), 404, []string{`"nope"`, "not in the fleet"}, ""},
+		{"GET on commands", func() events.APIGatewayProxyRequest {
+			ev := post("sl-001", `{"command": "reboot"}`)
+			ev.HTTPMethod = "GET"
+			return ev
+		}(), 405, []string{"GET not allowed", "POST"}, ""},
+		{"DELETE on a device", func() events.APIGatewayProxyRequest {
+			ev := get("sl-001")
+			ev.HTTPMethod = "DELETE"
+			return ev
+		}(), 405, []string{"DELETE not allowed", "GET"}, ""},
+		{"unknown resource", events.APIGatewayProxyRequest{HTTPMethod: "GET", Path: "/admin"}, 404, []string{"no such resource"}, ""},
+		{"no caller", func() events.APIGatewayProxyRequest {
+			ev := post("sl-001", `{"command": "reboot"}`)
+			ev.RequestContext.Identity.UserArn = ""
+			return ev
+		}(), 403, []string{"forbidden"}, OutcomeForbidden},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture()
+			status, body := f.do(t, c.ev)
+			if status != c.status {
+				t.Errorf("status = %d, want %d (body %v)", status, c.status, body)
+			}
+			msg, _ := body["message"].(string)
+			for _, s := range c.wantIn {
+				if !strings.Contains(msg, s) {
+					t.Errorf("message %q does not contain %q", msg, s)
+				}
+			}
+			if len(f.iot.publishes)+len(f.iot.shadows) != 0 {
+				t.Errorf("a rejected command was delivered")
+			}
+			audits := f.audits(t)
+			switch {
+			case c.audited == "" && len(audits) != 0:
+				t.Errorf("audited %+v, want no audit", audits)
+			case c.audited != "" && (len(audits) != 1 || audits[0].Outcome != c.audited || audits[0].Status != c.status || audits[0].Reason == ""):
+				t.Errorf("audit = %+v, want one %s record with a reason", audits, c.audited)
+			}
+		})
+	}
+}
+
+func TestNoCallerAuditedAsUnknown(t *testing.T) {
+	f := newFixture()
+	ev := post("sl-001", `{"command": "set-light", "on": true}`)
+	ev.RequestContext.Identity.UserArn = ""
+	if status, _ := f.do(t, ev); status != 403 {
+		t.Errorf("status = %d, want 403", status)
+	}
+	audits := f.audits(t)
+	if len(audits) != 1 || audits[0].Caller != UnknownCaller || audits[0].Thing != "sl-001" {
+		t.Errorf("audit = %+v", audits)
+	}
+}
+
+func TestDeliveryFailure(t *testing.T) {
+	for _, delivery := range []string{"mqtt", "shadow"} {
+		t.Run(delivery, func(t *testing.T) {
+			f := newFixture()
+			f.iot.publishErr = errors.New("ThrottlingException: rate exceeded for arn:aws:iot:internal")
+			f.iot.shadowErr = f.iot.publishErr
+			status, body := f.do(t, post("sl-001", `{"command": "set-light", "on": false, "delivery": "`+delivery+`"}`))
+			if status != 502 {
+				t.Errorf("status = %d, want 502", status)
+			}
+			if msg := body["message"].(string); strings.Contains(msg, "Throttling") || strings.Contains(msg, "arn:") {
+				t.Errorf("message leaks the downstream error: %q", msg)
+			}
+			audits := f.audits(t)
+			if len(audits) != 1 || audits[0].Outcome != OutcomeFailed || audits[0].Status != 502 || !strings.Contains(audits[0].Reason, "Throttling") {
+				t.Errorf("audit = %+v, want one failed record with the cause", audits)
+			}
+		})
+	}
+}
+
+func TestAuditFailureIsLogged(t *testing.T) {
+	f := newFixture()
+	f.db.putErr = errors.New("ConditionalCheckFailedException")
+	status, _ := f.do(t, post("sl-001", `{"command": "reboot"}`))
+	if status != 202 {
+		t.Errorf("status = %d, want 202: the command was delivered", status)
+	}
+	var found bool
+	for _, line := range strings.Split(strings.TrimSpace(f.logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", line, err)
+		}
+		if rec["msg"] == "audit write failed" && rec["level"] == "ERROR" && rec["callerArn"] == operatorARN && rec["outcome"] == OutcomeAccepted {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no audit failure logged:\n%s", f.logs)
+	}
+}
+
+func TestRouteFromPath(t *testing.T) {
+	// Without the resource template (a test invoke, say) the path still routes.
+	f := newFixture()
+	ev := post("sl-001", `{"command": "reboot"}`)
+	ev.Resource, ev.PathParameters = "", nil
+	if status, body := f.do(t, ev); status != 202 {
+		t.Errorf("status = %d, body %v", status, body)
+	}
+}
+
+func TestAuditKeysSortInTime(t *testing.T) {
+	f := newFixture()
+	times := []time.Time{testNow, testNow.Add(time.Millisecond), testNow.Add(time.Hour)}
+	i := 0
+	f.h.Now = func() time.Time { t := times[i]; i++; return t }
+	for range times {
+		f.do(t, post("sl-001", `{"command": "reboot"}`))
+	}
+	var keys []string
+	for _, a := range f.audits(t) {
+		keys = append(keys, a.Key)
+	}
+	if len(keys) != len(times) {
+		t.Fatalf("keys %v", keys)
+	}
+	for j := 1; j < len(keys); j++ {
+		if keys[j-1] >= keys[j] {
+			t.Errorf("audit key %q does not sort before %q", keys[j-1], keys[j])
+		}
+	}
+}
+
+// FuzzCommandBody checks that no request body makes the handler answer 5xx or deliver a
+// command the class does not allow.
+func FuzzCommandBody(f *testing.F) {
+	for _, s := range []string{
+		`{"command": "set-light", "on": true}`, `{"command": "set-brightness", "level": 1e400}`,
+		`{"command": "set-brightness", "level": -0}`, `{"command": "reboot", "delivery": null}`,
+		`{"command": "set-light", "on": true, "on": false}`, `{"command": "\u0000"}`, `{"command": {}}`,
+		`{"command": "set-brightness", "level": 9007199254740993}`, `"x"`, `{`, "\xff",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		fx := newFixture()
+		resp, err := fx.h.Handle(context.Background(), post("sl-001", body))
+		if err != nil || resp.StatusCode >= 500 {
+			t.Fatalf("body %q: status %d, err %v", body, resp.StatusCode, err)
+		}
+		for _, p := range fx.iot.publishes {
+			cmd, err := message.Parse(p.Payload)
+			if err != nil {
+				t.Fatalf("published an unparsable command %q", p.Payload)
+			}
+			if _, ok := message.FindCommand(fx.h.Fleet.Classes[0], cmd.Name); !ok {
+				t.Fatalf("published a command the class does not allow: %q", p.Payload)
+			}
+		}
+	})
+}
