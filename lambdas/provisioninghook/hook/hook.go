@@ -59,9 +59,13 @@ const (
 	ReasonAllowlistUnreadable = "allowlist_error"
 )
 
-// identifierPattern is AWS IoT's thing-name alphabet. Serials use it too because a serial
-// becomes the thing name when the allowlist names none.
-var identifierPattern = regexp.MustCompile(`^[a-zA-Z0-9:_-]{1,128}$`)
+var (
+	// serialPattern is the fleet file's serial alphabet (fleetspec validates things' serials
+	// with the same rule), so every serial the fleet can list is accepted here.
+	serialPattern = regexp.MustCompile(`^[a-zA-Z0-9_.,@/:#-]{1,800}$`)
+	// thingNamePattern is AWS IoT's thing-name alphabet.
+	thingNamePattern = regexp.MustCompile(`^[a-zA-Z0-9:_-]{1,128}$`)
+)
 
 // Request is the object AWS IoT sends to a pre-provisioning hook.
 type Request struct {
@@ -127,7 +131,7 @@ func (h *Handler) Handle(ctx context.Context, req Request) (Response, error) {
 	switch {
 	case serial == "":
 		return h.deny(ctx, req, serial, ReasonMissingSerial), nil
-	case !identifierPattern.MatchString(serial):
+	case !serialPattern.MatchString(serial):
 		return h.deny(ctx, req, truncate(serial, 128), ReasonInvalidSerial), nil
 	case req.CertificateID == "":
 		return h.deny(ctx, req, serial, ReasonMissingCertificate), nil
@@ -150,11 +154,14 @@ func (h *Handler) Handle(ctx context.Context, req Request) (Response, error) {
 		return h.deny(ctx, req, serial, ReasonInvalidAllowlist, slog.String("error", err.Error())), nil
 	}
 
+	// Without a listed name the serial is the thing name, which works only for serials that
+	// are also valid thing names; anything else is an allowlist mistake, refused rather than
+	// guessed at.
 	thing := e.ThingName
 	if thing == "" {
 		thing = serial
 	}
-	if !identifierPattern.MatchString(thing) {
+	if !thingNamePattern.MatchString(thing) {
 		return h.deny(ctx, req, serial, ReasonInvalidAllowlist, slog.String("thingName", truncate(thing, 128))), nil
 	}
 	if asked, ok := req.Parameters[ParamThingName]; ok && asked != thing {

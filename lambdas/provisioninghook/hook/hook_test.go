@@ -222,10 +222,30 @@ func TestHandle(t *testing.T) {
 			wantReason: ReasonMissingSerial,
 		},
 		{
-			name:       "serial with a path separator",
+			name:       "serial with a newline",
 			entries:    []entry{lightEntry},
-			req:        request("cert-a", map[string]string{ParamSerialNumber: "../SN-0001"}),
+			req:        request("cert-a", map[string]string{ParamSerialNumber: "SN-0001\nreason=admitted"}),
 			wantReason: ReasonInvalidSerial,
+		},
+		{
+			name:       "serial with a shell metacharacter",
+			entries:    []entry{lightEntry},
+			req:        request("cert-a", map[string]string{ParamSerialNumber: "SN-0001;rm"}),
+			wantReason: ReasonInvalidSerial,
+		},
+		{
+			name:       "fleet-style serial with a listed thing name",
+			entries:    []entry{{Serial: "ACME/2026.001#7", Status: StatusAllowed, ThingName: "aq-0007", Class: "air_quality", District: "harbour"}},
+			req:        request("cert-a", map[string]string{ParamSerialNumber: "ACME/2026.001#7"}),
+			want:       Response{AllowProvisioning: true, ParameterOverrides: map[string]string{ParamSerialNumber: "ACME/2026.001#7", ParamThingName: "aq-0007", ParamClass: "air_quality", ParamDistrict: "harbour"}},
+			wantReason: ReasonAdmitted,
+			wantWrites: 1,
+		},
+		{
+			name:       "fleet-style serial without a listed thing name",
+			entries:    []entry{{Serial: "ACME/2026.001#8", Status: StatusAllowed}},
+			req:        request("cert-a", map[string]string{ParamSerialNumber: "ACME/2026.001#8"}),
+			wantReason: ReasonInvalidAllowlist,
 		},
 		{
 			name:       "serial with a space and quote",
@@ -234,9 +254,9 @@ func TestHandle(t *testing.T) {
 			wantReason: ReasonInvalidSerial,
 		},
 		{
-			name:       "serial longer than a thing name",
+			name:       "serial longer than the fleet allows",
 			entries:    []entry{lightEntry},
-			req:        request("cert-a", map[string]string{ParamSerialNumber: strings.Repeat("A", 129)}),
+			req:        request("cert-a", map[string]string{ParamSerialNumber: strings.Repeat("A", 801)}),
 			wantReason: ReasonInvalidSerial,
 		},
 		{

@@ -4,8 +4,6 @@
 package remediate
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -27,64 +25,38 @@ const (
 // with metric value "1" and dimension ThingName = "$.clientId" (the client id is the thing
 // name, which the fleet's IoT policies enforce).
 //
-// Failed operations carry status "Failure" and a reason; authorization failures are logged for
-// Connect, Publish-In, Subscribe and the other broker events alike. A duplicate client id shows
-// as reason "DUPLICATE_CLIENT_ID" in the log entry and as disconnectReason
-// "DUPLICATE_CLIENTID" (the lifecycle-event spelling) on the Disconnect entry; the pattern
-// accepts either spelling.
+// Failed broker operations (Connect, Publish-In, Subscribe, ...) are logged with status
+// "Failure", a reason and details, so one pattern covers every authorization failure. For a
+// duplicate client id two spellings are in circulation: reason "DUPLICATE_CLIENT_ID" and the
+// Disconnect entry's disconnectReason "DUPLICATE_CLIENTID" (the lifecycle events' value). No
+// AWS sample of the log line was at hand, so the pattern accepts either rather than bet on one.
 const (
 	FilterPatternAuthorizationFailures = `{ $.status = "Failure" && $.reason = "AUTHORIZATION_FAILURE" }`
 	FilterPatternDuplicateClientIDs    = `{ $.reason = "DUPLICATE_CLIENT_ID" || $.disconnectReason = "DUPLICATE_CLIENTID" }`
 )
 
-// LoadFleet reads the runtime fleet copy the CDK ships with the function (env FLEET_FILE).
+// LoadFleet reads and validates the runtime fleet copy the CDK ships with the function (env
+// FLEET_FILE, written by (*fleetspec.Fleet).RuntimeJSON).
 func LoadFleet(path string) (*fleetspec.Fleet, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read fleet: %w", err)
 	}
-	return ParseFleet(data)
+	f, err := fleetspec.ParseRuntime(data)
+	if err != nil {
+		return nil, fmt.Errorf("parse fleet %s: %w", path, err)
+	}
+	return f, nil
 }
 
-// ParseFleet decodes a runtime fleet copy, rejecting unknown fields so a copy written by a
-// newer schema fails at cold start rather than being half-read.
-//
-// It stands in for fleetspec.ParseRuntime, which also validates; switch to it once it lands.
-func ParseFleet(data []byte) (*fleetspec.Fleet, error) {
-	var f fleetspec.Fleet
-	if err := decodeStrict(data, &f); err != nil {
-		return nil, fmt.Errorf("decode fleet: %w", err)
-	}
-	if len(f.Things) == 0 {
-		return nil, errors.New("decode fleet: no things")
-	}
-	return &f, nil
-}
-
-func decodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after the JSON value")
-	}
-	return nil
-}
-
-// knownThing reports whether name is one of the fleet's things. It scans rather than using an
-// index so that a fleet built in code (tests) and a decoded one behave the same.
+// knownThing reports whether name is one of the fleet's things. A nil fleet knows none, so a
+// handler built without one acts on nothing.
 func knownThing(f *fleetspec.Fleet, name string) bool {
 	if f == nil || name == "" {
 		return false
 	}
-	for _, t := range f.Things {
-		if t.Name == name {
-			return true
-		}
-	}
-	return false
+	_, ok := f.Thing(name)
+	return ok
 }
 
 // apiErrorCode returns the AWS error code of err, or "" for errors that did not come from a

@@ -10,57 +10,55 @@ import (
 	"github.com/secure-smart-city/platform/fleetspec"
 )
 
-func TestParseFleet(t *testing.T) {
-	got, err := ParseFleet([]byte(`{"name":"smartcity","districts":[{"id":"old_town","name":"Old Town"}],
-		"classes":[{"id":"street_light","name":"Street light","fields":[],"commands":[]}],
-		"things":[{"name":"light-0001","class":"street_light","district":"old_town","serial":"SN-0001"}],
-		"provisioning":{"claim":true}}`))
+func TestLoadFleetReadsTheRuntimeCopy(t *testing.T) {
+	data, err := testFleet().RuntimeJSON()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("RuntimeJSON: %v", err)
 	}
-	want := &fleetspec.Fleet{
-		Name:         "smartcity",
-		Districts:    []fleetspec.District{{ID: "old_town", Name: "Old Town"}},
-		Classes:      []fleetspec.DeviceClass{{ID: "street_light", Name: "Street light", Fields: []fleetspec.Field{}, Commands: []fleetspec.Command{}}},
-		Things:       []fleetspec.Thing{{Name: "light-0001", Class: "street_light", District: "old_town", Serial: "SN-0001"}},
-		Provisioning: fleetspec.Provisioning{Claim: true},
-	}
-	if diff := cmp.Diff(want, got, cmp.AllowUnexported(fleetspec.Fleet{}), cmp.FilterPath(func(p cmp.Path) bool {
-		return p.Last().String() == ".idx"
-	}, cmp.Ignore())); diff != "" {
-		t.Errorf("fleet (-want +got):\n%s", diff)
-	}
-	if !knownThing(got, "light-0001") || knownThing(got, "light-0002") || knownThing(nil, "light-0001") {
-		t.Errorf("knownThing disagrees with the parsed fleet")
-	}
-}
-
-func TestParseFleetRejects(t *testing.T) {
-	for name, data := range map[string]string{
-		"unknown field": `{"name":"smartcity","things":[{"name":"a"}],"extra":1}`,
-		"no things":     `{"name":"smartcity","things":[]}`,
-		"trailing data": `{"name":"smartcity","things":[{"name":"a"}]} {}`,
-		"not JSON":      `name: smartcity`,
-		"wrong type":    `{"name":"smartcity","things":"a"}`,
-	} {
-		t.Run(name, func(t *testing.T) {
-			if _, err := ParseFleet([]byte(data)); err == nil {
-				t.Errorf("ParseFleet accepted %s", data)
-			}
-		})
-	}
-}
-
-func TestLoadFleet(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "fleet.json")
-	if err := os.WriteFile(path, []byte(`{"name":"smartcity","things":[{"name":"light-0001"}]}`), 0o600); err != nil {
+	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	f, err := LoadFleet(path)
-	if err != nil || !knownThing(f, "light-0001") {
-		t.Errorf("LoadFleet = %v, %v", f, err)
+	if err != nil {
+		t.Fatalf("LoadFleet: %v", err)
 	}
-	if _, err := LoadFleet(filepath.Join(t.TempDir(), "missing.json")); err == nil {
+	var got []string
+	for _, name := range []string{"light-0001", "light-0003", "light-0004", "intruder-7", ""} {
+		if knownThing(f, name) {
+			got = append(got, name)
+		}
+	}
+	if diff := cmp.Diff([]string{"light-0001", "light-0003"}, got); diff != "" {
+		t.Errorf("known things (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadFleetRejects(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string]string{
+		"not JSON":         "name: smartcity",
+		"unknown field":    `{"name":"smartcity","things":[],"extra":1}`,
+		"invalid fleet":    `{"name":"smartcity","classes":[],"things":[{"name":"a"}]}`,
+		"references a CSR": `{"name":"smartcity","districts":[{"id":"d","name":"D"}],"classes":[{"id":"c","name":"C"}],"things":[{"name":"a","class":"c","district":"d","serial":"S1","csr":"a.csr"}]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, "fleet.json")
+			if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := LoadFleet(path); err == nil {
+				t.Errorf("LoadFleet accepted %s", data)
+			}
+		})
+	}
+	if _, err := LoadFleet(filepath.Join(dir, "missing.json")); err == nil {
 		t.Errorf("LoadFleet of a missing file succeeded")
+	}
+}
+
+func TestKnownThingWithoutFleet(t *testing.T) {
+	if knownThing(nil, "light-0001") || knownThing(&fleetspec.Fleet{}, "light-0001") {
+		t.Errorf("knownThing found a thing in an empty fleet")
 	}
 }
