@@ -1,0 +1,82 @@
+package policies
+
+import (
+	"testing"
+
+	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/topics"
+)
+
+var (
+	streetLight = fleetspec.DeviceClass{ID: "street_light", Commands: []fleetspec.Command{{Name: "set-light"}}}
+	airQuality  = fleetspec.DeviceClass{ID: "air_quality"} // no commands
+	testPrefix  = ARNPrefix("aws", "eu-west-1", "123456789012")
+)
+
+func platformDocs() map[string]Document {
+	return map[string]Document{
+		"device street_light": Device(streetLight, topics.RuleName("smartcity_dev", streetLight.ID)),
+		"device air_quality":  Device(airQuality, topics.RuleName("smartcity_dev", airQuality.ID)),
+		"quarantine":          Quarantine(),
+		"claim":               Claim("smartcity_dev_claim"),
+	}
+}
+
+func TestPlatformDocumentsPassEveryRule(t *testing.T) {
+	for name, doc := range platformDocs() {
+		if f := Check(doc); len(f) != 0 {
+			t.Errorf("%s: Check: %v", name, f)
+		}
+		for form, rendered := range map[string]any{
+			"cloudformation": doc.CloudFormation(),
+			"literal":        doc.Render(testPrefix),
+		} {
+			f, err := CheckJSON(rendered)
+			if err != nil {
+				t.Errorf("%s %s: %v", name, form, err)
+			}
+			if len(f) != 0 {
+				t.Errorf("%s %s: %v", name, form, f)
+			}
+		}
+	}
+}
+
+// TestWeakenedDevicePolicyFails is the synth-time promise: widening any device grant fails.
+func TestWeakenedDevicePolicyFails(t *testing.T) {
+	weaken := map[string]func(*Document){
+		"publish city/*": func(d *Document) {
+			d.Statements[1].Resources = append(d.Statements[1].Resources, Topic("city/*"))
+		},
+		"connect any client": func(d *Document) { d.Statements[0].Resources = []Resource{Client("*")} },
+		"drop IsAttached":    func(d *Document) { d.Statements[0].Conditions = nil },
+		"subscribe all commands": func(d *Document) {
+			d.Statements[2].Resources = append(d.Statements[2].Resources, TopicFilter(topics.Command("+")))
+		},
+		"iot:*": func(d *Document) { d.Statements[3].Actions = []string{ActionAll} },
+		"any rule": func(d *Document) {
+			d.Statements[1].Resources = append(d.Statements[1].Resources, Topic(topics.Telemetry("*", topics.ThingNameVariable)))
+		},
+	}
+	for name, w := range weaken {
+		doc := Device(streetLight, "smartcity_dev_street_light")
+		w(&doc)
+		f, err := CheckJSON(doc.CloudFormation())
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(f) == 0 {
+			t.Errorf("%s: no finding", name)
+		}
+	}
+}
+
+func TestDeviceWithoutCommandsCannotSubscribeToCommands(t *testing.T) {
+	doc := Device(airQuality, "smartcity_dev_air_quality")
+	if Allows(doc, ActionSubscribe, testPrefix+string(TopicFilter(topics.Command("aq-1"))), "aq-1") {
+		t.Error("a class without commands may subscribe to its command topic")
+	}
+	if !Allows(doc, ActionSubscribe, testPrefix+string(TopicFilter(topics.ShadowDelta("aq-1"))), "aq-1") {
+		t.Error("a class without commands may not subscribe to its shadow delta")
+	}
+}

@@ -1,0 +1,36 @@
+package policies
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/secure-smart-city/platform/fleetspec"
+)
+
+// maxPolicyChars is AWS IoT's limit on a policy document, whitespace excluded.
+const maxPolicyChars = 2048
+
+// TestPolicySizeWithinLimit renders with the longest ARN prefix a commercial region gives
+// (the partition "aws-us-gov" and region "ap-southeast-5" are longer than most) and a long
+// rule name, and keeps the documents under IoT's size limit.
+func TestPolicySizeWithinLimit(t *testing.T) {
+	prefix := ARNPrefix("aws-us-gov", "ap-southeast-5", "123456789012")
+	rule := strings.Repeat("r", 128) // topic rule names are at most 128 characters
+	docs := map[string]Document{
+		"device":     Device(fleetspec.DeviceClass{ID: "c", Commands: []fleetspec.Command{{Name: "x"}}}, rule),
+		"claim":      Claim(strings.Repeat("t", 36)), // template names are at most 36 characters
+		"quarantine": Quarantine(),
+	}
+	for name, doc := range docs {
+		b, err := json.Marshal(doc.Render(prefix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(b); n > maxPolicyChars {
+			t.Errorf("%s policy is %d characters, over IoT's %d", name, n, maxPolicyChars)
+		} else {
+			t.Logf("%s policy: %d characters", name, n)
+		}
+	}
+}
