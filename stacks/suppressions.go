@@ -17,8 +17,13 @@ type AcceptedFinding struct {
 	Rules []string
 	// Where describes the resources, for people.
 	Where string
-	// Path matches the construct paths of the CloudFormation resources it applies to.
+	// Type limits it to CloudFormation resources of this type. Default: any type.
+	Type string
+	// Path limits it to resources whose construct path matches. Default: any path.
 	Path *regexp.Regexp
+	// AppliesTo limits it to these finding details (cdk-nag's appliesTo, e.g.
+	// "Action::kms:ReEncrypt*"). Default: the whole rule.
+	AppliesTo []string
 	// Reason is why the finding is accepted.
 	Reason string
 }
@@ -56,27 +61,76 @@ var AcceptedFindings = []AcceptedFinding{
 	{
 		Rules: []string{"AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"},
 		Where: "dead-letter and failure-destination queues (ids ending in Errors, DeadLetters or Failures)",
+		Type:  "AWS::SQS::Queue",
 		Path:  regexp.MustCompile(`/[A-Za-z0-9]*(Errors|DeadLetters|Failures)/Resource/Resource$`),
 		Reason: "These queues are the dead-letter destinations (topic rule error actions, Lambda on-failure " +
 			"destinations); nothing consumes them automatically, so a redrive policy or a DLQ of the DLQ would " +
 			"only move the same messages. An alarm fires on the first message in each.",
+	},
+	{
+		Rules:     []string{"AwsSolutions-IAM5"},
+		Where:     "IAM policies made by KMS key grants",
+		Type:      "AWS::IAM::Policy",
+		AppliesTo: []string{"Action::kms:ReEncrypt*", "Action::kms:GenerateDataKey*"},
+		Reason: "CDK's key grants name the action families kms:ReEncrypt* and kms:GenerateDataKey* " +
+			"(their variants are one operation each way) on one specific key ARN; the resource is never a wildcard.",
+	},
+	{
+		Rules:     []string{"AwsSolutions-IAM5"},
+		Where:     "Go function execution roles (X-Ray tracing)",
+		Type:      "AWS::IAM::Policy",
+		Path:      regexp.MustCompile(`/ExecutionRole/DefaultPolicy/Resource$`),
+		AppliesTo: []string{"Resource::*"},
+		Reason: "Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which have no " +
+			"resource-level permissions. A synth test (iam-wildcard-resources) fails if any other action gets Resource *.",
+	},
+	{
+		Rules: []string{"NIST.800.53.R5-IAMNoInlinePolicy"},
+		Where: "IAM policies made by grants",
+		Type:  "AWS::IAM::Policy",
+		Reason: "Grants attach least-privilege statements as a policy owned by the one role that uses them and " +
+			"deleted with it; a customer-managed policy would hold the same statements with a lifecycle of its own.",
+	},
+	{
+		Rules: []string{"NIST.800.53.R5-LambdaInsideVPC"},
+		Where: "Lambda functions",
+		Type:  "AWS::Lambda::Function",
+		Reason: "The functions reach only AWS APIs (DynamoDB, S3, KMS, IoT, SQS) over TLS with IAM; they serve " +
+			"no network port. A VPC would add NAT or endpoints and no isolation for these paths.",
+	},
+	{
+		Rules: []string{"NIST.800.53.R5-LambdaDLQ", "Serverless-LambdaDLQ"},
+		Where: "Lambda functions",
+		Type:  "AWS::Lambda::Function",
+		Reason: "Synchronous and stream-driven functions return failures to the caller or to the event source " +
+			"mapping's encrypted on-failure queue; asynchronous ones have an on-failure destination, which " +
+			"supersedes a DLQ and carries the error with the event.",
 	},
 }
 
 // Suppress records every accepted finding on the resources it applies to under scope.
 func Suppress(scope constructs.Construct) {
 	for _, c := range *scope.Node().FindAll(constructs.ConstructOrder_PREORDER) {
-		if _, ok := c.(awscdk.CfnResource); !ok {
+		res, ok := c.(awscdk.CfnResource)
+		if !ok {
 			continue
 		}
-		path := *c.Node().Path()
+		path, typ := *c.Node().Path(), *res.CfnResourceType()
 		var sups []*cdknag.NagPackSuppression
 		for _, a := range AcceptedFindings {
-			if !a.Path.MatchString(path) {
+			if (a.Type != "" && a.Type != typ) || (a.Path != nil && !a.Path.MatchString(path)) {
 				continue
 			}
+			var appliesTo *[]any
+			if len(a.AppliesTo) > 0 {
+				l := make([]any, len(a.AppliesTo))
+				for i, x := range a.AppliesTo {
+					l[i] = x
+				}
+				appliesTo = &l
+			}
 			for _, id := range a.Rules {
-				sups = append(sups, &cdknag.NagPackSuppression{Id: jsii.String(id), Reason: jsii.String(a.Reason)})
+				sups = append(sups, &cdknag.NagPackSuppression{Id: jsii.String(id), Reason: jsii.String(a.Reason), AppliesTo: appliesTo})
 			}
 		}
 		if len(sups) > 0 {

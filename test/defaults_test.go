@@ -44,4 +44,9 @@ var notYetInApp = map[string]bool{
 	"kinesis-cmk":           true,
 	"logs-cmk-retention":    true,
 	"iot-rule-error-action": true,
+	// Go functions land with the fleet (provisioning hook), ingestion and operations issues.
+	"lambda-hardening":                 true,
+	"iam-wildcard-resources":           true,
+	"lambda-async-failure-destination": true,
+	"stream-source-hardening":          true,
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiot"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/secure-smart-city/platform/constructs/keys"
+	"github.com/secure-smart-city/platform/constructs/processor"
 	"github.com/secure-smart-city/platform/constructs/securestore"
 	"github.com/secure-smart-city/platform/test/checks"
 )
@@ -154,6 +156,46 @@ var weakenings = []weakening{
 		}
 		awsiot.NewCfnTopicRule(s, jsii.String("Rule"), &awsiot.CfnTopicRuleProps{TopicRulePayload: payload})
 	}},
+	{"iam-wildcard-resources", func(s awscdk.Stack, w bool) {
+		fn := testFunction(s, "Fn", false)
+		if w {
+			fn.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions: jsii.Strings("iot:Publish"), Resources: jsii.Strings("*"),
+			}))
+		}
+	}},
+	{"lambda-hardening", func(s awscdk.Stack, w bool) {
+		overrideIf(w, cfn(testFunction(s, "Fn", false).Function), "TracingConfig.Mode", "PassThrough")
+	}},
+	{"lambda-async-failure-destination", func(s awscdk.Stack, w bool) {
+		fn := testFunction(s, "Fn", !w)
+		fn.Function.AddPermission(jsii.String("FromRule"), &awslambda.Permission{
+			Principal: awsiam.NewServicePrincipal(jsii.String("iot.amazonaws.com"), nil),
+			SourceArn: jsii.String("arn:aws:iot:eu-central-1:111111111111:rule/smartcity_dev_street_light"),
+		})
+	}},
+	{"stream-source-hardening", func(s awscdk.Stack, w bool) {
+		fn := testFunction(s, "Fn", false)
+		key := keys.New(s, "StreamKey", &keys.Props{Alias: jsii.String("alias/test/stream")})
+		fn.AddKinesisSource(awskinesis.NewStream(s, jsii.String("Stream"), &awskinesis.StreamProps{
+			Encryption: awskinesis.StreamEncryption_KMS, EncryptionKey: key.Key, StreamMode: awskinesis.StreamMode_ON_DEMAND,
+		}), nil)
+		if w {
+			for _, c := range *fn.Function.Node().FindAll(constructs.ConstructOrder_PREORDER) {
+				if m, ok := c.(awslambda.CfnEventSourceMapping); ok {
+					m.AddPropertyOverride(jsii.String("BisectBatchOnFunctionError"), false)
+				}
+			}
+		}
+	}},
+}
+
+// testEntry is a real Go function of this module, so construct tests build real binaries.
+const testEntry = "lambdas/provisioninghook"
+
+func testFunction(s awscdk.Stack, id string, async bool) *processor.Function {
+	return processor.New(s, id, &processor.Props{Entry: testEntry, EncryptionKey: platformKey(s).Key, Async: async,
+		Environment: map[string]string{"ALLOWLIST_TABLE": "allowlist"}})
 }
 
 func keyIf(cond bool, s awscdk.Stack) awskms.IKey {

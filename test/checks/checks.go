@@ -39,6 +39,23 @@ var All = []Check{
 	{Name: "kinesis-cmk", Default: "Kinesis streams are encrypted with a customer-managed key", Run: kinesisCMK},
 	{Name: "logs-cmk-retention", Default: "CloudWatch log groups are encrypted with a customer-managed key and have a retention", Run: logsCMKRetention},
 	{Name: "iot-rule-error-action", Default: "every topic rule has an error action", Run: iotRuleErrorAction},
+	{Name: "iam-wildcard-resources", Default: "no IAM statement allows Resource * except for actions that have no resource-level permissions", Run: iamWildcardResources},
+	{Name: "lambda-hardening", Default: "Go functions: active tracing, JSON logs, bounded concurrency, KMS-encrypted environment", Run: lambdaHardening},
+	{Name: "lambda-async-failure-destination", Default: "every asynchronously invoked function has an on-failure destination", Run: lambdaAsyncFailureDestination},
+	{Name: "stream-source-hardening", Default: "stream consumers batch (>= 100), bisect on error, retry a bounded number of times, report partial failures and send what still fails to a queue", Run: streamSourceHardening},
+}
+
+// UnscopableActions have no resource-level permissions, so only they may use Resource "*".
+var UnscopableActions = map[string]bool{
+	"xray:PutTraceSegments":    true,
+	"xray:PutTelemetryRecords": true,
+	"iot:DescribeEndpoint":     true,
+	"cloudwatch:PutMetricData": true,
+}
+
+// asyncInvokers invoke Lambda asynchronously: IoT topic rules, SNS, EventBridge, S3.
+var asyncInvokers = map[string]bool{
+	"iot.amazonaws.com": true, "sns.amazonaws.com": true, "events.amazonaws.com": true, "s3.amazonaws.com": true,
 }
 
 // ByName returns the check with the given name.
@@ -332,6 +349,119 @@ func iotRuleErrorAction(t Template) (int, []string) {
 		}
 		return ""
 	})
+}
+
+func iamWildcardResources(t Template) (int, []string) {
+	return each(t, "AWS::IAM::Policy", func(r Resource) string {
+		var bad []string
+		for i, st := range List(Get(r.Properties, "PolicyDocument", "Statement")) {
+			if Get(st, "Effect") != "Allow" {
+				continue
+			}
+			star := false
+			for _, res := range List(Get(st, "Resource")) {
+				if res == "*" {
+					star = true
+				}
+			}
+			if !star {
+				continue
+			}
+			for _, a := range List(Get(st, "Action")) {
+				if name, _ := a.(string); !UnscopableActions[name] {
+					bad = append(bad, fmt.Sprintf("statement %d allows %v on Resource *", i, a))
+				}
+			}
+		}
+		return strings.Join(bad, "; ")
+	})
+}
+
+func lambdaHardening(t Template) (int, []string) {
+	return each(t, "AWS::Lambda::Function", func(r Resource) string {
+		var bad []string
+		if Get(r.Properties, "TracingConfig", "Mode") != "Active" {
+			bad = append(bad, "tracing not Active")
+		}
+		if Get(r.Properties, "LoggingConfig", "LogFormat") != "JSON" {
+			bad = append(bad, "logs not JSON")
+		}
+		if Get(r.Properties, "ReservedConcurrentExecutions") == nil {
+			bad = append(bad, "no reserved concurrency")
+		}
+		if Get(r.Properties, "Environment") != nil && !isCustomerManagedKey(Get(r.Properties, "KmsKeyArn")) {
+			bad = append(bad, "environment not encrypted with a customer-managed key")
+		}
+		if Get(r.Properties, "LoggingConfig", "LogGroup") == nil {
+			bad = append(bad, "no dedicated (encrypted, retained) log group")
+		}
+		return strings.Join(bad, "; ")
+	})
+}
+
+func lambdaAsyncFailureDestination(t Template) (int, []string) {
+	configs := t.Resources("AWS::Lambda::EventInvokeConfig")
+	async := map[string]bool{}
+	for _, p := range t.Resources("AWS::Lambda::Permission") {
+		if principal, _ := Get(p.Properties, "Principal").(string); asyncInvokers[principal] {
+			if id, ok := Get(p.Properties, "FunctionName", "Fn::GetAtt", 0).(string); ok {
+				async[id] = true
+			}
+		}
+	}
+	n := 0
+	var out []string
+	for _, f := range t.Resources("AWS::Lambda::Function") {
+		if !async[f.ID] {
+			continue
+		}
+		n++
+		ok := false
+		for _, c := range configs {
+			if refersTo(Get(c.Properties, "FunctionName"), f.ID) && Get(c.Properties, "DestinationConfig", "OnFailure", "Destination") != nil {
+				ok = true
+			}
+		}
+		if !ok {
+			out = append(out, f.ID+": invoked asynchronously with no on-failure destination")
+		}
+	}
+	return n, out
+}
+
+func streamSourceHardening(t Template) (int, []string) {
+	n := 0
+	var out []string
+	for _, m := range t.Resources("AWS::Lambda::EventSourceMapping") {
+		if Get(m.Properties, "StartingPosition") == nil { // SQS sources have none
+			continue
+		}
+		n++
+		var bad []string
+		if b, _ := Get(m.Properties, "BatchSize").(float64); b < 100 {
+			bad = append(bad, fmt.Sprintf("BatchSize %v below 100", Get(m.Properties, "BatchSize")))
+		}
+		if Get(m.Properties, "BisectBatchOnFunctionError") != true {
+			bad = append(bad, "no bisect on error")
+		}
+		if r, ok := Get(m.Properties, "MaximumRetryAttempts").(float64); !ok || r < 0 {
+			bad = append(bad, "retries unbounded")
+		}
+		if Get(m.Properties, "DestinationConfig", "OnFailure", "Destination") == nil {
+			bad = append(bad, "no on-failure destination")
+		}
+		partial := false
+		for _, f := range List(Get(m.Properties, "FunctionResponseTypes")) {
+			partial = partial || f == "ReportBatchItemFailures"
+		}
+		if !partial {
+			bad = append(bad, "no ReportBatchItemFailures")
+		}
+		if len(bad) > 0 {
+			out = append(out, m.ID+": "+strings.Join(bad, "; "))
+		}
+	}
+	return n, out
 }
 
 // each runs fn over every resource of a type, collecting "<id>: <problem>" violations.

@@ -1,0 +1,119 @@
+package test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/secure-smart-city/platform/constructs/processor"
+	"github.com/secure-smart-city/platform/test/checks"
+)
+
+// TestProcessorBuildIsReproducible: two independent synths of the same function produce the
+// same asset hash. The hash is of the built output (AssetHashType OUTPUT), so this holds only
+// if go build gives identical binaries.
+func TestProcessorBuildIsReproducible(t *testing.T) {
+	var keys []string
+	for i := 0; i < 2; i++ {
+		app := newApp(t, nil)
+		s := awscdk.NewStack(app, jsii.String("Repro"), &awscdk.StackProps{
+			Env: &awscdk.Environment{Account: jsii.String(testAccount), Region: jsii.String(testRegion)},
+		})
+		testFunction(s, "Fn", false)
+		tmpl, err := checks.FromValue(synthOrFail(t, app).GetStackByName(jsii.String("Repro")).Template())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range tmpl.Resources("AWS::Lambda::Function") {
+			key, _ := checks.Get(f.Properties, "Code", "S3Key").(string)
+			keys = append(keys, key)
+		}
+	}
+	if len(keys) != 2 || keys[0] == "" || keys[0] != keys[1] {
+		t.Errorf("asset keys across two builds: %v; want two identical keys", keys)
+	}
+}
+
+// TestProcessorDefaults: the function as built, property by property.
+func TestProcessorDefaults(t *testing.T) {
+	tmpl := synthWeakenings(t)["Compliant-lambda-hardening"]
+	fns := tmpl.Resources("AWS::Lambda::Function")
+	if len(fns) != 1 {
+		t.Fatalf("%d functions, want 1", len(fns))
+	}
+	p := fns[0].Properties
+	want := map[string]any{
+		"Runtime": "provided.al2023", "Handler": "bootstrap", "MemorySize": 256.0, "Timeout": 30.0,
+		"ReservedConcurrentExecutions": 10.0,
+	}
+	for k, v := range want {
+		if p[k] != v {
+			t.Errorf("%s = %v, want %v", k, p[k], v)
+		}
+	}
+	if a := checks.Get(p, "Architectures", 0); a != "arm64" {
+		t.Errorf("architecture %v, want arm64", a)
+	}
+	if l := checks.Get(p, "LoggingConfig", "ApplicationLogLevel"); l != "INFO" {
+		t.Errorf("application log level %v, want INFO", l)
+	}
+	for _, lg := range tmpl.Resources("AWS::Logs::LogGroup") {
+		if checks.Get(lg.Properties, "RetentionInDays") != 365.0 || lg.Attr("DeletionPolicy") != "Retain" {
+			t.Errorf("log group %s: retention %v, deletion %q; want 365 days, Retain", lg.ID, checks.Get(lg.Properties, "RetentionInDays"), lg.Attr("DeletionPolicy"))
+		}
+	}
+	for _, r := range tmpl.Resources("AWS::IAM::Role") {
+		if checks.Get(r.Properties, "ManagedPolicyArns") != nil {
+			t.Errorf("role %s has managed policies %v; want only its grants", r.ID, checks.Get(r.Properties, "ManagedPolicyArns"))
+		}
+	}
+	// The async variant has its destination and bounded retries.
+	async := synthWeakenings(t)["Compliant-lambda-async-failure-destination"]
+	cfgs := async.Resources("AWS::Lambda::EventInvokeConfig")
+	if len(cfgs) != 1 || checks.Get(cfgs[0].Properties, "MaximumRetryAttempts") != 2.0 {
+		t.Errorf("async invoke config %v; want one with 2 retries", cfgs)
+	}
+	// The stream source, as built.
+	stream := synthWeakenings(t)["Compliant-stream-source-hardening"]
+	for _, m := range stream.Resources("AWS::Lambda::EventSourceMapping") {
+		for k, v := range map[string]any{"BatchSize": 500.0, "MaximumRetryAttempts": 5.0, "MaximumBatchingWindowInSeconds": 1.0,
+			"MaximumRecordAgeInSeconds": 86400.0, "ParallelizationFactor": 1.0, "StartingPosition": "TRIM_HORIZON"} {
+			if m.Properties[k] != v {
+				t.Errorf("event source mapping %s = %v, want %v", k, m.Properties[k], v)
+			}
+		}
+	}
+}
+
+// TestProcessorPropsErrors: bad props are refused with the field and value named.
+func TestProcessorPropsErrors(t *testing.T) {
+	app := newApp(t, nil)
+	s := awscdk.NewStack(app, jsii.String("ProcessorProps"), nil)
+	k := platformKey(s)
+	cases := []struct {
+		props *processor.Props
+		want  string
+	}{
+		{&processor.Props{EncryptionKey: k.Key}, "Entry (the Go main package"},
+		{&processor.Props{Entry: testEntry}, "EncryptionKey is required"},
+		{&processor.Props{Entry: testEntry, EncryptionKey: k.Key, MemoryMiB: 64}, "MemoryMiB 64 must be between 128 and 10240"},
+		{&processor.Props{Entry: testEntry, EncryptionKey: k.Key, Timeout: 20 * time.Minute}, "Timeout 20m0s must be between 1s and 15m"},
+		{&processor.Props{Entry: testEntry, EncryptionKey: k.Key, LogLevel: "TRACE"}, `LogLevel "TRACE" must be`},
+		{&processor.Props{Entry: testEntry, EncryptionKey: k.Key, ReservedConcurrency: -1}, "ReservedConcurrency -1 must be at least 1"},
+	}
+	for i, c := range cases {
+		fn := processor.New(constructs.NewConstruct(s, jsii.String("C"+string(rune('A'+i)))), "Fn", c.props)
+		if got := validationErrors(fn); !strings.Contains(got, c.want) {
+			t.Errorf("props %+v: errors %q, want %q", c.props, got, c.want)
+		}
+	}
+	fn := testFunction(awscdk.NewStack(app, jsii.String("ProcessorStream"), nil), "Stream", false)
+	fn.AddKinesisSource(nil, &processor.KinesisSourceProps{BatchSize: 10})
+	if got := validationErrors(fn); !strings.Contains(got, "Kinesis BatchSize 10 must be between 100 and 10000") {
+		t.Errorf("batch size 10: errors %q", got)
+	}
+}
