@@ -451,8 +451,9 @@ func Dial(ctx context.Context, o DialOptions) (*paho.Client, error) {
 			return nil, fmt.Errorf("connect to %s as %q: no CONNACK within %v", o.Addr, o.ClientID, o.Timeout)
 		}
 		// With TLS 1.3 a server that rejects the client certificate says so only after the
-		// client's handshake has finished, so the alert surfaces here.
-		return nil, fmt.Errorf("connect to %s as %q: %w", o.Addr, o.ClientID, err)
+		// client's handshake has finished, so the rejection surfaces here, often as a bare
+		// reset or EOF.
+		return nil, fmt.Errorf("connect to %s as %q: %w (the endpoint closed the session: is the certificate issued by a CA it trusts, registered and active, and does its policy allow this client id?)", o.Addr, o.ClientID, err)
 	}
 	return client, nil
 }
