@@ -6,11 +6,14 @@ package stacks
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/secure-smart-city/platform/fleetspec"
 )
 
 // Stage is a deployment stage.
@@ -29,6 +32,8 @@ type Config struct {
 	// Account and Region pin the stacks to an environment; both empty means
 	// environment-agnostic stacks (synth needs no credentials either way).
 	Account, Region string
+	// Fleet is the stage's validated fleet file.
+	Fleet *fleetspec.Fleet
 }
 
 // Context keys read by ConfigFromContext.
@@ -36,6 +41,8 @@ const (
 	ContextStage   = "stage"
 	ContextAccount = "account"
 	ContextRegion  = "region"
+	// ContextFleetFile names the fleet file. Default: config/fleet.<stage>.json.
+	ContextFleetFile = "fleetFile"
 )
 
 var (
@@ -76,11 +83,24 @@ func ConfigFromContext(scope constructs.Construct) (Config, error) {
 	if region == "" {
 		region = os.Getenv("CDK_DEFAULT_REGION")
 	}
+	fleetFile, err := get(ContextFleetFile)
+	if err != nil {
+		return Config{}, err
+	}
 	cfg := Config{Stage: Stage(stage), Account: account, Region: region}
 	if cfg.Stage == "" {
 		cfg.Stage = StageDev
 	}
-	return cfg, cfg.Validate()
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	if fleetFile == "" {
+		fleetFile = filepath.Join("config", "fleet."+string(cfg.Stage)+".json")
+	}
+	if cfg.Fleet, err = fleetspec.Load(fleetFile); err != nil {
+		return Config{}, fmt.Errorf("fleet file (context %q): %w", ContextFleetFile, err)
+	}
+	return cfg, nil
 }
 
 // Validate checks the config; messages name the context key and the value.
@@ -95,6 +115,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("context %q (or CDK_DEFAULT_REGION): %q is not an AWS region name", ContextRegion, c.Region)
 	}
 	return nil
+}
+
+// RulePrefix prefixes the stage's topic rule names, e.g. "smartcity_dev"; the rule for a
+// class is topics.RuleName(cfg.RulePrefix(), class.ID).
+func (c Config) RulePrefix() string {
+	return c.Fleet.RulePrefix(string(c.Stage))
 }
 
 // Prod reports whether the stage keeps data through stack deletion.

@@ -20,7 +20,7 @@ func NewFleet(scope constructs.Construct, cfg Config, f *Foundation) *Fleet {
 	stack := awscdk.NewStack(scope, jsii.String(cfg.StackName("Fleet")),
 		cfg.stackProps("Fleet", "Smart city IoT platform: device identity, policies and provisioning"))
 	quarantine := awsiot.NewCfnThingGroup(stack, jsii.String("QuarantineGroup"), &awsiot.CfnThingGroupProps{
-		ThingGroupName: jsii.String("smartcity_" + string(cfg.Stage) + "_quarantine"),
+		ThingGroupName: jsii.String(cfg.RulePrefix() + "_quarantine"),
 		ThingGroupProperties: &awsiot.CfnThingGroup_ThingGroupPropertiesProperty{
 			ThingGroupDescription: jsii.String("Devices isolated after misbehaving; the group's policy denies every IoT action"),
 		},

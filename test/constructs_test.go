@@ -1,6 +1,7 @@
 package test
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -118,6 +119,8 @@ func TestConfigFromContext(t *testing.T) {
 		{map[string]any{"account": "12345"}, `"12345" is not a 12-digit AWS account id`},
 		{map[string]any{"region": "moon-1"}, `"moon-1" is not an AWS region name`},
 		{map[string]any{"stage": 3.0}, `context "stage": want a string`},
+		{map[string]any{"fleetFile": "config/missing.json"}, `fleet file (context "fleetFile"): `},
+		{map[string]any{"fleetFile": "testdata/bad-fleet.json"}, `testdata/bad-fleet.json: things[0].class: unknown device class "street_lamp"`},
 	}
 	for _, c := range cases {
 		_, err := stacks.ConfigFromContext(newApp(t, c.ctx))
@@ -125,8 +128,9 @@ func TestConfigFromContext(t *testing.T) {
 			t.Errorf("context %v: error %v, want it to contain %q", c.ctx, err, c.want)
 		}
 	}
-	cfg, err := stacks.ConfigFromContext(newApp(t, map[string]any{"stage": "prod", "account": testAccount, "region": testRegion}))
-	if err != nil || cfg.Stage != stacks.StageProd || cfg.Account != testAccount || cfg.Region != testRegion {
+	cfg, err := stacks.ConfigFromContext(newApp(t, map[string]any{"stage": "prod", "account": testAccount, "region": testRegion,
+		"fleetFile": filepath.Join(moduleRoot(t), "config", "fleet.prod.json")}))
+	if err != nil || cfg.Stage != stacks.StageProd || cfg.Account != testAccount || cfg.Region != testRegion || cfg.Fleet == nil {
 		t.Errorf("valid context: %+v, %v", cfg, err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/stacks"
 	"github.com/secure-smart-city/platform/test/checks"
 )
@@ -110,7 +111,11 @@ func synthOnce(t testing.TB, stage stacks.Stage) *synthesized {
 		return s
 	}
 	app := newApp(t, map[string]any{"stage": string(stage)})
-	cfg := stacks.Config{Stage: stage, Account: testAccount, Region: testRegion}
+	fleet, err := fleetspec.Load(filepath.Join(moduleRoot(t), "config", "fleet."+string(stage)+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := stacks.Config{Stage: stage, Account: testAccount, Region: testRegion, Fleet: fleet}
 	s := &synthesized{platform: stacks.NewPlatform(app, cfg), templates: map[string]checks.Template{}}
 	asm := synthOrFail(t, app)
 	defer os.RemoveAll(*asm.Directory())
