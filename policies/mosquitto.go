@@ -14,11 +14,14 @@ import (
 // conditions are otherwise ignored. ${iot:ClientId} becomes %c.
 //
 // An IoT "*" at the end of a topic, right after "/", becomes the MQTT "#" (which also matches
-// the parent topic itself, one level more than IoT allows); any other "*", a "?", a literal
+// the parent topic itself, one level more than IoT allows; a whole-topic "#" does not match
+// "$..." topics, one class less); any other "*", a "?", a literal
 // "+" or "#", another policy variable or a resource that is not a topic is an error, as are
 // Deny statements other than a full deny-all. mosquitto's pattern lines apply to every
 // client, so the docs are joined as if attached to one certificate: a deny-all among them
-// (Quarantine) leaves no lines, and mosquitto denies everything.
+// (Quarantine) leaves no lines, and mosquitto denies everything. mosquitto 2.0.11 grants a
+// SUBSCRIBE its read patterns do not cover and withholds the messages on delivery instead,
+// so tests against it should judge by what a client receives.
 func MosquittoACL(docs ...Document) (string, error) {
 	var lines []string
 	seen := map[string]bool{}
