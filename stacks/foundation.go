@@ -22,6 +22,12 @@ type Foundation struct {
 	Archive *securestore.Bucket
 	// DeviceState holds the latest state per device (partition key "thingName").
 	DeviceState *securestore.Table
+	// ProvisioningAllowlist admits devices to fleet provisioning by serial (partition key
+	// "serial"); the pre-provisioning hook marks each serial provisioned exactly once.
+	ProvisioningAllowlist *securestore.Table
+	// CommandAudit records every operator command: who, what, when and the outcome (partition
+	// key "thingName", sort key "requestKey" = "<requestedAt>#<requestId>").
+	CommandAudit *securestore.Table
 	// AlertTopic receives every alarm and security finding.
 	AlertTopic *securestore.Topic
 }
@@ -48,6 +54,17 @@ func NewFoundation(scope constructs.Construct, cfg Config) *Foundation {
 	})
 	f.DeviceState = securestore.NewTable(stack, "DeviceState", &securestore.TableProps{
 		PartitionKey:  "thingName",
+		EncryptionKey: f.PlatformKey.Key,
+		RemovalPolicy: cfg.DataRemovalPolicy(),
+	})
+	f.ProvisioningAllowlist = securestore.NewTable(stack, "ProvisioningAllowlist", &securestore.TableProps{
+		PartitionKey:  "serial",
+		EncryptionKey: f.PlatformKey.Key,
+		RemovalPolicy: cfg.DataRemovalPolicy(),
+	})
+	f.CommandAudit = securestore.NewTable(stack, "CommandAudit", &securestore.TableProps{
+		PartitionKey:  "thingName",
+		SortKey:       "requestKey",
 		EncryptionKey: f.PlatformKey.Key,
 		RemovalPolicy: cfg.DataRemovalPolicy(),
 	})

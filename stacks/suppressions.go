@@ -54,7 +54,7 @@ var AcceptedFindings = []AcceptedFinding{
 	{
 		Rules: []string{"NIST.800.53.R5-DynamoDBInBackupPlan"},
 		Where: "DynamoDB tables",
-		Path:  regexp.MustCompile(`/DeviceState/Resource/Resource$`),
+		Type:  "AWS::DynamoDB::Table",
 		Reason: "Point-in-time recovery (35 days) is on for every table; an AWS Backup plan is an " +
 			"organization-level policy the city's account baseline owns, not this app.",
 	},
