@@ -43,9 +43,13 @@
 //	    without a resource of its type, a resource no action applies to, an unknown iot:
 //	    action or resource type, "+"/"#" in an Allow topic/ resource. This project's own.
 //
-// The Checker also reports, unsuppressibly, IoTPolicy-Unreadable (a document the checks cannot
-// read: NotAction, NotResource, a Version other than 2012-10-17, a resource whose type is a
-// bare reference) and IoTPolicy-Suppression (a malformed suppression or one without reason).
+// Check and the Checker also report, unsuppressibly, IoTPolicy-Unreadable (a document the
+// checks cannot read: NotAction, NotResource, a Version other than 2012-10-17, a malformed
+// ARN, a resource whose type is a bare reference; CheckJSON returns these as its error) and
+// the Checker IoTPolicy-Suppression (a malformed suppression, one naming no rule, or one whose
+// reason is shorter than 10 characters). Suppress a rule on one policy resource with
+// Suppress(policy, ruleID, reason); the finding then shows as an info annotation with the
+// reason.
 //
 // Documents render two ways: Render(prefix) with a literal ARN prefix for tests and other
 // tools, CloudFormation() with Fn::Sub over the stack's partition, region and account, IoT

@@ -83,7 +83,17 @@ func resourcesMatch(patterns []Resource, res string, req Request, deny bool) boo
 		if p == AnyResource {
 			return true
 		}
-		g, ok := resolve(string(p), req)
+		rel, err := relativeResource(string(p))
+		if err != nil {
+			if deny {
+				return true
+			}
+			continue
+		}
+		if rel == AnyResource {
+			return true
+		}
+		g, ok := resolve(string(rel), req)
 		if !ok {
 			if deny {
 				return true

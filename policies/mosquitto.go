@@ -54,7 +54,11 @@ func MosquittoACL(docs ...Document) (string, error) {
 			sub := coversAction(st.Actions, ActionSubscribe)
 			recv := coversAction(st.Actions, ActionReceive)
 			for _, r := range st.Resources {
-				typ, rest := splitResource(r)
+				rel, err := relativeResource(string(r))
+				if err != nil {
+					return "", fmt.Errorf("%s: %w", where, err)
+				}
+				typ, rest := splitResource(rel)
 				if typ == "*" && (write || sub || recv) {
 					return "", fmt.Errorf("%s: resource %q is not a topic", where, r)
 				}

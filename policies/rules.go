@@ -48,7 +48,8 @@ func (f Finding) String() string {
 	return fmt.Sprintf("[%s] %s: %s", f.RuleID, f.Message, f.StatementJSON)
 }
 
-// Check runs every rule over a document built in Go.
+// Check runs every rule over a document built in Go. A resource or Version the checks cannot
+// read is a finding under UnreadableID.
 func Check(doc Document) []Finding { return checkDocument(Rules(), doc) }
 
 // CheckJSON runs every rule over a policy document as it appears in a synthesized template
@@ -56,16 +57,33 @@ func Check(doc Document) []Finding { return checkDocument(Rules(), doc) }
 // error, never a pass.
 func CheckJSON(raw any) ([]Finding, error) { return checkJSON(Rules(), raw) }
 
+// checkDocument judges a Go document as CheckJSON would judge its rendering: full ARNs among
+// its resources are made relative first. What cannot be read is reported under UnreadableID.
 func checkDocument(rules []Rule, doc Document) []Finding {
-	stmts := make([]parsedStatement, len(doc.Statements))
+	var unreadable []Finding
+	if doc.Version != "" && doc.Version != Version {
+		unreadable = append(unreadable, Finding{RuleID: UnreadableID, Statement: -1,
+			Message: fmt.Sprintf("Version is %q, want %q (policy variables are literal text in other versions)", doc.Version, Version)})
+	}
+	stmts := make([]parsedStatement, 0, len(doc.Statements))
 	for i, s := range doc.Statements {
 		b, err := json.Marshal(s)
 		if err != nil {
 			b = []byte(fmt.Sprintf("%+v", s))
 		}
-		stmts[i] = parsedStatement{s, string(b)}
+		norm := s
+		norm.Resources = make([]Resource, len(s.Resources))
+		for j, r := range s.Resources {
+			rel, err := relativeResource(string(r))
+			if err != nil {
+				unreadable = append(unreadable, Finding{RuleID: UnreadableID, Message: err.Error(), Statement: i, Sid: s.Sid, StatementJSON: string(b)})
+				rel = r
+			}
+			norm.Resources[j] = rel
+		}
+		stmts = append(stmts, parsedStatement{norm, string(b)})
 	}
-	return run(rules, stmts)
+	return append(unreadable, run(rules, stmts)...)
 }
 
 func checkJSON(rules []Rule, raw any) ([]Finding, error) {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestRuleFixtures runs the pack over testdata/<rule id>/{compliant,noncompliant}*.json:
@@ -112,5 +114,40 @@ func TestFindingString(t *testing.T) {
 	s := f.String()
 	if !strings.HasPrefix(s, "[IoTPolicy-WildcardResource] ") || !strings.Contains(s, `"Resource":["topic/city/*"]`) {
 		t.Errorf("String() = %s", s)
+	}
+}
+
+func TestCheckNormalizesFullARNs(t *testing.T) {
+	doc := Document{Statements: []Statement{{
+		Effect: Allow, Actions: []string{ActionPublish},
+		Resources: []Resource{Resource(testPrefix + "topic/city/*")},
+	}}}
+	var ids []string
+	for _, f := range Check(doc) {
+		ids = append(ids, f.RuleID)
+	}
+	if !cmp.Equal(ids, []string{"IoTPolicy-WildcardResource"}) {
+		t.Errorf("got %v", ids)
+	}
+	if !Allows(doc, ActionPublish, testPrefix+"topic/city/x", "A") {
+		t.Error("Evaluate does not read full ARNs")
+	}
+	if acl, err := MosquittoACL(Document{Statements: []Statement{{Effect: Allow, Actions: []string{ActionPublish}, Resources: []Resource{Resource(testPrefix + "topic/a")}}}}); err != nil || !strings.Contains(acl, "pattern write a\n") {
+		t.Errorf("MosquittoACL: %q, %v", acl, err)
+	}
+}
+
+func TestCheckReportsUnreadable(t *testing.T) {
+	doc := Document{Version: "2008-10-17", Statements: []Statement{{
+		Effect: Allow, Actions: []string{ActionPublish}, Resources: []Resource{"arn:aws:iot:eu"},
+	}}}
+	n := 0
+	for _, f := range Check(doc) {
+		if f.RuleID == UnreadableID {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("got %d unreadable findings, want 2 (version, malformed ARN)", n)
 	}
 }
