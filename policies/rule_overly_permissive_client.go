@@ -38,7 +38,7 @@ func checkOverlyPermissiveClient(s Statement) []string {
 		switch {
 		case excludesThingNames(toks, end):
 			// A namespace no thing name can be in: the claim certificate's.
-		case open >= 0 && toks[open].kind != tokVar:
+		case hasWildcardToken(toks):
 			out = append(out, fmt.Sprintf("iot:Connect on %q matches any client id with that pattern, including other devices' thing names", r))
 		case !hasIsAttached(s.Conditions):
 			out = append(out, fmt.Sprintf("iot:Connect on %q without Bool %s \"true\": a certificate with this policy may take a client id that is not its own thing", r, IsAttachedKey))
@@ -49,3 +49,12 @@ func checkOverlyPermissiveClient(s Statement) []string {
 
 // varRef writes a policy variable reference.
 func varRef(name string) string { return "${" + name + "}" }
+
+func hasWildcardToken(toks []token) bool {
+	for _, t := range toks {
+		if t.kind == tokStar || t.kind == tokQmark {
+			return true
+		}
+	}
+	return false
+}
