@@ -1,6 +1,6 @@
 // Command platform is the smart-city IoT platform's CDK app: `cdk synth` (or `make synth`)
-// runs it. It reads the stage, account and region from context, builds the four stacks and
-// applies the synth-time security checks; it never calls AWS.
+// runs it. It reads the stage, account, region and fleet file from context, builds the four
+// stacks and applies the synth-time security checks; it never calls AWS.
 package main
 
 import (
@@ -14,13 +14,28 @@ import (
 )
 
 func main() {
+	os.Exit(run())
+}
+
+func run() int {
 	defer jsii.Close()
 	app := awscdk.NewApp(nil)
 	cfg, err := stacks.ConfigFromContext(app)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "smart city platform:", err)
-		os.Exit(1)
+		return 1
 	}
 	stacks.NewPlatform(app, cfg)
-	app.Synth(nil)
+	// Synth itself fails on cdk-nag and IoT policy findings (error annotations); the template
+	// check then catches IoT policies weakened by escape-hatch overrides, which only the
+	// synthesized templates show.
+	asm := app.Synth(nil)
+	if findings := stacks.CheckTemplates(asm); len(findings) > 0 {
+		fmt.Fprintln(os.Stderr, "smart city platform: IoT policy findings in the synthesized templates:")
+		for _, f := range findings {
+			fmt.Fprintln(os.Stderr, "  "+f)
+		}
+		return 1
+	}
+	return 0
 }

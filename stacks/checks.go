@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -21,4 +22,17 @@ func ApplyChecks(scope constructs.Construct) {
 	aspects.Add(cdknag.NewAwsSolutionsChecks(opts), nil)
 	aspects.Add(cdknag.NewNIST80053R5Checks(opts), nil)
 	aspects.Add(cdknag.NewServerlessChecks(opts), nil)
+}
+
+// CheckTemplates runs the IoT policy rules over the synthesized templates of every stack in
+// asm and returns "<stack>/<logical id>: <finding>" lines.
+func CheckTemplates(asm cxapi.CloudAssembly) []string {
+	var out []string
+	for _, st := range *asm.Stacks() {
+		tmpl, _ := st.Template().(map[string]any)
+		for _, f := range policies.CheckTemplate(tmpl) {
+			out = append(out, *st.StackName()+"/"+f)
+		}
+	}
+	return out
 }

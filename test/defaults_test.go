@@ -44,6 +44,7 @@ var notYetInApp = map[string]bool{
 	"kinesis-cmk":           true,
 	"logs-cmk-retention":    true,
 	"iot-rule-error-action": true,
+	"iot-policy-rules":      true,
 	// Go functions land with the fleet (provisioning hook), ingestion and operations issues.
 	"lambda-hardening":                 true,
 	"iam-wildcard-resources":           true,

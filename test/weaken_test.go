@@ -19,6 +19,8 @@ import (
 	"github.com/secure-smart-city/platform/constructs/keys"
 	"github.com/secure-smart-city/platform/constructs/processor"
 	"github.com/secure-smart-city/platform/constructs/securestore"
+	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/policies"
 	"github.com/secure-smart-city/platform/test/checks"
 )
 
@@ -155,6 +157,14 @@ var weakenings = []weakening{
 			payload.ErrorAction = map[string]any{"sqs": map[string]any{"queueUrl": "https://dlq", "roleArn": "arn:aws:iam::111111111111:role/r"}}
 		}
 		awsiot.NewCfnTopicRule(s, jsii.String("Rule"), &awsiot.CfnTopicRuleProps{TopicRulePayload: payload})
+	}},
+	// The override happens after the Checker aspect has read the construct: only the check of
+	// the synthesized template (which main.go also runs after synth) sees it.
+	{"iot-policy-rules", func(s awscdk.Stack, w bool) {
+		p := awsiot.NewCfnPolicy(s, jsii.String("Policy"), &awsiot.CfnPolicyProps{
+			PolicyDocument: policies.Device(fleetspec.DeviceClass{ID: "street_light"}, "smartcity_dev_street_light").CloudFormation(),
+		})
+		overrideIf(w, p, "PolicyDocument.Statement.1.Resource", "arn:aws:iot:eu-central-1:111111111111:topic/city/*")
 	}},
 	{"iam-wildcard-resources", func(s awscdk.Stack, w bool) {
 		fn := testFunction(s, "Fn", false)

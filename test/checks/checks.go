@@ -3,6 +3,8 @@ package checks
 import (
 	"fmt"
 	"strings"
+
+	"github.com/secure-smart-city/platform/policies"
 )
 
 // Check is one secure default.
@@ -39,6 +41,7 @@ var All = []Check{
 	{Name: "kinesis-cmk", Default: "Kinesis streams are encrypted with a customer-managed key", Run: kinesisCMK},
 	{Name: "logs-cmk-retention", Default: "CloudWatch log groups are encrypted with a customer-managed key and have a retention", Run: logsCMKRetention},
 	{Name: "iot-rule-error-action", Default: "every topic rule has an error action", Run: iotRuleErrorAction},
+	{Name: "iot-policy-rules", Default: "IoT policies pass the platform's policy rules (Device Defender's criteria and more) as deployed, overrides included", Run: iotPolicyRules},
 	{Name: "iam-wildcard-resources", Default: "no IAM statement allows Resource * except for actions that have no resource-level permissions", Run: iamWildcardResources},
 	{Name: "lambda-hardening", Default: "Go functions: active tracing, JSON logs, bounded concurrency, KMS-encrypted environment", Run: lambdaHardening},
 	{Name: "lambda-async-failure-destination", Default: "every asynchronously invoked function has an on-failure destination", Run: lambdaAsyncFailureDestination},
@@ -349,6 +352,10 @@ func iotRuleErrorAction(t Template) (int, []string) {
 		}
 		return ""
 	})
+}
+
+func iotPolicyRules(t Template) (int, []string) {
+	return len(t.Resources("AWS::IoT::Policy")), policies.CheckTemplate(t)
 }
 
 func iamWildcardResources(t Template) (int, []string) {
