@@ -106,12 +106,45 @@ func NewBucket(scope constructs.Construct, id string, props *BucketProps) *Bucke
 		EnforceSSL:             jsii.Bool(true),
 		MinimumTLSVersion:      p.MinimumTLSVersion,
 		Versioned:              jsii.Bool(true),
-		ServerAccessLogsBucket: logs,
-		ServerAccessLogsPrefix: jsii.String(accessLogPrefix(this)),
 		LifecycleRules:         &rules,
 		RemovalPolicy:          p.RemovalPolicy,
 	})
+	enableAccessLogs(b, logs, accessLogPrefix(this))
 	return &Bucket{Construct: this, Bucket: b, Key: key, AccessLogs: logs}
+}
+
+// enableAccessLogs delivers b's server access logs to logs under prefix through a bucket
+// policy grant to the S3 logging service, scoped to b and this account. It is set here rather
+// than through BucketProps.ServerAccessLogsBucket because without the app-level feature flag
+// @aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy CDK would fall back to ACL delivery, which
+// needs ObjectWriter ownership: the construct must be as strict in other teams' apps as in ours.
+// A brought log bucket from another stack or account must grant the same statement itself.
+func enableAccessLogs(b awss3.Bucket, logs awss3.IBucket, prefix string) {
+	b.Node().DefaultChild().(awss3.CfnBucket).SetLoggingConfiguration(&awss3.CfnBucket_LoggingConfigurationProperty{
+		DestinationBucketName: logs.BucketName(),
+		LogFilePrefix:         jsii.String(prefix),
+	})
+	logs.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("S3ServerAccessLogsFrom" + sidSafe(prefix)),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("logging.s3.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("s3:PutObject"),
+		Resources:  jsii.Strings(*logs.ArnForObjects(jsii.String(prefix + "*"))),
+		Conditions: &map[string]any{
+			"ArnLike":      map[string]any{"aws:SourceArn": b.BucketArn()},
+			"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Stack_Of(b).Account()},
+		},
+	}))
+}
+
+// sidSafe keeps the letters and digits of s: statement ids allow nothing else.
+func sidSafe(s string) string {
+	out := make([]rune, 0, len(s))
+	for _, r := range s {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			out = append(out, r)
+		}
+	}
+	return string(out)
 }
 
 // GrantRead lets grantee read objects (matching keyPattern, "*" for all) and decrypt them.
