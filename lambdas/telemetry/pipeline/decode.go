@@ -1,0 +1,379 @@
+package pipeline
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// kind is a JSON value's type.
+type kind uint8
+
+const (
+	kindString kind = iota + 1
+	kindNumber
+	kindTrue
+	kindFalse
+	kindNull
+	kindObject
+	kindArray
+)
+
+// member is one key of the record's top-level object. Slices point into the record or into
+// the decoder's scratch, so they are valid until the next parse.
+type member struct {
+	key []byte // unescaped
+	val []byte // the raw token; strings keep their quotes and escapes
+	// kind of val; esc: a string with escapes; intLit: a number with neither fraction nor
+	// exponent.
+	kind   kind
+	esc    bool
+	intLit bool
+}
+
+// decoder is a strict, allocation-free JSON scanner for one flat object. It checks the whole
+// grammar (RFC 8259), UTF-8 and surrogate pairs, but keeps only the top level's members:
+// nested values are skipped, as no field may hold one.
+type decoder struct {
+	data    []byte
+	pos     int
+	members []member
+	strbuf  []byte
+}
+
+// parse scans data into d.members. A non-empty reason means the record is not one valid
+// JSON object.
+func (d *decoder) parse(data []byte) (Reason, string) {
+	d.data, d.pos, d.members = data, 0, d.members[:0]
+	d.ws()
+	if d.peek() != '{' {
+		return ReasonMalformedJSON, "not a JSON object"
+	}
+	d.pos++
+	d.ws()
+	if d.peek() == '}' {
+		d.pos++
+	} else {
+		for {
+			d.ws()
+			if d.peek() != '"' {
+				return ReasonMalformedJSON, "expected a key at offset " + strconv.Itoa(d.pos)
+			}
+			start := d.pos
+			esc, r, detail := d.scanString()
+			if r != "" {
+				return r, detail
+			}
+			key := data[start+1 : d.pos-1]
+			if esc {
+				// Escaped keys are rare and never name a field, but compare unescaped all the
+				// same so that "\u0074s" cannot smuggle a second ts past duplicate checks.
+				key = unescape(nil, key)
+			}
+			d.ws()
+			if d.peek() != ':' {
+				return ReasonMalformedJSON, "expected ':' at offset " + strconv.Itoa(d.pos)
+			}
+			d.pos++
+			d.ws()
+			m := member{key: key}
+			if r, detail := d.value(&m, 1); r != "" {
+				return r, detail
+			}
+			d.members = append(d.members, m)
+			d.ws()
+			c := d.peek()
+			d.pos++
+			if c == '}' {
+				break
+			}
+			if c != ',' {
+				return ReasonMalformedJSON, "expected ',' or '}' at offset " + strconv.Itoa(d.pos-1)
+			}
+		}
+	}
+	d.ws()
+	if d.pos != len(data) {
+		return ReasonMalformedJSON, "data after the object at offset " + strconv.Itoa(d.pos)
+	}
+	return "", ""
+}
+
+func (d *decoder) peek() byte {
+	if d.pos < len(d.data) {
+		return d.data[d.pos]
+	}
+	return 0
+}
+
+func (d *decoder) ws() {
+	for d.pos < len(d.data) {
+		switch d.data[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+// value scans one value at d.pos into m (m.val, m.kind, m.esc, m.intLit).
+func (d *decoder) value(m *member, depth int) (Reason, string) {
+	start := d.pos
+	switch c := d.peek(); {
+	case c == '"':
+		esc, r, detail := d.scanString()
+		if r != "" {
+			return r, detail
+		}
+		m.kind, m.esc = kindString, esc
+	case c == '-' || c >= '0' && c <= '9':
+		intLit, ok := d.scanNumber()
+		if !ok {
+			return ReasonMalformedJSON, "invalid number at offset " + strconv.Itoa(start)
+		}
+		m.kind, m.intLit = kindNumber, intLit
+	case c == 't':
+		if !d.literal("true") {
+			return ReasonMalformedJSON, "invalid literal at offset " + strconv.Itoa(start)
+		}
+		m.kind = kindTrue
+	case c == 'f':
+		if !d.literal("false") {
+			return ReasonMalformedJSON, "invalid literal at offset " + strconv.Itoa(start)
+		}
+		m.kind = kindFalse
+	case c == 'n':
+		if !d.literal("null") {
+			return ReasonMalformedJSON, "invalid literal at offset " + strconv.Itoa(start)
+		}
+		m.kind = kindNull
+	case c == '{' || c == '[':
+		if r, detail := d.skipContainer(depth + 1); r != "" {
+			return r, detail
+		}
+		m.kind = kindArray
+		if c == '{' {
+			m.kind = kindObject
+		}
+	default:
+		return ReasonMalformedJSON, "expected a value at offset " + strconv.Itoa(start)
+	}
+	m.val = d.data[start:d.pos]
+	return "", ""
+}
+
+// skipContainer checks and skips an object or array; recursion is bounded by MaxDepth.
+func (d *decoder) skipContainer(depth int) (Reason, string) {
+	if depth > MaxDepth {
+		return ReasonMalformedJSON, "nested deeper than " + strconv.Itoa(MaxDepth)
+	}
+	open := d.data[d.pos]
+	closing := byte(']')
+	if open == '{' {
+		closing = '}'
+	}
+	d.pos++
+	d.ws()
+	if d.peek() == closing {
+		d.pos++
+		return "", ""
+	}
+	var scratch member
+	for {
+		d.ws()
+		if open == '{' {
+			if d.peek() != '"' {
+				return ReasonMalformedJSON, "expected a key at offset " + strconv.Itoa(d.pos)
+			}
+			if _, r, detail := d.scanString(); r != "" {
+				return r, detail
+			}
+			d.ws()
+			if d.peek() != ':' {
+				return ReasonMalformedJSON, "expected ':' at offset " + strconv.Itoa(d.pos)
+			}
+			d.pos++
+			d.ws()
+		}
+		if r, detail := d.value(&scratch, depth); r != "" {
+			return r, detail
+		}
+		d.ws()
+		c := d.peek()
+		d.pos++
+		if c == closing {
+			return "", ""
+		}
+		if c != ',' {
+			return ReasonMalformedJSON, "expected ',' or '" + string(closing) + "' at offset " + strconv.Itoa(d.pos-1)
+		}
+	}
+}
+
+func (d *decoder) literal(lit string) bool {
+	if len(d.data)-d.pos < len(lit) || string(d.data[d.pos:d.pos+len(lit)]) != lit {
+		return false
+	}
+	d.pos += len(lit)
+	return true
+}
+
+// scanNumber follows RFC 8259's number grammar.
+func (d *decoder) scanNumber() (intLit, ok bool) {
+	b, i := d.data, d.pos
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	default:
+		return false, false
+	}
+	intLit = true
+	if i < len(b) && b[i] == '.' {
+		i++
+		if i >= len(b) || b[i] < '0' || b[i] > '9' {
+			return false, false
+		}
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		intLit = false
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) || b[i] < '0' || b[i] > '9' {
+			return false, false
+		}
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		intLit = false
+	}
+	d.pos = i
+	return intLit, true
+}
+
+// scanString scans the string at d.pos (an opening quote) and leaves d.pos after its closing
+// quote. It rejects control characters, bad escapes, invalid UTF-8 and unpaired surrogates.
+func (d *decoder) scanString() (esc bool, r Reason, detail string) {
+	b := d.data
+	start := d.pos
+	i := d.pos + 1
+	for i < len(b) {
+		c := b[i]
+		switch {
+		case c == '"':
+			d.pos = i + 1
+			return esc, "", ""
+		case c == '\\':
+			esc = true
+			if i+1 >= len(b) {
+				return esc, ReasonMalformedJSON, "unterminated string at offset " + strconv.Itoa(start)
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				r1, ok := hex4(b[i+2:])
+				if !ok {
+					return esc, ReasonMalformedJSON, "invalid \\u escape at offset " + strconv.Itoa(i)
+				}
+				i += 6
+				if r1 >= 0xD800 && r1 <= 0xDFFF {
+					if r1 >= 0xDC00 || i+1 >= len(b) || b[i] != '\\' || b[i+1] != 'u' {
+						return esc, ReasonInvalidUTF8, "unpaired surrogate escape at offset " + strconv.Itoa(i-6)
+					}
+					r2, ok := hex4(b[i+2:])
+					if !ok {
+						return esc, ReasonMalformedJSON, "invalid \\u escape at offset " + strconv.Itoa(i)
+					}
+					if r2 < 0xDC00 || r2 > 0xDFFF {
+						return esc, ReasonInvalidUTF8, "unpaired surrogate escape at offset " + strconv.Itoa(i-6)
+					}
+					i += 6
+				}
+			default:
+				return esc, ReasonMalformedJSON, "invalid escape at offset " + strconv.Itoa(i)
+			}
+		case c < 0x20:
+			return esc, ReasonMalformedJSON, "control character in string at offset " + strconv.Itoa(i)
+		case c < utf8.RuneSelf:
+			i++
+		default:
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size == 1 {
+				return esc, ReasonInvalidUTF8, "invalid UTF-8 at offset " + strconv.Itoa(i)
+			}
+			i += size
+		}
+	}
+	return esc, ReasonMalformedJSON, "unterminated string at offset " + strconv.Itoa(start)
+}
+
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// unescape appends the decoded form of a string's inside (without quotes) that scanString
+// accepted.
+func unescape(dst, s []byte) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != '\\' {
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		switch s[i+1] {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r, _ := hex4(s[i+2:])
+			i += 6
+			if r >= 0xD800 && r <= 0xDBFF {
+				r2, _ := hex4(s[i+2:])
+				r = (r-0xD800)<<10 | (r2 - 0xDC00) + 0x10000
+				i += 6
+			}
+			dst = utf8.AppendRune(dst, r)
+			continue
+		default: // '"', '\\', '/'
+			dst = append(dst, s[i+1])
+		}
+		i += 2
+	}
+	return dst
+}

@@ -1,0 +1,108 @@
+// Package pipeline is the telemetry processor's logic: it validates the records of a Kinesis
+// batch against the fleet's device classes, drops duplicates exactly, archives accepted and
+// rejected records to S3 and keeps each device's latest state in DynamoDB.
+//
+// # Records
+//
+// A device publishes JSON to its class's Basic Ingest topic (topics.Telemetry); the class's
+// topic rule, SELECT *, topic() AS topic, clientid() AS clientId, timestamp() AS receivedAt,
+// puts it on the stream with the thing name as partition key. A record is therefore:
+//
+//	{"msgId": "5f0c...",      // unique per device: 1-128 of [A-Za-z0-9._:-]; or
+//	 "seq": 1234,             //   an integer in [0, 2^53] when the device has no msgId
+//	 "ts": 1767225600000,     // device time, Unix milliseconds (an integer)
+//	 "<field>": <value>, ...  // the class's fields: scalars only
+//	 "topic": "things/<thing>/telemetry",   // added by the rule (with or without the
+//	 "clientId": "<thing>",                 //   $aws/rules/<rule>/ prefix)
+//	 "receivedAt": 1767225600123}           // the rule's clock, Unix milliseconds
+//
+// Device policies force client id = thing name, so clientId is the identity: a record whose
+// topic names another thing is rejected, and so is a client id that is not a thing of the
+// fleet. The class comes from the fleet's thing, never from the message.
+//
+// # Validation
+//
+// The decoder is a hand-written strict JSON scanner (no map[string]any, no reflection): one
+// object, RFC 8259 grammar, valid UTF-8 without lone surrogate escapes, nesting at most
+// MaxDepth. Then, in this order, the first problem is the reason (see Reason): size, syntax,
+// duplicate metadata keys, metadata, topic and identity, the class's size limit
+// (MaxMessageBytes + RuleOverheadBytes), duplicate keys, unknown keys, msgId/seq, ts and its
+// skew against receivedAt (MaxFutureSkew ahead, MaxPastSkew behind), each field in the
+// class's order (type, Min/Max, MaxLength, Enum), required fields. Unknown keys are rejected,
+// not dropped: a device sending fields the fleet does not declare runs firmware the platform
+// does not know, and the rejected archive keeps the whole payload so nothing is lost while
+// the fleet file catches up. Integer fields accept any integral JSON number ("5", "5.0",
+// "5e0") within +-2^53. Numbers must be finite and storable by DynamoDB.
+//
+// A rejected record is never retried: it is archived with its reason. Only DynamoDB, S3 and
+// KMS failures are transient.
+//
+// # Deduplication
+//
+// The dedup id is "m:<msgId>" or, without msgId, "s:<seq>"; the dedup key is (thing, id).
+// Within a batch the first record of a key wins. Across batches and retries a marker item
+// (pk=<thing>, sk="msg#<id>", obj=<archive object>, streamSeq=<stream sequence number>,
+// expiresAt=<TTL>) records which object holds the message. A batch:
+//
+//  1. reads the markers of its candidates and its things' state items (BatchGetItem,
+//     consistent reads);
+//  2. settles each candidate that has a marker by asking S3 whether the marker's object
+//     exists (HeadObject; only 404 means absent): if it exists, the record is stored already,
+//     as an accepted redelivery when the marker holds this record's own sequence number and as
+//     a duplicate otherwise; if not, the attempt that wrote the marker died before its PUT and
+//     the record is new;
+//  3. writes the markers of its new records, naming the objects they will go to;
+//  4. PUTs the objects (see Archive);
+//  5. writes the state items.
+//
+// Markers come before objects so that an object never exists without markers pointing at it:
+// whatever fails after a PUT (even a PUT that succeeded but reported an error), the retry
+// finds the markers, finds the object, and does not store the records again. A marker whose
+// PUT never happened points at a missing object and is overwritten. Kinesis gives each
+// partition key (thing) to one invocation at a time, so these reads and unconditional writes
+// cannot race. Markers must outlive the stream's retention (DedupTTL, default 7 days); older
+// duplicates are also past MaxPastSkew and so rejected as clock_skew rather than stored.
+//
+// # Archive
+//
+// Accepted records go to one gzip NDJSON object per (class, UTC hour of receivedAt):
+//
+//	accepted/class=<class>/dt=<YYYY-MM-DD>/hour=<HH>/<first sequence number>-<hash>.ndjson.gz
+//
+// so a batch is one PUT when its records share a class and an hour (a stream per class, or a
+// shared stream whose batch holds one class) and one PUT per class otherwise: correct
+// partitions for Athena matter more than a PUT. hash is 128 bits of SHA-256 over the records'
+// (thing, id) in order: a retry that stores the same records writes the same key. Each line
+// is {"thing","class","msgId"|"seq","ts","receivedAt","streamSeq", <fields in class order>},
+// sensitive fields as envelopes (package envelope).
+//
+// Rejected records go to rejected/reason=<reason>/dt=<YYYY-MM-DD>/hour=<HH>/<first sequence
+// number>-<hash>.ndjson.gz, hour of Kinesis arrival, one line each:
+// {"reason","detail","thing","class"?,"streamSeq","arrival","payload":"<base64 original>"}.
+// When the class has sensitive fields or is unknown, "payloadEnc" holds the original as an
+// envelope (field PayloadField) instead of "payload". Only rejected records before the retry
+// point are written; a retry stores the rest. Rejected records are not deduplicated (their ids
+// cannot be trusted); a rejected PUT that fails after another succeeded can store a reject
+// twice.
+//
+// # State
+//
+// pk=<thing>, sk="state": class, msgId|seq, ts, receivedAt, streamSeq, obj and one attribute
+// per present field (N, S, BOOL; a sensitive field as S holding its envelope JSON). It is the
+// message with the greatest ts seen, written only when newer than the stored one.
+//
+// # Failures
+//
+// A record fails when a call it depends on fails after bounded retries: reading its marker,
+// KMS, its marker write or PUT, or its thing's state write. The handler reports the lowest
+// failed sequence number as the only batch item failure: Lambda checkpoints before it and
+// redelivers from it, and the markers make the redelivered records that were stored count as
+// accepted without being stored again. Counts (Result and metrics) cover the records before
+// that point, so Received == Accepted + Rejected + Duplicates holds for every batch.
+//
+// # Metrics and logs
+//
+// Embedded metric format on stdout, namespace SmartCity/Telemetry, dimension Class: Received,
+// Accepted, Rejected, Duplicates, Retried, ProcessingLatency; dimensions Class, Reason:
+// Rejected. Logs are slog JSON on stderr; they never hold payloads or field values.
+package pipeline

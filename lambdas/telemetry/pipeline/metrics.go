@@ -1,0 +1,106 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"sort"
+	"time"
+)
+
+// Namespace is the CloudWatch namespace of the processor's metrics.
+const Namespace = "SmartCity/Telemetry"
+
+// Metric names. Received, Accepted, Rejected, Duplicates and Retried are counts per Class;
+// Rejected is also emitted per (Class, Reason). ProcessingLatency is, per Class and batch, the
+// longest time in milliseconds from the topic rule (receivedAt) to durable storage.
+const (
+	MetricReceived   = "Received"
+	MetricAccepted   = "Accepted"
+	MetricRejected   = "Rejected"
+	MetricDuplicates = "Duplicates"
+	MetricRetried    = "Retried"
+	MetricLatency    = "ProcessingLatency"
+)
+
+type classCounts struct {
+	class                                             string
+	received, accepted, rejected, duplicates, retried int
+	latency                                           int64
+	rejects                                           map[Reason]int
+}
+
+type emfMetric struct {
+	Name string `json:"Name"`
+	Unit string `json:"Unit"`
+}
+
+type emfDirective struct {
+	Namespace  string      `json:"Namespace"`
+	Dimensions [][]string  `json:"Dimensions"`
+	Metrics    []emfMetric `json:"Metrics"`
+}
+
+type emfMeta struct {
+	Timestamp         int64          `json:"Timestamp"`
+	CloudWatchMetrics []emfDirective `json:"CloudWatchMetrics"`
+}
+
+// emitMetrics writes one embedded-metric-format line per class and per (class, reason).
+// CloudWatch Logs turns them into metrics without any PutMetricData call.
+func (p *Pipeline) emitMetrics(now time.Time, classes []*classCounts) {
+	var lines [][]byte
+	for _, c := range classes {
+		doc := map[string]any{
+			"Class":          c.class,
+			MetricReceived:   c.received,
+			MetricAccepted:   c.accepted,
+			MetricRejected:   c.rejected,
+			MetricDuplicates: c.duplicates,
+			MetricRetried:    c.retried,
+		}
+		metrics := []emfMetric{
+			{MetricReceived, "Count"}, {MetricAccepted, "Count"}, {MetricRejected, "Count"},
+			{MetricDuplicates, "Count"}, {MetricRetried, "Count"},
+		}
+		if c.accepted > 0 {
+			doc[MetricLatency] = max(c.latency, 0)
+			metrics = append(metrics, emfMetric{MetricLatency, "Milliseconds"})
+		}
+		doc["_aws"] = emfMeta{Timestamp: now.UnixMilli(), CloudWatchMetrics: []emfDirective{{
+			Namespace: Namespace, Dimensions: [][]string{{"Class"}}, Metrics: metrics,
+		}}}
+		lines = append(lines, mustJSON(doc))
+		reasons := make([]string, 0, len(c.rejects))
+		for r := range c.rejects {
+			reasons = append(reasons, string(r))
+		}
+		sort.Strings(reasons)
+		for _, r := range reasons {
+			lines = append(lines, mustJSON(map[string]any{
+				"Class":        c.class,
+				"Reason":       r,
+				MetricRejected: c.rejects[Reason(r)],
+				"_aws": emfMeta{Timestamp: now.UnixMilli(), CloudWatchMetrics: []emfDirective{{
+					Namespace: Namespace, Dimensions: [][]string{{"Class", "Reason"}},
+					Metrics: []emfMetric{{MetricRejected, "Count"}},
+				}}},
+			}))
+		}
+	}
+	p.metricsMu.Lock()
+	defer p.metricsMu.Unlock()
+	for _, l := range lines {
+		if _, err := p.cfg.Metrics.Write(append(l, '\n')); err != nil {
+			p.cfg.Logger.Error("write metrics", "error", err.Error())
+			return
+		}
+	}
+}
+
+// mustJSON marshals values built above from strings, ints and structs, which cannot fail.
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return []byte(`{}`)
+	}
+	return b
+}

@@ -1,0 +1,605 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/lambdas/telemetry/envelope"
+)
+
+func TestAcceptedBatchIsOnePutAndState(t *testing.T) {
+	e := newEnv(t)
+	recs := []events.KinesisEventRecord{
+		kinRec(1, "sl-1", msg("sl-1", "a1", `"on":true,"brightness":80,"lux":12.5`)),
+		kinRec(2, "sl-2", msg("sl-2", "b1", `"on":false,"brightness":5.0,"power_w":0,"lamp_fault":true`)),
+		kinRec(3, "sl-1", msgAt("sl-1", "a2", baseTime.Add(time.Second), `"brightness":81,"on":true`)),
+	}
+	res := e.run(t, recs...)
+	if diff := cmp.Diff(Result{Received: 3, Accepted: 3}, res, cmpopts.IgnoreFields(Result{}, "Objects")); diff != "" {
+		t.Errorf("result (-want +got):\n%s", diff)
+	}
+	if e.s3.puts != 1 || len(res.Objects) != 1 {
+		t.Fatalf("%d PUTs, objects %v; want one", e.s3.puts, res.Objects)
+	}
+	wantPrefix := "accepted/class=street_light/dt=2026-01-01/hour=10/" + seqNo(1) + "-"
+	if !strings.HasPrefix(res.Objects[0], wantPrefix) || !strings.HasSuffix(res.Objects[0], ".ndjson.gz") {
+		t.Errorf("object key %s, want %s<hash>.ndjson.gz", res.Objects[0], wantPrefix)
+	}
+	got := e.s3.allLines(t, "accepted/")
+	ms := baseTime.UnixMilli()
+	want := []map[string]any{
+		{"thing": "sl-1", "class": "street_light", "msgId": "a1", "ts": json.Number(fmt.Sprint(ms - 1500)), "receivedAt": json.Number(fmt.Sprint(ms)), "streamSeq": seqNo(1), "on": true, "brightness": json.Number("80"), "lux": json.Number("12.5")},
+		{"thing": "sl-2", "class": "street_light", "msgId": "b1", "ts": json.Number(fmt.Sprint(ms - 1500)), "receivedAt": json.Number(fmt.Sprint(ms)), "streamSeq": seqNo(2), "on": false, "brightness": json.Number("5"), "power_w": json.Number("0"), "lamp_fault": true},
+		{"thing": "sl-1", "class": "street_light", "msgId": "a2", "ts": json.Number(fmt.Sprint(ms - 500)), "receivedAt": json.Number(fmt.Sprint(ms + 1000)), "streamSeq": seqNo(3), "on": true, "brightness": json.Number("81")},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("archived lines (-want +got):\n%s", diff)
+	}
+	state := e.ddb.item("sl-1", "state")
+	wantState := map[string]ddbtypes.AttributeValue{
+		"pk": &ddbtypes.AttributeValueMemberS{Value: "sl-1"}, "sk": &ddbtypes.AttributeValueMemberS{Value: "state"},
+		"class": &ddbtypes.AttributeValueMemberS{Value: "street_light"}, "msgId": &ddbtypes.AttributeValueMemberS{Value: "a2"},
+		"ts": &ddbtypes.AttributeValueMemberN{Value: fmt.Sprint(ms - 500)}, "receivedAt": &ddbtypes.AttributeValueMemberN{Value: fmt.Sprint(ms + 1000)},
+		"streamSeq": &ddbtypes.AttributeValueMemberS{Value: seqNo(3)}, "obj": &ddbtypes.AttributeValueMemberS{Value: res.Objects[0]},
+		"on": &ddbtypes.AttributeValueMemberBOOL{Value: true}, "brightness": &ddbtypes.AttributeValueMemberN{Value: "81"},
+	}
+	if diff := cmp.Diff(wantState, state, cmpopts.IgnoreUnexported(ddbtypes.AttributeValueMemberS{}, ddbtypes.AttributeValueMemberN{}, ddbtypes.AttributeValueMemberBOOL{})); diff != "" {
+		t.Errorf("state of sl-1 (-want +got):\n%s", diff)
+	}
+	marker := e.ddb.item("sl-1", "msg#m:a1")
+	if str(marker[AttrObject]) != res.Objects[0] || str(marker[KeyStreamSeq]) != seqNo(1) {
+		t.Errorf("marker of a1 = %v", marker)
+	}
+	if exp, ok := marker[AttrExpiresAt].(*ddbtypes.AttributeValueMemberN); !ok || exp.Value != fmt.Sprint(e.now.Add(DefaultDedupTTL).Unix()) {
+		t.Errorf("marker expiresAt = %v", marker[AttrExpiresAt])
+	}
+}
+
+func TestSeqIsTheDedupIDWithoutMsgID(t *testing.T) {
+	e := newEnv(t)
+	data := func(seq int) []byte {
+		return []byte(fmt.Sprintf(`{"seq":%d,"ts":%d,"occupied":true,"topic":"things/pk-1/telemetry","clientId":"pk-1","receivedAt":%d}`, seq, baseTime.UnixMilli(), baseTime.UnixMilli()))
+	}
+	res := e.run(t, kinRec(1, "pk-1", data(7)), kinRec(2, "pk-1", data(7)), kinRec(3, "pk-1", data(8)))
+	if res.Accepted != 2 || res.Duplicates != 1 {
+		t.Errorf("result %+v, want 2 accepted and 1 duplicate", res)
+	}
+	if e.ddb.item("pk-1", "msg#s:7") == nil || e.ddb.item("pk-1", "msg#s:8") == nil {
+		t.Error("no markers for seq 7 and 8")
+	}
+	lines := e.s3.allLines(t, "accepted/")
+	if len(lines) != 2 || lines[0]["seq"] != json.Number("7") {
+		t.Errorf("lines %v", lines)
+	}
+}
+
+func TestDuplicatesWithinBatch(t *testing.T) {
+	e := newEnv(t)
+	m := msg("sl-1", "a1", `"on":true,"brightness":80`)
+	res := e.run(t, kinRec(1, "sl-1", m), kinRec(2, "sl-1", m), kinRec(3, "sl-2", msg("sl-2", "a1", `"on":true,"brightness":1`)))
+	if diff := cmp.Diff(Result{Received: 3, Accepted: 2, Duplicates: 1}, res, cmpopts.IgnoreFields(Result{}, "Objects")); diff != "" {
+		t.Errorf("result (-want +got):\n%s", diff)
+	}
+	lines := e.s3.allLines(t, "accepted/")
+	if len(lines) != 2 || lines[0]["streamSeq"] != seqNo(1) || lines[1]["thing"] != "sl-2" {
+		t.Errorf("lines %v: want the first copy of sl-1/a1 and sl-2/a1 (same id, other thing)", lines)
+	}
+}
+
+func TestDuplicatesAcrossBatches(t *testing.T) {
+	e := newEnv(t)
+	m := msg("sl-1", "a1", `"on":true,"brightness":80`)
+	e.run(t, kinRec(1, "sl-1", m))
+	// The device published again (QoS 1 retry): a new stream record with the same msgId.
+	res := e.run(t, kinRec(2, "sl-1", m), kinRec(3, "sl-1", msg("sl-1", "a2", `"on":true,"brightness":80`)))
+	if res.Duplicates != 1 || res.Accepted != 1 {
+		t.Errorf("result %+v, want 1 duplicate, 1 accepted", res)
+	}
+	if n := len(e.s3.allLines(t, "accepted/")); n != 2 {
+		t.Errorf("%d lines archived, want 2", n)
+	}
+}
+
+func TestRedeliveredBatchIsNotStoredTwice(t *testing.T) {
+	e := newEnv(t)
+	recs := []events.KinesisEventRecord{
+		kinRec(1, "sl-1", msg("sl-1", "a1", `"on":true,"brightness":80`)),
+		kinRec(2, "ts-1", msg("ts-1", "t1", `"phase":"red","fault":false`)),
+	}
+	first := e.run(t, recs...)
+	puts, writes := e.s3.puts, e.ddb.writes
+	// Lambda delivers the same batch again (say the first invocation timed out after storing).
+	again := e.run(t, recs...)
+	if again.Accepted != 2 || again.Duplicates != 0 || len(again.Objects) != 0 {
+		t.Errorf("redelivery result %+v, want 2 accepted, nothing written", again)
+	}
+	if e.s3.puts != puts || e.ddb.writes != writes {
+		t.Errorf("redelivery wrote: %d PUTs, %d BatchWriteItem calls", e.s3.puts-puts, e.ddb.writes-writes)
+	}
+	if len(first.Objects) != 2 {
+		t.Errorf("first delivery wrote %v, want one object per class", first.Objects)
+	}
+}
+
+func TestObjectPerClassAndHour(t *testing.T) {
+	e := newEnv(t)
+	res := e.run(t,
+		kinRec(1, "sl-1", msg("sl-1", "a1", `"on":true,"brightness":80`)),
+		kinRec(2, "sl-2", msgAt("sl-2", "b1", baseTime.Add(time.Hour), `"on":true,"brightness":80`)),
+		kinRec(3, "ts-1", msg("ts-1", "t1", `"phase":"red","fault":false`)),
+		kinRec(4, "sl-2", msg("sl-2", "b0", `"on":true,"brightness":80`)),
+	)
+	var got []string
+	for _, o := range res.Objects {
+		got = append(got, o[:strings.LastIndex(o, "/")])
+	}
+	want := []string{
+		"accepted/class=street_light/dt=2026-01-01/hour=10",
+		"accepted/class=street_light/dt=2026-01-01/hour=11",
+		"accepted/class=traffic_signal/dt=2026-01-01/hour=10",
+	}
+	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("partitions (-want +got):\n%s", diff)
+	}
+	if n := len(e.s3.lines(t, "accepted/class=street_light/dt=2026-01-01/hour=10")); n != 1 {
+		t.Errorf("%d objects in hour 10", n)
+	}
+}
+
+func TestStateKeepsNewestByDeviceTime(t *testing.T) {
+	e := newEnv(t)
+	newer := msgAt("sl-1", "n", baseTime.Add(time.Minute), `"on":true,"brightness":90`)
+	older := msg("sl-1", "o", `"on":false,"brightness":10`)
+	e.run(t, kinRec(1, "sl-1", newer), kinRec(2, "sl-1", older))
+	if got := str(e.ddb.item("sl-1", "state")[KeyMsgID]); got != "n" {
+		t.Errorf("state holds %q, want the newer message", got)
+	}
+	// A backlog message arriving later with an old device time does not win either.
+	late := []byte(strings.Replace(string(msgAt("sl-1", "late", baseTime.Add(2*time.Minute), `"on":false,"brightness":1`)),
+		fmt.Sprintf(`"ts":%d`, baseTime.Add(2*time.Minute).UnixMilli()-1500), fmt.Sprintf(`"ts":%d`, baseTime.UnixMilli()), 1))
+	res := e.run(t, kinRec(4, "sl-1", late))
+	if res.Accepted != 1 {
+		t.Fatalf("late message: %+v", res)
+	}
+	if got := str(e.ddb.item("sl-1", "state")[KeyMsgID]); got != "n" {
+		t.Errorf("state holds %q after an older message, want n", got)
+	}
+}
+
+func TestSensitiveFieldsAreEncrypted(t *testing.T) {
+	e := newEnv(t)
+	plates := `AB-123-CD,\"quoted\",\u00e9`
+	res := e.run(t, kinRec(1, "cam-1", msg("cam-1", "c1", `"vehicle_count":3,"plate_reads":"`+plates+`","snapshot_ref":"s3://snap/1.jpg"`)))
+	if res.Accepted != 1 {
+		t.Fatalf("result %+v", res)
+	}
+	lines := e.s3.allLines(t, "accepted/")
+	if len(lines) != 1 {
+		t.Fatalf("lines %v", lines)
+	}
+	raw, err := json.Marshal(lines[0]["plate_reads"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), "AB-123") {
+		t.Fatalf("plate reads stored in clear: %s", raw)
+	}
+	plain, err := envelope.DecryptJSON(context.Background(), e.kms, "plate_reads", raw)
+	if err != nil {
+		t.Fatalf("decrypt archived plate_reads: %v", err)
+	}
+	var got string
+	if err := json.Unmarshal(plain, &got); err != nil {
+		t.Fatal(err)
+	}
+	if want := `AB-123-CD,"quoted",é`; got != want {
+		t.Errorf("plate_reads = %q, want %q", got, want)
+	}
+	st := str(e.ddb.item("cam-1", "state")["snapshot_ref"])
+	plain, err = envelope.DecryptJSON(context.Background(), e.kms, "snapshot_ref", []byte(st))
+	if err != nil || string(plain) != `"s3://snap/1.jpg"` {
+		t.Errorf("state snapshot_ref decrypts to %s, %v", plain, err)
+	}
+	if lines[0]["vehicle_count"] != json.Number("3") {
+		t.Errorf("vehicle_count = %v, want 3 in clear", lines[0]["vehicle_count"])
+	}
+}
+
+// rejectCases yields one record per reason. Each is otherwise a valid street light message
+// unless the case needs another class.
+func rejectCases() map[Reason][]byte {
+	ms := baseTime.UnixMilli()
+	valid := `"on":true,"brightness":50`
+	meta := fmt.Sprintf(`"topic":"things/sl-1/telemetry","clientId":"sl-1","receivedAt":%d`, ms)
+	with := func(body string) []byte { return []byte("{" + body + "," + meta + "}") }
+	return map[Reason][]byte{
+		ReasonTooLarge:         msg("sl-1", "a", valid+`,"lux":1`+strings.Repeat(" ", 1600)),
+		ReasonMalformedJSON:    []byte(`{"msgId":"a","ts":1,`),
+		ReasonInvalidUTF8:      with("\"msgId\":\"a\xff\",\"ts\":1"),
+		ReasonMissingMetadata:  []byte(fmt.Sprintf(`{"msgId":"a","ts":%d,%s}`, ms, valid)),
+		ReasonInvalidTopic:     []byte(fmt.Sprintf(`{"msgId":"a","ts":%d,%s,"topic":"city/sl-1","clientId":"sl-1","receivedAt":%d}`, ms, valid, ms)),
+		ReasonThingMismatch:    []byte(fmt.Sprintf(`{"msgId":"a","ts":%d,%s,"topic":"things/sl-2/telemetry","clientId":"sl-1","receivedAt":%d}`, ms, valid, ms)),
+		ReasonUnknownThing:     msg("sl-9", "a", valid),
+		ReasonDuplicateField:   msg("sl-1", "a", valid+`,"on":false`),
+		ReasonUnknownField:     msg("sl-1", "a", valid+`,"colour":"red"`),
+		ReasonMissingMsgID:     with(fmt.Sprintf(`"ts":%d,%s`, ms, valid)),
+		ReasonInvalidMsgID:     with(fmt.Sprintf(`"msgId":"a b","ts":%d,%s`, ms, valid)),
+		ReasonMissingTimestamp: with(`"msgId":"a",` + valid),
+		ReasonInvalidTimestamp: with(`"msgId":"a","ts":"yesterday",` + valid),
+		ReasonClockSkew:        with(fmt.Sprintf(`"msgId":"a","ts":%d,%s`, ms+6*60*1000, valid)),
+		ReasonWrongType:        msg("sl-1", "a", `"on":"yes","brightness":50`),
+		ReasonOutOfRange:       msg("sl-1", "a", `"on":true,"brightness":101`),
+		ReasonTooLong:          msg("pk-1", "a", `"occupied":true,"bay":"`+strings.Repeat("B", 33)+`"`),
+		ReasonNotInEnum:        msg("ts-1", "a", `"phase":"purple","fault":false`),
+		ReasonMissingField:     msg("sl-1", "a", `"on":true`),
+	}
+}
+
+func TestEveryRejectReason(t *testing.T) {
+	cases := rejectCases()
+	for _, r := range Reasons {
+		if _, ok := cases[r]; !ok {
+			t.Errorf("no test case for reason %s", r)
+		}
+	}
+	for reason, data := range cases {
+		t.Run(string(reason), func(t *testing.T) {
+			e := newEnv(t)
+			pk := "sl-1"
+			if reason == ReasonTooLong {
+				pk = "pk-1"
+			} else if reason == ReasonNotInEnum {
+				pk = "ts-1"
+			}
+			res := e.run(t, kinRec(1, pk, data))
+			if res.Rejected != 1 || len(res.BatchItemFailures) != 0 {
+				t.Fatalf("result %+v, want one rejection and no retry", res)
+			}
+			objs := e.s3.lines(t, "rejected/")
+			if len(objs) != 1 {
+				t.Fatalf("rejected objects %v", objs)
+			}
+			for key, lines := range objs {
+				if want := "rejected/reason=" + string(reason) + "/dt=2026-01-01/hour=10/"; !strings.HasPrefix(key, want) {
+					t.Errorf("object %s, want under %s", key, want)
+				}
+				if len(lines) != 1 || lines[0]["reason"] != string(reason) || lines[0]["detail"] == "" || lines[0]["streamSeq"] != seqNo(1) {
+					t.Fatalf("lines %v", lines)
+				}
+				if got := originalPayload(t, e, lines[0]); string(got) != string(data) {
+					t.Errorf("stored payload %q, want the original %q", got, data)
+				}
+			}
+			if len(e.s3.lines(t, "accepted/")) != 0 || e.ddb.item(pk, "state") != nil {
+				t.Error("a rejected record reached the accepted archive or the state")
+			}
+		})
+	}
+}
+
+// originalPayload reads a rejected line's payload, decrypting it when sealed.
+func originalPayload(t *testing.T, e *env, line map[string]any) []byte {
+	t.Helper()
+	if enc, ok := line["payloadEnc"]; ok {
+		raw, _ := json.Marshal(enc)
+		plain, err := envelope.DecryptJSON(context.Background(), e.kms, PayloadField, raw)
+		if err != nil {
+			t.Fatalf("decrypt payload: %v", err)
+		}
+		return plain
+	}
+	b, err := base64.StdEncoding.DecodeString(line["payload"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestRejectedSensitivePayloadIsSealed(t *testing.T) {
+	e := newEnv(t)
+	cam := msg("cam-1", "c1", `"plate_reads":"AB-123","bogus":1`)
+	unknown := []byte(`{"plate_reads":"XY-999"`) // malformed, from a partition key outside the fleet
+	light := msg("sl-1", "a", `"on":"maybe","brightness":1`)
+	res := e.run(t, kinRec(1, "cam-1", cam), kinRec(2, "nobody", unknown), kinRec(3, "sl-1", light))
+	if res.Rejected != 3 {
+		t.Fatalf("result %+v", res)
+	}
+	for _, line := range e.s3.allLines(t, "rejected/") {
+		raw, _ := json.Marshal(line)
+		_, sealed := line["payloadEnc"]
+		if want := line["thing"] != "sl-1"; sealed != want {
+			t.Errorf("line for %v sealed = %v, want %v", line["thing"], sealed, want)
+		}
+		if strings.Contains(string(raw), "AB-123") || strings.Contains(string(raw), "XY-999") || strings.Contains(string(raw), base64.StdEncoding.EncodeToString(cam)[:20]) {
+			t.Errorf("sensitive payload in clear: %s", raw)
+		}
+		originalPayload(t, e, line)
+	}
+}
+
+func TestTransientFailuresAreRetriedFromTheLowestFailedRecord(t *testing.T) {
+	recs := func() []events.KinesisEventRecord {
+		return []events.KinesisEventRecord{
+			kinRec(1, "sl-1", msg("sl-1", "bad", `"on":"x","brightness":1`)), // rejected
+			kinRec(2, "sl-1", msg("sl-1", "a1", `"on":true,"brightness":1`)),
+			kinRec(3, "cam-1", msg("cam-1", "c1", `"plate_reads":"AB-1"`)),
+			kinRec(4, "sl-1", msg("sl-1", "bad2", `"on":true`)), // rejected
+			kinRec(5, "ts-1", msg("ts-1", "t1", `"phase":"red","fault":false`)),
+		}
+	}
+	tests := map[string]struct {
+		inject func(*env)
+		// wantFrom is the first record Lambda must retry.
+		wantFrom int
+	}{
+		"marker read fails": {func(e *env) { e.ddb.getErrs = 1 }, 2},
+		"marker write fails": {func(e *env) {
+			e.ddb.writeHook = once(func(reqs []ddbtypes.WriteRequest) error { return errUnavailable })
+		}, 2},
+		"unprocessed markers exhausted": {func(e *env) { e.ddb.unprocessed = []int{1, 1, 1, 1, 1, 1} }, 5},
+		"camera PUT fails": {func(e *env) {
+			e.s3.putHook = onceFor("class=camera", false)
+		}, 3},
+		"camera PUT stored but reported failure": {func(e *env) {
+			e.s3.putHook = onceFor("class=camera", true)
+		}, 3},
+		"KMS fails": {func(e *env) { e.kms.FailNext(1) }, 3},
+		"state write fails": {func(e *env) {
+			e.ddb.writeHook = once(func(reqs []ddbtypes.WriteRequest) error {
+				if str(reqs[0].PutRequest.Item[AttrSK]) == stateSK {
+					return errUnavailable
+				}
+				return nil
+			}, func(reqs []ddbtypes.WriteRequest) bool { return str(reqs[0].PutRequest.Item[AttrSK]) == stateSK })
+		}, 2},
+		"HEAD fails": {func(e *env) {
+			// The first delivery stores everything; the HEAD of the redelivery fails.
+			e.ddb.items[itemKey{"sl-1", "msg#m:a1"}] = map[string]ddbtypes.AttributeValue{
+				AttrPK: &ddbtypes.AttributeValueMemberS{Value: "sl-1"}, AttrSK: &ddbtypes.AttributeValueMemberS{Value: "msg#m:a1"},
+				AttrObject: &ddbtypes.AttributeValueMemberS{Value: "accepted/x"}, KeyStreamSeq: &ddbtypes.AttributeValueMemberS{Value: seqNo(99)},
+			}
+			e.s3.headErrs = 1
+		}, 2},
+		"rejected PUT fails": {func(e *env) { e.s3.putHook = onceFor("reason=wrong_type", false) }, 1},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			tc.inject(e)
+			all := recs()
+			res := e.run(t, all...)
+			want := []events.KinesisBatchItemFailure{{ItemIdentifier: seqNo(tc.wantFrom)}}
+			if diff := cmp.Diff(want, res.BatchItemFailures); diff != "" {
+				t.Fatalf("batch item failures (-want +got):\n%s", diff)
+			}
+			if res.Received != tc.wantFrom-1 {
+				t.Errorf("received %d, want the %d records before the retry point", res.Received, tc.wantFrom-1)
+			}
+			// Lambda redelivers from the failed record until the batch goes through.
+			total := res
+			for next := redeliver(all, res); next != nil; next = redeliver(next, res) {
+				res = e.run(t, next...)
+				total.Accepted += res.Accepted
+				total.Rejected += res.Rejected
+				total.Duplicates += res.Duplicates
+			}
+			if total.Accepted != 3 || total.Rejected != 2 || total.Duplicates != 0 {
+				t.Errorf("over all deliveries: %d accepted, %d rejected, %d duplicates; want 3, 2, 0", total.Accepted, total.Rejected, total.Duplicates)
+			}
+			checkStoredOnce(t, e, []string{"sl-1/a1", "cam-1/c1", "ts-1/t1"}, 2)
+			if e.ddb.item("cam-1", "state") == nil || e.ddb.item("sl-1", "state") == nil || e.ddb.item("ts-1", "state") == nil {
+				t.Error("a thing has no state after the retries")
+			}
+		})
+	}
+}
+
+// checkStoredOnce asserts that the accepted archive holds each thing/msgId exactly once and
+// the rejected archive holds wantRejected lines.
+func checkStoredOnce(t *testing.T, e *env, want []string, wantRejected int) {
+	t.Helper()
+	var got []string
+	for _, l := range e.s3.allLines(t, "accepted/") {
+		got = append(got, fmt.Sprint(l["thing"], "/", l["msgId"]))
+	}
+	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("accepted archive (-want +got):\n%s", diff)
+	}
+	if n := len(e.s3.allLines(t, "rejected/")); n != wantRejected {
+		t.Errorf("%d rejected lines, want %d", n, wantRejected)
+	}
+}
+
+// once returns a hook that applies fn to the first call for which match (default: any) holds.
+func once(fn func([]ddbtypes.WriteRequest) error, match ...func([]ddbtypes.WriteRequest) bool) func([]ddbtypes.WriteRequest) error {
+	done := false
+	return func(reqs []ddbtypes.WriteRequest) error {
+		if done || len(match) > 0 && !match[0](reqs) {
+			return nil
+		}
+		done = true
+		return fn(reqs)
+	}
+}
+
+func onceFor(substr string, stored bool) func(string) (bool, error) {
+	done := false
+	return func(key string) (bool, error) {
+		if done || !strings.Contains(key, substr) {
+			return false, nil
+		}
+		done = true
+		return stored, errUnavailable
+	}
+}
+
+func TestUnprocessedItemsAreRetriedWithBackoff(t *testing.T) {
+	e := newEnv(t)
+	e.ddb.unprocessed = []int{3, 1}
+	var recs []events.KinesisEventRecord
+	for i := range 30 {
+		recs = append(recs, kinRec(i+1, "sl-1", msg("sl-1", fmt.Sprint("m", i), `"on":true,"brightness":1`)))
+	}
+	res := e.run(t, recs...)
+	if res.Accepted != 30 || len(res.BatchItemFailures) != 0 {
+		t.Fatalf("result %+v", res)
+	}
+	if len(e.sleeps) != 2 {
+		t.Errorf("slept %v, want twice", e.sleeps)
+	}
+	for i, d := range e.sleeps {
+		if d <= 0 || d > DefaultBaseBackoff<<i {
+			t.Errorf("backoff %d = %v, want in (0, %v]", i+1, d, DefaultBaseBackoff<<i)
+		}
+	}
+	for i := range 30 {
+		if e.ddb.item("sl-1", fmt.Sprint("msg#m:m", i)) == nil {
+			t.Errorf("marker m%d missing", i)
+		}
+	}
+}
+
+func TestUnprocessedItemsGiveUpAfterMaxAttempts(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.MaxAttempts = 3 })
+	e.ddb.unprocessed = []int{1, 1, 1, 1}
+	res := e.run(t, kinRec(1, "sl-1", msg("sl-1", "a", `"on":true,"brightness":1`)))
+	if len(res.BatchItemFailures) != 1 || e.ddb.writes != 3 || len(e.sleeps) != 2 {
+		t.Errorf("result %+v after %d writes and sleeps %v; want a failure after 3 calls", res, e.ddb.writes, e.sleeps)
+	}
+	if e.s3.puts != 0 {
+		t.Error("object written although its markers were not")
+	}
+}
+
+func TestMetricsAreEmbeddedMetricFormat(t *testing.T) {
+	e := newEnv(t)
+	e.run(t,
+		kinRec(1, "sl-1", msg("sl-1", "a", `"on":true,"brightness":1`)),
+		kinRec(2, "sl-1", msg("sl-1", "a", `"on":true,"brightness":1`)),
+		kinRec(3, "sl-1", msg("sl-1", "b", `"on":true,"brightness":101`)),
+		kinRec(4, "nobody", []byte(`nope`)),
+	)
+	var docs []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(e.metrics.String()), "\n") {
+		var d map[string]any
+		if err := json.Unmarshal([]byte(line), &d); err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		delete(d, "_aws")
+		docs = append(docs, d)
+	}
+	want := []map[string]any{
+		{"Class": "street_light", "Received": 3.0, "Accepted": 1.0, "Rejected": 1.0, "Duplicates": 1.0, "Retried": 0.0, "ProcessingLatency": 2000.0},
+		{"Class": "street_light", "Reason": "out_of_range", "Rejected": 1.0},
+		{"Class": "unknown", "Received": 1.0, "Accepted": 0.0, "Rejected": 1.0, "Duplicates": 0.0, "Retried": 0.0},
+		{"Class": "unknown", "Reason": "malformed_json", "Rejected": 1.0},
+	}
+	if diff := cmp.Diff(want, docs); diff != "" {
+		t.Errorf("metric documents (-want +got):\n%s", diff)
+	}
+	var first struct {
+		AWS struct {
+			Timestamp         int64
+			CloudWatchMetrics []struct {
+				Namespace  string
+				Dimensions [][]string
+				Metrics    []struct{ Name, Unit string }
+			}
+		} `json:"_aws"`
+	}
+	if err := json.Unmarshal([]byte(strings.SplitN(e.metrics.String(), "\n", 2)[0]), &first); err != nil {
+		t.Fatal(err)
+	}
+	d := first.AWS.CloudWatchMetrics[0]
+	if first.AWS.Timestamp != e.now.UnixMilli() || d.Namespace != Namespace || !cmp.Equal(d.Dimensions, [][]string{{"Class"}}) || len(d.Metrics) != 6 {
+		t.Errorf("EMF directive %+v", first.AWS)
+	}
+}
+
+func TestHandlerReportsTheLowestFailedSequenceNumber(t *testing.T) {
+	e := newEnv(t)
+	e.ddb.getErrs = 1
+	resp, err := e.p.Handler(context.Background(), events.KinesisEvent{Records: []events.KinesisEventRecord{
+		kinRec(7, "sl-1", msg("sl-1", "a", `"on":true,"brightness":1`)),
+		kinRec(8, "sl-2", msg("sl-2", "a", `"on":true,"brightness":1`)),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := events.KinesisEventResponse{BatchItemFailures: []events.KinesisBatchItemFailure{{ItemIdentifier: seqNo(7)}}}
+	if diff := cmp.Diff(want, resp); diff != "" {
+		t.Errorf("response (-want +got):\n%s", diff)
+	}
+	resp, err = e.p.Handler(context.Background(), events.KinesisEvent{})
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Errorf("empty batch: %+v, %v", resp, err)
+	}
+}
+
+func TestCmpSeq(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{{"9", "10", -1}, {"10", "9", 1}, {"123", "124", -1}, {"5", "5", 0}} {
+		if got := cmpSeq(tc.a, tc.b); got != tc.want {
+			t.Errorf("cmpSeq(%s, %s) = %d", tc.a, tc.b, got)
+		}
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	withFleet := func(mut func(*fleetspec.Fleet)) func(*Config) {
+		return func(c *Config) {
+			f := testFleet()
+			mut(f)
+			c.Fleet = f
+		}
+	}
+	tests := map[string]func(*Config){
+		"no fleet":          func(c *Config) { c.Fleet = nil },
+		"no table":          func(c *Config) { c.Table = "" },
+		"no KMS client":     func(c *Config) { c.DataKeys = nil },
+		"reserved field":    withFleet(func(f *fleetspec.Fleet) { f.Classes[0].Fields[0].Name = "ts" }),
+		"duplicate field":   withFleet(func(f *fleetspec.Fleet) { f.Classes[0].Fields[1].Name = "on" }),
+		"bad field name":    withFleet(func(f *fleetspec.Fleet) { f.Classes[0].Fields[0].Name = "a\"b" }),
+		"bad type":          withFleet(func(f *fleetspec.Fleet) { f.Classes[0].Fields[0].Type = "date" }),
+		"min above max":     withFleet(func(f *fleetspec.Fleet) { f.Classes[0].Fields[1].Min = f64(200) }),
+		"bad class id":      withFleet(func(f *fleetspec.Fleet) { f.Classes[0].ID = "Street/Light" }),
+		"duplicate class":   withFleet(func(f *fleetspec.Fleet) { f.Classes[1].ID = "street_light" }),
+		"thing of no class": withFleet(func(f *fleetspec.Fleet) { f.Things[0].Class = "tram" }),
+		"duplicate thing":   withFleet(func(f *fleetspec.Fleet) { f.Things[1].Name = "sl-1" }),
+		"bad thing name":    withFleet(func(f *fleetspec.Fleet) { f.Things[0].Name = "sl 1" }),
+	}
+	for name, mut := range tests {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			cfg := e.p.cfg
+			mut(&cfg)
+			if _, err := New(cfg); err == nil {
+				t.Error("New accepted the config")
+			}
+		})
+	}
+}
+
+func TestContextCancelledMeansRetry(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res := e.p.Process(ctx, events.KinesisEvent{Records: []events.KinesisEventRecord{kinRec(1, "sl-1", msg("sl-1", "a", `"on":true,"brightness":1`))}})
+	checkInvariant(t, res, 1)
+	if len(res.BatchItemFailures) != 1 || e.s3.puts != 0 {
+		t.Errorf("result %+v with %d PUTs, want a retry and nothing stored", res, e.s3.puts)
+	}
+}

@@ -1,0 +1,60 @@
+package pipeline
+
+// Reason says why a record was rejected. Reasons are stable identifiers: they name S3
+// partitions (rejected/reason=<reason>/) and the Reason metric dimension.
+type Reason string
+
+// Reasons, in the order they are checked: the first that applies is reported.
+const (
+	// ReasonTooLarge: the record exceeds its class's MaxMessageBytes plus the topic rule's
+	// metadata allowance (RuleOverheadBytes), or every class's limit before parsing.
+	ReasonTooLarge Reason = "too_large"
+	// ReasonMalformedJSON: not one JSON object, or nested deeper than MaxDepth.
+	ReasonMalformedJSON Reason = "malformed_json"
+	// ReasonInvalidUTF8: a string holds invalid UTF-8 or a lone UTF-16 surrogate escape.
+	ReasonInvalidUTF8 Reason = "invalid_utf8"
+	// ReasonMissingMetadata: topic, clientId or receivedAt (added by the topic rule) is
+	// missing or of the wrong type; the rule is misconfigured.
+	ReasonMissingMetadata Reason = "missing_metadata"
+	// ReasonInvalidTopic: topic is not a telemetry topic.
+	ReasonInvalidTopic Reason = "invalid_topic"
+	// ReasonThingMismatch: the thing in the topic is not the MQTT client id.
+	ReasonThingMismatch Reason = "thing_mismatch"
+	// ReasonUnknownThing: the client id is not a thing of the fleet.
+	ReasonUnknownThing Reason = "unknown_thing"
+	// ReasonDuplicateField: a key appears twice (parsers disagree on which one wins).
+	ReasonDuplicateField Reason = "duplicate_field"
+	// ReasonUnknownField: a key is neither a class field nor a message key.
+	ReasonUnknownField Reason = "unknown_field"
+	// ReasonMissingMsgID: neither msgId nor seq.
+	ReasonMissingMsgID Reason = "missing_msg_id"
+	// ReasonInvalidMsgID: msgId is not 1-128 of [A-Za-z0-9._:-], or seq is not an integer in
+	// [0, 2^53].
+	ReasonInvalidMsgID Reason = "invalid_msg_id"
+	// ReasonMissingTimestamp: no ts.
+	ReasonMissingTimestamp Reason = "missing_timestamp"
+	// ReasonInvalidTimestamp: ts is not a positive integer (Unix milliseconds).
+	ReasonInvalidTimestamp Reason = "invalid_timestamp"
+	// ReasonClockSkew: ts is further ahead of or behind receivedAt than the limits allow.
+	ReasonClockSkew Reason = "clock_skew"
+	// ReasonWrongType: a field's JSON type does not match its declared type (null included).
+	ReasonWrongType Reason = "wrong_type"
+	// ReasonOutOfRange: a number is outside [Min, Max], not finite, beyond what DynamoDB
+	// stores, or an integer beyond +-2^53.
+	ReasonOutOfRange Reason = "out_of_range"
+	// ReasonTooLong: a string is longer than MaxLength bytes.
+	ReasonTooLong Reason = "too_long"
+	// ReasonNotInEnum: a string is not one of the field's Enum values.
+	ReasonNotInEnum Reason = "not_in_enum"
+	// ReasonMissingField: a required field is absent.
+	ReasonMissingField Reason = "missing_field"
+)
+
+// Reasons lists every reason, for dashboards and tests.
+var Reasons = []Reason{
+	ReasonTooLarge, ReasonMalformedJSON, ReasonInvalidUTF8, ReasonMissingMetadata,
+	ReasonInvalidTopic, ReasonThingMismatch, ReasonUnknownThing, ReasonDuplicateField,
+	ReasonUnknownField, ReasonMissingMsgID, ReasonInvalidMsgID, ReasonMissingTimestamp,
+	ReasonInvalidTimestamp, ReasonClockSkew, ReasonWrongType, ReasonOutOfRange, ReasonTooLong,
+	ReasonNotInEnum, ReasonMissingField,
+}
