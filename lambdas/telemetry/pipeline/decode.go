@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"math"
 	"strconv"
 	"unicode/utf8"
 )
@@ -28,11 +29,26 @@ type member struct {
 	kind   kind
 	esc    bool
 	intLit bool
+	num    decimal
+	// Filled by validation: an integer field's value, written canonically, and a number
+	// field's float.
+	i int64
+	f float64
+}
+
+// decimal is a number token read while scanning, so that the common short numbers need no
+// second pass through strconv: value = (-1)^neg * mant * 10^exp, exact unless truncated.
+type decimal struct {
+	mant      uint64
+	exp       int32
+	neg       bool
+	truncated bool // more than 19 significant digits, or an exponent beyond int32
 }
 
 // decoder is a strict, allocation-free JSON scanner for one flat object. It checks the whole
 // grammar (RFC 8259), UTF-8 and surrogate pairs, but keeps only the top level's members:
-// nested values are skipped, as no field may hold one.
+// nested values are skipped, as no field may hold one. members is an arena: each parse
+// appends one record's members, so a batch's messages can point into it until reset.
 type decoder struct {
 	data    []byte
 	pos     int
@@ -40,10 +56,13 @@ type decoder struct {
 	strbuf  []byte
 }
 
-// parse scans data into d.members. A non-empty reason means the record is not one valid
-// JSON object.
+// reset empties the members arena.
+func (d *decoder) reset() { d.members = d.members[:0] }
+
+// parse scans data, appending its members to d.members. A non-empty reason means the record
+// is not one valid JSON object.
 func (d *decoder) parse(data []byte) (Reason, string) {
-	d.data, d.pos, d.members = data, 0, d.members[:0]
+	d.data, d.pos = data, 0
 	d.ws()
 	if d.peek() != '{' {
 		return ReasonMalformedJSON, "not a JSON object"
@@ -127,7 +146,7 @@ func (d *decoder) value(m *member, depth int) (Reason, string) {
 		}
 		m.kind, m.esc = kindString, esc
 	case c == '-' || c >= '0' && c <= '9':
-		intLit, ok := d.scanNumber()
+		intLit, ok := d.scanNumber(&m.num)
 		if !ok {
 			return ReasonMalformedJSON, "invalid number at offset " + strconv.Itoa(start)
 		}
@@ -218,18 +237,30 @@ func (d *decoder) literal(lit string) bool {
 	return true
 }
 
-// scanNumber follows RFC 8259's number grammar.
-func (d *decoder) scanNumber() (intLit, ok bool) {
+// scanNumber follows RFC 8259's number grammar and accumulates the decimal on the way, in
+// locals so that the loops stay in registers.
+func (d *decoder) scanNumber(num *decimal) (intLit, ok bool) {
 	b, i := d.data, d.pos
+	var mant uint64
+	var exp int64
+	nd := 0 // significant digits kept in mant
+	neg, truncated := false, false
 	if i < len(b) && b[i] == '-' {
+		neg = true
 		i++
 	}
 	switch {
 	case i < len(b) && b[i] == '0':
 		i++
 	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			if nd < 19 {
+				mant = mant*10 + uint64(b[i]-'0')
+				nd++
+			} else {
+				exp++ // a dropped integer digit still scales the value
+				truncated = truncated || b[i] != '0'
+			}
 		}
 	default:
 		return false, false
@@ -240,26 +271,69 @@ func (d *decoder) scanNumber() (intLit, ok bool) {
 		if i >= len(b) || b[i] < '0' || b[i] > '9' {
 			return false, false
 		}
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			if nd < 19 {
+				mant = mant*10 + uint64(b[i]-'0')
+				if mant != 0 {
+					nd++ // leading zeros of a fraction are not significant
+				}
+				exp--
+			} else {
+				truncated = truncated || b[i] != '0'
+			}
 		}
 		intLit = false
 	}
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
 		i++
+		eneg := false
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			eneg = b[i] == '-'
 			i++
 		}
 		if i >= len(b) || b[i] < '0' || b[i] > '9' {
 			return false, false
 		}
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
+		e := int64(0)
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			if e < 1<<40 {
+				e = e*10 + int64(b[i]-'0')
+			}
 		}
+		if eneg {
+			e = -e
+		}
+		exp += e
 		intLit = false
 	}
+	if exp > math.MaxInt32 || exp < math.MinInt32 {
+		truncated, exp = true, 0
+	}
+	*num = decimal{mant: mant, exp: int32(exp), neg: neg, truncated: truncated}
 	d.pos = i
 	return intLit, true
+}
+
+// pow10 holds the powers of ten that float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// float is the decimal's float64 when the fast path is exact (Clinger: a mantissa below 2^53
+// times or over an exact power of ten rounds once, correctly), else false.
+func (n *decimal) float() (float64, bool) {
+	if n.truncated || n.mant >= 1<<53 || n.exp < -22 || n.exp > 22 {
+		return 0, false
+	}
+	x := float64(n.mant)
+	if n.exp < 0 {
+		x /= pow10[-n.exp]
+	} else {
+		x *= pow10[n.exp]
+	}
+	if n.neg {
+		x = -x
+	}
+	return x, true
 }
 
 // scanString scans the string at d.pos (an opening quote) and leaves d.pos after its closing
@@ -269,6 +343,13 @@ func (d *decoder) scanString() (esc bool, r Reason, detail string) {
 	start := d.pos
 	i := d.pos + 1
 	for i < len(b) {
+		// Most strings are plain ASCII: skip those bytes with one table lookup each.
+		for i < len(b) && plain[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			break
+		}
 		c := b[i]
 		switch {
 		case c == '"':
@@ -318,6 +399,15 @@ func (d *decoder) scanString() (esc bool, r Reason, detail string) {
 	}
 	return esc, ReasonMalformedJSON, "unterminated string at offset " + strconv.Itoa(start)
 }
+
+// plain marks the bytes a string may hold as they are: printable ASCII but quote and
+// backslash.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func hex4(b []byte) (rune, bool) {
 	if len(b) < 4 {

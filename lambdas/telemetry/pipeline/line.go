@@ -42,8 +42,8 @@ func (w *lineWriter) appendLine(dst []byte, m *message, streamSeq string, key *e
 	dst = append(dst, `,"`+KeyStreamSeq+`":`...)
 	dst = appendJSONString(dst, streamSeq)
 	for i := range cs.fields {
-		f, v := &cs.fields[i], &m.vals[i]
-		if v.raw == nil {
+		f, v := &cs.fields[i], m.field(i)
+		if v == nil {
 			continue
 		}
 		dst = append(dst, f.jsonKey...)
@@ -57,11 +57,11 @@ func (w *lineWriter) appendLine(dst []byte, m *message, streamSeq string, key *e
 	return append(dst, '}', '\n')
 }
 
-func appendValue(dst []byte, f *fieldSchema, v *value) []byte {
+func appendValue(dst []byte, f *fieldSchema, v *member) []byte {
 	if f.typ == fleetspec.TypeInteger {
 		return strconv.AppendInt(dst, v.i, 10)
 	}
-	return append(dst, v.raw...)
+	return append(dst, v.val...)
 }
 
 // rejectLine describes one rejected record for appendRejectLine.

@@ -202,8 +202,9 @@ type record struct {
 	err     error // transient failure; the record is retried
 
 	markerObj, markerSeq string
-	obj                  string // the archive object holding the record once stored
-	line                 []byte // a rejected record's line
+	obj                  string        // the archive object holding the record once stored
+	key                  *envelope.Key // the data key its line was sealed with
+	line                 []byte        // a rejected record's line
 }
 
 func (r *record) fail(err error) {
@@ -216,7 +217,7 @@ func (r *record) fail(err error) {
 type scratch struct {
 	dec  decoder
 	lw   lineWriter
-	vals []value
+	vals []int32
 	recs []record
 	gz   *gzip.Writer
 }
@@ -253,6 +254,7 @@ func (p *Pipeline) Process(ctx context.Context, ev events.KinesisEvent) Result {
 	s := p.pool.Get().(*scratch)
 	defer p.pool.Put(s)
 	s.vals = s.vals[:0]
+	s.dec.reset()
 	if cap(s.recs) < len(ev.Records) {
 		s.recs = make([]record, len(ev.Records))
 	}
@@ -437,6 +439,7 @@ func (b *batch) archiveAccepted() {
 			parts[pk] = part
 			order = append(order, part)
 		}
+		r.key = key
 		part.lines = b.s.lw.appendLine(part.lines, &r.msg, r.seq, key)
 		part.recs = append(part.recs, i)
 		part.hash = append(part.hash, r.msg.thing.name...)
@@ -598,10 +601,11 @@ func (b *batch) stateItem(r *record) (map[string]ddbtypes.AttributeValue, error)
 	} else {
 		item[KeySeq] = &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(r.msg.seq, 10)}
 	}
-	var key *envelope.Key
+	// The line's key serves the state too: one message, one use of the data key.
+	key := r.key
 	for i := range cs.fields {
-		f, v := &cs.fields[i], &r.msg.vals[i]
-		if v.raw == nil {
+		f, v := &cs.fields[i], r.msg.field(i)
+		if v == nil {
 			continue
 		}
 		if f.sensitive {
@@ -624,7 +628,7 @@ func (b *batch) stateItem(r *record) (map[string]ddbtypes.AttributeValue, error)
 			// The format the SDK's attributevalue package uses; number() kept it in range.
 			item[f.name] = &ddbtypes.AttributeValueMemberN{Value: strconv.FormatFloat(v.f, 'f', -1, 64)}
 		case fleetspec.TypeString:
-			s := v.raw[1 : len(v.raw)-1]
+			s := v.val[1 : len(v.val)-1]
 			if v.esc {
 				s = unescape(nil, s)
 			}

@@ -10,16 +10,6 @@ import (
 	"github.com/secure-smart-city/platform/topics"
 )
 
-// value is one class field of a validated message; raw is nil when the field is absent.
-type value struct {
-	raw    []byte // the JSON token
-	kind   kind
-	esc    bool
-	intLit bool
-	i      int64 // integers: the value, written canonically
-	f      float64
-}
-
 // message is a validated record. Slices point into the record's data.
 type message struct {
 	thing      *thingInfo
@@ -28,7 +18,16 @@ type message struct {
 	hasMsgID   bool
 	ts         int64
 	receivedAt int64
-	vals       []value // one per class field, in the class's order
+	mem        []member // the record's members
+	vals       []int32  // per class field, in the class's order: 1 + its index in mem, or 0
+}
+
+// field returns the member holding class field i, or nil when absent.
+func (m *message) field(i int) *member {
+	if j := m.vals[i]; j > 0 {
+		return &m.mem[j-1]
+	}
+	return nil
 }
 
 // validator checks records against the compiled fleet.
@@ -42,21 +41,33 @@ func newValidator(s *schema, maxFuture, maxPast time.Duration) *validator {
 	return &validator{schema: s, maxFuture: maxFuture.Milliseconds(), maxPast: maxPast.Milliseconds()}
 }
 
-// check decodes and validates data into m, appending m's field values to vals (an arena the
-// caller reuses). It returns the grown arena and, for a rejected record, the reason and a
-// detail that never quotes a sensitive value.
-func (v *validator) check(d *decoder, data []byte, m *message, vals []value) ([]value, Reason, string) {
+// check decodes and validates data into m. m's members go to d's arena and its field
+// indexes to vals, an arena the caller reuses; check returns vals grown and, for a rejected
+// record, the reason and a detail that never quotes a sensitive value.
+func (v *validator) check(d *decoder, data []byte, m *message, vals []int32) ([]int32, Reason, string) {
+	base := len(d.members)
+	vals, r, detail := v.checkIn(d, data, m, vals)
+	if r != "" {
+		d.members = d.members[:base] // a rejected record keeps nothing in the arena
+	}
+	return vals, r, detail
+}
+
+func (v *validator) checkIn(d *decoder, data []byte, m *message, vals []int32) ([]int32, Reason, string) {
 	*m = message{}
 	if len(data) > v.schema.maxRecord {
 		return vals, ReasonTooLarge, "record of " + strconv.Itoa(len(data)) + " bytes exceeds every class's limit"
 	}
+	base := len(d.members)
 	if r, detail := d.parse(data); r != "" {
 		return vals, r, detail
 	}
+	mem := d.members[base:len(d.members):len(d.members)]
+	m.mem = mem
 
 	var topic, client, received, msgID, seq, ts *member
-	for i := range d.members {
-		mb := &d.members[i]
+	for i := range mem {
+		mb := &mem[i]
 		var slot **member
 		switch string(mb.key) {
 		case KeyTopic:
@@ -109,27 +120,33 @@ func (v *validator) check(d *decoder, data []byte, m *message, vals []value) ([]
 
 	start := len(vals)
 	for range cs.fields {
-		vals = append(vals, value{})
+		vals = append(vals, 0)
 	}
 	fv := vals[start:]
 	m.vals = fv
 	var unknown []byte
-	for i := range d.members {
-		mb := &d.members[i]
+	guess := 0
+	for i := range mem {
+		mb := &mem[i]
 		if mb == topic || mb == client || mb == received || mb == msgID || mb == seq || mb == ts {
 			continue
 		}
-		idx, ok := cs.index[string(mb.key)]
+		// Devices usually send fields in the class's order: try the next one before hashing.
+		idx, ok := guess, guess < len(cs.fields) && cs.fields[guess].name == string(mb.key)
+		if !ok {
+			idx, ok = cs.index[string(mb.key)]
+		}
+		guess = idx + 1
 		if !ok {
 			if unknown == nil {
 				unknown = mb.key
 			}
 			continue
 		}
-		if fv[idx].raw != nil {
+		if fv[idx] != 0 {
 			return vals, ReasonDuplicateField, "field " + cs.fields[idx].name + " appears twice"
 		}
-		fv[idx] = value{raw: mb.val, kind: mb.kind, esc: mb.esc, intLit: mb.intLit}
+		fv[idx] = int32(i + 1)
 	}
 	if unknown != nil {
 		return vals, ReasonUnknownField, "key " + strconv.Quote(truncate(unknown, 64)) + " is not a field of " + cs.id
@@ -167,8 +184,8 @@ func (v *validator) check(d *decoder, data []byte, m *message, vals []value) ([]
 
 	var missing string
 	for i := range cs.fields {
-		f, val := &cs.fields[i], &fv[i]
-		if val.raw == nil {
+		f, val := &cs.fields[i], m.field(i)
+		if val == nil {
 			if f.required && missing == "" {
 				missing = f.name
 			}
@@ -185,7 +202,7 @@ func (v *validator) check(d *decoder, data []byte, m *message, vals []value) ([]
 }
 
 // checkField checks one present value against its field, filling val.i or val.f.
-func (d *decoder) checkField(f *fieldSchema, val *value) (Reason, string) {
+func (d *decoder) checkField(f *fieldSchema, val *member) (Reason, string) {
 	switch f.typ {
 	case fleetspec.TypeBoolean:
 		if val.kind != kindTrue && val.kind != kindFalse {
@@ -195,7 +212,7 @@ func (d *decoder) checkField(f *fieldSchema, val *value) (Reason, string) {
 		if val.kind != kindNumber {
 			return ReasonWrongType, "want a number"
 		}
-		x, ok := number(val.raw)
+		x, ok := number(val.val, &val.num)
 		if !ok {
 			return ReasonOutOfRange, "not representable"
 		}
@@ -207,7 +224,7 @@ func (d *decoder) checkField(f *fieldSchema, val *value) (Reason, string) {
 		if val.kind != kindNumber {
 			return ReasonWrongType, "want an integer"
 		}
-		n, r := integerToken(val.raw, val.intLit)
+		n, r := integerToken(val.val, val.intLit, &val.num)
 		if r != "" {
 			return r, "want an integer in [-2^53, 2^53]"
 		}
@@ -244,8 +261,8 @@ func bounds(f *fieldSchema) string {
 }
 
 // inner returns a string value's decoded bytes, in scratch space valid until the next call.
-func (d *decoder) inner(val *value) []byte {
-	s := val.raw[1 : len(val.raw)-1]
+func (d *decoder) inner(val *member) []byte {
+	s := val.val[1 : len(val.val)-1]
 	if !val.esc {
 		return s
 	}
@@ -274,10 +291,18 @@ func (d *decoder) strTemp(mb *member) string {
 // number parses a JSON number token into a float64 that DynamoDB can store: finite, and zero
 // or of magnitude within [1e-130, 9.99e125]. A token that underflows to zero is refused
 // rather than silently stored as 0.
-func number(raw []byte) (float64, bool) {
-	x, err := strconv.ParseFloat(unsafe.String(&raw[0], len(raw)), 64)
-	if err != nil || math.IsInf(x, 0) || math.IsNaN(x) {
-		return 0, false
+func number(raw []byte, num *decimal) (float64, bool) {
+	x, exact := num.float()
+	if exact {
+		if x == 0 {
+			return 0, true
+		}
+	} else {
+		var err error
+		x, err = strconv.ParseFloat(unsafe.String(&raw[0], len(raw)), 64)
+		if err != nil || math.IsInf(x, 0) || math.IsNaN(x) {
+			return 0, false
+		}
 	}
 	if x == 0 {
 		for _, c := range raw {
@@ -301,13 +326,20 @@ func integer(mb *member) (int64, bool) {
 	if mb.kind != kindNumber {
 		return 0, false
 	}
-	n, r := integerToken(mb.val, mb.intLit)
+	n, r := integerToken(mb.val, mb.intLit, &mb.num)
 	return n, r == ""
 }
 
 // integerToken accepts any JSON number with an integral value within +-2^53 ("5", "5.0",
 // "5e2"): some device JSON encoders write every number as a float.
-func integerToken(raw []byte, intLit bool) (int64, Reason) {
+func integerToken(raw []byte, intLit bool, num *decimal) (int64, Reason) {
+	if intLit && !num.truncated && num.exp == 0 && num.mant <= maxSafeInt {
+		n := int64(num.mant)
+		if num.neg {
+			n = -n
+		}
+		return n, ""
+	}
 	s := unsafe.String(&raw[0], len(raw))
 	if intLit {
 		n, err := strconv.ParseInt(s, 10, 64)

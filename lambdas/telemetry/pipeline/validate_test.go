@@ -3,6 +3,9 @@ package pipeline
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -154,6 +157,53 @@ func TestSkewLimitsAreConfigurable(t *testing.T) {
 		_, got, _ := v.check(&d, light(fmt.Sprintf(`"msgId":"a","ts":%d,"on":true,"brightness":5`, ts)), &m, nil)
 		if got != want {
 			t.Errorf("ts %+d ms: reason %q, want %q", ts-ms, got, want)
+		}
+	}
+}
+
+// TestNumberFastPathMatchesStrconv checks the scanner's decimal against strconv on numbers
+// of every shape: the fast path must round exactly as strconv does, and hand over the rest.
+func TestNumberFastPathMatchesStrconv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	tokens := []string{"0", "-0", "0.0", "1", "-1", "0.1", "0.30000000000000004", "9007199254740993",
+		"9007199254740992", "123456789012345678901234567890", "1.7976931348623157e308", "4.9e-324",
+		"1e22", "1e23", "1e-22", "1e-23", "0.000000000000000000000000000001", "123.456e-5", "5e-1",
+		"12345678901234567890", "1234567890123456789", "0.1234567890123456789012", "-2.5E+3", "1E0"}
+	for range 20000 {
+		switch rng.IntN(4) {
+		case 0:
+			tokens = append(tokens, strconv.FormatFloat(rng.NormFloat64()*math.Pow(10, float64(rng.IntN(40)-20)), 'g', -1, 64))
+		case 1:
+			tokens = append(tokens, strconv.FormatFloat(rng.Float64()*1e6, 'f', rng.IntN(12), 64))
+		case 2:
+			tokens = append(tokens, strconv.FormatInt(rng.Int64N(1<<62)-(1<<61), 10))
+		default:
+			tokens = append(tokens, fmt.Sprintf("%d.%de%d", rng.IntN(100000), rng.IntN(1000), rng.IntN(60)-30))
+		}
+	}
+	var d decoder
+	for _, tok := range tokens {
+		d.data, d.pos = []byte(tok), 0
+		var num decimal
+		intLit, ok := d.scanNumber(&num)
+		if !ok || d.pos != len(tok) {
+			t.Fatalf("scanNumber(%s) failed", tok)
+		}
+		want, err := strconv.ParseFloat(tok, 64)
+		got, gotOK := number([]byte(tok), &num)
+		switch wantOK := err == nil && (want == 0 || math.Abs(want) >= dynamoMin && math.Abs(want) <= dynamoMax); {
+		case gotOK != wantOK && !(want == 0 && strings.ContainsAny(strings.Split(strings.ToLower(tok), "e")[0], "123456789")):
+			t.Errorf("number(%s) ok = %v, want %v", tok, gotOK, wantOK)
+		case gotOK && got != want:
+			t.Errorf("number(%s) = %v, want %v", tok, got, want)
+		}
+		if n, r := integerToken([]byte(tok), intLit, &num); r == "" {
+			if float64(n) != want || math.Abs(want) > maxSafeInt {
+				t.Errorf("integerToken(%s) = %d, want %v", tok, n, want)
+			}
+		} else if exact, perr := strconv.ParseInt(tok, 10, 64); intLit && perr == nil && exact >= -maxSafeInt && exact <= maxSafeInt ||
+			!intLit && want == math.Trunc(want) && math.Abs(want) <= maxSafeInt && err == nil {
+			t.Errorf("integerToken(%s) refused an integral value: %s", tok, r)
 		}
 	}
 }
