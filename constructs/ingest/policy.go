@@ -1,0 +1,161 @@
+package ingest
+
+import (
+	"sort"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/secure-smart-city/platform/constructs/processor"
+	"github.com/secure-smart-city/platform/fleetspec"
+)
+
+// FleetFile is the fleet's runtime copy beside the processor's binary.
+const FleetFile = "fleet.json"
+
+// Environment variables the construct gives the processor (lambdas/telemetry reads them).
+const (
+	EnvStateTable    = "STATE_TABLE"
+	EnvArchiveBucket = "ARCHIVE_BUCKET"
+	EnvFieldKeyID    = "FIELD_KEY_ID"
+)
+
+// reservedEnv are the variables Props.Environment may not override.
+var reservedEnv = map[string]bool{EnvStateTable: true, EnvArchiveBucket: true, EnvFieldKeyID: true}
+
+// Archive prefixes the processor writes under (see lambdas/telemetry/pipeline).
+const (
+	AcceptedPrefix = "accepted/"
+	RejectedPrefix = "rejected/"
+)
+
+// Actions granted, by purpose; tests compare the synthesized policies with these lists.
+var (
+	// RulePutActions let a rule put a message on the stream (one record per message).
+	RulePutActions = []string{"kinesis:PutRecord"}
+	// RuleStreamKeyActions let Kinesis encrypt the record with the stream key for the rule.
+	RuleStreamKeyActions = []string{"kms:GenerateDataKey"}
+	// RuleErrorActions let a rule's error action send the failure to the dead-letter queue.
+	RuleErrorActions = []string{"sqs:SendMessage"}
+	// RuleErrorKeyActions let SQS encrypt the message with the queue key for the rule (SQS
+	// needs both for a producer of an encrypted queue).
+	RuleErrorKeyActions = []string{"kms:GenerateDataKey", "kms:Decrypt"}
+
+	// StateActions are the processor's only table calls: markers and state items in batches.
+	StateActions = []string{"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"}
+	// StateKeyActions let DynamoDB use the table key on the processor's behalf.
+	StateKeyActions = []string{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}
+	// ArchivePutActions write batch objects under accepted/ and rejected/.
+	ArchivePutActions = []string{"s3:PutObject"}
+	// ArchiveHeadActions let the processor ask whether an accepted object exists (HeadObject
+	// needs s3:GetObject) when it settles a deduplication marker.
+	ArchiveHeadActions = []string{"s3:GetObject"}
+	// ArchiveListActions make S3 answer 404, not 403, for a missing object, which is how the
+	// processor tells "never written" from "not allowed".
+	ArchiveListActions = []string{"s3:ListBucket"}
+	// ArchiveKeyActions let S3 encrypt new objects with the bucket's key (single-part PUTs).
+	ArchiveKeyActions = []string{"kms:GenerateDataKey"}
+	// FieldKeyActions make envelope data keys; the processor never decrypts what it seals.
+	FieldKeyActions = []string{"kms:GenerateDataKey"}
+)
+
+// viaService limits a KMS statement to calls a service makes for the principal in this region.
+func viaService(stack awscdk.Stack, service string) *map[string]any {
+	return &map[string]any{"StringEquals": map[string]any{
+		"kms:ViaService": *awscdk.Fn_Join(jsii.String(""), jsii.Strings(service+".", *stack.Region(), ".amazonaws.com")),
+	}}
+}
+
+func statement(actions []string, resources []*string, conditions *map[string]any) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:    jsii.Strings(actions...),
+		Resources:  &resources,
+		Conditions: conditions,
+	})
+}
+
+// ruleRole is assumed by AWS IoT for every rule of this construct: the rules' actions are the
+// same for every class (one stream or one function, one dead-letter queue), so per-class roles
+// would hold identical policies. The trust policy takes only AWS IoT acting for this account
+// (confused deputy prevention, in the form the AWS IoT guide gives).
+func (in *Ingest) ruleRole(stack awscdk.Stack, classes []string) awsiam.Role {
+	conditions := map[string]any{
+		"StringEquals": map[string]any{"aws:SourceAccount": *stack.Account()},
+		"ArnLike": map[string]any{"aws:SourceArn": *stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("iot"), Resource: jsii.String("*"), ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME,
+		})},
+	}
+	return awsiam.NewRole(in.Construct, jsii.String("RuleRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("iot.amazonaws.com"), &awsiam.ServicePrincipalOpts{Conditions: &conditions}),
+		Description: jsii.String("Runs the actions and error actions of the telemetry topic rules " + in.prefix + "_*; holds only what they need"),
+	})
+}
+
+// grantSendError lets the rule role's error actions send to the dead-letter queue.
+func (in *Ingest) grantSendError(stack awscdk.Stack) {
+	in.RuleRole.AddToPrincipalPolicy(statement(RuleErrorActions, []*string{in.RuleErrors.Queue.QueueArn()}, nil))
+	in.RuleRole.AddToPrincipalPolicy(statement(RuleErrorKeyActions, []*string{in.RuleErrors.Key.KeyArn()}, viaService(stack, "sqs")))
+}
+
+// grantPutRecord lets the rule role put records on the stream.
+func (in *Ingest) grantPutRecord(stack awscdk.Stack, key awskms.IKey) {
+	in.RuleRole.AddToPrincipalPolicy(statement(RulePutActions, []*string{in.Stream.StreamArn()}, nil))
+	in.RuleRole.AddToPrincipalPolicy(statement(RuleStreamKeyActions, []*string{key.KeyArn()}, viaService(stack, "kinesis")))
+}
+
+func (in *Ingest) processorEnv(p *Props) map[string]string {
+	if p.State == nil || p.Archive == nil || p.FieldKey == nil {
+		return nil
+	}
+	return map[string]string{
+		EnvStateTable:    *p.State.Table.TableName(),
+		EnvArchiveBucket: *p.Archive.Bucket.BucketName(),
+		EnvFieldKeyID:    *p.FieldKey.KeyArn(),
+	}
+}
+
+// grantProcessor gives the processor exactly the calls lambdas/telemetry makes besides reading
+// the stream (which the event source grants): batch reads and writes on its table, PUTs under
+// the archive's two prefixes, existence checks of accepted objects, and data keys of the field
+// key bound to the fleet's classes.
+func (in *Ingest) grantProcessor(p *Props, fn *processor.Function) {
+	stack := awscdk.Stack_Of(in.Construct)
+	add := func(actions []string, resources []*string, conditions *map[string]any) {
+		fn.Role.AddToPrincipalPolicy(statement(actions, resources, conditions))
+	}
+	add(StateActions, []*string{p.State.Table.TableArn()}, nil)
+	add(StateKeyActions, []*string{p.State.Key.KeyArn()}, viaService(stack, "dynamodb"))
+
+	bucket := p.Archive.Bucket
+	add(ArchivePutActions, []*string{bucket.ArnForObjects(jsii.String(AcceptedPrefix + "*")), bucket.ArnForObjects(jsii.String(RejectedPrefix + "*"))}, nil)
+	add(ArchiveHeadActions, []*string{bucket.ArnForObjects(jsii.String(AcceptedPrefix + "*"))}, nil)
+	add(ArchiveListActions, []*string{bucket.BucketArn()}, nil)
+	add(ArchiveKeyActions, []*string{p.Archive.Key.KeyArn()}, viaService(stack, "s3"))
+
+	add(FieldKeyActions, []*string{p.FieldKey.KeyArn()}, FieldKeyConditions(p.Fleet))
+}
+
+// FieldKeyConditions bind the processor's data keys to the encryption context the envelope
+// package sets, {"thing": <thing>, "class": <class>}: both keys present, no other key, and a
+// class of the fleet (or UnknownClass, for sealed rejects whose class could not be told).
+func FieldKeyConditions(fleet *fleetspec.Fleet) *map[string]any {
+	classes := []string{}
+	for _, c := range fleet.Classes {
+		classes = append(classes, c.ID)
+	}
+	sort.Strings(classes)
+	classes = append(classes, UnknownClass)
+	return &map[string]any{
+		"StringEquals":              map[string]any{"kms:EncryptionContext:" + ContextClass: classes},
+		"ForAllValues:StringEquals": map[string]any{"kms:EncryptionContextKeys": []string{ContextClass, ContextThing}},
+		"Null":                      map[string]any{"kms:EncryptionContext:" + ContextThing: "false"},
+	}
+}
+
+// Encryption context keys of sensitive-field envelopes (envelope.ContextThing, ContextClass).
+const (
+	ContextThing = "thing"
+	ContextClass = "class"
+)
