@@ -1,0 +1,109 @@
+// Command telemetry is the Kinesis-triggered telemetry processor; the logic lives in package
+// pipeline. Environment:
+//
+//	STATE_TABLE      DynamoDB table for latest state and dedup markers (required)
+//	ARCHIVE_BUCKET   S3 bucket for accepted/ and rejected/ (required)
+//	FIELD_KEY_ID     KMS key (ARN or alias) for sensitive fields (required)
+//	FLEET_FILE       runtime fleet JSON (default: fleet.json in $LAMBDA_TASK_ROOT, else
+//	                 beside the binary)
+//	MAX_FUTURE_SKEW  how far ts may be ahead of receivedAt, a Go duration (default 5m)
+//	MAX_PAST_SKEW    how far ts may be behind receivedAt (default 24h)
+//	DEDUP_TTL        lifetime of dedup markers, above the stream's retention (default 168h)
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/lambdas/telemetry/pipeline"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if err := run(log); err != nil {
+		log.Error("telemetry processor cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger) error {
+	env, err := readEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(env.fleetFile)
+	if err != nil {
+		return fmt.Errorf("read fleet: %w", err)
+	}
+	fleet, err := fleetspec.ParseRuntime(data)
+	if err != nil {
+		return err
+	}
+	awsCfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		return fmt.Errorf("load aws config: %w", err)
+	}
+	db := dynamodb.NewFromConfig(awsCfg)
+	objects := s3.NewFromConfig(awsCfg)
+	p, err := pipeline.New(pipeline.Config{
+		Fleet: fleet, Table: env.table, Bucket: env.bucket, KeyID: env.keyID,
+		StateReader: db, StateWriter: db, Objects: objects, Heads: objects,
+		DataKeys:      kms.NewFromConfig(awsCfg),
+		MaxFutureSkew: env.maxFuture, MaxPastSkew: env.maxPast, DedupTTL: env.dedupTTL,
+		Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	lambda.Start(p.Handler)
+	return nil
+}
+
+type settings struct {
+	table, bucket, keyID, fleetFile string
+	maxFuture, maxPast, dedupTTL    time.Duration
+}
+
+// readEnv reads the settings; durations left unset stay zero, which means the default.
+func readEnv(getenv func(string) string) (settings, error) {
+	s := settings{table: getenv("STATE_TABLE"), bucket: getenv("ARCHIVE_BUCKET"), keyID: getenv("FIELD_KEY_ID"), fleetFile: getenv("FLEET_FILE")}
+	for name, v := range map[string]string{"STATE_TABLE": s.table, "ARCHIVE_BUCKET": s.bucket, "FIELD_KEY_ID": s.keyID} {
+		if v == "" {
+			return s, fmt.Errorf("%s is not set", name)
+		}
+	}
+	if s.fleetFile == "" {
+		dir := getenv("LAMBDA_TASK_ROOT")
+		if dir == "" {
+			exe, err := os.Executable()
+			if err != nil {
+				return s, fmt.Errorf("locate fleet.json: %w", err)
+			}
+			dir = filepath.Dir(exe)
+		}
+		s.fleetFile = filepath.Join(dir, "fleet.json")
+	}
+	for name, dst := range map[string]*time.Duration{"MAX_FUTURE_SKEW": &s.maxFuture, "MAX_PAST_SKEW": &s.maxPast, "DEDUP_TTL": &s.dedupTTL} {
+		v := getenv(name)
+		if v == "" {
+			continue
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return s, fmt.Errorf("%s=%q is not a positive duration", name, v)
+		}
+		*dst = d
+	}
+	return s, nil
+}

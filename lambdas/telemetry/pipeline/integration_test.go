@@ -1,0 +1,360 @@
+package pipeline_test
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/lambdas/telemetry/envelope"
+	"github.com/secure-smart-city/platform/lambdas/telemetry/internal/fakekms"
+	"github.com/secure-smart-city/platform/lambdas/telemetry/pipeline"
+	"github.com/secure-smart-city/platform/topics"
+)
+
+// moduleRoot is found from this file, so the test runs from any working directory.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("cannot locate the test file")
+	}
+	for dir := filepath.Dir(file); ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		if dir == filepath.Dir(dir) {
+			t.Fatal("go.mod not found above " + file)
+		}
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// syncBuffer collects an emulator's output for failure messages.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startEmulator runs node_modules/.bin/<name> on a free loopback port and returns its URL.
+func startEmulator(t *testing.T, name string, args func(port int) []string) string {
+	t.Helper()
+	root := moduleRoot(t)
+	bin := filepath.Join(root, "node_modules", ".bin", name)
+	if _, err := os.Stat(bin); err != nil {
+		msg := fmt.Sprintf("%s not installed (%v): run `npm ci` at the module root (make node-deps); package.json pins dynalite and s3rver", name, err)
+		if os.Getenv("SMARTCITY_REQUIRE_EMULATORS") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	node := filepath.Join(root, "node_modules", ".bin", "node")
+	if _, err := os.Stat(node); err != nil {
+		if node, err = exec.LookPath("node"); err != nil {
+			t.Fatalf("no node to run %s: %v", name, err)
+		}
+	}
+	port := freePort(t)
+	out := &syncBuffer{}
+	cmd := exec.Command(node, append([]string{bin}, args(port)...)...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return "http://" + addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not listen on %s: %v\n%s", name, addr, err, out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func integrationFleet() *fleetspec.Fleet {
+	zero, hundred := 0.0, 100.0
+	return &fleetspec.Fleet{
+		Name: "smartcity",
+		Classes: []fleetspec.DeviceClass{
+			{ID: "street_light", Fields: []fleetspec.Field{
+				{Name: "on", Type: fleetspec.TypeBoolean, Required: true},
+				{Name: "brightness", Type: fleetspec.TypeInteger, Min: &zero, Max: &hundred},
+				{Name: "lux", Type: fleetspec.TypeNumber, Min: &zero},
+			}},
+			{ID: "camera", Fields: []fleetspec.Field{
+				{Name: "vehicle_count", Type: fleetspec.TypeInteger},
+				{Name: "plate_reads", Type: fleetspec.TypeString, Sensitive: true},
+			}},
+		},
+		Things: []fleetspec.Thing{{Name: "sl-1", Class: "street_light"}, {Name: "sl-2", Class: "street_light"}, {Name: "cam-1", Class: "camera"}},
+	}
+}
+
+// TestAgainstEmulators runs batches through the real SDK clients against dynalite and
+// s3rver: table and bucket made with the SDK, items and gzip objects read back with it.
+func TestAgainstEmulators(t *testing.T) {
+	ddbURL := startEmulator(t, "dynalite", func(port int) []string {
+		return []string{"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"}
+	})
+	s3URL := startEmulator(t, "s3rver", func(port int) []string {
+		return []string{"--directory", t.TempDir(), "--address", "127.0.0.1", "--port", strconv.Itoa(port), "--silent", "--no-vhost-buckets"}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	// s3rver checks signatures made with its fixed credentials; dynalite accepts any.
+	awsCfg := aws.Config{Region: "eu-west-1", Credentials: credentials.NewStaticCredentialsProvider("S3RVER", "S3RVER", "")}
+	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(ddbURL) })
+	objects := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		o.BaseEndpoint = aws.String(s3URL)
+		o.UsePathStyle = true
+	})
+	const table, bucket = "telemetry-state", "telemetry-archive"
+	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:   aws.String(table),
+		BillingMode: ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{
+			{AttributeName: aws.String(pipeline.AttrPK), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String(pipeline.AttrSK), AttributeType: ddbtypes.ScalarAttributeTypeS},
+		},
+		KeySchema: []ddbtypes.KeySchemaElement{
+			{AttributeName: aws.String(pipeline.AttrPK), KeyType: ddbtypes.KeyTypeHash},
+			{AttributeName: aws.String(pipeline.AttrSK), KeyType: ddbtypes.KeyTypeRange},
+		},
+	}); err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	if err := dynamodb.NewTableExistsWaiter(db, func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay = 50 * time.Millisecond }).
+		Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 30*time.Second); err != nil {
+		t.Fatalf("table not active: %v", err)
+	}
+	if _, err := objects.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatalf("create bucket: %v", err)
+	}
+
+	kms := fakekms.New()
+	var metrics bytes.Buffer
+	p, err := pipeline.New(pipeline.Config{
+		Fleet: integrationFleet(), Table: table, Bucket: bucket, KeyID: "alias/telemetry-fields",
+		StateReader: db, StateWriter: db, Objects: objects, Heads: objects, DataKeys: kms,
+		Logger:  slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Metrics: &metrics,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	now := time.Now()
+	rec := func(n int, thing, id, fields string) events.KinesisEventRecord {
+		var r events.KinesisEventRecord
+		r.Kinesis.SequenceNumber = fmt.Sprintf("4960%052d", n)
+		r.Kinesis.PartitionKey = thing
+		r.Kinesis.ApproximateArrivalTimestamp = events.SecondsEpochTime{Time: now}
+		r.Kinesis.Data = []byte(fmt.Sprintf(`{"msgId":%q,"ts":%d,%s,"topic":%q,"clientId":%q,"receivedAt":%d}`,
+			id, now.UnixMilli()-100, fields, topics.TelemetrySuffix(thing), thing, now.UnixMilli()))
+		return r
+	}
+	// A marker left by an attempt that died before its PUT: the record must still be stored,
+	// which only works if HeadObject's 404 reads as "absent" through the real client.
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]ddbtypes.AttributeValue{
+		pipeline.AttrPK: &ddbtypes.AttributeValueMemberS{Value: "sl-2"}, pipeline.AttrSK: &ddbtypes.AttributeValueMemberS{Value: "msg#m:b1"},
+		pipeline.AttrObject: &ddbtypes.AttributeValueMemberS{Value: "accepted/never-written.ndjson.gz"}, pipeline.KeyStreamSeq: &ddbtypes.AttributeValueMemberS{Value: "1"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+
+	batch := []events.KinesisEventRecord{
+		rec(1, "sl-1", "a1", `"on":true,"brightness":80,"lux":1.5`),
+		rec(2, "sl-2", "b1", `"on":false,"brightness":0`),
+		rec(3, "cam-1", "c1", `"vehicle_count":4,"plate_reads":"AB-123"`),
+		rec(4, "sl-1", "a1", `"on":true,"brightness":80,"lux":1.5`), // duplicate in the batch
+		rec(5, "sl-1", "a2", `"on":"yes"`),                          // rejected
+	}
+	for i := 6; i < 60; i++ { // enough items for several BatchWriteItem calls
+		batch = append(batch, rec(i, "sl-1", fmt.Sprint("n", i), fmt.Sprintf(`"on":true,"brightness":%d`, i)))
+	}
+	res := p.Process(ctx, events.KinesisEvent{Records: batch})
+	if res.Accepted != 57 || res.Duplicates != 1 || res.Rejected != 1 || len(res.BatchItemFailures) != 0 {
+		t.Fatalf("first batch: %+v", res)
+	}
+	if len(res.Objects) != 3 {
+		t.Errorf("objects %v: want street_light, camera and one rejected", res.Objects)
+	}
+	// Redelivery of the whole batch plus a device duplicate in a new record.
+	again := p.Process(ctx, events.KinesisEvent{Records: append(batch[:3:3], rec(60, "cam-1", "c1", `"vehicle_count":4,"plate_reads":"AB-123"`))})
+	if again.Accepted != 3 || again.Duplicates != 1 || len(again.Objects) != 0 || len(again.BatchItemFailures) != 0 {
+		t.Errorf("redelivery: %+v", again)
+	}
+
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true), Key: map[string]ddbtypes.AttributeValue{
+		pipeline.AttrPK: &ddbtypes.AttributeValueMemberS{Value: "sl-2"}, pipeline.AttrSK: &ddbtypes.AttributeValueMemberS{Value: "state"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state map[string]any
+	if err := attributevalue.UnmarshalMap(out.Item, &state); err != nil {
+		t.Fatal(err)
+	}
+	delete(state, "obj")
+	want := map[string]any{
+		"pk": "sl-2", "sk": "state", "class": "street_light", "msgId": "b1", "ts": float64(now.UnixMilli() - 100),
+		"receivedAt": float64(now.UnixMilli()), "streamSeq": fmt.Sprintf("4960%052d", 2), "on": false, "brightness": 0.0,
+	}
+	if diff := cmp.Diff(want, state); diff != "" {
+		t.Errorf("sl-2 state (-want +got):\n%s", diff)
+	}
+
+	list, err := objects.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	var rejected []map[string]any
+	for _, o := range list.Contents {
+		get, err := objects.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := readGzipLines(t, get.Body)
+		for _, l := range lines {
+			if l["reason"] != nil {
+				rejected = append(rejected, l)
+				continue
+			}
+			ids = append(ids, fmt.Sprint(l["thing"], "/", l["msgId"]))
+			if l["thing"] == "cam-1" {
+				raw, _ := json.Marshal(l["plate_reads"])
+				plain, err := envelope.DecryptJSON(ctx, kms, "plate_reads", raw)
+				if err != nil || string(plain) != `"AB-123"` {
+					t.Errorf("camera plate_reads decrypts to %s, %v", plain, err)
+				}
+			}
+		}
+	}
+	sort.Strings(ids)
+	var wantIDs []string
+	for i := 6; i < 60; i++ {
+		wantIDs = append(wantIDs, fmt.Sprint("sl-1/n", i))
+	}
+	wantIDs = append(wantIDs, "cam-1/c1", "sl-1/a1", "sl-2/b1")
+	sort.Strings(wantIDs)
+	if diff := cmp.Diff(wantIDs, ids); diff != "" {
+		t.Errorf("archived messages (-want +got):\n%s", diff)
+	}
+	if len(rejected) != 1 || rejected[0]["reason"] != string(pipeline.ReasonWrongType) {
+		t.Errorf("rejected lines %v", rejected)
+	}
+	if metrics.Len() == 0 {
+		t.Error("no metrics written")
+	}
+}
+
+func readGzipLines(t *testing.T, body io.ReadCloser) []map[string]any {
+	t.Helper()
+	defer body.Close()
+	zr, err := gzip.NewReader(body)
+	if err != nil {
+		t.Fatalf("not gzip: %v", err)
+	}
+	var out []map[string]any
+	sc := bufio.NewScanner(zr)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		out = append(out, m)
+	}
+	if err := sc.Err(); err != nil && !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestRealFleetsCompile makes sure the platform's own fleet files, as Lambdas read them,
+// build a pipeline: no reserved field names, known types, things of known classes.
+func TestRealFleetsCompile(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(moduleRoot(t), "config", "fleet.*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fleet files: %v", err)
+	}
+	awsCfg := aws.Config{Region: "eu-west-1", Credentials: credentials.NewStaticCredentialsProvider("x", "x", "")}
+	db, objects := dynamodb.NewFromConfig(awsCfg), s3.NewFromConfig(awsCfg)
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			f, err := fleetspec.Load(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := f.RuntimeJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			runtimeFleet, err := fleetspec.ParseRuntime(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := pipeline.New(pipeline.Config{
+				Fleet: runtimeFleet, Table: "t", Bucket: "b", KeyID: "k",
+				StateReader: db, StateWriter: db, Objects: objects, Heads: objects, DataKeys: fakekms.New(),
+			}); err != nil {
+				t.Errorf("pipeline.New: %v", err)
+			}
+		})
+	}
+}
