@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -233,4 +235,54 @@ func BenchmarkSealSteadyState(b *testing.B) {
 		buf = s.AppendSeal(buf[:0], k, "plate_reads", plain)
 	}
 	b.ReportMetric(float64(kms.Generated.Load())*10000/float64(b.N), "kms-req/10k-msgs")
+}
+
+func TestCacheIsSafeForConcurrentUse(t *testing.T) {
+	kms := fakekms.New()
+	c := envelope.NewCache(kms, "k", envelope.Options{MaxMessages: 50})
+	type sealed struct {
+		thing string
+		raw   []byte
+	}
+	out := make(chan sealed, 800)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var s envelope.Sealer
+			thing := fmt.Sprint("cam-", g%2)
+			for range 100 {
+				k, err := c.Key(context.Background(), thing, "camera")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				out <- sealed{thing, s.AppendSeal(nil, k, "f", []byte(`"`+thing+`"`))}
+			}
+		}()
+	}
+	wg.Wait()
+	close(out)
+	nonces := map[string]bool{}
+	for s := range out {
+		var env envelope.Envelope
+		if err := json.Unmarshal(s.raw, &env); err != nil {
+			t.Fatal(err)
+		}
+		id := string(env.EncryptedKey) + string(env.Nonce)
+		if nonces[id] {
+			t.Fatal("a nonce repeated under one data key")
+		}
+		nonces[id] = true
+		plain, err := envelope.Decrypt(context.Background(), kms, "f", &env)
+		if err != nil || string(plain) != `"`+s.thing+`"` {
+			t.Fatalf("decrypt: %s, %v", plain, err)
+		}
+	}
+	// 400 messages per context at 50 per key: 8 keys per context, plus at most a few made by
+	// callers racing on an expired key.
+	if got := kms.Generated.Load(); got < 16 || got > 32 {
+		t.Errorf("%d KMS calls for 800 messages at 50 per key", got)
+	}
 }

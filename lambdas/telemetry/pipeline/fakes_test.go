@@ -327,6 +327,7 @@ type env struct {
 	s3      *fakeS3
 	kms     *fakekms.KMS
 	metrics *bytes.Buffer
+	mu      sync.Mutex
 	sleeps  []time.Duration
 	now     time.Time
 }
@@ -341,6 +342,8 @@ func newEnv(t testing.TB, mutate ...func(*Config)) *env {
 		Metrics: e.metrics,
 		Now:     func() time.Time { return e.now },
 		Sleep: func(_ context.Context, d time.Duration) error {
+			e.mu.Lock()
+			defer e.mu.Unlock()
 			e.sleeps = append(e.sleeps, d)
 			return nil
 		},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -601,5 +602,33 @@ func TestContextCancelledMeansRetry(t *testing.T) {
 	checkInvariant(t, res, 1)
 	if len(res.BatchItemFailures) != 1 || e.s3.puts != 0 {
 		t.Errorf("result %+v with %d PUTs, want a retry and nothing stored", res, e.s3.puts)
+	}
+}
+
+// TestConcurrentShards runs one goroutine per shard (thing), as Lambda may run invocations
+// for several shards in one process; run with -race.
+func TestConcurrentShards(t *testing.T) {
+	e := newEnv(t)
+	fields := map[string]string{"sl-1": `"on":true,"brightness":1`, "sl-2": `"on":false,"brightness":2`, "ts-1": `"phase":"red","fault":false`, "cam-1": `"plate_reads":"X"`}
+	var wg sync.WaitGroup
+	for shard, thing := range []string{"sl-1", "sl-2", "ts-1", "cam-1"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range 5 {
+				var recs []events.KinesisEventRecord
+				for i := range 20 {
+					n := shard*1000 + b*20 + i
+					recs = append(recs, kinRec(n, thing, msg(thing, fmt.Sprint("m", n), fields[thing])))
+				}
+				if res := e.p.Process(context.Background(), events.KinesisEvent{Records: recs}); res.Accepted != 20 {
+					t.Errorf("%s batch %d: %+v", thing, b, res)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := len(e.s3.allLines(t, "accepted/")); n != 400 {
+		t.Errorf("%d lines archived, want 400", n)
 	}
 }
