@@ -1,0 +1,570 @@
+// Package commandapi builds the operators' command API: a regional REST API on which every
+// method requires SigV4 (IAM) authorization, bodies are validated against a JSON schema made
+// from the fleet's commands, calls are throttled per stage and per method, access and
+// execution logs go to log groups encrypted with the platform key, and a WAFv2 web ACL (AWS
+// managed rules, a per-IP rate limit, path and content-type rules) guards the stage. The
+// command processor (lambdas/command) behind it reaches only the fleet's command topics and
+// shadows.
+package commandapi
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awswafv2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/secure-smart-city/platform/constructs/processor"
+	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/internal/propcheck"
+	"github.com/secure-smart-city/platform/topics"
+)
+
+// Entry is the command processor's main package.
+const Entry = "lambdas/command"
+
+// Throttle is an API Gateway token bucket: a steady rate and a burst.
+type Throttle struct {
+	// RateLimit is the steady-state rate in requests per second; more than 0.
+	RateLimit float64
+	// BurstLimit is the bucket size in requests; at least 1.
+	BurstLimit int
+}
+
+// Defaults.
+var (
+	// DefaultThrottle applies to every method of the stage.
+	DefaultThrottle = Throttle{RateLimit: 20, BurstLimit: 40}
+	// DefaultCommandThrottle applies to POST /devices/{thing}/commands: a handful of operators
+	// switching devices, never a script flipping a district's lights.
+	DefaultCommandThrottle = Throttle{RateLimit: 5, BurstLimit: 10}
+)
+
+// DefaultWafRateLimit is the requests one source IP may send in five minutes before the web
+// ACL blocks it (one a second on average; the stage throttle still applies below it).
+const DefaultWafRateLimit = 300
+
+// DefaultStageName names the stage when Props.StageName is empty.
+const DefaultStageName = "v1"
+
+// Props configures an API.
+type Props struct {
+	// Fleet is the validated fleet: its commands make the request schema, its things the
+	// function's IoT permissions, and its runtime copy ships beside the function. Required.
+	Fleet *fleetspec.Fleet
+	// EncryptionKey encrypts the log groups and the function's environment. Its key policy
+	// must let CloudWatch Logs of this account use it (keys.ServiceLogs). Required.
+	EncryptionKey awskms.IKey
+	// StateTable holds each device's latest state (partition key "thingName"); the function
+	// may GetItem it. Required.
+	StateTable awsdynamodb.ITable
+	// AuditTable receives one record per command; the function may PutItem it. Required.
+	AuditTable awsdynamodb.ITable
+	// StageName of the API's one stage, the first segment of every path. Default: "v1".
+	StageName string
+	// Throttle applies to every method. Default: DefaultThrottle (20/s, burst 40).
+	Throttle *Throttle
+	// CommandThrottle applies to POST /devices/{thing}/commands; it may not exceed Throttle.
+	// Default: DefaultCommandThrottle (5/s, burst 10).
+	CommandThrottle *Throttle
+	// WafRateLimit is the requests per source IP per five minutes before the web ACL blocks
+	// that IP (10 to 2,000,000,000). Default: DefaultWafRateLimit.
+	WafRateLimit *int
+	// LogRetention of the access, execution and WAF log groups and the function's logs.
+	// Default: one year.
+	LogRetention awslogs.RetentionDays
+	// RemovalPolicy of the log groups. Default: RETAIN.
+	RemovalPolicy awscdk.RemovalPolicy
+	// IoTDataEndpoint is the account's iot:Data-ATS host name. Default: - the function calls
+	// iot:DescribeEndpoint once at cold start (an action with no resource-level permissions).
+	IoTDataEndpoint string
+	// AccountCloudWatchRole sets this region's API Gateway account setting (one per account
+	// and region, shared by every REST API there) to a role that may write only to API
+	// Gateway execution log groups (API-Gateway-Execution-Logs_*) and to access log groups
+	// named API-Gateway-Access-Logs_*, the name this construct gives its own. API Gateway
+	// refuses a stage with logging until the setting exists. Set false when the account's
+	// baseline owns the setting. The role and setting are retained when the stack is deleted,
+	// because other APIs depend on them.
+	// Default: true.
+	AccountCloudWatchRole *bool
+}
+
+// API is the command API and everything it is made of.
+type API struct {
+	constructs.Construct
+	// Api is the REST API (child id "Resource").
+	Api awsapigateway.RestApi
+	// Stage is the API's one stage.
+	Stage awsapigateway.Stage
+	// Function is the command processor behind both methods.
+	Function *processor.Function
+	// WebAcl guards the stage.
+	WebAcl awswafv2.CfnWebACL
+	// AccessLogs receives one JSON line per request (who, what, outcome).
+	AccessLogs awslogs.LogGroup
+	// ExecutionLogs is the group API Gateway writes execution logs (INFO, no payloads) to,
+	// created here so it is encrypted and has a retention.
+	ExecutionLogs awslogs.LogGroup
+	// WafLogs receives the web ACL's request log (authorization headers redacted).
+	WafLogs awslogs.LogGroup
+	// Model is the POST body's JSON schema (CommandSchema).
+	Model awsapigateway.CfnModel
+	// Validator validates bodies and parameters on every method.
+	Validator awsapigateway.RequestValidator
+	// AccountRole is API Gateway's CloudWatch role for this account and region, or nil when
+	// Props.AccountCloudWatchRole is false.
+	AccountRole awsiam.Role
+
+	webACLName string
+}
+
+var stageNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,128}$`)
+
+// New builds the command API. Props errors are reported at synth time with the construct's
+// path (see Node().Validate()), all at once.
+func New(scope constructs.Construct, id string, props *Props) *API {
+	this := constructs.NewConstruct(scope, jsii.String(id))
+	a := &API{Construct: this}
+	var errs propcheck.Errors
+	defer func() { errs.Attach(this) }()
+	p := defaults(props)
+
+	if p.Fleet == nil {
+		errs.Addf("commandapi: Fleet is required: the request schema and the function's IoT permissions come from it")
+	}
+	if p.EncryptionKey == nil {
+		errs.Addf("commandapi: EncryptionKey is required: the log groups and the function's environment are encrypted with the platform key")
+	}
+	if p.StateTable == nil {
+		errs.Addf("commandapi: StateTable is required (GET /devices/{thing} reads it)")
+	}
+	if p.AuditTable == nil {
+		errs.Addf("commandapi: AuditTable is required (every command is audited)")
+	}
+	if !propcheck.IsUnresolved(p.StageName) && !stageNamePattern.MatchString(p.StageName) {
+		errs.Addf("commandapi: StageName %q must be 1-128 of [a-zA-Z0-9_-]", p.StageName)
+	}
+	checkThrottle(&errs, "Throttle", p.Throttle)
+	checkThrottle(&errs, "CommandThrottle", p.CommandThrottle)
+	if p.CommandThrottle.RateLimit > p.Throttle.RateLimit || p.CommandThrottle.BurstLimit > p.Throttle.BurstLimit {
+		errs.Addf("commandapi: CommandThrottle (rate %g/s, burst %d) may not exceed Throttle (rate %g/s, burst %d): commands are the API's riskier path",
+			p.CommandThrottle.RateLimit, p.CommandThrottle.BurstLimit, p.Throttle.RateLimit, p.Throttle.BurstLimit)
+	}
+	if *p.WafRateLimit < 10 || *p.WafRateLimit > 2_000_000_000 {
+		errs.Addf("commandapi: WafRateLimit %d must be between 10 and 2000000000 requests per IP per five minutes", *p.WafRateLimit)
+	}
+	var (
+		schema  map[string]any
+		runtime []byte
+		chunks  [][]string
+	)
+	if p.Fleet != nil {
+		var err error
+		if schema, err = CommandSchema(p.Fleet); err != nil {
+			errs.Addf("%v", err)
+		}
+		if runtime, err = p.Fleet.RuntimeJSON(); err != nil {
+			errs.Addf("commandapi: fleet runtime copy: %v", err)
+		}
+		names := make([]string, len(p.Fleet.Things))
+		for i, t := range p.Fleet.Things {
+			names[i] = t.Name
+		}
+		if chunks, err = chunkThings(names); err != nil {
+			errs.Addf("%v", err)
+		}
+	}
+	if len(errs) > 0 {
+		return a
+	}
+
+	stack := awscdk.Stack_Of(this)
+	a.Function = a.function(p, runtime, chunks)
+
+	a.Api = awsapigateway.NewRestApi(this, jsii.String("Resource"), &awsapigateway.RestApiProps{
+		RestApiName:           jsii.String(*awscdk.Names_UniqueResourceName(this, &awscdk.UniqueResourceNameOptions{MaxLength: jsii.Number(128), Separator: jsii.String("-")})),
+		Description:           jsii.String("Smart city command API: device state and operator commands, IAM (SigV4) authorized"),
+		EndpointConfiguration: &awsapigateway.EndpointConfiguration{Types: &[]awsapigateway.EndpointType{awsapigateway.EndpointType_REGIONAL}},
+		DefaultMethodOptions:  &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_IAM},
+		CloudWatchRole:        jsii.Bool(false),
+		FailOnWarnings:        jsii.Bool(true),
+		Deploy:                jsii.Bool(true),
+		DeployOptions:         a.stageOptions(p),
+	})
+	a.Stage = a.Api.DeploymentStage()
+
+	// Named the way API Gateway names execution logs, so it writes here rather than create an
+	// unencrypted group that never expires.
+	a.ExecutionLogs = awslogs.NewLogGroup(this, jsii.String("ExecutionLogs"), &awslogs.LogGroupProps{
+		LogGroupName:  jsii.String("API-Gateway-Execution-Logs_" + *a.Api.RestApiId() + "/" + p.StageName),
+		EncryptionKey: p.EncryptionKey,
+		Retention:     p.LogRetention,
+		RemovalPolicy: p.RemovalPolicy,
+	})
+	// Named after the API id (not the construct path), so a redeploy after a stack deletion
+	// does not collide with the retained group.
+	a.AccessLogs = awslogs.NewLogGroup(this, jsii.String("AccessLogs"), &awslogs.LogGroupProps{
+		LogGroupName:  jsii.String(AccessLogGroupPrefix + *a.Api.RestApiId() + "/" + p.StageName),
+		EncryptionKey: p.EncryptionKey,
+		Retention:     p.LogRetention,
+		RemovalPolicy: p.RemovalPolicy,
+	})
+	cfnStage := a.Stage.Node().DefaultChild().(awsapigateway.CfnStage)
+	cfnStage.SetAccessLogSetting(&awsapigateway.CfnStage_AccessLogSettingProperty{
+		DestinationArn: logGroupArn(stack, *a.AccessLogs.LogGroupName()),
+		Format:         jsii.String(accessLogFormat()),
+	})
+	a.Stage.Node().AddDependency(a.ExecutionLogs)
+	if *p.AccountCloudWatchRole {
+		a.Stage.Node().AddDependency(a.accountRole(stack))
+	}
+
+	a.routes(p, schema)
+	a.waf(p, stack)
+	return a
+}
+
+// AccessLogGroupPrefix starts the name of every access log group this construct creates; the
+// account CloudWatch role may write to groups with this prefix.
+const AccessLogGroupPrefix = "API-Gateway-Access-Logs_"
+
+// ExecutionLogGroupPrefix is how API Gateway names execution log groups.
+const ExecutionLogGroupPrefix = "API-Gateway-Execution-Logs_"
+
+func checkThrottle(errs *propcheck.Errors, field string, t *Throttle) {
+	if t.RateLimit <= 0 || t.RateLimit > 10000 {
+		errs.Addf("commandapi: %s.RateLimit %g must be above 0 and at most 10000 requests per second", field, t.RateLimit)
+	}
+	if t.BurstLimit < 1 || t.BurstLimit > 5000 {
+		errs.Addf("commandapi: %s.BurstLimit %d must be between 1 and 5000 requests", field, t.BurstLimit)
+	}
+}
+
+func defaults(props *Props) Props {
+	p := Props{}
+	if props != nil {
+		p = *props
+	}
+	if p.StageName == "" {
+		p.StageName = DefaultStageName
+	}
+	if p.Throttle == nil {
+		t := DefaultThrottle
+		p.Throttle = &t
+	}
+	if p.CommandThrottle == nil {
+		t := DefaultCommandThrottle
+		p.CommandThrottle = &t
+	}
+	if p.WafRateLimit == nil {
+		n := DefaultWafRateLimit
+		p.WafRateLimit = &n
+	}
+	if p.LogRetention == "" {
+		p.LogRetention = awslogs.RetentionDays_ONE_YEAR
+	}
+	if p.RemovalPolicy == "" {
+		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
+	}
+	if p.AccountCloudWatchRole == nil {
+		p.AccountCloudWatchRole = jsii.Bool(true)
+	}
+	return p
+}
+
+// commandsMethodPath is the stage's method-settings key of the command method.
+const commandsMethodPath = "/devices/{thing}/commands/POST"
+
+func (a *API) stageOptions(p Props) *awsapigateway.StageOptions {
+	return &awsapigateway.StageOptions{
+		StageName:   jsii.String(p.StageName),
+		Description: jsii.String("Operators' command API"),
+		// INFO records each request's steps and errors; data trace would log bodies and
+		// headers, so it stays off.
+		LoggingLevel:         awsapigateway.MethodLoggingLevel_INFO,
+		DataTraceEnabled:     jsii.Bool(false),
+		MetricsEnabled:       jsii.Bool(true),
+		TracingEnabled:       jsii.Bool(true),
+		ThrottlingRateLimit:  jsii.Number(p.Throttle.RateLimit),
+		ThrottlingBurstLimit: jsii.Number(float64(p.Throttle.BurstLimit)),
+		MethodOptions: &map[string]*awsapigateway.MethodDeploymentOptions{
+			// A method override replaces the stage's settings for that method, so it repeats them.
+			commandsMethodPath: {
+				LoggingLevel:         awsapigateway.MethodLoggingLevel_INFO,
+				DataTraceEnabled:     jsii.Bool(false),
+				MetricsEnabled:       jsii.Bool(true),
+				ThrottlingRateLimit:  jsii.Number(p.CommandThrottle.RateLimit),
+				ThrottlingBurstLimit: jsii.Number(float64(p.CommandThrottle.BurstLimit)),
+			},
+		},
+	}
+}
+
+func (a *API) function(p Props, runtime []byte, chunks [][]string) *processor.Function {
+	env := map[string]string{
+		"STATE_TABLE": *p.StateTable.TableName(),
+		"AUDIT_TABLE": *p.AuditTable.TableName(),
+	}
+	if p.IoTDataEndpoint != "" {
+		env["IOT_DATA_ENDPOINT"] = p.IoTDataEndpoint
+	}
+	fn := processor.New(a.Construct, "Function", &processor.Props{
+		Entry:         Entry,
+		Description:   "Smart city command processor: device state and audited operator commands",
+		EncryptionKey: p.EncryptionKey,
+		Environment:   env,
+		Files:         map[string][]byte{"fleet.json": runtime},
+		Timeout:       10 * time.Second,
+		LogRetention:  p.LogRetention,
+		RemovalPolicy: p.RemovalPolicy,
+	})
+	if fn.Role == nil {
+		return fn
+	}
+	p.StateTable.Grant(fn.Role, jsii.String("dynamodb:GetItem"))
+	if k := p.StateTable.EncryptionKey(); k != nil {
+		k.Grant(fn.Role, jsii.String("kms:Decrypt"), jsii.String("kms:DescribeKey"))
+	}
+	p.AuditTable.Grant(fn.Role, jsii.String("dynamodb:PutItem"))
+	if k := p.AuditTable.EncryptionKey(); k != nil {
+		k.GrantEncryptDecrypt(fn.Role)
+	}
+	if p.IoTDataEndpoint == "" {
+		fn.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("FindIoTDataEndpoint"),
+			Actions:   jsii.Strings("iot:DescribeEndpoint"),
+			Resources: jsii.Strings("*"),
+		}))
+	}
+	// One command topic and one shadow per fleet thing, never a wildcard; in as many managed
+	// policies as the ARNs need (an inline policy would stop at a few dozen things).
+	stack := awscdk.Stack_Of(a.Construct)
+	for i, chunk := range chunks {
+		var topicArns, thingArns []*string
+		for _, name := range chunk {
+			topicArns = append(topicArns, iotArn(stack, "topic", topics.Command(name)))
+			thingArns = append(thingArns, iotArn(stack, "thing", name))
+		}
+		awsiam.NewManagedPolicy(a.Construct, jsii.String(fmt.Sprintf("ThingScope%d", i)), &awsiam.ManagedPolicyProps{
+			Description: jsii.String(fmt.Sprintf("Command processor: publish to and update the shadows of fleet things (part %d of %d)", i+1, len(chunks))),
+			Roles:       &[]awsiam.IRole{fn.Role},
+			Statements: &[]awsiam.PolicyStatement{
+				awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+					Sid: jsii.String("PublishCommands"), Actions: jsii.Strings("iot:Publish"), Resources: &topicArns,
+				}),
+				awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+					Sid: jsii.String("UpdateShadows"), Actions: jsii.Strings("iot:UpdateThingShadow"), Resources: &thingArns,
+				}),
+			},
+		})
+	}
+	return fn
+}
+
+func iotArn(stack awscdk.Stack, resource, name string) *string {
+	return stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("iot"), Resource: jsii.String(resource), ResourceName: jsii.String(name),
+		ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+	})
+}
+
+// logGroupArn is a log group's ARN without the ":*" suffix, as API Gateway and WAF want it.
+func logGroupArn(stack awscdk.Stack, name string) *string {
+	return stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("logs"), Resource: jsii.String("log-group"), ResourceName: jsii.String(name),
+		ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
+}
+
+// accountRole sets the region's API Gateway CloudWatch role (see Props.AccountCloudWatchRole).
+func (a *API) accountRole(stack awscdk.Stack) constructs.IConstruct {
+	role := awsiam.NewRole(a.Construct, jsii.String("AccountLogsRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("apigateway.amazonaws.com"), nil),
+		Description: jsii.String("API Gateway's CloudWatch role for this account and region: writes execution and access logs of REST APIs"),
+	})
+	var groups []*string
+	for _, prefix := range []string{ExecutionLogGroupPrefix, AccessLogGroupPrefix} {
+		groups = append(groups, logGroupArn(stack, prefix+"*"), logGroupArn(stack, prefix+"*:*"))
+	}
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("WriteApiGatewayLogs"),
+		// The write half of AmazonAPIGatewayPushToCloudWatchLogs; it never reads logs back.
+		Actions: jsii.Strings("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+			"logs:DescribeLogGroups", "logs:DescribeLogStreams"),
+		Resources: &groups,
+	}))
+	role.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN)
+	account := awsapigateway.NewCfnAccount(a.Construct, jsii.String("Account"), &awsapigateway.CfnAccountProps{
+		CloudWatchRoleArn: role.RoleArn(),
+	})
+	account.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN, nil)
+	account.Node().AddDependency(role)
+	a.AccountRole = role
+	return account
+}
+
+func (a *API) routes(p Props, schema map[string]any) {
+	a.Validator = awsapigateway.NewRequestValidator(a.Construct, jsii.String("Validator"), &awsapigateway.RequestValidatorProps{
+		RestApi:                   a.Api,
+		ValidateRequestBody:       jsii.Bool(true),
+		ValidateRequestParameters: jsii.Bool(true),
+	})
+	a.Model = awsapigateway.NewCfnModel(a.Construct, jsii.String("CommandModel"), &awsapigateway.CfnModelProps{
+		RestApiId:   a.Api.RestApiId(),
+		ContentType: jsii.String("application/json"),
+		Description: jsii.String("An operator command for one of the fleet's device classes"),
+		Schema:      schema,
+	})
+	// A changed schema takes effect only in a new deployment, as the L2 Model arranges.
+	if d := a.Api.LatestDeployment(); d != nil {
+		d.Node().AddDependency(a.Model)
+		d.AddToLogicalId(schema)
+	}
+	model := awsapigateway.Model_FromModelName(a.Construct, jsii.String("CommandModelRef"), a.Model.Ref())
+
+	integration := awsapigateway.NewLambdaIntegration(a.Function.Function, &awsapigateway.LambdaIntegrationOptions{
+		Proxy: jsii.Bool(true),
+		// No extra permission for console test invocations, which bypass authorization.
+		AllowTestInvoke: jsii.Bool(false),
+	})
+	thingParam := &map[string]*bool{"method.request.path.thing": jsii.Bool(true)}
+	thing := a.Api.Root().AddResource(jsii.String("devices"), nil).AddResource(jsii.String("{thing}"), nil)
+	thing.AddMethod(jsii.String("GET"), integration, &awsapigateway.MethodOptions{
+		AuthorizationType: awsapigateway.AuthorizationType_IAM,
+		OperationName:     jsii.String("GetDevice"),
+		RequestParameters: thingParam,
+		RequestValidator:  a.Validator,
+	})
+	thing.AddResource(jsii.String("commands"), nil).AddMethod(jsii.String("POST"), integration, &awsapigateway.MethodOptions{
+		AuthorizationType: awsapigateway.AuthorizationType_IAM,
+		OperationName:     jsii.String("SendCommand"),
+		RequestParameters: thingParam,
+		RequestValidator:  a.Validator,
+		RequestModels:     &map[string]awsapigateway.IModel{"application/json": model},
+	})
+}
+
+func (a *API) waf(p Props, stack awscdk.Stack) {
+	a.webACLName = *awscdk.Names_UniqueResourceName(a.Construct, &awscdk.UniqueResourceNameOptions{
+		MaxLength: jsii.Number(128), Separator: jsii.String("-"), AllowedSpecialCharacters: jsii.String("-_"),
+	})
+	stageLen := len(p.StageName)
+	if propcheck.IsUnresolved(p.StageName) {
+		stageLen = maxStageName
+	}
+	a.WebAcl = awswafv2.NewCfnWebACL(a.Construct, jsii.String("WebAcl"), &awswafv2.CfnWebACLProps{
+		Name:             jsii.String(a.webACLName),
+		Description:      jsii.String("Guards the smart city command API: per-IP rate limit, path and content-type shape, AWS managed rules"),
+		Scope:            jsii.String("REGIONAL"),
+		DefaultAction:    &awswafv2.CfnWebACL_DefaultActionProperty{Allow: map[string]any{}},
+		VisibilityConfig: visibility(a.webACLName),
+		Rules:            webACLRules(*p.WafRateLimit, stageLen),
+	})
+	awswafv2.NewCfnWebACLAssociation(a.Construct, jsii.String("WebAclAssociation"), &awswafv2.CfnWebACLAssociationProps{
+		ResourceArn: a.Stage.StageArn(),
+		WebAclArn:   a.WebAcl.AttrArn(),
+	})
+	// WAF logs only to groups named aws-waf-logs-*; the web ACL's id keeps the name new after
+	// a stack deletion retained the old group.
+	a.WafLogs = awslogs.NewLogGroup(a.Construct, jsii.String("WafLogs"), &awslogs.LogGroupProps{
+		LogGroupName:  jsii.String("aws-waf-logs-" + a.webACLName + "-" + *a.WebAcl.AttrId()),
+		EncryptionKey: p.EncryptionKey,
+		Retention:     p.LogRetention,
+		RemovalPolicy: p.RemovalPolicy,
+	})
+	redact := func(header string) any {
+		return &awswafv2.CfnLoggingConfiguration_FieldToMatchProperty{SingleHeader: map[string]any{"Name": header}}
+	}
+	awswafv2.NewCfnLoggingConfiguration(a.Construct, jsii.String("WafLogging"), &awswafv2.CfnLoggingConfigurationProps{
+		ResourceArn:           a.WebAcl.AttrArn(),
+		LogDestinationConfigs: &[]any{logGroupArn(stack, *a.WafLogs.LogGroupName())},
+		// SigV4 headers: the signature and a session token are credentials' traces, not logs.
+		RedactedFields: &[]any{redact("authorization"), redact("x-amz-security-token")},
+	})
+}
+
+// URL is the stage's base URL, https://<id>.execute-api.<region>.amazonaws.com/<stage>/.
+func (a *API) URL() *string { return a.Api.Url() }
+
+// MethodArn is the execute-api ARN of a method of this stage, for IAM policies, e.g.
+// MethodArn("POST", "/devices/*/commands").
+func (a *API) MethodArn(method, path string) *string {
+	return a.Api.ArnForExecuteApi(jsii.String(method), jsii.String(path), a.Stage.StageName())
+}
+
+// GrantSendCommands lets grantee POST commands to any device (execute-api:Invoke).
+func (a *API) GrantSendCommands(grantee awsiam.IGrantable) awsiam.Grant {
+	return a.grantInvoke(grantee, "POST", "/devices/*/commands")
+}
+
+// GrantReadDevices lets grantee GET any device's state (execute-api:Invoke).
+func (a *API) GrantReadDevices(grantee awsiam.IGrantable) awsiam.Grant {
+	return a.grantInvoke(grantee, "GET", "/devices/*")
+}
+
+func (a *API) grantInvoke(grantee awsiam.IGrantable, method, path string) awsiam.Grant {
+	return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      grantee,
+		Actions:      jsii.Strings("execute-api:Invoke"),
+		ResourceArns: &[]*string{a.MethodArn(method, path)},
+	})
+}
+
+// MetricServerErrors counts the stage's 5XX responses (Sum).
+func (a *API) MetricServerErrors(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return a.Stage.MetricServerError(opts)
+}
+
+// MetricClientErrors counts the stage's 4XX responses (Sum): refused signatures, failed
+// validation, throttling, unknown things.
+func (a *API) MetricClientErrors(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return a.Stage.MetricClientError(opts)
+}
+
+// MetricLatency is the stage's end-to-end latency in milliseconds (default Average).
+func (a *API) MetricLatency(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return a.Stage.MetricLatency(opts)
+}
+
+// MetricWafBlockedRequests counts requests the web ACL blocked, all rules together (Sum).
+func (a *API) MetricWafBlockedRequests(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return a.MetricWafRuleBlockedRequests("ALL", opts)
+}
+
+// MetricWafRuleBlockedRequests counts requests one rule of the web ACL blocked (Sum), e.g.
+// RuleRateLimit.
+func (a *API) MetricWafRuleBlockedRequests(rule string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	o := awscloudwatch.MetricOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	dims := map[string]*string{
+		"WebACL": jsii.String(a.webACLName),
+		"Region": awscdk.Stack_Of(a.Construct).Region(),
+		"Rule":   jsii.String(rule),
+	}
+	if o.DimensionsMap != nil {
+		for k, v := range *o.DimensionsMap {
+			dims[k] = v
+		}
+	}
+	statistic := o.Statistic
+	if statistic == nil {
+		statistic = jsii.String("Sum")
+	}
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace: jsii.String("AWS/WAFV2"), MetricName: jsii.String("BlockedRequests"),
+		DimensionsMap: &dims, Statistic: statistic,
+		Account: o.Account, Color: o.Color, Id: o.Id, Label: o.Label, Period: o.Period, Region: o.Region,
+		StackAccount: o.StackAccount, StackRegion: o.StackRegion, Unit: o.Unit, Visible: o.Visible,
+	})
+}
