@@ -94,11 +94,11 @@ func (d *decoder) parse(data []byte) (Reason, string) {
 			}
 			d.pos++
 			d.ws()
-			m := member{key: key}
-			if r, detail := d.value(&m, 1); r != "" {
+			// Filled in place: a member is large enough that copying it shows in profiles.
+			d.members = append(d.members, member{key: key})
+			if r, detail := d.value(&d.members[len(d.members)-1], 1); r != "" {
 				return r, detail
 			}
-			d.members = append(d.members, m)
 			d.ws()
 			c := d.peek()
 			d.pos++

@@ -252,7 +252,13 @@ type batch struct {
 func (p *Pipeline) Process(ctx context.Context, ev events.KinesisEvent) Result {
 	start := p.cfg.Now()
 	s := p.pool.Get().(*scratch)
-	defer p.pool.Put(s)
+	defer func() {
+		// Drop references to this batch's data before the scratch waits in the pool.
+		clear(s.recs)
+		clear(s.dec.members)
+		s.dec.data = nil
+		p.pool.Put(s)
+	}()
 	s.vals = s.vals[:0]
 	s.dec.reset()
 	if cap(s.recs) < len(ev.Records) {
