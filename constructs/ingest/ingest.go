@@ -90,7 +90,8 @@ type Props struct {
 	// Stream mode only. Default: - processor.AddKinesisSource's defaults (batches of 500).
 	Source *processor.KinesisSourceProps
 
-	// Entry is the processor's Go main package. Default: DefaultEntry.
+	// Entry is the processor's Go main package. Required in direct mode (DefaultEntry handles
+	// Kinesis batches only). Default: DefaultEntry.
 	Entry string
 	// Environment adds variables to the processor's; the construct's own (table, bucket, key,
 	// fleet file) cannot be overridden. Default: - none.
@@ -236,10 +237,18 @@ func (in *Ingest) check(p *Props) []string {
 	if p.StreamRetention == 0 {
 		p.StreamRetention = DefaultStreamRetention
 	}
+	window := DedupWindow
+	if v, ok := p.Environment[EnvDedupTTL]; ok {
+		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+			errs.Addf("ingest: Environment %s=%q is not a positive Go duration", EnvDedupTTL, v)
+		} else {
+			window = d
+		}
+	}
 	if p.StreamRetention < DefaultStreamRetention || p.StreamRetention > MaxStreamRetention || p.StreamRetention%time.Hour != 0 {
 		errs.Addf("ingest: StreamRetention %s must be whole hours between 24h and 8760h", p.StreamRetention)
-	} else if p.StreamRetention >= DedupWindow {
-		errs.Addf("ingest: StreamRetention %s must be below the processor's deduplication window (%s), or redelivered records would be stored twice", p.StreamRetention, DedupWindow)
+	} else if p.StreamRetention >= window {
+		errs.Addf("ingest: StreamRetention %s must be below the processor's deduplication window (%s, %s), or redelivered records would be stored twice", p.StreamRetention, EnvDedupTTL, window)
 	}
 	if p.StreamShards < 0 || p.StreamShards > 10000 {
 		errs.Addf("ingest: StreamShards %d must be 0 (on-demand) or between 1 and 10000", p.StreamShards)
@@ -256,6 +265,9 @@ func (in *Ingest) check(p *Props) []string {
 		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
 	}
 	if p.Entry == "" {
+		if p.Mode == ModeDirect {
+			errs.Addf("ingest: direct mode needs Entry, a main package whose handler takes one rule message: %s reads Kinesis batches only", DefaultEntry)
+		}
 		p.Entry = DefaultEntry
 	}
 	for k := range p.Environment {

@@ -20,6 +20,9 @@ const (
 	EnvStateTable    = "STATE_TABLE"
 	EnvArchiveBucket = "ARCHIVE_BUCKET"
 	EnvFieldKeyID    = "FIELD_KEY_ID"
+	// EnvDedupTTL, when set in Props.Environment, changes the processor's deduplication
+	// window; the stream retention must stay below it.
+	EnvDedupTTL = "DEDUP_TTL"
 )
 
 // reservedEnv are the variables Props.Environment may not override.
