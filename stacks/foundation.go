@@ -22,6 +22,10 @@ type Foundation struct {
 	Archive *securestore.Bucket
 	// DeviceState holds the latest state per device (partition key "thingName").
 	DeviceState *securestore.Table
+	// TelemetryState is the telemetry processor's table: each device's latest accepted
+	// message (pk=<thing>, sk="state") and its deduplication markers (sk="msg#<id>", expiring
+	// through the TTL attribute "expiresAt").
+	TelemetryState *securestore.Table
 	// ProvisioningAllowlist admits devices to fleet provisioning by serial (partition key
 	// "serial"); the pre-provisioning hook marks each serial provisioned exactly once.
 	ProvisioningAllowlist *securestore.Table
@@ -56,6 +60,13 @@ func NewFoundation(scope constructs.Construct, cfg Config) *Foundation {
 		PartitionKey:  "thingName",
 		EncryptionKey: f.PlatformKey.Key,
 		RemovalPolicy: cfg.DataRemovalPolicy(),
+	})
+	f.TelemetryState = securestore.NewTable(stack, "TelemetryState", &securestore.TableProps{
+		PartitionKey:        "pk",
+		SortKey:             "sk",
+		TimeToLiveAttribute: "expiresAt",
+		EncryptionKey:       f.PlatformKey.Key,
+		RemovalPolicy:       cfg.DataRemovalPolicy(),
 	})
 	f.ProvisioningAllowlist = securestore.NewTable(stack, "ProvisioningAllowlist", &securestore.TableProps{
 		PartitionKey:  "serial",

@@ -5,6 +5,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/secure-smart-city/platform/constructs/ingest"
 	"github.com/secure-smart-city/platform/constructs/securestore"
 )
 
@@ -13,14 +14,24 @@ type Ingestion struct {
 	awscdk.Stack
 	// RuleErrors receives what a topic rule's actions failed to deliver (its error action).
 	RuleErrors *securestore.Queue
+	// Telemetry is the path itself: one Basic Ingest rule per device class into the stream
+	// and the telemetry processor. Its methods give the metrics to alarm on.
+	Telemetry *ingest.Ingest
 }
 
 // NewIngestion builds the Ingestion stack.
 func NewIngestion(scope constructs.Construct, cfg Config, f *Foundation) *Ingestion {
 	stack := awscdk.NewStack(scope, jsii.String(cfg.StackName("Ingestion")),
 		cfg.stackProps("Ingestion", "Smart city IoT platform: topic rules, stream and telemetry processors"))
-	return &Ingestion{
-		Stack:      stack,
-		RuleErrors: securestore.NewQueue(stack, "RuleErrors", &securestore.QueueProps{EncryptionKey: f.PlatformKey.Key}),
-	}
+	ruleErrors := securestore.NewQueue(stack, "RuleErrors", &securestore.QueueProps{EncryptionKey: f.PlatformKey.Key})
+	telemetry := ingest.New(stack, "Telemetry", &ingest.Props{
+		Fleet:         cfg.Fleet,
+		RulePrefix:    cfg.RulePrefix(),
+		EncryptionKey: f.PlatformKey.Key,
+		RuleErrors:    ruleErrors,
+		State:         f.TelemetryState,
+		Archive:       f.Archive,
+		FieldKey:      f.FieldKey.Key,
+	})
+	return &Ingestion{Stack: stack, RuleErrors: ruleErrors, Telemetry: telemetry}
 }

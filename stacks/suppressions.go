@@ -106,6 +106,27 @@ var AcceptedFindings = []AcceptedFinding{
 			"mapping's encrypted on-failure queue; asynchronous ones have an on-failure destination, which " +
 			"supersedes a DLQ and carries the error with the event.",
 	},
+	{
+		Rules: []string{"AwsSolutions-IAM5"},
+		Where: "the telemetry processor's role (archive object prefixes)",
+		Type:  "AWS::IAM::Policy",
+		Path:  regexp.MustCompile(`/Telemetry/Processor/ExecutionRole/DefaultPolicy/Resource$`),
+		AppliesTo: []string{
+			"Resource::<TelemetryArchive8B85118B.Arn>/accepted/*",
+			"Resource::<TelemetryArchive8B85118B.Arn>/rejected/*",
+		},
+		Reason: "The processor writes one new object per batch under keys it derives at run time " +
+			"(class, date, hour, sequence, hash), so its PUTs (and HEADs of accepted objects) name the " +
+			"accepted/ and rejected/ prefixes of the one archive bucket; it cannot read, list elsewhere or delete.",
+	},
+	{
+		Rules: []string{"AwsSolutions-KDS3"},
+		Where: "Kinesis streams",
+		Type:  "AWS::Kinesis::Stream",
+		Reason: "The platform encrypts every store with its customer-managed key (rotation, audited key " +
+			"policy, RETAIN) by design; the warning is about the cost of the extra KMS requests, which " +
+			"Kinesis keeps small by reusing data keys for minutes, not about a weakness.",
+	},
 }
 
 // Suppress records every accepted finding on the resources it applies to under scope.

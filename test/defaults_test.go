@@ -41,13 +41,10 @@ func TestSecureDefaults(t *testing.T) {
 // notYetInApp lists checks whose resource types the app does not create yet; their proofs in
 // TestChecksCatchWeakening still run.
 var notYetInApp = map[string]bool{
-	"kinesis-cmk":           true,
-	"logs-cmk-retention":    true,
-	"iot-rule-error-action": true,
-	"iot-policy-rules":      true,
-	// Go functions land with the fleet (provisioning hook), ingestion and operations issues.
-	"lambda-hardening":                 true,
-	"iam-wildcard-resources":           true,
+	"iot-policy-rules": true,
+	// Asynchronous functions land with the fleet (provisioning hook) and operations issues.
 	"lambda-async-failure-destination": true,
-	"stream-source-hardening":          true,
+	// The app's telemetry path is stream mode, which has no IoT invoke permission; the direct
+	// mode (TestIngestDirectMode) and the fleet's provisioning hook have one.
+	"lambda-iot-permission-scoped": true,
 }

@@ -46,6 +46,7 @@ var All = []Check{
 	{Name: "lambda-hardening", Default: "Go functions: active tracing, JSON logs, bounded concurrency, KMS-encrypted environment", Run: lambdaHardening},
 	{Name: "lambda-async-failure-destination", Default: "every asynchronously invoked function has an on-failure destination", Run: lambdaAsyncFailureDestination},
 	{Name: "stream-source-hardening", Default: "stream consumers batch (>= 100), bisect on error, retry a bounded number of times, report partial failures and send what still fails to a queue", Run: streamSourceHardening},
+	{Name: "lambda-iot-permission-scoped", Default: "a Lambda permission for AWS IoT (a topic rule) names principal iot.amazonaws.com, the source ARN and the source account (cfn-lint W3664)", Run: lambdaIoTPermissionScoped},
 }
 
 // UnscopableActions have no resource-level permissions, so only they may use Resource "*".
@@ -469,6 +470,67 @@ func streamSourceHardening(t Template) (int, []string) {
 		}
 	}
 	return n, out
+}
+
+// lambdaIoTPermissionScoped inspects every Lambda permission that AWS IoT uses or that names a
+// topic rule as its source. A permission whose source is a topic rule but whose principal is
+// not iot.amazonaws.com never lets the rule invoke (cfn-lint W3664); one for iot.amazonaws.com
+// without a source ARN and account lets any rule, of any account, invoke the function.
+func lambdaIoTPermissionScoped(t Template) (int, []string) {
+	rules := map[string]bool{}
+	for _, r := range t.Resources("AWS::IoT::TopicRule") {
+		rules[r.ID] = true
+	}
+	n := 0
+	var out []string
+	for _, p := range t.Resources("AWS::Lambda::Permission") {
+		principal, _ := Get(p.Properties, "Principal").(string)
+		src := Get(p.Properties, "SourceArn")
+		fromRule := mentions(src, ":rule/")
+		if g, ok := Get(src, "Fn::GetAtt", 0).(string); ok && rules[g] {
+			fromRule = true
+		}
+		if principal != "iot.amazonaws.com" && !fromRule {
+			continue
+		}
+		n++
+		var bad []string
+		if principal != "iot.amazonaws.com" {
+			bad = append(bad, fmt.Sprintf("source is a topic rule but principal is %q, not iot.amazonaws.com", principal))
+		}
+		if src == nil {
+			bad = append(bad, "no SourceArn")
+		}
+		if Get(p.Properties, "SourceAccount") == nil {
+			bad = append(bad, "no SourceAccount")
+		}
+		if len(bad) > 0 {
+			out = append(out, p.ID+": "+strings.Join(bad, "; "))
+		}
+	}
+	return n, out
+}
+
+// mentions reports whether any string inside v (a literal or the parts of an intrinsic such
+// as Fn::Join) contains s.
+func mentions(v any, s string) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.Contains(x, s)
+	case []any:
+		for _, e := range x {
+			if mentions(e, s) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, e := range x {
+			if mentions(e, s) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // each runs fn over every resource of a type, collecting "<id>: <problem>" violations.
