@@ -4,7 +4,8 @@ package pipeline
 // partitions (rejected/reason=<reason>/) and the Reason metric dimension.
 type Reason string
 
-// Reasons, in the order they are checked: the first that applies is reported.
+// Reasons. When several apply, the first in the order the package documentation gives
+// (Validation) is reported.
 const (
 	// ReasonTooLarge: the record exceeds its class's MaxMessageBytes plus the topic rule's
 	// metadata allowance (RuleOverheadBytes), or every class's limit before parsing.
