@@ -134,7 +134,8 @@ func webACLRules(rateLimit, stageLen int) *[]any {
 								Statement: &awswafv2.CfnWebACL_StatementProperty{
 									ByteMatchStatement: &awswafv2.CfnWebACL_ByteMatchStatementProperty{
 										FieldToMatch: &awswafv2.CfnWebACL_FieldToMatchProperty{
-											SingleHeader: &awswafv2.CfnWebACL_SingleHeaderProperty{Name: jsii.String("content-type")},
+											// A JSON property in CloudFormation: the key is "Name".
+											SingleHeader: map[string]any{"Name": "content-type"},
 										},
 										PositionalConstraint: jsii.String("STARTS_WITH"),
 										SearchString:         jsii.String("application/json"),

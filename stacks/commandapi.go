@@ -1,0 +1,28 @@
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/secure-smart-city/platform/constructs/commandapi"
+)
+
+// newCommandAPI builds the operators' command API into the Operations stack: the stage is
+// named after the platform stage, so a URL says which city it commands.
+func newCommandAPI(stack awscdk.Stack, cfg Config, f *Foundation) *commandapi.API {
+	api := commandapi.New(stack, "CommandApi", &commandapi.Props{
+		Fleet:         cfg.Fleet,
+		EncryptionKey: f.PlatformKey.Key,
+		StateTable:    f.DeviceState.Table,
+		AuditTable:    f.CommandAudit.Table,
+		StageName:     string(cfg.Stage),
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	if api.Api != nil {
+		awscdk.NewCfnOutput(stack, jsii.String("CommandApiUrl"), &awscdk.CfnOutputProps{
+			Description: jsii.String("Base URL of the command API (IAM/SigV4 authorized): GET devices/{thing}, POST devices/{thing}/commands"),
+			Value:       api.URL(),
+		})
+	}
+	return api
+}
