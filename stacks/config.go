@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -34,6 +35,9 @@ type Config struct {
 	Account, Region string
 	// Fleet is the stage's validated fleet file.
 	Fleet *fleetspec.Fleet
+	// DefenderDetect creates Device Defender Detect security profiles, for accounts that still
+	// have Detect (closed to new customers since 31 August 2026). Default: false.
+	DefenderDetect bool
 }
 
 // Context keys read by ConfigFromContext.
@@ -43,6 +47,8 @@ const (
 	ContextRegion  = "region"
 	// ContextFleetFile names the fleet file. Default: config/fleet.<stage>.json.
 	ContextFleetFile = "fleetFile"
+	// ContextDefenderDetect turns on Device Defender Detect profiles (true or false).
+	ContextDefenderDetect = "defenderDetect"
 )
 
 var (
@@ -88,6 +94,17 @@ func ConfigFromContext(scope constructs.Construct) (Config, error) {
 		return Config{}, err
 	}
 	cfg := Config{Stage: Stage(stage), Account: account, Region: region}
+	switch v := scope.Node().TryGetContext(jsii.String(ContextDefenderDetect)).(type) {
+	case nil:
+	case bool:
+		cfg.DefenderDetect = v
+	case string: // -c defenderDetect=true arrives as a string
+		if cfg.DefenderDetect, err = strconv.ParseBool(v); err != nil {
+			return Config{}, fmt.Errorf("context %q: want true or false, got %q", ContextDefenderDetect, v)
+		}
+	default:
+		return Config{}, fmt.Errorf("context %q: want true or false, got %v", ContextDefenderDetect, v)
+	}
 	if cfg.Stage == "" {
 		cfg.Stage = StageDev
 	}

@@ -19,7 +19,7 @@ func NewPlatform(app constructs.Construct, cfg Config) *Platform {
 	p.Foundation = NewFoundation(app, cfg)
 	p.Fleet = NewFleet(app, cfg, p.Foundation)
 	p.Ingestion = NewIngestion(app, cfg, p.Foundation)
-	p.Operations = NewOperations(app, cfg, p.Foundation, p.Ingestion)
+	p.Operations = NewOperations(app, cfg, p.Foundation, p.Fleet, p.Ingestion)
 	ApplyChecks(app)
 	return p
 }

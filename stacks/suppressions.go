@@ -24,6 +24,10 @@ type AcceptedFinding struct {
 	// AppliesTo limits it to these finding details (cdk-nag's appliesTo, e.g.
 	// "Action::kms:ReEncrypt*"). Default: the whole rule.
 	AppliesTo []string
+	// AppliesToPattern limits it to finding details matching these regular expressions (cdk-nag's
+	// {regex: "/.../"}), for ARNs whose partition, region and account differ between
+	// environment-agnostic and pinned stacks. Default: - AppliesTo alone decides.
+	AppliesToPattern []string
 	// Reason is why the finding is accepted.
 	Reason string
 }
@@ -127,6 +131,44 @@ var AcceptedFindings = []AcceptedFinding{
 			"policy, RETAIN) by design; the warning is about the cost of the extra KMS requests, which " +
 			"Kinesis keeps small by reusing data keys for minutes, not about a weakness.",
 	},
+	{
+		Rules:     []string{"AwsSolutions-IAM4"},
+		Where:     "the Device Defender audit role",
+		Type:      "AWS::IAM::Role",
+		Path:      regexp.MustCompile(`/Defender/AuditRole/Resource$`),
+		AppliesTo: []string{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSIoTDeviceDefenderAudit"},
+		Reason: "AWS documents AWSIoTDeviceDefenderAudit as the audit role's policy and extends it when it adds " +
+			"audit checks; it only reads (IoT, IAM and Cognito configuration). A hand-written copy would silently " +
+			"fail new checks with INSUFFICIENT_PERMISSIONS.",
+	},
+	{
+		Rules:            []string{"AwsSolutions-IAM5"},
+		Where:            "Device Defender mitigation roles and the quarantine function (any device's thing or certificate)",
+		Type:             "AWS::IAM::Policy",
+		Path:             regexp.MustCompile(`/Defender/(DeactivateCertificateRole|QuarantineRole|Quarantine/ExecutionRole)/DefaultPolicy/Resource$`),
+		AppliesToPattern: []string{`^Resource::arn:[^:]+:iot:[^:]+:[^:]+:(thing|cert)\/\*$`},
+		Reason: "Containment must reach whichever device misbehaves, and things and certificates are created at run " +
+			"time (JITP, fleet provisioning); each statement allows one action (UpdateCertificate, or " +
+			"AddThingToThingGroup together with the one quarantine group) on that resource family.",
+	},
+	{
+		Rules:     []string{"AwsSolutions-IAM5"},
+		Where:     "Device Defender mitigation roles (ListPrincipalThings, SetV2LoggingOptions)",
+		Type:      "AWS::IAM::Policy",
+		Path:      regexp.MustCompile(`/Defender/(QuarantineRole|EnableLoggingRole)/DefaultPolicy/Resource$`),
+		AppliesTo: []string{"Resource::*"},
+		Reason: "iot:ListPrincipalThings and iot:SetV2LoggingOptions have no resource-level permissions (Service " +
+			"Authorization Reference); the iam-wildcard-resources synth test fails if any other action gets Resource *.",
+	},
+	{
+		Rules:            []string{"AwsSolutions-IAM5"},
+		Where:            "the AWS IoT logging role of the ENABLE_IOT_LOGGING mitigation",
+		Type:             "AWS::IAM::Policy",
+		Path:             regexp.MustCompile(`/Defender/LoggingRole/DefaultPolicy/Resource$`),
+		AppliesToPattern: []string{`^Resource::arn:[^:]+:logs:[^:]+:[^:]+:log-group:AWSIotLogsV2:\*$`},
+		Reason: "A log group's ARN ends in :* and so covers its streams; the role writes to the one AWSIotLogsV2 " +
+			"group AWS IoT logs to, whose stream names AWS IoT chooses.",
+	},
 }
 
 // Suppress records every accepted finding on the resources it applies to under scope.
@@ -143,10 +185,13 @@ func Suppress(scope constructs.Construct) {
 				continue
 			}
 			var appliesTo *[]any
-			if len(a.AppliesTo) > 0 {
-				l := make([]any, len(a.AppliesTo))
-				for i, x := range a.AppliesTo {
-					l[i] = x
+			if len(a.AppliesTo)+len(a.AppliesToPattern) > 0 {
+				var l []any
+				for _, x := range a.AppliesTo {
+					l = append(l, x)
+				}
+				for _, x := range a.AppliesToPattern {
+					l = append(l, &cdknag.RegexAppliesTo{Regex: jsii.String("/" + x + "/")})
 				}
 				appliesTo = &l
 			}

@@ -42,8 +42,6 @@ func TestSecureDefaults(t *testing.T) {
 // TestChecksCatchWeakening still run.
 var notYetInApp = map[string]bool{
 	"iot-policy-rules": true,
-	// Asynchronous functions land with the fleet (provisioning hook) and operations issues.
-	"lambda-async-failure-destination": true,
 	// The app's telemetry path is stream mode, which has no IoT invoke permission; the direct
 	// mode (TestIngestDirectMode) and the fleet's provisioning hook have one.
 	"lambda-iot-permission-scoped": true,

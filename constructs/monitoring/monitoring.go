@@ -303,7 +303,8 @@ func (m *Monitoring) WatchStream(name string, s awskinesis.IStream, opts *Stream
 	}
 }
 
-// WatchRule alarms on a topic rule's throttled messages (RuleMessageThrottled), failed actions
+// WatchRule alarms on a topic rule's throttled messages (RuleMessageThrottled), payloads that
+// were not JSON (ParseError), failed actions
 // (Failure, summed over every ActionType) and failed error actions (ErrorActionFailure: the
 // message is gone). ruleName is the rule's name (may be a token).
 func (m *Monitoring) WatchRule(ruleName string) []awscloudwatch.Alarm {
@@ -321,6 +322,18 @@ func (m *Monitoring) WatchRule(ruleName string) []awscloudwatch.Alarm {
 				"Check TopicMatch for a traffic spike (a misbehaving device?) against the account's rules-engine quota.",
 			metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 				Namespace: jsii.String(IoTNamespace), MetricName: jsii.String(MetricRuleMessageThrottled),
+				DimensionsMap: &map[string]*string{DimensionRuleName: jsii.String(ruleName)},
+				Statistic:     jsii.String("Sum"), Period: m.period,
+			}),
+			threshold: 0, op: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			missing: awscloudwatch.TreatMissingData_NOT_BREACHING,
+		}),
+		m.alarm(spec{
+			id: id + "ParseErrors", name: "Rule-" + ruleName + "-ParseErrors",
+			description: "Topic rule " + ruleName + ": messages were not JSON, so the rule ran no action and no error action and they are lost. " +
+				"A device firmware bug or a probe; find the client in AWSIotLogsV2 (eventType RuleExecution or Publish-In).",
+			metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+				Namespace: jsii.String(IoTNamespace), MetricName: jsii.String(MetricRuleParseError),
 				DimensionsMap: &map[string]*string{DimensionRuleName: jsii.String(ruleName)},
 				Statistic:     jsii.String("Sum"), Period: m.period,
 			}),

@@ -30,6 +30,7 @@ const (
 	MetricRuleActionFailure    = "Failure"
 	MetricRuleErrorActionFail  = "ErrorActionFailure"
 	MetricRuleTopicMatch       = "TopicMatch"
+	MetricRuleParseError       = "ParseError"
 
 	// MetricNonCompliantResources is what each Device Defender audit check found, per CheckName
 	// and ScheduledAuditName ("OnDemand" for on-demand audits).

@@ -55,6 +55,14 @@ var UnscopableActions = map[string]bool{
 	"xray:PutTelemetryRecords": true,
 	"iot:DescribeEndpoint":     true,
 	"cloudwatch:PutMetricData": true,
+	// Device Defender remediation: none of these has a resource type in the Service
+	// Authorization Reference (AWS IoT, CloudWatch), so they can only name "*".
+	"iot:ListAuditFindings":               true,
+	"iot:StartAuditMitigationActionsTask": true,
+	"iot:ListPrincipalThings":             true,
+	"iot:ListThingPrincipals":             true,
+	"iot:SetV2LoggingOptions":             true,
+	"cloudwatch:GetMetricData":            true,
 }
 
 // asyncInvokers invoke Lambda asynchronously: IoT topic rules, SNS, EventBridge, S3.

@@ -1,0 +1,672 @@
+// Package defender builds AWS IoT Device Defender for the platform: the account audit
+// configuration with all 17 checks and scheduled audits, mitigation actions and the function
+// that applies them to audit findings, behaviour detection from the AWS IoT logs that works in
+// every account (metric filters, alarms and a quarantine function), and, for accounts that still
+// have it, Device Defender Detect security profiles.
+package defender
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiot"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/secure-smart-city/platform/constructs/keys"
+	"github.com/secure-smart-city/platform/constructs/monitoring"
+	"github.com/secure-smart-city/platform/constructs/processor"
+	"github.com/secure-smart-city/platform/constructs/securestore"
+	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/internal/propcheck"
+	"github.com/secure-smart-city/platform/lambdas/remediation/remediate"
+)
+
+// ThingGroup names an AWS IoT thing group (there is no L2 construct for one). Both fields may
+// be tokens, for example a CfnThingGroup's Ref and AttrArn.
+type ThingGroup struct {
+	Name, Arn *string
+}
+
+// Props configures a Defender.
+type Props struct {
+	// AlertTopic receives audit notifications, findings published by the mitigation action,
+	// Detect alerts and the detection alarms; the remediation functions subscribe to it with
+	// message-body filters. Required.
+	AlertTopic awssns.ITopic
+	// Monitoring creates the detection alarms and watches the remediation functions, so they
+	// show on the Control Center. Required.
+	Monitoring *monitoring.Monitoring
+	// EncryptionKey encrypts the remediation functions' environment, logs and failure queues.
+	// Required.
+	EncryptionKey awskms.IKey
+	// Fleet is shipped to the remediation functions, which act only on its things. Required.
+	Fleet *fleetspec.Fleet
+	// NamePrefix prefixes the account-wide names (mitigation actions, scheduled audits, security
+	// profiles), for example "smartcity_dev". Required.
+	NamePrefix string
+	// QuarantineGroup is the thing group whose policy denies every IoT action. Required.
+	QuarantineGroup ThingGroup
+	// IoTLogs is the AWS IoT v2 log group (AWSIotLogsV2) the detection's metric filters read.
+	// Required.
+	IoTLogs awslogs.ILogGroup
+	// CertificateAgeDays is DEVICE_CERTIFICATE_AGE_CHECK's threshold (30 to 3652). Default: 365.
+	CertificateAgeDays int
+	// WeeklyAuditDay is the weekly audit's day (SUN, MON, ..., SAT). Default: SUN.
+	WeeklyAuditDay string
+	// LoggingRole is the role AWS IoT logs with; the ENABLE_IOT_LOGGING mitigation passes it.
+	// Default: - a role that may write only to IoTLogs.
+	LoggingRole awsiam.IRole
+	// LoggingLevel the ENABLE_IOT_LOGGING mitigation restores (ERROR, WARN, INFO, DEBUG).
+	// Default: INFO, which logs the connects and disconnects the Control Center counts.
+	LoggingLevel string
+	// DeviceThreshold is how many authorization failures, or duplicate client id events, one
+	// device may cause per 5 minutes before it is quarantined; the fleet-total alarms use the
+	// same threshold, so any offending device fires them. Default: 5.
+	DeviceThreshold int
+	// DeactivateCertificates makes the quarantine function also set the offenders'
+	// certificates INACTIVE. Default: false (the group's deny-all policy already cuts them off,
+	// and an inactive certificate needs an operator to reactivate).
+	DeactivateCertificates bool
+	// Detect creates a Device Defender Detect security profile per device class. Detect is
+	// closed to new customers since 31 August 2026, and creating a profile fails in an account
+	// without it. Default: false.
+	Detect bool
+	// ClassGroups are the per-class thing groups (class id -> group) the Detect profiles
+	// target. Required when Detect is true.
+	ClassGroups map[string]ThingGroup
+	// Behaviors are the Detect thresholds. Default: DefaultBehaviors().
+	Behaviors *Behaviors
+}
+
+// Behaviors are a Detect security profile's thresholds, each per DurationSeconds.
+type Behaviors struct {
+	AuthorizationFailures int
+	MessagesSent          int
+	MessagesReceived      int
+	ConnectionAttempts    int
+	Disconnects           int
+	// DurationSeconds is 300, 600, 900, 1800 or 3600.
+	DurationSeconds int
+}
+
+// DefaultBehaviors suit devices that report every few seconds at most and rarely reconnect.
+func DefaultBehaviors() Behaviors {
+	return Behaviors{AuthorizationFailures: 5, MessagesSent: 300, MessagesReceived: 100, ConnectionAttempts: 10, Disconnects: 10, DurationSeconds: 300}
+}
+
+// Mitigations are the account's mitigation actions.
+type Mitigations struct {
+	// DeactivateCertificate is UPDATE_DEVICE_CERTIFICATE (DEACTIVATE).
+	DeactivateCertificate awsiot.CfnMitigationAction
+	// Quarantine is ADD_THINGS_TO_THING_GROUP (the quarantine group, overriding dynamic groups).
+	Quarantine awsiot.CfnMitigationAction
+	// EnableLogging is ENABLE_IOT_LOGGING.
+	EnableLogging awsiot.CfnMitigationAction
+	// PublishFinding is PUBLISH_FINDING_TO_SNS (the alert topic).
+	PublishFinding awsiot.CfnMitigationAction
+}
+
+// Defender is the platform's Device Defender.
+type Defender struct {
+	constructs.Construct
+	// AuditConfiguration enables all 17 checks (child id "Resource").
+	AuditConfiguration awsiot.CfnAccountAuditConfiguration
+	// AuditRole lets Device Defender read the account's configuration.
+	AuditRole awsiam.Role
+	// NotificationRole lets Device Defender publish audit notifications and Detect alerts to
+	// the alert topic.
+	NotificationRole awsiam.Role
+	// DailyAudit runs the critical checks every day; WeeklyAudit every schedulable check.
+	DailyAudit, WeeklyAudit awsiot.CfnScheduledAudit
+	// Mitigations are the mitigation actions; ActionNames their names as the audit function
+	// reads them.
+	Mitigations Mitigations
+	ActionNames remediate.ActionNames
+	// AuditRemediation starts mitigation tasks for audit findings (lambdas/remediation/audit).
+	AuditRemediation *processor.Function
+	// Quarantine quarantines devices the detection alarms name (lambdas/remediation/quarantine).
+	Quarantine *processor.Function
+	// MetricFilters turn IoT log entries into the SmartCity/Security metrics, per device and for
+	// the fleet.
+	MetricFilters []awslogs.MetricFilter
+	// DetectionAlarms fire on the fleet totals.
+	DetectionAlarms []awscloudwatch.Alarm
+	// SecurityProfiles are the Detect profiles, one per class (empty unless Props.Detect).
+	SecurityProfiles []awsiot.CfnSecurityProfile
+	// DeadLetters receives alert-topic deliveries to the remediation functions that SNS could
+	// not make.
+	DeadLetters *securestore.Queue
+
+	namePrefix string
+	monitoring *monitoring.Monitoring
+}
+
+var (
+	namePattern = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,90}$`)
+	days        = map[string]bool{"SUN": true, "MON": true, "TUE": true, "WED": true, "THU": true, "FRI": true, "SAT": true}
+	logLevels   = map[string]bool{"ERROR": true, "WARN": true, "INFO": true, "DEBUG": true}
+	durations   = map[int]bool{300: true, 600: true, 900: true, 1800: true, 3600: true}
+)
+
+// FleetFile is where the remediation functions find the fleet: beside their binary in the
+// function's task root. Their main packages have no default.
+const FleetFile = "/var/task/fleet.json"
+
+// New builds Device Defender. Props errors are reported at synth time with the construct's path.
+func New(scope constructs.Construct, id string, props *Props) *Defender {
+	this := constructs.NewConstruct(scope, jsii.String(id))
+	d := &Defender{Construct: this}
+	p, errs := validate(props)
+	defer func() { errs.Attach(this) }()
+	if len(errs) > 0 {
+		return d
+	}
+	d.namePrefix, d.monitoring = p.NamePrefix, p.Monitoring
+	d.audit(p)
+	d.mitigations(p)
+	d.auditRemediation(p)
+	d.detection(p)
+	if p.Detect {
+		d.securityProfiles(p)
+	}
+	return d
+}
+
+func validate(props *Props) (Props, propcheck.Errors) {
+	p := Props{}
+	if props != nil {
+		p = *props
+	}
+	var errs propcheck.Errors
+	if p.AlertTopic == nil {
+		errs.Addf("defender: AlertTopic is required: audit findings and alarms must reach someone")
+	}
+	if p.Monitoring == nil {
+		errs.Addf("defender: Monitoring is required: it creates the detection alarms")
+	}
+	if p.EncryptionKey == nil {
+		errs.Addf("defender: EncryptionKey is required for the remediation functions")
+	}
+	if p.Fleet == nil {
+		errs.Addf("defender: Fleet is required: the remediation functions act only on the fleet's things")
+	}
+	if !namePattern.MatchString(p.NamePrefix) {
+		errs.Addf("defender: NamePrefix %q must be 1-90 of [a-zA-Z0-9_-] (it prefixes account-wide names)", p.NamePrefix)
+	}
+	if p.QuarantineGroup.Name == nil || p.QuarantineGroup.Arn == nil {
+		errs.Addf("defender: QuarantineGroup needs Name and Arn")
+	}
+	if p.IoTLogs == nil {
+		errs.Addf("defender: IoTLogs (the AWSIotLogsV2 log group) is required: detection reads it")
+	}
+	if p.CertificateAgeDays == 0 {
+		p.CertificateAgeDays = DefaultCertificateAgeDays
+	}
+	if p.CertificateAgeDays < MinCertificateAgeDays || p.CertificateAgeDays > MaxCertificateAgeDays {
+		errs.Addf("defender: CertificateAgeDays %d must be between %d and %d", p.CertificateAgeDays, MinCertificateAgeDays, MaxCertificateAgeDays)
+	}
+	if p.WeeklyAuditDay == "" {
+		p.WeeklyAuditDay = "SUN"
+	}
+	if !days[p.WeeklyAuditDay] {
+		errs.Addf("defender: WeeklyAuditDay %q must be SUN, MON, TUE, WED, THU, FRI or SAT", p.WeeklyAuditDay)
+	}
+	if p.LoggingLevel == "" {
+		p.LoggingLevel = "INFO"
+	}
+	if !logLevels[p.LoggingLevel] {
+		errs.Addf("defender: LoggingLevel %q must be ERROR, WARN, INFO or DEBUG (the mitigation cannot disable logging)", p.LoggingLevel)
+	}
+	if p.DeviceThreshold == 0 {
+		p.DeviceThreshold = 5
+	}
+	if p.DeviceThreshold < 1 {
+		errs.Addf("defender: DeviceThreshold %d must be at least 1", p.DeviceThreshold)
+	}
+	if p.Behaviors == nil {
+		b := DefaultBehaviors()
+		p.Behaviors = &b
+	}
+	if p.Detect {
+		b := *p.Behaviors
+		if !durations[b.DurationSeconds] {
+			errs.Addf("defender: Behaviors.DurationSeconds %d must be 300, 600, 900, 1800 or 3600", b.DurationSeconds)
+		}
+		for name, v := range map[string]int{"AuthorizationFailures": b.AuthorizationFailures, "MessagesSent": b.MessagesSent,
+			"MessagesReceived": b.MessagesReceived, "ConnectionAttempts": b.ConnectionAttempts, "Disconnects": b.Disconnects} {
+			if v < 1 {
+				errs.Addf("defender: Behaviors.%s %d must be at least 1", name, v)
+			}
+		}
+		if p.Fleet != nil {
+			for _, c := range p.Fleet.Classes {
+				if g, ok := p.ClassGroups[c.ID]; !ok || g.Arn == nil {
+					errs.Addf("defender: ClassGroups has no group ARN for class %q; Detect profiles target the class groups", c.ID)
+				}
+			}
+		}
+	}
+	return p, errs
+}
+
+// iotPrincipal is AWS IoT acting for this account only (confused-deputy protection).
+func iotPrincipal(scope constructs.Construct) awsiam.IPrincipal {
+	return awsiam.NewServicePrincipal(jsii.String("iot.amazonaws.com"), &awsiam.ServicePrincipalOpts{
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Stack_Of(scope).Account()}},
+	})
+}
+
+func (d *Defender) role(id, description string) awsiam.Role {
+	return awsiam.NewRole(d.Construct, jsii.String(id), &awsiam.RoleProps{
+		AssumedBy:   iotPrincipal(d.Construct),
+		Description: jsii.String(description),
+	})
+}
+
+// arn builds an IoT resource ARN in this stack's partition, region and account.
+func (d *Defender) arn(resource string) *string {
+	return awscdk.Stack_Of(d.Construct).FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("iot"), Resource: jsii.String(resource), ResourceName: jsii.String("*"),
+		ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+	})
+}
+
+func (d *Defender) audit(p Props) {
+	d.AuditRole = awsiam.NewRole(d.Construct, jsii.String("AuditRole"), &awsiam.RoleProps{
+		AssumedBy:   iotPrincipal(d.Construct),
+		Description: jsii.String("Device Defender audit: reads the account's IoT, IAM and Cognito configuration (AWS-documented managed policy)"),
+		// AWS documents this policy for the audit role and extends it when checks are added;
+		// it only reads.
+		ManagedPolicies: &[]awsiam.IManagedPolicy{awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("service-role/AWSIoTDeviceDefenderAudit"))},
+	})
+	d.NotificationRole = d.role("NotificationRole", "Device Defender: publishes audit notifications and Detect alerts to the alert topic")
+	p.AlertTopic.GrantPublish(d.NotificationRole)
+
+	checks := map[string]any{}
+	for _, c := range Checks {
+		cfg := &awsiot.CfnAccountAuditConfiguration_AuditCheckConfigurationProperty{Enabled: jsii.Bool(true)}
+		if c.Name == "DEVICE_CERTIFICATE_AGE_CHECK" {
+			checks[c.Key] = &awsiot.CfnAccountAuditConfiguration_DeviceCertAgeAuditCheckConfigurationProperty{
+				Enabled: jsii.Bool(true),
+				Configuration: &awsiot.CfnAccountAuditConfiguration_CertAgeCheckCustomConfigurationProperty{
+					CertAgeThresholdInDays: jsii.String(strconv.Itoa(p.CertificateAgeDays)),
+				},
+			}
+			continue
+		}
+		checks[c.Key] = cfg
+	}
+	d.AuditConfiguration = awsiot.NewCfnAccountAuditConfiguration(d.Construct, jsii.String("Resource"), &awsiot.CfnAccountAuditConfigurationProps{
+		AccountId:                awscdk.Stack_Of(d.Construct).Account(),
+		RoleArn:                  d.AuditRole.RoleArn(),
+		AuditCheckConfigurations: checks,
+		AuditNotificationTargetConfigurations: &awsiot.CfnAccountAuditConfiguration_AuditNotificationTargetConfigurationsProperty{
+			Sns: &awsiot.CfnAccountAuditConfiguration_AuditNotificationTargetProperty{
+				Enabled:   jsii.Bool(true),
+				TargetArn: p.AlertTopic.TopicArn(),
+				RoleArn:   d.NotificationRole.RoleArn(),
+			},
+		},
+	})
+	// The roles' policies must exist before Device Defender validates them.
+	d.AuditConfiguration.Node().AddDependency(d.AuditRole, d.NotificationRole)
+
+	d.DailyAudit = awsiot.NewCfnScheduledAudit(d.Construct, jsii.String("DailyAudit"), &awsiot.CfnScheduledAuditProps{
+		ScheduledAuditName: jsii.String(p.NamePrefix + "_daily_critical"),
+		Frequency:          jsii.String("DAILY"),
+		TargetCheckNames:   jsii.Strings(DailyChecks()...),
+	})
+	d.WeeklyAudit = awsiot.NewCfnScheduledAudit(d.Construct, jsii.String("WeeklyAudit"), &awsiot.CfnScheduledAuditProps{
+		ScheduledAuditName: jsii.String(p.NamePrefix + "_weekly_all"),
+		Frequency:          jsii.String("WEEKLY"),
+		DayOfWeek:          jsii.String(p.WeeklyAuditDay),
+		TargetCheckNames:   jsii.Strings(WeeklyChecks()...),
+	})
+	// A scheduled audit may name only checks the account configuration enables.
+	d.DailyAudit.AddDependency(d.AuditConfiguration)
+	d.WeeklyAudit.AddDependency(d.AuditConfiguration)
+}
+
+func (d *Defender) mitigations(p Props) {
+	action := func(id, name string, role awsiam.Role, params *awsiot.CfnMitigationAction_ActionParamsProperty) awsiot.CfnMitigationAction {
+		a := awsiot.NewCfnMitigationAction(d.Construct, jsii.String(id), &awsiot.CfnMitigationActionProps{
+			ActionName:   jsii.String(p.NamePrefix + "_" + name),
+			RoleArn:      role.RoleArn(),
+			ActionParams: params,
+		})
+		a.Node().AddDependency(role)
+		return a
+	}
+
+	deactivate := d.role("DeactivateCertificateRole", "Device Defender mitigation: deactivates device certificates")
+	deactivate.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("iot:UpdateCertificate"), Resources: &[]*string{d.arn("cert")},
+	}))
+	d.Mitigations.DeactivateCertificate = action("DeactivateCertificateAction", "deactivate_certificate", deactivate,
+		&awsiot.CfnMitigationAction_ActionParamsProperty{
+			UpdateDeviceCertificateParams: &awsiot.CfnMitigationAction_UpdateDeviceCertificateParamsProperty{Action: jsii.String("DEACTIVATE")},
+		})
+
+	quarantine := d.role("QuarantineRole", "Device Defender mitigation: adds things to the quarantine group only")
+	quarantine.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("iot:AddThingToThingGroup"), Resources: &[]*string{p.QuarantineGroup.Arn, d.arn("thing")},
+	}))
+	// Device Defender finds the things of a finding's certificate with ListPrincipalThings,
+	// which has no resource-level permissions.
+	quarantine.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("iot:ListPrincipalThings"), Resources: jsii.Strings("*"),
+	}))
+	d.Mitigations.Quarantine = action("QuarantineAction", "quarantine", quarantine, &awsiot.CfnMitigationAction_ActionParamsProperty{
+		AddThingsToThingGroupParams: &awsiot.CfnMitigationAction_AddThingsToThingGroupParamsProperty{
+			ThingGroupNames: &[]*string{p.QuarantineGroup.Name},
+			// A thing at its group limit must still land in quarantine.
+			OverrideDynamicGroups: jsii.Bool(true),
+		},
+	})
+
+	logging := p.LoggingRole
+	if logging == nil {
+		r := d.role("LoggingRole", "AWS IoT logging: writes to the AWSIotLogsV2 log group only")
+		r.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"),
+			// The log group's ARN ends in ":*", which covers its streams.
+			Resources: &[]*string{p.IoTLogs.LogGroupArn()},
+		}))
+		logging = r
+	}
+	enable := d.role("EnableLoggingRole", "Device Defender mitigation: turns AWS IoT logging back on with the logging role")
+	// SetV2LoggingOptions has no resource-level permissions.
+	enable.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("iot:SetV2LoggingOptions"), Resources: jsii.Strings("*"),
+	}))
+	enable.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("iam:PassRole"), Resources: &[]*string{logging.RoleArn()},
+		Conditions: &map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "iot.amazonaws.com"}},
+	}))
+	d.Mitigations.EnableLogging = action("EnableLoggingAction", "enable_logging", enable, &awsiot.CfnMitigationAction_ActionParamsProperty{
+		EnableIoTLoggingParams: &awsiot.CfnMitigationAction_EnableIoTLoggingParamsProperty{
+			LogLevel: jsii.String(p.LoggingLevel), RoleArnForLogging: logging.RoleArn(),
+		},
+	})
+
+	publish := d.role("PublishFindingRole", "Device Defender mitigation: publishes findings to the alert topic")
+	p.AlertTopic.GrantPublish(publish)
+	d.Mitigations.PublishFinding = action("PublishFindingAction", "publish_finding", publish, &awsiot.CfnMitigationAction_ActionParamsProperty{
+		PublishFindingToSnsParams: &awsiot.CfnMitigationAction_PublishFindingToSnsParamsProperty{TopicArn: p.AlertTopic.TopicArn()},
+	})
+
+	d.ActionNames = remediate.ActionNames{
+		DeactivateCertificate: p.NamePrefix + "_deactivate_certificate",
+		Quarantine:            p.NamePrefix + "_quarantine",
+		EnableLogging:         p.NamePrefix + "_enable_logging",
+		PublishFinding:        p.NamePrefix + "_publish_finding",
+	}
+}
+
+func runtimeFleet(f *fleetspec.Fleet) ([]byte, error) {
+	data, err := f.RuntimeJSON()
+	if err != nil {
+		return nil, fmt.Errorf("defender: fleet runtime copy: %w", err)
+	}
+	return data, nil
+}
+
+// AuditNotificationFilter selects Device Defender audit notifications among the alert topic's
+// messages (alarms and published findings carry no taskType).
+func AuditNotificationFilter() map[string][]string {
+	return map[string][]string{"taskType": {"SCHEDULED_AUDIT_TASK", "ON_DEMAND_AUDIT_TASK"}}
+}
+
+func (d *Defender) auditRemediation(p Props) {
+	fleet, err := runtimeFleet(p.Fleet)
+	if err != nil {
+		var errs propcheck.Errors
+		errs.Addf("%v", err)
+		errs.Attach(d.Construct)
+		return
+	}
+	fn := processor.New(d.Construct, "AuditRemediation", &processor.Props{
+		Entry:         "lambdas/remediation/audit",
+		Description:   "Smart city platform: starts Device Defender mitigation tasks for audit findings",
+		EncryptionKey: p.EncryptionKey,
+		Environment: map[string]string{
+			"FLEET_FILE":             FleetFile,
+			"ACTION_DEACTIVATE_CERT": d.ActionNames.DeactivateCertificate,
+			"ACTION_QUARANTINE":      d.ActionNames.Quarantine,
+			"ACTION_ENABLE_LOGGING":  d.ActionNames.EnableLogging,
+			"ACTION_PUBLISH_FINDING": d.ActionNames.PublishFinding,
+		},
+		Files:   map[string][]byte{"fleet.json": fleet},
+		Timeout: 60 * time.Second,
+		// Audits finish a few times a day; one at a time keeps mitigation tasks ordered.
+		ReservedConcurrency: 2,
+		Async:               true,
+	})
+	if fn.Function == nil {
+		return
+	}
+	// ListAuditFindings and StartAuditMitigationActionsTask have no resource-level
+	// permissions (Service Authorization Reference, AWS IoT).
+	fn.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("iot:ListAuditFindings", "iot:StartAuditMitigationActionsTask"),
+		Resources: jsii.Strings("*"),
+	}))
+	d.subscribe("AuditNotifications", p.AlertTopic, fn, bodyFilter(AuditNotificationFilter(), nil))
+	d.AuditRemediation = fn
+	p.Monitoring.WatchFunction("AuditRemediation", fn, nil)
+}
+
+// subscribe delivers the topic's messages that match filter to fn. It builds the subscription
+// and the invoke permission itself because LambdaSubscription names the subscription after the
+// topic's construct id, which for a securestore topic ("Resource") collides with the
+// function's own resource.
+func (d *Defender) subscribe(id string, topic awssns.ITopic, fn *processor.Function, filter *map[string]awssns.FilterOrPolicy) {
+	if d.DeadLetters == nil {
+		// SNS encrypts what it moves to the queue, so the queue's key must let SNS use it,
+		// which the platform key does not.
+		key := keys.New(d.Construct, "DeadLetterKey", &keys.Props{
+			Alias:       jsii.String("alias/" + strings.ReplaceAll(d.namePrefix, "_", "/") + "/remediation-dead-letters"),
+			Description: jsii.String("Encrypts SNS deliveries to the remediation functions that failed"),
+			Services:    []keys.Service{keys.ServiceSNS},
+		})
+		d.DeadLetters = securestore.NewQueue(d.Construct, "RemediationDeadLetters", &securestore.QueueProps{EncryptionKey: key.Key})
+		d.monitoring.WatchQueue("RemediationDeadLetters", d.DeadLetters)
+	}
+	fn.Function.AddPermission(jsii.String("InvokedBy"+id), &awslambda.Permission{
+		Principal: awsiam.NewServicePrincipal(jsii.String("sns.amazonaws.com"), nil),
+		SourceArn: topic.TopicArn(),
+	})
+	awssns.NewSubscription(d.Construct, jsii.String(id), &awssns.SubscriptionProps{
+		Topic:                       topic,
+		Protocol:                    awssns.SubscriptionProtocol_LAMBDA,
+		Endpoint:                    fn.Function.FunctionArn(),
+		FilterPolicyWithMessageBody: filter,
+		// Deliveries SNS gave up on (the function throttled or deleted) wait here.
+		DeadLetterQueue: d.DeadLetters.Queue,
+	})
+}
+
+// bodyFilter builds an SNS message-body filter policy: top-level keys and, under nested, one
+// level of nested keys.
+func bodyFilter(top map[string][]string, nested map[string]map[string][]string) *map[string]awssns.FilterOrPolicy {
+	out := map[string]awssns.FilterOrPolicy{}
+	str := func(values []string) awssns.FilterOrPolicy {
+		return awssns.FilterOrPolicy_Filter(awssns.SubscriptionFilter_StringFilter(&awssns.StringConditions{Allowlist: jsii.Strings(values...)}))
+	}
+	for k, v := range top {
+		out[k] = str(v)
+	}
+	for k, inner := range nested {
+		m := map[string]awssns.FilterOrPolicy{}
+		for ik, v := range inner {
+			m[ik] = str(v)
+		}
+		out[k] = awssns.FilterOrPolicy_Policy(&m)
+	}
+	return &out
+}
+
+// SecurityAlarmFilter selects the detection alarms' ALARM notifications among the alert
+// topic's messages.
+func SecurityAlarmFilter() (map[string][]string, map[string]map[string][]string) {
+	return map[string][]string{"NewStateValue": {"ALARM"}},
+		map[string]map[string][]string{"Trigger": {"Namespace": {remediate.Namespace}}}
+}
+
+// detected is one detection metric and what its filter pattern finds.
+type detected struct {
+	id, metric, pattern, what, look string
+}
+
+var detections = []detected{
+	{"AuthorizationFailures", remediate.MetricAuthorizationFailures, remediate.FilterPatternAuthorizationFailures,
+		"devices failed authorization (connect, publish or subscribe outside their own topics)",
+		"AWSIotLogsV2 entries with status Failure and reason AUTHORIZATION_FAILURE"},
+	{"DuplicateClientIds", remediate.MetricDuplicateClientIDs, remediate.FilterPatternDuplicateClientIDs,
+		"devices were disconnected because another client connected with the same client id (a cloned identity?)",
+		"AWSIotLogsV2 entries with reason DUPLICATE_CLIENT_ID"},
+}
+
+func (d *Defender) detection(p Props) {
+	for _, det := range detections {
+		perDevice := awslogs.NewMetricFilter(d.Construct, jsii.String(det.id+"PerDevice"), &awslogs.MetricFilterProps{
+			LogGroup:        p.IoTLogs,
+			FilterPattern:   awslogs.FilterPattern_Literal(jsii.String(det.pattern)),
+			MetricNamespace: jsii.String(remediate.Namespace),
+			MetricName:      jsii.String(det.metric),
+			MetricValue:     jsii.String("1"),
+			// The client id is the thing name: the device policies allow no other.
+			Dimensions: &map[string]*string{remediate.DimensionThingName: jsii.String("$.clientId")},
+			Unit:       awscloudwatch.Unit_COUNT,
+		})
+		// An alarm cannot SEARCH the per-device series, so a second filter counts the fleet.
+		total := awslogs.NewMetricFilter(d.Construct, jsii.String(det.id+"Fleet"), &awslogs.MetricFilterProps{
+			LogGroup:        p.IoTLogs,
+			FilterPattern:   awslogs.FilterPattern_Literal(jsii.String(det.pattern)),
+			MetricNamespace: jsii.String(remediate.Namespace),
+			MetricName:      jsii.String(det.metric),
+			MetricValue:     jsii.String("1"),
+			DefaultValue:    jsii.Number(0),
+			Unit:            awscloudwatch.Unit_COUNT,
+		})
+		d.MetricFilters = append(d.MetricFilters, perDevice, total)
+		metric := total.Metric(&awscloudwatch.MetricOptions{
+			Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(5)), Label: jsii.String(det.metric),
+		})
+		d.DetectionAlarms = append(d.DetectionAlarms, p.Monitoring.WatchMetric("Security-"+det.id,
+			fmt.Sprintf("%d or more %s in 5 minutes. The quarantine function adds every device at or above %d to the quarantine group "+
+				"(deny-all policy) and logs what it did; find the devices in %s, or SEARCH {%s,%s} MetricName=%q.",
+				p.DeviceThreshold, det.what, p.DeviceThreshold, det.look, remediate.Namespace, remediate.DimensionThingName, det.metric),
+			metric, float64(p.DeviceThreshold)))
+	}
+
+	fleet, err := runtimeFleet(p.Fleet)
+	if err != nil {
+		var errs propcheck.Errors
+		errs.Addf("%v", err)
+		errs.Attach(d.Construct)
+		return
+	}
+	fn := processor.New(d.Construct, "Quarantine", &processor.Props{
+		Entry:         "lambdas/remediation/quarantine",
+		Description:   "Smart city platform: quarantines the devices the security alarms name",
+		EncryptionKey: p.EncryptionKey,
+		Environment: map[string]string{
+			"FLEET_FILE":              FleetFile,
+			"QUARANTINE_GROUP":        *p.QuarantineGroup.Name,
+			"DEACTIVATE_CERTIFICATES": strconv.FormatBool(p.DeactivateCertificates),
+			"DEVICE_THRESHOLD":        strconv.Itoa(p.DeviceThreshold),
+		},
+		Files:               map[string][]byte{"fleet.json": fleet},
+		Timeout:             60 * time.Second,
+		ReservedConcurrency: 2,
+		Async:               true,
+	})
+	if fn.Function == nil {
+		return
+	}
+	// GetMetricData has no resource-level permissions.
+	fn.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("cloudwatch:GetMetricData"), Resources: jsii.Strings("*"),
+	}))
+	fn.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("iot:AddThingToThingGroup"), Resources: &[]*string{p.QuarantineGroup.Arn, d.arn("thing")},
+	}))
+	if p.DeactivateCertificates {
+		// ListThingPrincipals has no resource-level permissions.
+		fn.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings("iot:ListThingPrincipals"), Resources: jsii.Strings("*"),
+		}))
+		fn.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings("iot:UpdateCertificate"), Resources: &[]*string{d.arn("cert")},
+		}))
+	}
+	top, nested := SecurityAlarmFilter()
+	d.subscribe("SecurityAlarms", p.AlertTopic, fn, bodyFilter(top, nested))
+	d.Quarantine = fn
+	p.Monitoring.WatchFunction("Quarantine", fn, nil)
+}
+
+// SecurityMetrics are the fleet totals the detection counts, for dashboards.
+func (d *Defender) SecurityMetrics() []awscloudwatch.IMetric {
+	var out []awscloudwatch.IMetric
+	for _, det := range detections {
+		out = append(out, awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String(remediate.Namespace), MetricName: jsii.String(det.metric),
+			Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(5)), Label: jsii.String(det.metric),
+		}))
+	}
+	return out
+}
+
+func (d *Defender) securityProfiles(p Props) {
+	b := *p.Behaviors
+	count := func(v int) *awsiot.CfnSecurityProfile_MetricValueProperty {
+		return &awsiot.CfnSecurityProfile_MetricValueProperty{Count: jsii.String(strconv.Itoa(v))}
+	}
+	behavior := func(name, metric string, v int, withDuration bool) *awsiot.CfnSecurityProfile_BehaviorProperty {
+		c := &awsiot.CfnSecurityProfile_BehaviorCriteriaProperty{
+			ComparisonOperator:           jsii.String("greater-than"),
+			Value:                        count(v),
+			ConsecutiveDatapointsToAlarm: jsii.Number(1),
+			ConsecutiveDatapointsToClear: jsii.Number(1),
+		}
+		if withDuration {
+			c.DurationSeconds = jsii.Number(float64(b.DurationSeconds))
+		}
+		return &awsiot.CfnSecurityProfile_BehaviorProperty{Name: jsii.String(name), Metric: jsii.String(metric), Criteria: c}
+	}
+	for _, c := range p.Fleet.Classes {
+		behaviors := []any{
+			behavior("authorization-failures", "aws:num-authorization-failures", b.AuthorizationFailures, true),
+			behavior("message-size", "aws:message-byte-size", c.MessageLimit(), false),
+			behavior("messages-sent", "aws:num-messages-sent", b.MessagesSent, true),
+			behavior("messages-received", "aws:num-messages-received", b.MessagesReceived, true),
+			behavior("connection-attempts", "aws:num-connection-attempts", b.ConnectionAttempts, true),
+			behavior("disconnects", "aws:num-disconnects", b.Disconnects, true),
+		}
+		sp := awsiot.NewCfnSecurityProfile(d.Construct, jsii.String("Detect-"+c.ID), &awsiot.CfnSecurityProfileProps{
+			SecurityProfileName: jsii.String(p.NamePrefix + "_" + c.ID),
+			SecurityProfileDescription: jsii.String("Expected behaviour of " + c.Name + " devices; violations go to the alert topic, " +
+				"where the " + d.ActionNames.Quarantine + " mitigation action (ADD_THINGS_TO_THING_GROUP) can be applied to them"),
+			Behaviors:  &behaviors,
+			TargetArns: &[]*string{p.ClassGroups[c.ID].Arn},
+			AlertTargets: map[string]any{
+				"SNS": &awsiot.CfnSecurityProfile_AlertTargetProperty{AlertTargetArn: p.AlertTopic.TopicArn(), RoleArn: d.NotificationRole.RoleArn()},
+			},
+		})
+		sp.Node().AddDependency(d.NotificationRole)
+		d.SecurityProfiles = append(d.SecurityProfiles, sp)
+	}
+}
