@@ -1,0 +1,297 @@
+package fleet
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiot"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/secure-smart-city/platform/constructs/processor"
+	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/internal/propcheck"
+	"github.com/secure-smart-city/platform/policies"
+)
+
+// Props configures a Fleet.
+type Props struct {
+	// Fleet is the stage's validated fleet file. Required.
+	Fleet *fleetspec.Fleet
+	// Prefix names every resource ("<fleet>_<stage>", the stage's topic rule prefix), so a
+	// class's telemetry rule is Names.Class(id). Required.
+	Prefix string
+	// EncryptionKey encrypts the log groups of the deploy-time registry function and of the
+	// pre-provisioning hook, and the hook's environment. Required.
+	EncryptionKey awskms.IKey
+	// Allowlist is the fleet provisioning allowlist table (partition key "serial"). Required
+	// when the fleet enables claim provisioning; ignored otherwise.
+	Allowlist awsdynamodb.ITable
+	// LogRetention of the functions' log groups. Default: one year.
+	LogRetention awslogs.RetentionDays
+	// RemovalPolicy of the functions' log groups. Default: RETAIN.
+	RemovalPolicy awscdk.RemovalPolicy
+}
+
+// Fleet is the device registry and identity of one stage: thing types, groups, the device
+// and quarantine policies, things with their certificates and memberships, and the two
+// provisioning paths for devices without a CSR in the fleet file.
+type Fleet struct {
+	constructs.Construct
+	// Names derives every resource name.
+	Names Names
+	// ThingTypes, ClassGroups and ClassPolicies are keyed by class id; DistrictGroups by
+	// district id.
+	ThingTypes     map[string]awsiot.CfnThingType
+	ClassGroups    map[string]awsiot.CfnThingGroup
+	DistrictGroups map[string]awsiot.CfnThingGroup
+	ClassPolicies  map[string]awsiot.CfnPolicy
+	// QuarantineGroup isolates devices: its policy (QuarantinePolicy) denies every IoT action,
+	// which overrides whatever a device's own policy allows.
+	QuarantineGroup  awsiot.CfnThingGroup
+	QuarantinePolicy awsiot.CfnPolicy
+	// Things are keyed by thing name; Certificates by the name of the thing whose CSR they
+	// were issued from.
+	Things       map[string]awsiot.CfnThing
+	Certificates map[string]awsiot.CfnCertificate
+	// Registry is the deploy-time writer for what CloudFormation cannot declare (group
+	// membership, thing types of things, the quarantine group's policy).
+	Registry *Registry
+	// ProvisioningRole is assumed by AWS IoT to run the JITP and claim templates; nil when the
+	// fleet uses neither.
+	ProvisioningRole awsiam.Role
+	// CACertificate is the city CA registered for Just-in-Time Provisioning; nil without one.
+	CACertificate awsiot.CfnCACertificate
+	// ClaimTemplate, ClaimPolicy and ProvisioningHook make up fleet provisioning by claim;
+	// nil unless the fleet enables it.
+	ClaimTemplate    awsiot.CfnProvisioningTemplate
+	ClaimPolicy      awsiot.CfnPolicy
+	ProvisioningHook *processor.Function
+
+	props Props
+}
+
+// New builds the fleet. Props errors are reported at synth time with the construct's path.
+func New(scope constructs.Construct, id string, props *Props) *Fleet {
+	this := constructs.NewConstruct(scope, jsii.String(id))
+	p := Props{}
+	if props != nil {
+		p = *props
+	}
+	if p.LogRetention == "" {
+		p.LogRetention = awslogs.RetentionDays_ONE_YEAR
+	}
+	if p.RemovalPolicy == "" {
+		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
+	}
+	f := &Fleet{
+		Construct: this, Names: Names{Prefix: p.Prefix}, props: p,
+		ThingTypes: map[string]awsiot.CfnThingType{}, ClassGroups: map[string]awsiot.CfnThingGroup{},
+		DistrictGroups: map[string]awsiot.CfnThingGroup{}, ClassPolicies: map[string]awsiot.CfnPolicy{},
+		Things: map[string]awsiot.CfnThing{}, Certificates: map[string]awsiot.CfnCertificate{},
+	}
+	var errs propcheck.Errors
+	defer func() { errs.Attach(this) }()
+	if p.Fleet == nil {
+		errs.Addf("fleet: Fleet (the stage's fleet file) is required")
+	}
+	if p.EncryptionKey == nil {
+		errs.Addf("fleet: EncryptionKey is required: function logs and environments are encrypted with the platform key")
+	}
+	if p.Fleet != nil && p.Fleet.Provisioning.Claim && p.Allowlist == nil {
+		errs.Addf("fleet: Allowlist is required when the fleet enables claim provisioning (provisioning.claim true)")
+	}
+	if p.Fleet == nil {
+		return f
+	}
+	var classIDs, districtIDs []string
+	for _, c := range p.Fleet.Classes {
+		classIDs = append(classIDs, c.ID)
+	}
+	for _, d := range p.Fleet.Districts {
+		districtIDs = append(districtIDs, d.ID)
+	}
+	for _, e := range f.Names.check(classIDs, districtIDs) {
+		errs.Addf("%s", e)
+	}
+	if n, csrs := len(p.Fleet.Things), countCSRs(p.Fleet); estimateResources(len(classIDs), len(districtIDs), n, csrs) > MaxStackResources {
+		errs.Addf("fleet: the fleet file lists %d things (%d with a csr): the stack would hold about %d resources, above CloudFormation's %d per stack; provision the rest by JITP or claim",
+			n, csrs, estimateResources(len(classIDs), len(districtIDs), n, csrs), MaxStackResources)
+	}
+	if len(errs) > 0 {
+		return f
+	}
+
+	f.Registry = newRegistry(f.Construct, "Registry", p.EncryptionKey, p.LogRetention, p.RemovalPolicy)
+	f.classes(p.Fleet)
+	f.quarantine()
+	districts := constructs.NewConstruct(f.Construct, jsii.String("DistrictGroups"))
+	for _, d := range p.Fleet.Districts {
+		f.DistrictGroups[d.ID] = f.group(districts, d.ID, f.Names.District(d.ID),
+			"District "+d.Name+": every device installed there")
+	}
+	things := constructs.NewConstruct(f.Construct, jsii.String("Things"))
+	for _, t := range p.Fleet.Things {
+		if err := f.thing(things, p.Fleet, t); err != nil {
+			errs.Addf("%v", err)
+		}
+	}
+	if p.Fleet.Provisioning.CACertificate != "" || p.Fleet.Provisioning.Claim {
+		f.ProvisioningRole = f.provisioningRole()
+	}
+	if p.Fleet.Provisioning.CACertificate != "" {
+		if err := f.jitp(p.Fleet); err != nil {
+			errs.Addf("%v", err)
+		}
+	}
+	if p.Fleet.Provisioning.Claim && p.Allowlist != nil {
+		f.claim(p.Allowlist)
+	}
+	f.Registry.finish()
+	return f
+}
+
+// classes builds, per device class, its thing type, group and device policy.
+func (f *Fleet) classes(fl *fleetspec.Fleet) {
+	types := constructs.NewConstruct(f.Construct, jsii.String("ThingTypes"))
+	groups := constructs.NewConstruct(f.Construct, jsii.String("ClassGroups"))
+	pols := constructs.NewConstruct(f.Construct, jsii.String("ClassPolicies"))
+	for _, c := range fl.Classes {
+		name := f.Names.Class(c.ID)
+		f.ThingTypes[c.ID] = awsiot.NewCfnThingType(types, jsii.String(c.ID), &awsiot.CfnThingTypeProps{
+			ThingTypeName: jsii.String(name),
+			ThingTypeProperties: &awsiot.CfnThingType_ThingTypePropertiesProperty{
+				ThingTypeDescription: jsii.String(c.Name + " (" + c.ID + ")"),
+				SearchableAttributes: jsii.Strings(SearchableAttributes...),
+			},
+		})
+		f.ClassGroups[c.ID] = f.group(groups, c.ID, name, "Device class "+c.Name+": every device of the class")
+		f.ClassPolicies[c.ID] = awsiot.NewCfnPolicy(pols, jsii.String(c.ID), &awsiot.CfnPolicyProps{
+			PolicyName:     jsii.String(name),
+			PolicyDocument: policies.Device(c, f.Names.Class(c.ID)).CloudFormation(),
+		})
+	}
+}
+
+func (f *Fleet) group(scope constructs.Construct, id, name, description string) awsiot.CfnThingGroup {
+	return awsiot.NewCfnThingGroup(scope, jsii.String(id), &awsiot.CfnThingGroupProps{
+		ThingGroupName: jsii.String(name),
+		ThingGroupProperties: &awsiot.CfnThingGroup_ThingGroupPropertiesProperty{
+			ThingGroupDescription: jsii.String(description),
+		},
+	})
+}
+
+// quarantine builds the quarantine group and attaches the deny-all policy to it. A policy on
+// a thing group applies to every certificate of every thing in it, so moving a device into
+// the group (what the remediation path does) cuts it off without touching its certificate.
+func (f *Fleet) quarantine() {
+	f.QuarantineGroup = f.group(f.Construct, "QuarantineGroup", f.Names.Quarantine(),
+		"Devices isolated after misbehaving; the group's policy denies every IoT action")
+	f.QuarantinePolicy = awsiot.NewCfnPolicy(f.Construct, jsii.String("QuarantinePolicy"), &awsiot.CfnPolicyProps{
+		PolicyName:     jsii.String(f.Names.Quarantine()),
+		PolicyDocument: policies.Quarantine().CloudFormation(),
+	})
+	f.Registry.attachPolicyToGroup("QuarantinePolicyAttachment", f.QuarantinePolicy, f.QuarantineGroup)
+}
+
+// thing builds one fleet file thing: the thing with its attributes, its type, its district and
+// class groups and, when the file references a CSR, its certificate bound to the thing and
+// the class policy.
+func (f *Fleet) thing(scope constructs.Construct, fl *fleetspec.Fleet, t fleetspec.Thing) error {
+	th := awsiot.NewCfnThing(scope, jsii.String(t.Name), &awsiot.CfnThingProps{
+		ThingName: jsii.String(t.Name),
+		AttributePayload: &awsiot.CfnThing_AttributePayloadProperty{Attributes: &map[string]*string{
+			AttrDistrict: jsii.String(t.District), AttrClass: jsii.String(t.Class), AttrSerial: jsii.String(t.Serial),
+		}},
+	})
+	f.Things[t.Name] = th
+	class, district := f.ClassGroups[t.Class], f.DistrictGroups[t.District]
+	if class == nil || district == nil || f.ThingTypes[t.Class] == nil {
+		return fmt.Errorf("fleet: thing %q: unknown class %q or district %q (validate the fleet file first)", t.Name, t.Class, t.District)
+	}
+	f.Registry.setThingType(th, t.Name, f.ThingTypes[t.Class], f.Names.Class(t.Class))
+	f.Registry.addToGroup(th, t.Name, class, f.Names.Class(t.Class))
+	f.Registry.addToGroup(th, t.Name, district, f.Names.District(t.District))
+	if t.CSR == "" {
+		return nil
+	}
+	csr, err := fl.CSRPEM(t)
+	if err != nil {
+		return fmt.Errorf("fleet: %w", err)
+	}
+	cert := awsiot.NewCfnCertificate(scope, jsii.String(t.Name+"Certificate"), &awsiot.CfnCertificateProps{
+		CertificateSigningRequest: jsii.String(string(csr)),
+		Status:                    jsii.String("ACTIVE"),
+	})
+	f.Certificates[t.Name] = cert
+	awsiot.NewCfnThingPrincipalAttachment(scope, jsii.String(t.Name+"CertificateThing"), &awsiot.CfnThingPrincipalAttachmentProps{
+		ThingName:          th.Ref(),
+		Principal:          cert.AttrArn(),
+		ThingPrincipalType: jsii.String("EXCLUSIVE_THING"),
+	})
+	awsiot.NewCfnPolicyPrincipalAttachment(scope, jsii.String(t.Name+"CertificatePolicy"), &awsiot.CfnPolicyPrincipalAttachmentProps{
+		PolicyName: f.ClassPolicies[t.Class].Ref(),
+		Principal:  cert.AttrArn(),
+	})
+	return nil
+}
+
+// MaxStackResources is CloudFormation's limit of resources per stack.
+const MaxStackResources = 500
+
+// estimateResources is an upper estimate of the resources New creates: a fixed part (roles,
+// functions, provisioning, quarantine), three per class, one per district, four per thing
+// (thing, type association, two memberships) and three more per CSR (certificate and its two
+// attachments).
+func estimateResources(classes, districts, things, csrs int) int {
+	return 30 + 3*classes + districts + 4*things + 3*csrs
+}
+
+func countCSRs(fl *fleetspec.Fleet) int {
+	n := 0
+	for _, t := range fl.Things {
+		if t.CSR != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// ClassPolicyNames maps each class id to its device policy's name.
+func (f *Fleet) ClassPolicyNames() map[string]string {
+	out := map[string]string{}
+	for id := range f.ClassPolicies {
+		out[id] = f.Names.Class(id)
+	}
+	return out
+}
+
+// QuarantineGroupArn is the quarantine group's ARN.
+func (f *Fleet) QuarantineGroupArn() *string {
+	if f.QuarantineGroup == nil {
+		return nil
+	}
+	return f.QuarantineGroup.AttrArn()
+}
+
+// arn formats an IoT ARN in this stack: arn(<partition>):iot:<region>:<account>:<type>/<name>.
+func arn(scope constructs.Construct, typ, name string) *string {
+	return awscdk.Stack_Of(scope).FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("iot"), Resource: jsii.String(typ), ResourceName: jsii.String(name),
+	})
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,191 @@
+package fleet
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiot"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/secure-smart-city/platform/internal/propcheck"
+)
+
+// Level is an AWS IoT log level.
+type Level string
+
+// Log levels, most verbose first.
+const (
+	LevelDebug    Level = "DEBUG"
+	LevelInfo     Level = "INFO"
+	LevelWarn     Level = "WARN"
+	LevelError    Level = "ERROR"
+	LevelDisabled Level = "DISABLED"
+)
+
+var levelRank = map[Level]int{LevelDebug: 0, LevelInfo: 1, LevelWarn: 2, LevelError: 3, LevelDisabled: 4}
+
+// LogGroupName is the log group AWS IoT logging v2 writes to; the name is fixed by AWS IoT.
+const LogGroupName = "AWSIotLogsV2"
+
+// EventDisconnect is the broker event type whose entries carry a duplicate client id
+// (Disconnect entries with reason DUPLICATE_CLIENT_ID, logged at INFO).
+const EventDisconnect = "Disconnect"
+
+// LoggingProps configures Logging.
+type LoggingProps struct {
+	// EncryptionKey encrypts the AWSIotLogsV2 log group. Required.
+	EncryptionKey awskms.IKey
+	// Level is the account's default log level. Authorization failures fail the operation and
+	// are logged at ERROR, so any level but DISABLED keeps them. Default: INFO.
+	Level Level
+	// EventLevels override the level per event type (Connect, Disconnect, Publish-In, ...).
+	// With a default above INFO, EventDisconnect must be INFO or DEBUG here: duplicate client
+	// ids appear only in INFO Disconnect entries, and the detection path counts them.
+	// Default: - none.
+	EventLevels map[string]Level
+	// Retention of the log group. Default: one year.
+	Retention awslogs.RetentionDays
+	// RemovalPolicy of the log group. Default: RETAIN (logs are evidence).
+	RemovalPolicy awscdk.RemovalPolicy
+}
+
+// Logging turns on AWS IoT logging v2 for the account and region (AWS::IoT::Logging, one per
+// account and region) into a pre-created, encrypted AWSIotLogsV2 log group with a retention,
+// through a role that may write only to that group.
+type Logging struct {
+	constructs.Construct
+	// LogGroup is AWSIotLogsV2; metric filters for authorization failures and duplicate client
+	// ids go on it.
+	LogGroup awslogs.LogGroup
+	// Role is assumed by AWS IoT to write the logs.
+	Role awsiam.Role
+	// Resource is the account's logging configuration (child id "Resource").
+	Resource awsiot.CfnLogging
+}
+
+// NewLogging builds the logging configuration. Props errors are reported at synth time.
+func NewLogging(scope constructs.Construct, id string, props *LoggingProps) *Logging {
+	this := constructs.NewConstruct(scope, jsii.String(id))
+	p := LoggingProps{}
+	if props != nil {
+		p = *props
+	}
+	if p.Level == "" {
+		p.Level = LevelInfo
+	}
+	if p.Retention == "" {
+		p.Retention = awslogs.RetentionDays_ONE_YEAR
+	}
+	if p.RemovalPolicy == "" {
+		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
+	}
+	l := &Logging{Construct: this}
+	var errs propcheck.Errors
+	defer func() { errs.Attach(this) }()
+	if p.EncryptionKey == nil {
+		errs.Addf("fleet: logging EncryptionKey is required: IoT logs name devices and addresses")
+	}
+	for _, msg := range checkLevels(p.Level, p.EventLevels) {
+		errs.Addf("%s", msg)
+	}
+	if len(errs) > 0 {
+		return l
+	}
+
+	stack := awscdk.Stack_Of(this)
+	l.LogGroup = awslogs.NewLogGroup(this, jsii.String("Logs"), &awslogs.LogGroupProps{
+		LogGroupName:  jsii.String(LogGroupName),
+		EncryptionKey: p.EncryptionKey,
+		Retention:     p.Retention,
+		RemovalPolicy: p.RemovalPolicy,
+	})
+	l.Role = awsiam.NewRole(this, jsii.String("Role"), &awsiam.RoleProps{
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String("iot.amazonaws.com"), &awsiam.ServicePrincipalOpts{
+			Conditions: &map[string]any{
+				"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
+				"ArnLike": map[string]any{"aws:SourceArn": stack.FormatArn(&awscdk.ArnComponents{
+					Service: jsii.String("iot"), Resource: jsii.String("*"),
+				})},
+			},
+		}),
+		Description: jsii.String("Lets AWS IoT write its v2 logs to " + LogGroupName + " and nowhere else"),
+	})
+	// Streams and events in the one group. CreateLogGroup on that exact group can only fail
+	// (the group exists); it stays because AWS IoT's documented logging role has it. Not
+	// granted: PutRetentionPolicy (the retention is ours), PutMetricFilter, DeleteLogStream,
+	// GetLogEvents.
+	l.LogGroup.GrantWrite(l.Role)
+	l.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:     jsii.String("ThePreCreatedGroupOnly"),
+		Actions: jsii.Strings("logs:CreateLogGroup"),
+		Resources: &[]*string{stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("logs"), Resource: jsii.String("log-group"), ResourceName: jsii.String(LogGroupName),
+			ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+		})},
+	}))
+
+	var events []any
+	for _, e := range sortedKeys(p.EventLevels) {
+		events = append(events, &awsiot.CfnLogging_EventConfigurationProperty{
+			EventType: jsii.String(e), LogLevel: jsii.String(string(p.EventLevels[e])),
+		})
+	}
+	lp := &awsiot.CfnLoggingProps{
+		AccountId:       stack.Account(),
+		DefaultLogLevel: jsii.String(string(p.Level)),
+		RoleArn:         l.Role.RoleArn(),
+	}
+	if len(events) > 0 {
+		lp.EventConfigurations = &events
+	}
+	l.Resource = awsiot.NewCfnLogging(this, jsii.String("Resource"), lp)
+	// Logging starts writing at once: the group and the role's permission come first.
+	l.Resource.Node().AddDependency(l.LogGroup)
+	if pol := l.Role.Node().TryFindChild(jsii.String("DefaultPolicy")); pol != nil {
+		l.Resource.Node().AddDependency(pol)
+	}
+	return l
+}
+
+// checkLevels returns what keeps the detection path from seeing authorization failures
+// (ERROR entries) or duplicate client ids (INFO Disconnect entries).
+func checkLevels(def Level, events map[string]Level) []string {
+	var errs []string
+	valid := func(field string, l Level) bool {
+		if _, ok := levelRank[l]; !ok {
+			errs = append(errs, fmt.Sprintf("fleet: logging %s %q must be DEBUG, INFO, WARN or ERROR", field, l))
+			return false
+		}
+		return true
+	}
+	if !valid("Level", def) {
+		return errs
+	}
+	if def == LevelDisabled {
+		errs = append(errs, "fleet: logging Level DISABLED turns IoT logging off: authorization failures would go unseen (Device Defender LOGGING_DISABLED_CHECK)")
+	}
+	names := make([]string, 0, len(events))
+	for e := range events {
+		names = append(names, e)
+	}
+	sort.Strings(names)
+	for _, e := range names {
+		if valid("EventLevels["+e+"]", events[e]) && events[e] == LevelDisabled {
+			errs = append(errs, fmt.Sprintf("fleet: logging EventLevels[%s] DISABLED hides that event's failures", e))
+		}
+	}
+	disconnect, ok := events[EventDisconnect]
+	if !ok {
+		disconnect = def
+	}
+	if levelRank[disconnect] > levelRank[LevelInfo] {
+		errs = append(errs, fmt.Sprintf("fleet: logging level %s for %s events drops the INFO Disconnect entries that carry DUPLICATE_CLIENT_ID: set Level INFO or EventLevels[%q] INFO",
+			disconnect, EventDisconnect, EventDisconnect))
+	}
+	return errs
+}

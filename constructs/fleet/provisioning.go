@@ -1,0 +1,173 @@
+package fleet
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiot"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/secure-smart-city/platform/constructs/processor"
+	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/policies"
+)
+
+// CertificateModeJITP is the mode the city CA is registered in. SNI_ONLY ("multi-account")
+// registration needs no verification certificate, which in DEFAULT mode must be signed by the
+// CA's private key over a registration code fetched from the account: synth would have to call
+// AWS and hold the CA key. JITP works in SNI_ONLY mode; devices must send the SNI extension,
+// which they do anyway to reach the domain configuration's endpoint. The trade-off: AWS does
+// not verify that the account holds the CA key, and other accounts may register the same CA
+// in their own account (it gives them nothing here).
+const CertificateModeJITP = "SNI_ONLY"
+
+// HookPayloadVersion is the only pre-provisioning hook payload version AWS IoT defines.
+const HookPayloadVersion = "2020-04-01"
+
+// HookTimeout: AWS IoT waits at most five seconds for a pre-provisioning hook.
+const HookTimeout = 5 * time.Second
+
+// provisioningRole is the role AWS IoT assumes to run the JITP and claim templates. Instead of
+// the managed AWSIoTThingsRegistration (30 actions on "*"), it holds the subset the two
+// templates exercise: create or update a thing (with its type and attributes), add it to a
+// class and a district group, attach the certificate and a class policy, activate the
+// certificate, and the Describe/Get lookups of those resources. Group, type and policy
+// resources are this stage's exact ARNs; things and certificates come into being during the
+// provisioning, so only thing/* and cert/* can name them. Left out: CreatePolicy (templates
+// name existing policies), every Detach/Remove action (OverrideSettings never removes), the
+// billing-group actions and the List* lookups bulk registration uses. The role cannot touch
+// the quarantine group or policy.
+func (f *Fleet) provisioningRole() awsiam.Role {
+	stack := awscdk.Stack_Of(f.Construct)
+	role := awsiam.NewRole(f.Construct, jsii.String("ProvisioningRole"), &awsiam.RoleProps{
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String("iot.amazonaws.com"), &awsiam.ServicePrincipalOpts{
+			Conditions: &map[string]any{
+				"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
+				"ArnLike": map[string]any{"aws:SourceArn": stack.FormatArn(&awscdk.ArnComponents{
+					Service: jsii.String("iot"), Resource: jsii.String("*"),
+				})},
+			},
+		}),
+		Description: jsii.String("Assumed by AWS IoT to run the JITP and fleet provisioning templates of " + f.Names.Prefix),
+	})
+	anyThing, anyCert := arn(f.Construct, "thing", "*"), arn(f.Construct, "cert", "*")
+	var groups, types, pols []*string
+	for _, id := range sortedKeys(f.ClassGroups) {
+		groups = append(groups, f.ClassGroups[id].AttrArn())
+		types = append(types, f.ThingTypes[id].AttrArn())
+		pols = append(pols, f.ClassPolicies[id].AttrArn())
+	}
+	for _, id := range sortedKeys(f.DistrictGroups) {
+		groups = append(groups, f.DistrictGroups[id].AttrArn())
+	}
+	add := func(sid string, actions []string, resources ...[]*string) {
+		var res []*string
+		for _, r := range resources {
+			res = append(res, r...)
+		}
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String(sid), Actions: jsii.Strings(actions...), Resources: &res,
+		}))
+	}
+	add("Things", []string{"iot:CreateThing", "iot:DescribeThing", "iot:UpdateThing", "iot:ListThingGroupsForThing"},
+		[]*string{anyThing}, types)
+	add("ClassAndDistrictGroups", []string{"iot:AddThingToThingGroup", "iot:UpdateThingGroupsForThing", "iot:DescribeThingGroup"},
+		[]*string{anyThing}, groups)
+	add("ThingTypes", []string{"iot:DescribeThingType"}, types)
+	add("Certificates", []string{"iot:DescribeCertificate", "iot:UpdateCertificate", "iot:AttachThingPrincipal"},
+		[]*string{anyCert, anyThing})
+	add("ClassPolicies", []string{"iot:AttachPolicy", "iot:AttachPrincipalPolicy", "iot:GetPolicy"}, pols, []*string{anyCert})
+	return role
+}
+
+// jitp registers the fleet file's CA for Just-in-Time Provisioning with JITPTemplate.
+func (f *Fleet) jitp(fl *fleetspec.Fleet) error {
+	pem, err := fl.CACertificatePEM()
+	if err != nil {
+		return fmt.Errorf("fleet: %w", err)
+	}
+	body, err := JITPTemplate().JSON()
+	if err != nil {
+		return fmt.Errorf("fleet: JITP template: %w", err)
+	}
+	f.CACertificate = awsiot.NewCfnCACertificate(f.Construct, jsii.String("CityCA"), &awsiot.CfnCACertificateProps{
+		CaCertificatePem:       jsii.String(string(pem)),
+		Status:                 jsii.String("ACTIVE"),
+		CertificateMode:        jsii.String(CertificateModeJITP),
+		AutoRegistrationStatus: jsii.String("ENABLE"),
+		RegistrationConfig: &awsiot.CfnCACertificate_RegistrationConfigProperty{
+			TemplateBody: jsii.String(body),
+			RoleArn:      f.ProvisioningRole.RoleArn(),
+		},
+	})
+	if p := f.ProvisioningRole.Node().TryFindChild(jsii.String("DefaultPolicy")); p != nil {
+		f.CACertificate.Node().AddDependency(p)
+	}
+	return nil
+}
+
+// claim builds fleet provisioning by claim: the template with the Go pre-provisioning hook,
+// the hook function (allowlist read and conditional write only), its invoke permission for
+// this one template, and the claim certificates' policy.
+func (f *Fleet) claim(allowlist awsdynamodb.ITable) {
+	name := f.Names.ClaimTemplate()
+	stack := awscdk.Stack_Of(f.Construct)
+	f.ProvisioningHook = processor.New(f.Construct, "ProvisioningHook", &processor.Props{
+		Entry:         "lambdas/provisioninghook",
+		Description:   "Pre-provisioning hook of " + name + ": admits allowlisted serials once",
+		EncryptionKey: f.props.EncryptionKey,
+		Environment:   map[string]string{"ALLOWLIST_TABLE": *allowlist.TableName()},
+		Timeout:       HookTimeout,
+		LogRetention:  f.props.LogRetention,
+		RemovalPolicy: f.props.RemovalPolicy,
+	})
+	if f.ProvisioningHook.Function == nil {
+		return
+	}
+	allowlist.Grant(f.ProvisioningHook.Role, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:UpdateItem"))
+	if k := allowlist.EncryptionKey(); k != nil {
+		k.GrantEncryptDecrypt(f.ProvisioningHook.Role)
+	}
+	templateArn := arn(f.Construct, "provisioningtemplate", name)
+	f.ProvisioningHook.Function.AddPermission(jsii.String("InvokedByClaimTemplate"), &awslambda.Permission{
+		Principal:     awsiam.NewServicePrincipal(jsii.String("iot.amazonaws.com"), nil),
+		Action:        jsii.String("lambda:InvokeFunction"),
+		SourceArn:     templateArn,
+		SourceAccount: stack.Account(),
+	})
+	body, err := ClaimTemplate(f.Names).JSON()
+	if err != nil {
+		panic(err) // a map of strings always marshals
+	}
+	f.ClaimTemplate = awsiot.NewCfnProvisioningTemplate(f.Construct, jsii.String("ClaimTemplate"), &awsiot.CfnProvisioningTemplateProps{
+		TemplateName:        jsii.String(name),
+		Description:         jsii.String("Fleet provisioning by claim: the hook admits allowlisted serials and pins thing name, class and district"),
+		Enabled:             jsii.Bool(true),
+		TemplateType:        jsii.String("FLEET_PROVISIONING"),
+		ProvisioningRoleArn: f.ProvisioningRole.RoleArn(),
+		TemplateBody:        jsii.String(body),
+		PreProvisioningHook: &awsiot.CfnProvisioningTemplate_ProvisioningHookProperty{
+			PayloadVersion: jsii.String(HookPayloadVersion),
+			TargetArn:      f.ProvisioningHook.Function.FunctionArn(),
+		},
+	})
+	// The template is usable as soon as it exists: the hook must already be invokable and the
+	// role already allowed.
+	for _, dep := range []constructs.IConstruct{
+		f.ProvisioningHook.Function.Node().TryFindChild(jsii.String("InvokedByClaimTemplate")),
+		f.ProvisioningRole.Node().TryFindChild(jsii.String("DefaultPolicy")),
+	} {
+		if dep != nil {
+			f.ClaimTemplate.Node().AddDependency(dep)
+		}
+	}
+	f.ClaimPolicy = awsiot.NewCfnPolicy(f.Construct, jsii.String("ClaimPolicy"), &awsiot.CfnPolicyProps{
+		PolicyName:     jsii.String(f.Names.ClaimPolicy()),
+		PolicyDocument: policies.Claim(name).CloudFormation(),
+	})
+}

@@ -1,0 +1,140 @@
+package fleet
+
+import (
+	"encoding/json"
+
+	"github.com/secure-smart-city/platform/lambdas/provisioninghook/hook"
+)
+
+// ProvisioningTemplate is an AWS IoT provisioning template body (JITP registration config or
+// fleet provisioning template), built as typed Go and rendered with JSON.
+type ProvisioningTemplate struct {
+	Parameters map[string]TemplateParameter `json:"Parameters"`
+	Resources  map[string]TemplateResource  `json:"Resources"`
+}
+
+// TemplateParameter declares one template parameter.
+type TemplateParameter struct {
+	Type string `json:"Type"`
+}
+
+// TemplateResource is one resource of a provisioning template: a thing, a certificate or a
+// policy.
+type TemplateResource struct {
+	Type             string            `json:"Type"`
+	Properties       map[string]any    `json:"Properties"`
+	OverrideSettings map[string]string `json:"OverrideSettings,omitempty"`
+}
+
+// JSON renders the template body (keys sorted, so the same template always renders the same).
+func (t ProvisioningTemplate) JSON() (string, error) {
+	b, err := json.Marshal(t)
+	return string(b), err
+}
+
+// Parameters AWS IoT extracts from the device certificate's subject for JITP.
+const (
+	CertCommonName            = "AWS::IoT::Certificate::CommonName"
+	CertSerialNumber          = "AWS::IoT::Certificate::SerialNumber"
+	CertOrganizationalUnit    = "AWS::IoT::Certificate::OrganizationalUnit"
+	CertDistinguishedNameQual = "AWS::IoT::Certificate::DistinguishedNameQualifier"
+	CertID                    = "AWS::IoT::Certificate::Id"
+)
+
+// Thing attribute names every provisioning path writes; the thing types make them searchable.
+const (
+	AttrDistrict = "district"
+	AttrClass    = "class"
+	AttrSerial   = "serial"
+)
+
+// SearchableAttributes are the thing types' searchable attributes (AWS allows three).
+var SearchableAttributes = []string{AttrDistrict, AttrClass, AttrSerial}
+
+func ref(name string) map[string]any { return map[string]any{"Ref": name} }
+
+func join(parts ...any) map[string]any { return map[string]any{"Fn::Join": []any{"", parts}} }
+
+func stringParams(names ...string) map[string]TemplateParameter {
+	out := make(map[string]TemplateParameter, len(names))
+	for _, n := range names {
+		out[n] = TemplateParameter{Type: "String"}
+	}
+	return out
+}
+
+// thingOverrides: a thing that already exists (a retried provisioning request) keeps its
+// groups, so the provisioning role never needs to remove a thing from a group (the
+// quarantine group included), and takes the template's type and attributes.
+var thingOverrides = map[string]string{"AttributePayload": "REPLACE", "ThingTypeName": "REPLACE", "ThingGroups": "DO_NOTHING"}
+
+// activeCertificate activates the certificate AWS IoT registered for the request; its private
+// key never left the device (JITP: the device's own key under the city's CA; claim:
+// CreateCertificateFromCsr).
+func activeCertificate() TemplateResource {
+	return TemplateResource{Type: "AWS::IoT::Certificate", Properties: map[string]any{
+		"CertificateId": ref(CertID), "Status": "ACTIVE",
+	}}
+}
+
+// JITPTemplate is the template AWS IoT runs when a device first connects with a certificate
+// signed by the registered city CA. JITP templates may use only Ref to the certificate's
+// subject fields, so the certificate carries the names:
+//
+//	CN            thing name (also the MQTT client id)
+//	serialNumber  device serial (attribute "serial")
+//	OU            the class's qualified name, Names.Class (thing type, class group and policy)
+//	dnQualifier   the district's group name, Names.District
+//
+// Provisioning fails unless OU names a thing type, a thing group and a policy at once, which
+// only this stage's classes do: the CA cannot hand out the quarantine, claim or any other
+// policy.
+func JITPTemplate() ProvisioningTemplate {
+	class := ref(CertOrganizationalUnit)
+	return ProvisioningTemplate{
+		Parameters: stringParams(CertCommonName, CertSerialNumber, CertOrganizationalUnit, CertDistinguishedNameQual, CertID),
+		Resources: map[string]TemplateResource{
+			"thing": {
+				Type: "AWS::IoT::Thing",
+				Properties: map[string]any{
+					"ThingName":        ref(CertCommonName),
+					"ThingTypeName":    class,
+					"AttributePayload": map[string]any{AttrSerial: ref(CertSerialNumber)},
+					"ThingGroups":      []any{class, ref(CertDistinguishedNameQual)},
+				},
+				OverrideSettings: thingOverrides,
+			},
+			"certificate": activeCertificate(),
+			"policy":      {Type: "AWS::IoT::Policy", Properties: map[string]any{"PolicyName": class}},
+		},
+	}
+}
+
+// ClaimTemplate is the fleet provisioning template behind the claim certificate. The
+// pre-provisioning hook admits only allowlisted serials and overrides ThingName, Class and
+// District from the allowlist, so the device chooses none of them; a missing Class or
+// District fails the request (no defaults). Class and District are the fleet file's ids and
+// are qualified here with Fn::Join, which fleet provisioning templates support. As in the
+// JITP template, the class name must be a thing type, a group and a policy at once.
+func ClaimTemplate(n Names) ProvisioningTemplate {
+	class := join(n.Prefix+"_", ref(hook.ParamClass))
+	return ProvisioningTemplate{
+		Parameters: stringParams(hook.ParamSerialNumber, hook.ParamThingName, hook.ParamClass, hook.ParamDistrict, CertID),
+		Resources: map[string]TemplateResource{
+			"thing": {
+				Type: "AWS::IoT::Thing",
+				Properties: map[string]any{
+					"ThingName":     ref(hook.ParamThingName),
+					"ThingTypeName": class,
+					"AttributePayload": map[string]any{
+						AttrSerial: ref(hook.ParamSerialNumber), AttrClass: ref(hook.ParamClass), AttrDistrict: ref(hook.ParamDistrict),
+					},
+					"ThingGroups": []any{class, join(n.Prefix+districtInfix, ref(hook.ParamDistrict))},
+				},
+				OverrideSettings: thingOverrides,
+			},
+			"certificate": activeCertificate(),
+			"policy":      {Type: "AWS::IoT::Policy", Properties: map[string]any{"PolicyName": class}},
+		},
+	}
+}
