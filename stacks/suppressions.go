@@ -81,12 +81,12 @@ var AcceptedFindings = []AcceptedFinding{
 	},
 	{
 		Rules:     []string{"AwsSolutions-IAM5"},
-		Where:     "Go function execution roles (X-Ray tracing)",
+		Where:     "Go function execution roles (X-Ray tracing, iot:DescribeEndpoint)",
 		Type:      "AWS::IAM::Policy",
 		Path:      regexp.MustCompile(`/ExecutionRole/DefaultPolicy/Resource$`),
 		AppliesTo: []string{"Resource::*"},
-		Reason: "Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which have no " +
-			"resource-level permissions. A synth test (iam-wildcard-resources) fails if any other action gets Resource *.",
+		Reason: "Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, and the command processor " +
+			"finds its IoT data endpoint with iot:DescribeEndpoint; none has resource-level permissions. A synth test (iam-wildcard-resources) fails if any other action gets Resource *.",
 	},
 	{
 		Rules: []string{"NIST.800.53.R5-IAMNoInlinePolicy"},
@@ -168,6 +168,45 @@ var AcceptedFindings = []AcceptedFinding{
 		AppliesToPattern: []string{`^Resource::arn:[^:]+:logs:[^:]+:[^:]+:log-group:AWSIotLogsV2:\*$`},
 		Reason: "A log group's ARN ends in :* and so covers its streams; the role writes to the one AWSIotLogsV2 " +
 			"group AWS IoT logs to, whose stream names AWS IoT chooses.",
+	},
+	{
+		Rules: []string{"AwsSolutions-COG4"},
+		Where: "command API methods",
+		Type:  "AWS::ApiGateway::Method",
+		Path:  regexp.MustCompile(`/CommandApi/Resource/Default/devices/`),
+		Reason: "Every method requires IAM (SigV4) authorization by design: operators are IAM principals (SSO " +
+			"roles) whose policies grant execute-api:Invoke per method, and the audit records their ARN. A Cognito " +
+			"user pool would add a second identity store; the api-methods-authorized synth test fails on any other " +
+			"authorization type.",
+	},
+	{
+		Rules: []string{"NIST.800.53.R5-APIGWCacheEnabledAndEncrypted"},
+		Where: "the command API stage",
+		Type:  "AWS::ApiGateway::Stage",
+		Path:  regexp.MustCompile(`/CommandApi/Resource/DeploymentStage\.[^/]+/Resource$`),
+		Reason: "The API has no cache, so API Gateway keeps no response at rest: commands (POST) must never be " +
+			"answered from a cache, and a cached device state would show operators a light as off after they " +
+			"switched it on. The method settings test asserts caching stays off.",
+	},
+	{
+		Rules: []string{"NIST.800.53.R5-APIGWSSLEnabled"},
+		Where: "the command API stage",
+		Type:  "AWS::ApiGateway::Stage",
+		Path:  regexp.MustCompile(`/CommandApi/Resource/DeploymentStage\.[^/]+/Resource$`),
+		Reason: "A stage client certificate lets an HTTP backend authenticate API Gateway; this API's only " +
+			"integration is Lambda proxy (AWS_PROXY), which API Gateway invokes through the Lambda API with SigV4 " +
+			"under a resource policy naming the API's methods, so there is no backend to present a certificate to.",
+	},
+	{
+		Rules:            []string{"AwsSolutions-IAM5"},
+		Where:            "API Gateway's account CloudWatch role (execution and access log groups)",
+		Type:             "AWS::IAM::Policy",
+		Path:             regexp.MustCompile(`/CommandApi/AccountLogsRole/DefaultPolicy/Resource$`),
+		AppliesToPattern: []string{`^Resource::arn:[^:]+:logs:[^:]+:[^:]+:log-group:API-Gateway-(Execution|Access)-Logs_\*(:\*)?$`},
+		Reason: "The role is the account and region's one API Gateway CloudWatch role, used for every REST API " +
+			"there: API Gateway names execution log groups API-Gateway-Execution-Logs_<api id>/<stage> and creates " +
+			"their streams itself, and access log groups follow the same convention. It may only create and write " +
+			"to those groups, never read them (unlike AmazonAPIGatewayPushToCloudWatchLogs, which allows both on *).",
 	},
 }
 

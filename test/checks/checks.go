@@ -46,6 +46,7 @@ var All = []Check{
 	{Name: "lambda-hardening", Default: "Go functions: active tracing, JSON logs, bounded concurrency, KMS-encrypted environment", Run: lambdaHardening},
 	{Name: "lambda-async-failure-destination", Default: "every asynchronously invoked function has an on-failure destination", Run: lambdaAsyncFailureDestination},
 	{Name: "stream-source-hardening", Default: "stream consumers batch (>= 100), bisect on error, retry a bounded number of times, report partial failures and send what still fails to a queue", Run: streamSourceHardening},
+	{Name: "api-methods-authorized", Default: "every API Gateway method requires IAM (SigV4) authorization; only an OPTIONS mock (CORS preflight) may not", Run: apiMethodsAuthorized},
 	{Name: "lambda-iot-permission-scoped", Default: "a Lambda permission for AWS IoT (a topic rule) names principal iot.amazonaws.com, the source ARN and the source account (cfn-lint W3664)", Run: lambdaIoTPermissionScoped},
 }
 

@@ -1,0 +1,792 @@
+package test
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/secure-smart-city/platform/constructs/commandapi"
+	"github.com/secure-smart-city/platform/constructs/keys"
+	"github.com/secure-smart-city/platform/constructs/securestore"
+	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/lambdas/command/api"
+	"github.com/secure-smart-city/platform/stacks"
+	"github.com/secure-smart-city/platform/test/checks"
+	"github.com/secure-smart-city/platform/topics"
+)
+
+// cmdAPIProps are the non-default props the shared command API test stack is built with, so
+// the tests can tell a configured value from a default.
+var cmdAPIProps = commandapi.Props{
+	StageName:       "ops",
+	Throttle:        &commandapi.Throttle{RateLimit: 12, BurstLimit: 24},
+	CommandThrottle: &commandapi.Throttle{RateLimit: 3, BurstLimit: 6},
+}
+
+// commandAPIFixture is a command API with its own key and tables, as Operations builds it
+// from Foundation's.
+type commandAPIFixture struct {
+	api              *commandapi.API
+	key              awskms.IKey
+	keyID            string
+	state, audit     *securestore.Table
+	stateID, auditID string
+	roleID           string
+	fleet            *fleetspec.Fleet
+	tmpl             checks.Template
+	errors           []string
+}
+
+func devFleet(t testing.TB) *fleetspec.Fleet {
+	t.Helper()
+	f, err := fleetspec.Load(filepath.Join(moduleRoot(t), "config", "fleet.dev.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// newCommandAPI builds the construct in scope with a key (that CloudWatch Logs may use) and
+// the two tables; p fills in the rest.
+func newCommandAPI(scope constructs.Construct, fleet *fleetspec.Fleet, p commandapi.Props) (*commandapi.API, *keys.Key, *securestore.Table, *securestore.Table) {
+	name := strings.ReplaceAll(*scope.Node().Path(), "/", "-")
+	key := keys.New(scope, "ApiKey", &keys.Props{Alias: jsii.String("alias/test/" + name + "/api"), Services: []keys.Service{keys.ServiceLogs}})
+	state := securestore.NewTable(scope, "State", &securestore.TableProps{PartitionKey: "thingName", EncryptionKey: key.Key})
+	audit := securestore.NewTable(scope, "Audit", &securestore.TableProps{PartitionKey: "thingName", SortKey: "requestKey", EncryptionKey: key.Key})
+	if p.Fleet == nil {
+		p.Fleet = fleet
+	}
+	if p.EncryptionKey == nil {
+		p.EncryptionKey = key.Key
+	}
+	if p.StateTable == nil {
+		p.StateTable = state.Table
+	}
+	if p.AuditTable == nil {
+		p.AuditTable = audit.Table
+	}
+	return commandapi.New(scope, "CommandApi", &p), key, state, audit
+}
+
+var (
+	cmdAPIOnce sync.Once
+	cmdAPI     *commandAPIFixture
+)
+
+const testWafRateLimit = 750
+
+// commandAPI synthesizes, once, a stack holding only the command API (built from the dev
+// fleet with cmdAPIProps), with the app's checks: cdk-nag and the accepted findings.
+func commandAPI(t *testing.T) *commandAPIFixture {
+	t.Helper()
+	cmdAPIOnce.Do(func() {
+		app := newApp(t, nil)
+		stack := awscdk.NewStack(app, jsii.String("CommandApiTest"), &awscdk.StackProps{
+			Env: &awscdk.Environment{Account: jsii.String(testAccount), Region: jsii.String(testRegion)},
+		})
+		fx := &commandAPIFixture{fleet: devFleet(t)}
+		p := cmdAPIProps
+		n := testWafRateLimit
+		p.WafRateLimit = &n
+		var key *keys.Key
+		fx.api, key, fx.state, fx.audit = newCommandAPI(stack, fx.fleet, p)
+		fx.key = key.Key
+		fx.keyID = *stack.GetLogicalId(cfn(key.Key))
+		fx.stateID = *stack.GetLogicalId(cfn(fx.state.Table))
+		fx.auditID = *stack.GetLogicalId(cfn(fx.audit.Table))
+		fx.roleID = *stack.GetLogicalId(cfn(fx.api.Function.Role))
+		stacks.ApplyChecks(app)
+		asm := synthOrFail(t, app)
+		st := asm.GetStackByName(jsii.String("CommandApiTest"))
+		tmpl, err := checks.FromValue(st.Template())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fx.tmpl = tmpl
+		for _, m := range *st.Messages() {
+			if m.Level == cxapi.SynthesisMessageLevel_ERROR {
+				fx.errors = append(fx.errors, *m.Id)
+			}
+		}
+		cmdAPI = fx
+	})
+	if cmdAPI == nil {
+		t.Fatal("command API fixture failed to synthesize")
+	}
+	return cmdAPI
+}
+
+func one(t *testing.T, tmpl checks.Template, typ string) checks.Resource {
+	t.Helper()
+	rs := tmpl.Resources(typ)
+	if len(rs) != 1 {
+		t.Fatalf("%d %s resources, want 1", len(rs), typ)
+	}
+	return rs[0]
+}
+
+// TestCommandAPIEveryMethodIAMAuthorized: no method of the API can be called without a SigV4
+// signature, and the API has exactly the two methods the processor serves (no OPTIONS).
+func TestCommandAPIEveryMethodIAMAuthorized(t *testing.T) {
+	fx := commandAPI(t)
+	paths := map[string]string{} // resource id -> path part
+	for _, r := range fx.tmpl.Resources("AWS::ApiGateway::Resource") {
+		paths[r.ID], _ = checks.Get(r.Properties, "PathPart").(string)
+	}
+	var got []string
+	for _, m := range fx.tmpl.Resources("AWS::ApiGateway::Method") {
+		method, _ := checks.Get(m.Properties, "HttpMethod").(string)
+		res, _ := checks.Get(m.Properties, "ResourceId", "Ref").(string)
+		got = append(got, method+" "+paths[res])
+		if a := checks.Get(m.Properties, "AuthorizationType"); a != "AWS_IAM" {
+			t.Errorf("%s %s: AuthorizationType %v, want AWS_IAM", method, paths[res], a)
+		}
+		if method == "OPTIONS" {
+			t.Errorf("OPTIONS method on %s: the API serves no browsers, so it needs no CORS preflight", paths[res])
+		}
+		if checks.Get(m.Properties, "Integration", "Type") != "AWS_PROXY" {
+			t.Errorf("%s %s: integration %v, want AWS_PROXY (Lambda proxy)", method, paths[res], checks.Get(m.Properties, "Integration", "Type"))
+		}
+		if checks.Get(m.Properties, "RequestParameters", "method.request.path.thing") != true {
+			t.Errorf("%s %s: path parameter thing is not required", method, paths[res])
+		}
+	}
+	sort.Strings(got)
+	if diff := cmp.Diff([]string{"GET {thing}", "POST commands"}, got); diff != "" {
+		t.Errorf("methods (-want +got):\n%s", diff)
+	}
+	rest := one(t, fx.tmpl, "AWS::ApiGateway::RestApi")
+	if types := checks.Get(rest.Properties, "EndpointConfiguration", "Types"); !cmp.Equal(types, []any{"REGIONAL"}) {
+		t.Errorf("endpoint types %v, want [REGIONAL]", types)
+	}
+	// Test invocations from the console bypass authorization: no permission admits them.
+	for _, p := range fx.tmpl.Resources("AWS::Lambda::Permission") {
+		if strings.Contains(mustJSON(t, p.Properties["SourceArn"]), "test-invoke-stage") {
+			t.Errorf("permission %s admits console test invocations", p.ID)
+		}
+	}
+	if len(fx.errors) > 0 {
+		t.Errorf("unsuppressed findings on the command API alone: %v", fx.errors)
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// TestCommandAPIWebACL: a regional web ACL with the two AWS managed groups, the per-IP rate
+// rule at the configured limit, the path and content-type rules, metrics and sampled requests
+// on, its log (authorization headers redacted) in an encrypted aws-waf-logs-* group, and an
+// association with the API's stage.
+func TestCommandAPIWebACL(t *testing.T) {
+	fx := commandAPI(t)
+	acl := one(t, fx.tmpl, "AWS::WAFv2::WebACL")
+	if checks.Get(acl.Properties, "Scope") != "REGIONAL" {
+		t.Errorf("scope %v, want REGIONAL", checks.Get(acl.Properties, "Scope"))
+	}
+	if checks.Get(acl.Properties, "DefaultAction", "Allow") == nil {
+		t.Errorf("default action %v, want Allow (the rules block)", checks.Get(acl.Properties, "DefaultAction"))
+	}
+	visible := func(where string, v any) {
+		if checks.Get(v, "CloudWatchMetricsEnabled") != true || checks.Get(v, "SampledRequestsEnabled") != true || checks.Get(v, "MetricName") == nil {
+			t.Errorf("%s: visibility %v, want metrics and sampled requests on", where, v)
+		}
+	}
+	visible("web ACL", checks.Get(acl.Properties, "VisibilityConfig"))
+	rules := map[string]any{}
+	var order []string
+	for _, r := range checks.List(checks.Get(acl.Properties, "Rules")) {
+		name, _ := checks.Get(r, "Name").(string)
+		rules[name] = r
+		order = append(order, name)
+		visible("rule "+name, checks.Get(r, "VisibilityConfig"))
+	}
+	want := []string{commandapi.RuleRateLimit, commandapi.RulePathShape, commandapi.RuleJSONOnly, commandapi.RuleCommon, commandapi.RuleKnownBadInputs}
+	if diff := cmp.Diff(want, order); diff != "" {
+		t.Errorf("rules in priority order (-want +got):\n%s", diff)
+	}
+	for i, name := range order {
+		if p := checks.Get(rules[name], "Priority"); p != float64(i) {
+			t.Errorf("rule %s priority %v, want %d", name, p, i)
+		}
+	}
+	for _, group := range []string{"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"} {
+		st := checks.Get(rules[group], "Statement", "ManagedRuleGroupStatement")
+		if checks.Get(st, "VendorName") != "AWS" || checks.Get(st, "Name") != group {
+			t.Errorf("rule %s: statement %v, want AWS managed group %s", group, st, group)
+		}
+		if checks.Get(rules[group], "OverrideAction", "None") == nil {
+			t.Errorf("rule %s: override %v, want None (the group's own block actions apply)", group, checks.Get(rules[group], "OverrideAction"))
+		}
+	}
+	rate := checks.Get(rules[commandapi.RuleRateLimit], "Statement", "RateBasedStatement")
+	if checks.Get(rate, "Limit") != float64(testWafRateLimit) || checks.Get(rate, "AggregateKeyType") != "IP" || checks.Get(rate, "EvaluationWindowSec") != 300.0 {
+		t.Errorf("rate rule %v, want %d per IP per 300 s", rate, testWafRateLimit)
+	}
+	for _, name := range []string{commandapi.RuleRateLimit, commandapi.RulePathShape, commandapi.RuleJSONOnly} {
+		if checks.Get(rules[name], "Action", "Block") == nil {
+			t.Errorf("rule %s action %v, want Block", name, checks.Get(rules[name], "Action"))
+		}
+	}
+	shape := checks.List(checks.Get(rules[commandapi.RulePathShape], "Statement", "OrStatement", "Statements"))
+	if len(shape) != 2 || checks.Get(shape[0], "RegexMatchStatement", "RegexString") != "[^a-zA-Z0-9:_/-]" ||
+		checks.Get(shape[0], "RegexMatchStatement", "TextTransformations", 0, "Type") != "URL_DECODE" ||
+		checks.Get(shape[1], "SizeConstraintStatement", "Size") != float64(len("/ops/devices/")+128+len("/commands")) {
+		t.Errorf("path shape statements %v", shape)
+	}
+	json := checks.List(checks.Get(rules[commandapi.RuleJSONOnly], "Statement", "AndStatement", "Statements"))
+	if len(json) != 2 || checks.Get(json[0], "ByteMatchStatement", "SearchString") != "POST" ||
+		checks.Get(json[1], "NotStatement", "Statement", "ByteMatchStatement", "SearchString") != "application/json" ||
+		checks.Get(json[1], "NotStatement", "Statement", "ByteMatchStatement", "FieldToMatch", "SingleHeader", "Name") != "content-type" {
+		t.Errorf("JSON-only statements %v", json)
+	}
+
+	assoc := one(t, fx.tmpl, "AWS::WAFv2::WebACLAssociation")
+	if !refs(checks.Get(assoc.Properties, "WebACLArn"), acl.ID) {
+		t.Errorf("association web ACL %v, want %s", checks.Get(assoc.Properties, "WebACLArn"), acl.ID)
+	}
+	stage := one(t, fx.tmpl, "AWS::ApiGateway::Stage")
+	rest := one(t, fx.tmpl, "AWS::ApiGateway::RestApi")
+	arn := mustJSON(t, checks.Get(assoc.Properties, "ResourceArn"))
+	if !strings.Contains(arn, `"Ref":"`+rest.ID+`"`) || !strings.Contains(arn, `"Ref":"`+stage.ID+`"`) || !strings.Contains(arn, "/restapis/") || !strings.Contains(arn, "/stages/") {
+		t.Errorf("association resource %s is not the stage %s of API %s", arn, stage.ID, rest.ID)
+	}
+
+	logging := one(t, fx.tmpl, "AWS::WAFv2::LoggingConfiguration")
+	if !refs(checks.Get(logging.Properties, "ResourceArn"), acl.ID) {
+		t.Errorf("logging configuration for %v, want %s", checks.Get(logging.Properties, "ResourceArn"), acl.ID)
+	}
+	var redacted []string
+	for _, f := range checks.List(checks.Get(logging.Properties, "RedactedFields")) {
+		n, _ := checks.Get(f, "SingleHeader", "Name").(string)
+		redacted = append(redacted, n)
+	}
+	if diff := cmp.Diff([]string{"authorization", "x-amz-security-token"}, redacted); diff != "" {
+		t.Errorf("redacted headers (-want +got):\n%s", diff)
+	}
+	dest := mustJSON(t, checks.Get(logging.Properties, "LogDestinationConfigs"))
+	wafLogs := logGroupNamed(t, fx.tmpl, "aws-waf-logs-")
+	if !strings.Contains(dest, `"Ref":"`+wafLogs.ID+`"`) || strings.HasSuffix(dest, `:*"]`) {
+		t.Errorf("WAF log destination %s, want the ARN (no :*) of %s", dest, wafLogs.ID)
+	}
+	encryptedWithRetention(t, fx, wafLogs)
+}
+
+// refs reports whether v refers to the resource id (Ref or GetAtt).
+func refs(v any, id string) bool {
+	if r, ok := checks.Get(v, "Ref").(string); ok {
+		return r == id
+	}
+	g, _ := checks.Get(v, "Fn::GetAtt", 0).(string)
+	return g == id
+}
+
+// logGroupNamed returns the one log group whose (Fn::Join) name starts with prefix.
+func logGroupNamed(t *testing.T, tmpl checks.Template, prefix string) checks.Resource {
+	t.Helper()
+	var found []checks.Resource
+	for _, lg := range tmpl.Resources("AWS::Logs::LogGroup") {
+		name := checks.Get(lg.Properties, "LogGroupName")
+		first, _ := checks.Get(name, "Fn::Join", 1, 0).(string)
+		if s, ok := name.(string); ok {
+			first = s
+		}
+		if strings.HasPrefix(first, prefix) {
+			found = append(found, lg)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d log groups named %s*, want 1", len(found), prefix)
+	}
+	return found[0]
+}
+
+func encryptedWithRetention(t *testing.T, fx *commandAPIFixture, lg checks.Resource) {
+	t.Helper()
+	keyID := fx.keyID
+	if !refs(checks.Get(lg.Properties, "KmsKeyId"), keyID) {
+		t.Errorf("log group %s: KmsKeyId %v, want the platform key %s", lg.ID, checks.Get(lg.Properties, "KmsKeyId"), keyID)
+	}
+	if checks.Get(lg.Properties, "RetentionInDays") != 365.0 || lg.Attr("DeletionPolicy") != "Retain" {
+		t.Errorf("log group %s: retention %v, deletion %q; want 365 days, Retain", lg.ID, checks.Get(lg.Properties, "RetentionInDays"), lg.Attr("DeletionPolicy"))
+	}
+}
+
+// TestCommandAPIAccessLogs: the stage writes JSON access logs that name the caller to an
+// encrypted group, execution logs at INFO without payloads to an encrypted group named the way
+// API Gateway names it, and traces with X-Ray.
+func TestCommandAPIAccessLogs(t *testing.T) {
+	fx := commandAPI(t)
+	stage := one(t, fx.tmpl, "AWS::ApiGateway::Stage")
+	if checks.Get(stage.Properties, "StageName") != "ops" {
+		t.Errorf("stage name %v, want ops", checks.Get(stage.Properties, "StageName"))
+	}
+	if checks.Get(stage.Properties, "TracingEnabled") != true {
+		t.Error("X-Ray tracing is off")
+	}
+	access := logGroupNamed(t, fx.tmpl, commandapi.AccessLogGroupPrefix)
+	dest := mustJSON(t, checks.Get(stage.Properties, "AccessLogSetting", "DestinationArn"))
+	if !strings.Contains(dest, `"Ref":"`+access.ID+`"`) || strings.Contains(dest, `:*"`) {
+		t.Errorf("access log destination %s, want the ARN (no :*) of %s", dest, access.ID)
+	}
+	encryptedWithRetention(t, fx, access)
+	encryptedWithRetention(t, fx, logGroupNamed(t, fx.tmpl, commandapi.ExecutionLogGroupPrefix))
+
+	format, _ := checks.Get(stage.Properties, "AccessLogSetting", "Format").(string)
+	var fields map[string]string
+	if err := json.Unmarshal([]byte(format), &fields); err != nil {
+		t.Fatalf("access log format is not a JSON object of strings: %v\n%s", err, format)
+	}
+	for key, want := range map[string]string{
+		"userArn": "$context.identity.userArn", "caller": "$context.identity.caller", "user": "$context.identity.user",
+		"accountId": "$context.identity.accountId", "ip": "$context.identity.sourceIp", "requestId": "$context.requestId",
+		"httpMethod": "$context.httpMethod", "resourcePath": "$context.resourcePath", "path": "$context.path",
+		"status": "$context.status", "requestTime": "$context.requestTime", "protocol": "$context.protocol",
+		"responseLength": "$context.responseLength", "wafStatus": "$context.waf.status",
+		"validationError": "$context.error.validationErrorString",
+	} {
+		if fields[key] != want {
+			t.Errorf("access log field %s = %q, want %q", key, fields[key], want)
+		}
+	}
+
+	settings := methodSettings(stage)
+	all := settings["/*|*"]
+	if all == nil || checks.Get(all, "LoggingLevel") != "INFO" || checks.Get(all, "DataTraceEnabled") != false || checks.Get(all, "MetricsEnabled") != true {
+		t.Errorf("stage method settings %v, want INFO logging, no data trace, metrics on", all)
+	}
+	post := settings["/~1devices~1{thing}~1commands|POST"]
+	if post == nil || checks.Get(post, "LoggingLevel") != "INFO" || checks.Get(post, "DataTraceEnabled") != false || checks.Get(post, "MetricsEnabled") != true {
+		t.Errorf("command method settings %v, want INFO logging, no data trace, metrics on (an override replaces the stage's)", post)
+	}
+	for k, s := range settings {
+		if checks.Get(s, "CachingEnabled") == true {
+			t.Errorf("method settings %s cache responses", k)
+		}
+	}
+}
+
+// methodSettings indexes a stage's method settings by "<resource path>|<method>".
+func methodSettings(stage checks.Resource) map[string]any {
+	out := map[string]any{}
+	for _, s := range checks.List(checks.Get(stage.Properties, "MethodSettings")) {
+		out[checks.Get(s, "ResourcePath").(string)+"|"+checks.Get(s, "HttpMethod").(string)] = s
+	}
+	return out
+}
+
+// TestCommandAPIThrottling: the stage throttle and the tighter command-method throttle carry
+// the configured values.
+func TestCommandAPIThrottling(t *testing.T) {
+	fx := commandAPI(t)
+	settings := methodSettings(one(t, fx.tmpl, "AWS::ApiGateway::Stage"))
+	for key, want := range map[string][2]float64{
+		"/*|*":                              {12, 24},
+		"/~1devices~1{thing}~1commands|POST": {3, 6},
+	} {
+		s := settings[key]
+		if got := [2]any{checks.Get(s, "ThrottlingRateLimit"), checks.Get(s, "ThrottlingBurstLimit")}; got != [2]any{want[0], want[1]} {
+			t.Errorf("%s throttle (rate, burst) %v, want %v", key, got, want)
+		}
+	}
+}
+
+// TestCommandAPIRequestValidation: one validator checks bodies and parameters; POST bodies
+// of type application/json are validated against a model holding every command of the fleet
+// with its params (types, bounds, enums), the optional delivery and nothing else.
+func TestCommandAPIRequestValidation(t *testing.T) {
+	fx := commandAPI(t)
+	v := one(t, fx.tmpl, "AWS::ApiGateway::RequestValidator")
+	if checks.Get(v.Properties, "ValidateRequestBody") != true || checks.Get(v.Properties, "ValidateRequestParameters") != true {
+		t.Errorf("validator %v, want body and parameters", v.Properties)
+	}
+	model := one(t, fx.tmpl, "AWS::ApiGateway::Model")
+	for _, m := range fx.tmpl.Resources("AWS::ApiGateway::Method") {
+		if !refs(checks.Get(m.Properties, "RequestValidatorId"), v.ID) {
+			t.Errorf("method %v is not validated by %s", checks.Get(m.Properties, "HttpMethod"), v.ID)
+		}
+		if checks.Get(m.Properties, "HttpMethod") == "POST" {
+			models, _ := checks.Get(m.Properties, "RequestModels").(map[string]any)
+			if len(models) != 1 || !refs(models["application/json"], model.ID) {
+				t.Errorf("POST request models %v, want application/json -> %s", models, model.ID)
+			}
+		}
+	}
+	if checks.Get(model.Properties, "ContentType") != "application/json" {
+		t.Errorf("model content type %v", checks.Get(model.Properties, "ContentType"))
+	}
+	schema, _ := checks.Get(model.Properties, "Schema").(map[string]any)
+	if schema["$schema"] != commandapi.SchemaDraft4 || schema["type"] != "object" || !cmp.Equal(schema["required"], []any{"command"}) {
+		t.Errorf("schema header %v", schema)
+	}
+	// Every branch, by command name; a name with several class definitions is an anyOf.
+	got := map[string][]any{}
+	for _, b := range checks.List(schema["oneOf"]) {
+		variants := checks.List(checks.Get(b, "anyOf"))
+		if variants == nil {
+			variants = []any{b}
+		}
+		for _, v := range variants {
+			name, _ := checks.Get(v, "properties", "command", "enum", 0).(string)
+			got[name] = append(got[name], v)
+		}
+	}
+	for _, c := range fx.fleet.Classes {
+		for _, cmd := range c.Commands {
+			if !hasVariant(t, got[cmd.Name], cmd) {
+				t.Errorf("class %s command %s: no schema branch matches its params", c.ID, cmd.Name)
+			}
+		}
+	}
+}
+
+// hasVariant reports whether one of variants is exactly the schema a command should have.
+func hasVariant(t *testing.T, variants []any, cmd fleetspec.Command) bool {
+	t.Helper()
+	props := map[string]any{
+		"command":  map[string]any{"type": "string", "enum": []any{cmd.Name}},
+		"delivery": map[string]any{"type": "string", "enum": []any{string(api.DeliveryMQTT), string(api.DeliveryShadow)}},
+	}
+	required := []any{"command"}
+	for _, p := range cmd.Params {
+		s := map[string]any{"type": string(p.Type)}
+		if p.Min != nil {
+			s["minimum"] = *p.Min
+		}
+		if p.Max != nil {
+			s["maximum"] = *p.Max
+		}
+		if p.Type == fleetspec.TypeString {
+			s["maxLength"] = float64(p.StringLimit())
+		}
+		if len(p.Enum) > 0 {
+			e := []any{}
+			for _, x := range p.Enum {
+				e = append(e, x)
+			}
+			s["enum"] = e
+		}
+		props[p.Name] = s
+		if p.Required {
+			required = append(required, p.Name)
+		}
+	}
+	want := map[string]any{"type": "object", "properties": props, "required": required, "additionalProperties": false}
+	for _, v := range variants {
+		if cmp.Equal(want, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// attachedStatements returns every statement attached to a role: its inline policies and
+// the managed policies (of this template) that name it.
+func attachedStatements(tmpl checks.Template, roleID string) []any {
+	var out []any
+	for _, typ := range []string{"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"} {
+		for _, p := range tmpl.Resources(typ) {
+			for _, r := range checks.List(checks.Get(p.Properties, "Roles")) {
+				if refs(r, roleID) {
+					out = append(out, checks.List(checks.Get(p.Properties, "PolicyDocument", "Statement"))...)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestCommandAPIFunctionIAM: the command function publishes only to the fleet's command
+// topics and updates only the fleet's shadows, one ARN per thing and never "*"; it reads the
+// state table with GetItem only and writes the audit table with PutItem only.
+func TestCommandAPIFunctionIAM(t *testing.T) {
+	fx := commandAPI(t)
+	arn := func(kind, name string) string {
+		return "arn:aws:iot:" + testRegion + ":" + testAccount + ":" + kind + "/" + name
+	}
+	var wantTopics, wantThings []string
+	for _, th := range fx.fleet.Things {
+		wantTopics = append(wantTopics, arn("topic", topics.Command(th.Name)))
+		wantThings = append(wantThings, arn("thing", th.Name))
+	}
+	sort.Strings(wantTopics)
+	sort.Strings(wantThings)
+	byAction := map[string][]any{}
+	for _, st := range attachedStatements(fx.tmpl, fx.roleID) {
+		if checks.Get(st, "Effect") != "Allow" {
+			continue
+		}
+		for _, a := range checks.List(checks.Get(st, "Action")) {
+			byAction[a.(string)] = append(byAction[a.(string)], checks.List(checks.Get(st, "Resource"))...)
+		}
+	}
+	strs := func(l []any) []string {
+		var out []string
+		for _, v := range l {
+			s, ok := v.(string)
+			if !ok {
+				s = mustJSON(t, v)
+			}
+			out = append(out, s)
+		}
+		sort.Strings(out)
+		return out
+	}
+	if diff := cmp.Diff(wantTopics, strs(byAction["iot:Publish"])); diff != "" {
+		t.Errorf("iot:Publish resources (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantThings, strs(byAction["iot:UpdateThingShadow"])); diff != "" {
+		t.Errorf("iot:UpdateThingShadow resources (-want +got):\n%s", diff)
+	}
+	for action, res := range byAction {
+		if !strings.HasPrefix(action, "iot:") && !strings.HasPrefix(action, "dynamodb:") {
+			continue
+		}
+		for _, r := range res {
+			if r == "*" && !checks.UnscopableActions[action] {
+				t.Errorf("%s on Resource *", action)
+			}
+			if s, ok := r.(string); ok && strings.HasPrefix(action, "iot:") && action != "iot:DescribeEndpoint" &&
+				!strings.HasPrefix(s, "arn:aws:iot:"+testRegion+":"+testAccount+":topic/city/things/") &&
+				!strings.HasPrefix(s, "arn:aws:iot:"+testRegion+":"+testAccount+":thing/") {
+				t.Errorf("%s on %s: outside the fleet's command topics and things", action, s)
+			}
+		}
+	}
+	var iot, dynamo []string
+	for action := range byAction {
+		switch {
+		case strings.HasPrefix(action, "iot:"):
+			iot = append(iot, action)
+		case strings.HasPrefix(action, "dynamodb:"):
+			dynamo = append(dynamo, action)
+		}
+	}
+	sort.Strings(iot)
+	sort.Strings(dynamo)
+	if diff := cmp.Diff([]string{"iot:DescribeEndpoint", "iot:Publish", "iot:UpdateThingShadow"}, iot); diff != "" {
+		t.Errorf("IoT actions (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"dynamodb:GetItem", "dynamodb:PutItem"}, dynamo); diff != "" {
+		t.Errorf("DynamoDB actions (-want +got):\n%s", diff)
+	}
+	onlyTable := func(action, tableID string) {
+		res := byAction[action]
+		ok := len(res) > 0
+		for _, r := range res {
+			ok = ok && refs(r, tableID)
+		}
+		if !ok {
+			t.Errorf("%s on %v, want only table %s", action, res, tableID)
+		}
+	}
+	onlyTable("dynamodb:GetItem", fx.stateID)
+	onlyTable("dynamodb:PutItem", fx.auditID)
+
+	fn := one(t, fx.tmpl, "AWS::Lambda::Function")
+	env, _ := checks.Get(fn.Properties, "Environment", "Variables").(map[string]any)
+	if !refs(env["STATE_TABLE"], fx.stateID) || !refs(env["AUDIT_TABLE"], fx.auditID) {
+		t.Errorf("environment %v, want STATE_TABLE and AUDIT_TABLE from the tables", env)
+	}
+	if _, set := env["IOT_DATA_ENDPOINT"]; set {
+		t.Error("IOT_DATA_ENDPOINT set though no endpoint was given: it must never be looked up at synth")
+	}
+}
+
+// TestCommandAPIAccountRole: API Gateway's account-wide CloudWatch role can only write logs,
+// and only to API Gateway execution and access log groups; it and the account setting
+// survive a stack deletion; the stage waits for them.
+func TestCommandAPIAccountRole(t *testing.T) {
+	fx := commandAPI(t)
+	account := one(t, fx.tmpl, "AWS::ApiGateway::Account")
+	roleID, _ := checks.Get(account.Properties, "CloudWatchRoleArn", "Fn::GetAtt", 0).(string)
+	if account.Attr("DeletionPolicy") != "Retain" {
+		t.Errorf("account setting deletion %q, want Retain", account.Attr("DeletionPolicy"))
+	}
+	var role checks.Resource
+	for _, r := range fx.tmpl.Resources("AWS::IAM::Role") {
+		if r.ID == roleID {
+			role = r
+		}
+	}
+	if role.ID == "" || role.Attr("DeletionPolicy") != "Retain" {
+		t.Fatalf("account role %q: deletion %q, want a retained role", roleID, role.Attr("DeletionPolicy"))
+	}
+	if p := checks.Get(role.Properties, "AssumeRolePolicyDocument", "Statement", 0, "Principal", "Service"); p != "apigateway.amazonaws.com" {
+		t.Errorf("role trusts %v", p)
+	}
+	if m := checks.Get(role.Properties, "ManagedPolicyArns"); m != nil {
+		t.Errorf("role has managed policies %v", m)
+	}
+	sts := attachedStatements(fx.tmpl, roleID)
+	if len(sts) != 1 {
+		t.Fatalf("%d statements, want 1", len(sts))
+	}
+	actions := checks.List(checks.Get(sts[0], "Action"))
+	for _, a := range actions {
+		if s := a.(string); s == "logs:GetLogEvents" || s == "logs:FilterLogEvents" || strings.HasSuffix(s, "*") {
+			t.Errorf("account role may %s", s)
+		}
+	}
+	prefix := "arn:aws:logs:" + testRegion + ":" + testAccount + ":log-group:"
+	var res []string
+	for _, r := range checks.List(checks.Get(sts[0], "Resource")) {
+		res = append(res, r.(string))
+	}
+	sort.Strings(res)
+	want := []string{
+		prefix + "API-Gateway-Access-Logs_*", prefix + "API-Gateway-Access-Logs_*:*",
+		prefix + "API-Gateway-Execution-Logs_*", prefix + "API-Gateway-Execution-Logs_*:*",
+	}
+	if diff := cmp.Diff(want, res); diff != "" {
+		t.Errorf("account role resources (-want +got):\n%s", diff)
+	}
+	stage := one(t, fx.tmpl, "AWS::ApiGateway::Stage")
+	deps := mustJSON(t, stage.Raw["DependsOn"])
+	if !strings.Contains(deps, `"`+account.ID+`"`) {
+		t.Errorf("stage depends on %s, want the account setting %s", deps, account.ID)
+	}
+}
+
+// TestCommandAPIMetrics: the metric methods name the stage and the web ACL.
+func TestCommandAPIMetrics(t *testing.T) {
+	fx := commandAPI(t)
+	for name, m := range map[string]interface {
+		MetricName() *string
+		Namespace() *string
+		Dimensions() *map[string]any
+	}{
+		"5XXError": fx.api.MetricServerErrors(nil), "4XXError": fx.api.MetricClientErrors(nil), "Latency": fx.api.MetricLatency(nil),
+	} {
+		if *m.MetricName() != name || *m.Namespace() != "AWS/ApiGateway" || (*m.Dimensions())["Stage"] == nil {
+			t.Errorf("metric %s: %s/%s %v", name, *m.Namespace(), *m.MetricName(), *m.Dimensions())
+		}
+	}
+	waf := fx.api.MetricWafBlockedRequests(nil)
+	dims := *waf.Dimensions()
+	acl := one(t, fx.tmpl, "AWS::WAFv2::WebACL")
+	if *waf.Namespace() != "AWS/WAFV2" || *waf.MetricName() != "BlockedRequests" || *waf.Statistic() != "Sum" ||
+		dims["WebACL"] != checks.Get(acl.Properties, "Name") || dims["Rule"] != "ALL" || dims["Region"] != testRegion {
+		t.Errorf("WAF metric %s/%s %s %v", *waf.Namespace(), *waf.MetricName(), *waf.Statistic(), dims)
+	}
+}
+
+// TestCommandAPIGrants: an operator role gets execute-api:Invoke on exactly the method it is
+// granted.
+func TestCommandAPIGrants(t *testing.T) {
+	app := newApp(t, nil)
+	stack := awscdk.NewStack(app, jsii.String("CommandApiGrants"), &awscdk.StackProps{
+		Env: &awscdk.Environment{Account: jsii.String(testAccount), Region: jsii.String(testRegion)},
+	})
+	a, _, _, _ := newCommandAPI(stack, ingestFleetWithCommands(), commandapi.Props{})
+	operator := awsiam.NewRole(stack, jsii.String("Operator"), &awsiam.RoleProps{AssumedBy: awsiam.NewAccountRootPrincipal()})
+	a.GrantSendCommands(operator)
+	tmpl, err := checks.FromValue(synthOrFail(t, app).GetStackByName(jsii.String("CommandApiGrants")).Template())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts := attachedStatements(tmpl, *stack.GetLogicalId(cfn(operator)))
+	if len(sts) != 1 || checks.Get(sts[0], "Action") != "execute-api:Invoke" {
+		t.Fatalf("operator statements %v", sts)
+	}
+	res := mustJSON(t, checks.Get(sts[0], "Resource"))
+	stage := one(t, tmpl, "AWS::ApiGateway::Stage")
+	if !strings.HasSuffix(res, `{"Ref":"`+stage.ID+`"},"/POST/devices/*/commands"]]}`) {
+		t.Errorf("operator may invoke %s, want POST /devices/*/commands of stage %s", res, stage.ID)
+	}
+}
+
+// ingestFleetWithCommands is a small fleet whose street lights take set-light.
+func ingestFleetWithCommands() *fleetspec.Fleet {
+	f := ingestFleet()
+	f.Classes[0].Commands = []fleetspec.Command{{Name: "set-light", Params: []fleetspec.Field{{Name: "on", Type: fleetspec.TypeBoolean, Required: true}}}}
+	return f
+}
+
+// TestCommandAPIPropsErrors: weak or impossible props are refused, naming the field and value.
+func TestCommandAPIPropsErrors(t *testing.T) {
+	app := newApp(t, nil)
+	stack := awscdk.NewStack(app, jsii.String("CommandApiProps"), nil)
+	zero, huge := 0, 3_000_000_000
+	noCommands := ingestFleet()
+	cases := []struct {
+		name  string
+		fleet *fleetspec.Fleet
+		props commandapi.Props
+		want  []string
+	}{
+		{"rate limit zero", nil, commandapi.Props{Throttle: &commandapi.Throttle{RateLimit: 0, BurstLimit: 10}},
+			[]string{"Throttle.RateLimit 0 must be above 0"}},
+		{"negative burst", nil, commandapi.Props{CommandThrottle: &commandapi.Throttle{RateLimit: 1, BurstLimit: -1}},
+			[]string{"CommandThrottle.BurstLimit -1 must be between 1 and 5000"}},
+		{"command throttle above stage", nil, commandapi.Props{Throttle: &commandapi.Throttle{RateLimit: 5, BurstLimit: 10}, CommandThrottle: &commandapi.Throttle{RateLimit: 50, BurstLimit: 10}},
+			[]string{"CommandThrottle (rate 50/s, burst 10) may not exceed Throttle (rate 5/s, burst 10)"}},
+		{"WAF rate limit zero", nil, commandapi.Props{WafRateLimit: &zero}, []string{"WafRateLimit 0 must be between 10 and 2000000000"}},
+		{"WAF rate limit too high", nil, commandapi.Props{WafRateLimit: &huge}, []string{"WafRateLimit 3000000000 must be between 10"}},
+		{"bad stage name", nil, commandapi.Props{StageName: "prod stage"}, []string{`StageName "prod stage" must be 1-128 of [a-zA-Z0-9_-]`}},
+		{"fleet without commands", noCommands, commandapi.Props{}, []string{"the fleet defines no commands"}},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			scope := constructs.NewConstruct(stack, jsii.String("Case"+string(rune('A'+i))))
+			fleet := c.fleet
+			if fleet == nil {
+				fleet = ingestFleetWithCommands()
+			}
+			a, _, _, _ := newCommandAPI(scope, fleet, c.props)
+			got := validationErrors(a)
+			for _, w := range c.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("validation errors %q do not contain %q", got, w)
+				}
+			}
+		})
+	}
+	t.Run("missing references", func(t *testing.T) {
+		a := commandapi.New(constructs.NewConstruct(stack, jsii.String("Missing")), "CommandApi", nil)
+		got := validationErrors(a)
+		for _, w := range []string{"Fleet is required", "EncryptionKey is required", "StateTable is required", "AuditTable is required"} {
+			if !strings.Contains(got, w) {
+				t.Errorf("validation errors %q do not contain %q", got, w)
+			}
+		}
+	})
+	t.Run("valid props have no errors", func(t *testing.T) {
+		a, _, _, _ := newCommandAPI(constructs.NewConstruct(stack, jsii.String("Valid")), ingestFleetWithCommands(),
+			commandapi.Props{IoTDataEndpoint: "abc123-ats.iot.eu-central-1.amazonaws.com", AccountCloudWatchRole: jsii.Bool(false), LogRetention: awslogs.RetentionDays_ONE_MONTH})
+		if errs := validationErrors(a); errs != "" {
+			t.Errorf("unexpected errors %q", errs)
+		}
+		if a.AccountRole != nil {
+			t.Error("AccountCloudWatchRole false still made the account role")
+		}
+	})
+}
+
+func init() {
+	weakenings = append(weakenings, weakening{"api-methods-authorized", func(s awscdk.Stack, w bool) {
+		a, _, _, _ := newCommandAPI(s, ingestFleetWithCommands(), commandapi.Props{})
+		if w {
+			for _, m := range *a.Api.Methods() {
+				cfn(m).AddPropertyOverride(jsii.String("AuthorizationType"), "NONE")
+			}
+		}
+	}})
+}
