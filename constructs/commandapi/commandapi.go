@@ -64,8 +64,8 @@ type Props struct {
 	// EncryptionKey encrypts the log groups and the function's environment. Its key policy
 	// must let CloudWatch Logs of this account use it (keys.ServiceLogs). Required.
 	EncryptionKey awskms.IKey
-	// StateTable holds each device's latest state (partition key "thingName"); the function
-	// may GetItem it. Required.
+	// StateTable holds each device's latest state as the telemetry processor writes it (item
+	// pk=<thing>, sk="state"); the function may GetItem it. Required.
 	StateTable awsdynamodb.ITable
 	// AuditTable receives one record per command; the function may PutItem it. Required.
 	AuditTable awsdynamodb.ITable

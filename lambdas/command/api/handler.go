@@ -34,8 +34,12 @@ import (
 // Table keys. The state table is keyed by thing; the audit table keeps every command request
 // of a thing in time order under one partition.
 const (
-	// StateKey is the state table's partition key (S).
-	StateKey = "thingName"
+	// StateKey and StateSortKey are the state table's keys: the telemetry processor writes a
+	// thing's latest state as the item pk=<thing>, sk=StateSortValue (a test pins these to
+	// lambdas/telemetry/pipeline's constants).
+	StateKey       = "pk"
+	StateSortKey   = "sk"
+	StateSortValue = "state"
 	// AuditPartitionKey is the audit table's partition key (S): the thing name.
 	AuditPartitionKey = "thingName"
 	// AuditSortKey is the audit table's sort key (S): "<requestedAt>#<requestId>", with
@@ -179,7 +183,10 @@ type stateResponse struct {
 func (h *Handler) getState(ctx context.Context, ev events.APIGatewayProxyRequest, t fleetspec.Thing) events.APIGatewayProxyResponse {
 	out, err := h.State.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(h.StateTable),
-		Key:       map[string]ddbtypes.AttributeValue{StateKey: &ddbtypes.AttributeValueMemberS{Value: t.Name}},
+		Key: map[string]ddbtypes.AttributeValue{
+			StateKey:     &ddbtypes.AttributeValueMemberS{Value: t.Name},
+			StateSortKey: &ddbtypes.AttributeValueMemberS{Value: StateSortValue},
+		},
 	})
 	if err != nil {
 		h.logger().ErrorContext(ctx, "read state failed", "thing", t.Name, "requestId", ev.RequestContext.RequestID, "error", err)
@@ -193,6 +200,7 @@ func (h *Handler) getState(ctx context.Context, ev events.APIGatewayProxyRequest
 			return h.respond(ev, 502, errorBody("could not read the device state, try again later", ev.RequestContext.RequestID))
 		}
 		delete(state, StateKey)
+		delete(state, StateSortKey)
 		resp.State = state
 	}
 	return h.respond(ev, 200, resp)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/lambdas/command/message"
+	"github.com/secure-smart-city/platform/lambdas/telemetry/pipeline"
 )
 
 func ptr(f float64) *float64 { return &f }
@@ -77,7 +78,11 @@ func (f *fakeDB) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func
 		return nil, f.getErr
 	}
 	key := in.Key[StateKey].(*ddbtypes.AttributeValueMemberS).Value
-	return &dynamodb.GetItemOutput{Item: f.items[aws.ToString(in.TableName)+"/"+key]}, nil
+	sort, ok := in.Key[StateSortKey].(*ddbtypes.AttributeValueMemberS)
+	if !ok || len(in.Key) != 2 {
+		return nil, fmt.Errorf("fake: GetItem key %v must be exactly %s and %s", in.Key, StateKey, StateSortKey)
+	}
+	return &dynamodb.GetItemOutput{Item: f.items[aws.ToString(in.TableName)+"/"+key+"#"+sort.Value]}, nil
 }
 
 func (f *fakeDB) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
@@ -196,11 +201,12 @@ func (f *fixture) audits(t *testing.T) []auditRecord {
 
 func TestGetState(t *testing.T) {
 	f := newFixture()
-	item, err := attributevalue.MarshalMap(map[string]any{"thingName": "sl-001", "on": true, "brightness": 40, "ts": 1700000000000})
+	// The item as the telemetry processor writes it.
+	item, err := attributevalue.MarshalMap(map[string]any{"pk": "sl-001", "sk": "state", "on": true, "brightness": 40, "ts": 1700000000000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.db.items["state/sl-001"] = item
+	f.db.items["state/sl-001#state"] = item
 
 	status, body := f.do(t, get("sl-001"))
 	want := map[string]any{"thing": "sl-001", "class": "street_light", "state": map[string]any{"on": true, "brightness": 40.0, "ts": 1700000000000.0}}
@@ -505,4 +511,13 @@ func FuzzCommandBody(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestStateKeysMatchTelemetryProcessor: the command API reads the item the telemetry processor
+// writes; both sides name its keys from their own constants, which must agree.
+func TestStateKeysMatchTelemetryProcessor(t *testing.T) {
+	if StateKey != pipeline.AttrPK || StateSortKey != pipeline.AttrSK || StateSortValue != pipeline.StateSortKey {
+		t.Errorf("command API reads %s/%s=%q, telemetry processor writes %s/%s=%q",
+			StateKey, StateSortKey, StateSortValue, pipeline.AttrPK, pipeline.AttrSK, pipeline.StateSortKey)
+	}
 }

@@ -34,6 +34,9 @@ const (
 	AttrSK        = "sk"
 	AttrObject    = "obj"
 	AttrExpiresAt = "expiresAt"
+	// StateSortKey is the sort key of a thing's latest-state item (pk=<thing>); readers such
+	// as the command API use it.
+	StateSortKey = stateSK
 )
 
 // reserved names may not be class fields: they would collide with message keys or with what
