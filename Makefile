@@ -67,7 +67,7 @@ bench: deps ## run the benchmarks and summarize them with benchstat (results in 
 	go run $(BENCHSTAT) .bench/new.txt
 
 fuzz: ## fuzz the telemetry decoder and validator (FUZZTIME=60s)
-	go test -run='^$$' -fuzz=FuzzDecodeValidate -fuzztime=$${FUZZTIME:-60s} ./lambdas/telemetry/...
+	go test -run='^$$' -fuzz=FuzzDecodeValidate -fuzztime=$${FUZZTIME:-60s} ./lambdas/telemetry/pipeline
 
 lint: node_modules/go.mod ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -211,6 +211,15 @@ func (c *checker) checkRuleName(path, fleet, class string) {
 	}
 }
 
+// ReservedFieldNames may not name a telemetry field: devices send msgId, seq and ts beside the
+// fields, topic rules add topic, clientId and receivedAt, and the telemetry processor stores
+// thing, class, streamSeq, pk, sk, obj and expiresAt with them (a test keeps this list equal to
+// the processor's).
+var ReservedFieldNames = map[string]bool{
+	"msgId": true, "seq": true, "ts": true, "topic": true, "clientId": true, "receivedAt": true,
+	"thing": true, "class": true, "streamSeq": true, "pk": true, "sk": true, "obj": true, "expiresAt": true,
+}
+
 var fieldTypes = map[FieldType]bool{TypeNumber: true, TypeInteger: true, TypeString: true, TypeBoolean: true}
 
 // checkFields applies the field rules to telemetry fields and command parameters alike.
@@ -221,6 +230,9 @@ func (c *checker) checkFields(path, kind string, fields []Field) {
 		if c.required(p+".name", fd.Name) {
 			if !fieldNameRe.MatchString(fd.Name) {
 				c.add(p+".name", "invalid %s name %q: want 1-64 letters, digits and underscores, starting with a letter", kind, fd.Name)
+			}
+			if kind == "field" && ReservedFieldNames[fd.Name] {
+				c.add(p+".name", "field name %q is reserved: the platform adds it to every message or stored record", fd.Name)
 			}
 			if j, dup := seen[fd.Name]; dup {
 				c.add(p+".name", "duplicate %s name %q (also %s[%d])", kind, fd.Name, path, j)

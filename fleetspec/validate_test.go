@@ -94,6 +94,11 @@ func TestInvalidFleets(t *testing.T) {
 			path: "classes[0].fields[1].min", want: "min 100 is greater than max 0",
 		},
 		{
+			name: "reserved field name",
+			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0, "fields", 1)["name"] = "receivedAt" },
+			path: "classes[0].fields[1].name", want: `field name "receivedAt" is reserved`,
+		},
+		{
 			name: "min on a string",
 			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0, "fields", 2)["min"] = 1 },
 			path: "classes[0].fields[2].min", want: `min 1 is only allowed on number and integer fields, not on type "string"`,
