@@ -170,6 +170,18 @@ var AcceptedFindings = []AcceptedFinding{
 			"group AWS IoT logs to, whose stream names AWS IoT chooses.",
 	},
 	{
+		Rules: []string{"AwsSolutions-IAM5"},
+		Where: "the IoT provisioning role (JITP and fleet provisioning templates)",
+		Type:  "AWS::IAM::Policy",
+		Path:  regexp.MustCompile(`/Devices/ProvisioningRole/DefaultPolicy/Resource$`),
+		// The account is a token ("<AWS::AccountId>", colons and all) in environment-agnostic stacks.
+		AppliesToPattern: []string{`^Resource::arn:.+:iot:.+:(thing|cert)\/\*$`},
+		Reason: "AWS IoT assumes this role while it provisions a device that is not in the fleet file: the thing " +
+			"(named by the CA-signed certificate or the allowlist) and its certificate come into being during that " +
+			"provisioning, so their ARNs exist only then. Groups, thing types and policies are exact ARNs; the role " +
+			"cannot create policies, detach anything or reach the quarantine group.",
+	},
+	{
 		Rules: []string{"AwsSolutions-COG4"},
 		Where: "command API methods",
 		Type:  "AWS::ApiGateway::Method",

@@ -40,9 +40,4 @@ func TestSecureDefaults(t *testing.T) {
 
 // notYetInApp lists checks whose resource types the app does not create yet; their proofs in
 // TestChecksCatchWeakening still run.
-var notYetInApp = map[string]bool{
-	"iot-policy-rules": true,
-	// The app's telemetry path is stream mode, which has no IoT invoke permission; the direct
-	// mode (TestIngestDirectMode) and the fleet's provisioning hook have one.
-	"lambda-iot-permission-scoped": true,
-}
+var notYetInApp = map[string]bool{}

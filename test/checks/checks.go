@@ -420,6 +420,10 @@ func lambdaAsyncFailureDestination(t Template) (int, []string) {
 	configs := t.Resources("AWS::Lambda::EventInvokeConfig")
 	async := map[string]bool{}
 	for _, p := range t.Resources("AWS::Lambda::Permission") {
+		// A provisioning template invokes its pre-provisioning hook synchronously.
+		if mentions(Get(p.Properties, "SourceArn"), ":provisioningtemplate/") {
+			continue
+		}
 		if principal, _ := Get(p.Properties, "Principal").(string); asyncInvokers[principal] {
 			if id, ok := Get(p.Properties, "FunctionName", "Fn::GetAtt", 0).(string); ok {
 				async[id] = true
