@@ -3,7 +3,6 @@ package stacks
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/secure-smart-city/platform/constructs/defender"
 	"github.com/secure-smart-city/platform/constructs/ingest"
 	"github.com/secure-smart-city/platform/constructs/monitoring"
-	"github.com/secure-smart-city/platform/topics"
 )
 
 // Operations holds what watches and acts: alarms, the dashboard, Device Defender and the
@@ -27,9 +25,6 @@ type Operations struct {
 	// CommandAPI is the operators' IAM-authorized, WAF-guarded command API.
 	CommandAPI *commandapi.API
 }
-
-// iotLogGroup is the AWS IoT v2 log group; AWS IoT writes to it by this fixed name.
-const iotLogGroup = "AWSIotLogsV2"
 
 // NewOperations builds the Operations stack.
 func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fleet, in *Ingestion) *Operations {
@@ -68,6 +63,7 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 			RejectedByReason: awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 				Expression: jsii.String(`SEARCH('{"` + ingest.TelemetryNamespace + `",` + ingest.DimensionClass + `,` + ingest.DimensionReason +
 					`} MetricName="` + ingest.ProcessorRejected + `" ` + ingest.DimensionClass + `="` + c.ID + `"', 'Sum', 300)`),
+				Label:  jsii.String(monitoring.LabelReason),
 				Period: awscdk.Duration_Minutes(jsii.Number(5)),
 			}),
 			Latency: tel.MetricProcessingLatency(c.ID, label("Latency (max)")),
@@ -75,20 +71,32 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 	}
 	m.WatchBroker(nil)
 
-	// Until the Fleet stack exposes the AWSIotLogsV2 group it creates, refer to it by its fixed
-	// name (AWS IoT creates it on first use otherwise).
-	iotLogs := awslogs.LogGroup_FromLogGroupName(stack, jsii.String("IoTLogs"), jsii.String(iotLogGroup))
+	groups := map[string]defender.ThingGroup{}
+	for id, g := range fl.Devices.ClassGroups {
+		groups[id] = defender.ThingGroup{Name: g.Ref(), Arn: g.AttrArn()}
+	}
 	o.Defender = defender.New(stack, "Defender", &defender.Props{
 		AlertTopic:      f.AlertTopic.Topic,
 		Monitoring:      m,
 		EncryptionKey:   f.PlatformKey.Key,
 		Fleet:           cfg.Fleet,
 		NamePrefix:      cfg.RulePrefix(),
-		QuarantineGroup: defender.ThingGroup{Name: fl.QuarantineGroup.Ref(), Arn: fl.QuarantineGroup.AttrArn()},
-		IoTLogs:         iotLogs,
-		Detect:          cfg.DefenderDetect,
-		ClassGroups:     classGroups(stack, cfg),
+		QuarantineGroup: defender.ThingGroup{Name: jsii.String(fl.QuarantineGroupName), Arn: fl.QuarantineGroupArn},
+		IoTLogs:         fl.IoTLogs,
+		// The mitigation turns logging back on with the role the Fleet stack logs with.
+		LoggingRole: fl.Logging.Role,
+		Detect:      cfg.DefenderDetect,
+		ClassGroups: groups,
 	})
+
+	o.CommandAPI = newCommandAPI(stack, cfg, f)
+	if api := o.CommandAPI; api.Function != nil {
+		m.WatchFunction("CommandProcessor", api.Function, nil)
+		m.WatchMetric("CommandApi-ServerErrors",
+			"The command API answered 5XX: operators' commands failed. Read the CommandProcessor's ERROR logs and the "+
+				"API's access log (requestId, caller ARN, status) for the failing requests.",
+			api.MetricServerErrors(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(5))}), 1)
+	}
 
 	o.ControlCenter = monitoring.NewControlCenter(stack, "ControlCenter", &monitoring.ControlCenterProps{
 		DashboardName: "SmartCity-" + string(cfg.Stage) + "-ControlCenter",
@@ -97,28 +105,12 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 			"Connected devices come from AWSIotLogsV2 (needs IoT logging at INFO).",
 		Monitoring: m,
 		Classes:    classes,
-		IoTLogs:    iotLogs,
+		IoTLogs:    fl.IoTLogs,
 		Security:   o.Defender.SecurityMetrics(),
 	})
-	o.CommandAPI = newCommandAPI(stack, cfg, f)
 	return o
 }
 
 func label(l string) *awscloudwatch.MetricOptions {
 	return &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Label: jsii.String(l)}
-}
-
-// classGroups are the per-class thing groups the Fleet stack creates, named like the class's
-// topic rule (fleet.Names.Class).
-func classGroups(stack awscdk.Stack, cfg Config) map[string]defender.ThingGroup {
-	out := map[string]defender.ThingGroup{}
-	for _, c := range cfg.Fleet.Classes {
-		name := topics.RuleName(cfg.RulePrefix(), c.ID)
-		out[c.ID] = defender.ThingGroup{
-			Name: jsii.String(name),
-			Arn: stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("iot"), Resource: jsii.String("thinggroup"),
-				ResourceName: jsii.String(name), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME}),
-		}
-	}
-	return out
 }

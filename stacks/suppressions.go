@@ -161,15 +161,6 @@ var AcceptedFindings = []AcceptedFinding{
 			"Authorization Reference); the iam-wildcard-resources synth test fails if any other action gets Resource *.",
 	},
 	{
-		Rules:            []string{"AwsSolutions-IAM5"},
-		Where:            "the AWS IoT logging role of the ENABLE_IOT_LOGGING mitigation",
-		Type:             "AWS::IAM::Policy",
-		Path:             regexp.MustCompile(`/Defender/LoggingRole/DefaultPolicy/Resource$`),
-		AppliesToPattern: []string{`^Resource::arn:[^:]+:logs:[^:]+:[^:]+:log-group:AWSIotLogsV2:\*$`},
-		Reason: "A log group's ARN ends in :* and so covers its streams; the role writes to the one AWSIotLogsV2 " +
-			"group AWS IoT logs to, whose stream names AWS IoT chooses.",
-	},
-	{
 		Rules: []string{"AwsSolutions-IAM5"},
 		Where: "the IoT provisioning role (JITP and fleet provisioning templates)",
 		Type:  "AWS::IAM::Policy",

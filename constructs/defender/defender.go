@@ -293,11 +293,13 @@ func (d *Defender) audit(p Props) {
 	d.NotificationRole = d.role("NotificationRole", "Device Defender: publishes audit notifications and Detect alerts to the alert topic")
 	p.AlertTopic.GrantPublish(d.NotificationRole)
 
+	// Keys in the property's JavaScript spelling (the CloudFormation key with a lowercase first
+	// letter): CDK renders those and drops unknown ones.
 	checks := map[string]any{}
 	for _, c := range Checks {
 		cfg := &awsiot.CfnAccountAuditConfiguration_AuditCheckConfigurationProperty{Enabled: jsii.Bool(true)}
 		if c.Name == "DEVICE_CERTIFICATE_AGE_CHECK" {
-			checks[c.Key] = &awsiot.CfnAccountAuditConfiguration_DeviceCertAgeAuditCheckConfigurationProperty{
+			checks[jsName(c.Key)] = &awsiot.CfnAccountAuditConfiguration_DeviceCertAgeAuditCheckConfigurationProperty{
 				Enabled: jsii.Bool(true),
 				Configuration: &awsiot.CfnAccountAuditConfiguration_CertAgeCheckCustomConfigurationProperty{
 					CertAgeThresholdInDays: jsii.String(strconv.Itoa(p.CertificateAgeDays)),
@@ -305,7 +307,7 @@ func (d *Defender) audit(p Props) {
 			}
 			continue
 		}
-		checks[c.Key] = cfg
+		checks[jsName(c.Key)] = cfg
 	}
 	d.AuditConfiguration = awsiot.NewCfnAccountAuditConfiguration(d.Construct, jsii.String("Resource"), &awsiot.CfnAccountAuditConfigurationProps{
 		AccountId:                awscdk.Stack_Of(d.Construct).Account(),
@@ -336,6 +338,11 @@ func (d *Defender) audit(p Props) {
 	// A scheduled audit may name only checks the account configuration enables.
 	d.DailyAudit.AddDependency(d.AuditConfiguration)
 	d.WeeklyAudit.AddDependency(d.AuditConfiguration)
+}
+
+// jsName is a CloudFormation property key as CDK's JavaScript props spell it.
+func jsName(key string) string {
+	return strings.ToLower(key[:1]) + key[1:]
 }
 
 func (d *Defender) mitigations(p Props) {
@@ -561,8 +568,10 @@ func (d *Defender) detection(p Props) {
 			Unit:            awscloudwatch.Unit_COUNT,
 		})
 		d.MetricFilters = append(d.MetricFilters, perDevice, total)
+		// No label: a labelled metric makes the alarm a metric-math one, whose notification has
+		// no Trigger.Namespace for the quarantine subscription's filter to match.
 		metric := total.Metric(&awscloudwatch.MetricOptions{
-			Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(5)), Label: jsii.String(det.metric),
+			Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(5)),
 		})
 		d.DetectionAlarms = append(d.DetectionAlarms, p.Monitoring.WatchMetric("Security-"+det.id,
 			fmt.Sprintf("%d or more %s in 5 minutes. The quarantine function adds every device at or above %d to the quarantine group "+

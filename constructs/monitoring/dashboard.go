@@ -182,12 +182,12 @@ func NewControlCenter(scope constructs.Construct, id string, props *ControlCente
 	rows = append(rows, rowsOf(pipeline)...)
 
 	devices := []awscloudwatch.IWidget{
-		graph("Connections by protocol", expr(search(IoTNamespace, MetricConnectSuccess, []string{DimensionProtocol}, nil, "Sum", seconds), period)),
+		graph("Connections by protocol", expr(search(IoTNamespace, MetricConnectSuccess, []string{DimensionProtocol}, nil, "Sum", seconds), LabelProtocol, period)),
 		graph("Authentication and authorization failures",
-			expr(search(IoTNamespace, MetricConnectionAuthNError, []string{DimensionProtocol}, nil, "Sum", seconds), period),
-			expr(search(IoTNamespace, MetricConnectAuthError, []string{DimensionProtocol}, nil, "Sum", seconds), period),
-			expr(search(IoTNamespace, MetricPublishInAuthError, []string{DimensionProtocol}, nil, "Sum", seconds), period),
-			expr(search(IoTNamespace, MetricSubscribeAuthError, []string{DimensionProtocol}, nil, "Sum", seconds), period)),
+			expr(search(IoTNamespace, MetricConnectionAuthNError, []string{DimensionProtocol}, nil, "Sum", seconds), LabelProtocol, period),
+			expr(search(IoTNamespace, MetricConnectAuthError, []string{DimensionProtocol}, nil, "Sum", seconds), LabelProtocol, period),
+			expr(search(IoTNamespace, MetricPublishInAuthError, []string{DimensionProtocol}, nil, "Sum", seconds), LabelProtocol, period),
+			expr(search(IoTNamespace, MetricSubscribeAuthError, []string{DimensionProtocol}, nil, "Sum", seconds), LabelProtocol, period)),
 	}
 	if p.IoTLogs != nil {
 		devices = append([]awscloudwatch.IWidget{awscloudwatch.NewLogQueryWidget(&awscloudwatch.LogQueryWidgetProps{
@@ -214,7 +214,7 @@ func NewControlCenter(scope constructs.Construct, id string, props *ControlCente
 		security = append(security, graph("Behaviour detection (fleet totals)", p.Security...))
 	}
 	security = append(security, graph("Audit findings: non-compliant resources by check",
-		expr(search(IoTNamespace, MetricNonCompliantResources, []string{"CheckName", "ScheduledAuditName"}, nil, "Maximum", 86400), awscdk.Duration_Days(jsii.Number(1)))))
+		expr(search(IoTNamespace, MetricNonCompliantResources, []string{"CheckName", "ScheduledAuditName"}, nil, "Maximum", 86400), LabelCheck, awscdk.Duration_Days(jsii.Number(1)))))
 	rows = append(rows, rowsOf(security)...)
 
 	widgets := make([]*[]awscloudwatch.IWidget, len(rows))
@@ -234,12 +234,20 @@ func graph(title string, metrics ...awscloudwatch.IMetric) awscloudwatch.IWidget
 	})
 }
 
-// expr is a dashboard expression (SEARCH); its series are labelled by their dimensions.
-func expr(expression string, period awscdk.Duration) awscloudwatch.IMetric {
+// expr is a dashboard expression (SEARCH). label should be a dynamic label such as
+// "${PROP('Dim.Protocol')}": a fixed one would name every series the search returns alike.
+func expr(expression, label string, period awscdk.Duration) awscloudwatch.IMetric {
 	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-		Expression: jsii.String(expression), Period: period,
+		Expression: jsii.String(expression), Label: jsii.String(label), Period: period,
 	})
 }
+
+// Dynamic labels for SEARCH series.
+const (
+	LabelProtocol = "${PROP('MetricName')} ${PROP('Dim.Protocol')}"
+	LabelCheck    = "${PROP('Dim.CheckName')} (${PROP('Dim.ScheduledAuditName')})"
+	LabelReason   = "${PROP('Dim.Reason')}"
+)
 
 // rowsOf lays widgets out three to a row.
 func rowsOf(ws []awscloudwatch.IWidget) [][]awscloudwatch.IWidget {

@@ -1,0 +1,1160 @@
+package test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/secure-smart-city/platform/constructs/defender"
+	"github.com/secure-smart-city/platform/constructs/monitoring"
+	"github.com/secure-smart-city/platform/constructs/processor"
+	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/lambdas/remediation/remediate"
+	"github.com/secure-smart-city/platform/stacks"
+	"github.com/secure-smart-city/platform/test/checks"
+)
+
+func operations(t *testing.T) (*synthesized, checks.Template) {
+	t.Helper()
+	s := synthOnce(t, stacks.StageDev)
+	tmpl, ok := s.templates["SmartCity-dev-Operations"]
+	if !ok {
+		t.Fatal("no Operations stack")
+	}
+	return s, tmpl
+}
+
+// outputOf names what a cross-stack reference points at: the producing stack's output name.
+func outputOf(v any) string {
+	if n, ok := checks.Get(v, "Fn::GetStackOutput", "OutputName").(string); ok {
+		return n
+	}
+	if n, ok := checks.Get(v, "Fn::ImportValue").(string); ok {
+		return n
+	}
+	return ""
+}
+
+// alertTopicOutput is the Foundation output that exports the alert topic's ARN.
+func alertTopicOutput(t *testing.T, s *synthesized) string {
+	t.Helper()
+	f := s.templates["SmartCity-dev-Foundation"]
+	topics := f.Resources("AWS::SNS::Topic")
+	if len(topics) != 1 {
+		t.Fatalf("Foundation has %d topics, want the alert topic alone", len(topics))
+	}
+	outputs, _ := f["Outputs"].(map[string]any)
+	for name, o := range outputs {
+		if checks.Get(o, "Value", "Ref") == topics[0].ID {
+			return name
+		}
+	}
+	t.Fatalf("Foundation exports no reference to %s", topics[0].ID)
+	return ""
+}
+
+var apiName = regexp.MustCompile(`ApiName=[^ \]]+`)
+
+func isAlertTopic(v any, output string) bool {
+	if o := outputOf(v); o != "" {
+		return o == output || strings.HasSuffix(o, ":"+output)
+	}
+	return false
+}
+
+// alarmSig is what an alarm watches and how it decides.
+type alarmSig struct {
+	Metric     string // "namespace metric stat period [dims]" or "expr: <expression> [sub-metrics]"
+	Threshold  float64
+	Op         string
+	Missing    string
+	Evaluation [2]float64 // evaluation periods, datapoints to alarm
+}
+
+func dimsOf(v any) string {
+	var parts []string
+	for _, d := range checks.List(v) {
+		val, ok := checks.Get(d, "Value").(string)
+		if !ok {
+			val = "<ref>"
+		}
+		parts = append(parts, fmt.Sprintf("%v=%s", checks.Get(d, "Name"), val))
+	}
+	sort.Strings(parts)
+	return "[" + strings.Join(parts, " ") + "]"
+}
+
+func signature(p map[string]any) alarmSig {
+	sig := alarmSig{Op: fmt.Sprint(p["ComparisonOperator"]), Missing: fmt.Sprint(p["TreatMissingData"])}
+	sig.Threshold, _ = p["Threshold"].(float64)
+	sig.Evaluation[0], _ = p["EvaluationPeriods"].(float64)
+	sig.Evaluation[1], _ = p["DatapointsToAlarm"].(float64)
+	if name, ok := p["MetricName"].(string); ok {
+		stat := p["Statistic"]
+		if stat == nil {
+			stat = p["ExtendedStatistic"]
+		}
+		sig.Metric = fmt.Sprintf("%v %s %v %v %s", p["Namespace"], name, stat, p["Period"], dimsOf(p["Dimensions"]))
+		return sig
+	}
+	var expr string
+	var subs []string
+	for _, m := range checks.List(p["Metrics"]) {
+		if e, ok := checks.Get(m, "Expression").(string); ok {
+			expr = e
+			continue
+		}
+		ms := checks.Get(m, "MetricStat")
+		subs = append(subs, fmt.Sprintf("%v=%v %v %v %v %s", checks.Get(m, "Id"), checks.Get(ms, "Metric", "Namespace"), checks.Get(ms, "Metric", "MetricName"),
+			checks.Get(ms, "Stat"), checks.Get(ms, "Period"), dimsOf(checks.Get(ms, "Metric", "Dimensions"))))
+	}
+	sort.Strings(subs)
+	sig.Metric = "expr: " + expr + " " + strings.Join(subs, "; ")
+	return sig
+}
+
+// expectedAlarms is every alarm the Operations stack must have, by name.
+func expectedAlarms(fleet *fleetspec.Fleet) map[string]alarmSig {
+	const gt, gte, nb = "GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "notBreaching"
+	one := [2]float64{1, 1}
+	want := map[string]alarmSig{}
+	p := "SmartCity-dev-"
+	throttled := "expr: getitem + putitem + updateitem + batchwriteitem + batchgetitem + query " +
+		"batchgetitem=AWS/DynamoDB ThrottledRequests Sum 300 [Operation=BatchGetItem TableName=<ref>]; " +
+		"batchwriteitem=AWS/DynamoDB ThrottledRequests Sum 300 [Operation=BatchWriteItem TableName=<ref>]; " +
+		"getitem=AWS/DynamoDB ThrottledRequests Sum 300 [Operation=GetItem TableName=<ref>]; " +
+		"putitem=AWS/DynamoDB ThrottledRequests Sum 300 [Operation=PutItem TableName=<ref>]; " +
+		"query=AWS/DynamoDB ThrottledRequests Sum 300 [Operation=Query TableName=<ref>]; " +
+		"updateitem=AWS/DynamoDB ThrottledRequests Sum 300 [Operation=UpdateItem TableName=<ref>]"
+	for _, table := range []string{"DeviceState", "TelemetryState", "ProvisioningAllowlist", "CommandAudit"} {
+		want[p+table+"-Throttles"] = alarmSig{throttled, 0, gt, nb, one}
+	}
+	queue := func(name string) {
+		want[p+name+"-MessagesWaiting"] = alarmSig{"AWS/SQS ApproximateNumberOfMessagesVisible Maximum 300 [QueueName=<ref>]", 0, gt, nb, one}
+	}
+	function := func(name string, timeoutMs float64) {
+		lambda := func(metric, stat string) string {
+			return "AWS/Lambda " + metric + " " + stat + " 300 [FunctionName=<ref>]"
+		}
+		want[p+name+"-Errors"] = alarmSig{lambda("Errors", "Sum"), 0, gt, nb, one}
+		want[p+name+"-Throttles"] = alarmSig{lambda("Throttles", "Sum"), 0, gt, nb, one}
+		want[p+name+"-DurationNearTimeout"] = alarmSig{lambda("Duration", "p99"), 0.8 * timeoutMs, gt, nb, [2]float64{3, 2}}
+	}
+	queue("RuleErrors")
+	function("TelemetryProcessor", 30000)
+	want[p+"TelemetryProcessor-IteratorAge"] = alarmSig{"AWS/Lambda IteratorAge Maximum 300 [FunctionName=<ref>]", 300000, gt, nb, [2]float64{2, 2}}
+	queue("TelemetryProcessorFailures")
+	want[p+"TelemetryStream-IteratorAge"] = alarmSig{"AWS/Kinesis GetRecords.IteratorAgeMilliseconds Maximum 300 [StreamName=<ref>]", 300000, gt, "breaching", [2]float64{2, 2}}
+	want[p+"TelemetryStream-WriteThrottles"] = alarmSig{"AWS/Kinesis WriteProvisionedThroughputExceeded Sum 300 [StreamName=<ref>]", 0, gt, nb, one}
+	for _, c := range fleet.Classes {
+		rule := fleet.RulePrefix("dev") + "_" + c.ID
+		want[p+"Rule-"+rule+"-Throttled"] = alarmSig{"AWS/IoT RuleMessageThrottled Sum 300 [RuleName=" + rule + "]", 0, gt, nb, one}
+		want[p+"Rule-"+rule+"-ParseErrors"] = alarmSig{"AWS/IoT ParseError Sum 300 [RuleName=" + rule + "]", 0, gt, nb, one}
+		want[p+"Rule-"+rule+"-ActionFailures"] = alarmSig{`expr: SELECT SUM(Failure) FROM SCHEMA("AWS/IoT", ActionType, RuleName) WHERE RuleName = '` + rule + `' `, 0, gt, nb, one}
+		want[p+"Rule-"+rule+"-ErrorActionFailures"] = alarmSig{`expr: SELECT SUM(ErrorActionFailure) FROM SCHEMA("AWS/IoT", ActionType, RuleName) WHERE RuleName = '` + rule + `' `, 0, gt, nb, one}
+		want[p+"Telemetry-"+c.ID+"-RejectedRatio"] = alarmSig{"expr: 100 * num / den " +
+			"den=SmartCity/Telemetry Received Sum 300 [Class=" + c.ID + "]; num=SmartCity/Telemetry Rejected Sum 300 [Class=" + c.ID + "]",
+			5, gt, nb, [2]float64{3, 2}}
+	}
+	for name, metric := range map[string]string{"AuthenticationFailures": "Connection.AuthNError", "ConnectAuthorizationFailures": "Connect.AuthError",
+		"PublishAuthorizationFailures": "PublishIn.AuthError", "SubscribeAuthorizationFailures": "Subscribe.AuthError"} {
+		threshold := 5.0
+		if name == "AuthenticationFailures" {
+			threshold = 100
+		}
+		want[p+"IoT-"+name] = alarmSig{`expr: SELECT SUM("` + metric + `") FROM SCHEMA("AWS/IoT", Protocol) `, threshold, gte, nb, one}
+	}
+	for _, m := range []string{remediate.MetricAuthorizationFailures, remediate.MetricDuplicateClientIDs} {
+		id := map[string]string{remediate.MetricAuthorizationFailures: "AuthorizationFailures", remediate.MetricDuplicateClientIDs: "DuplicateClientIds"}[m]
+		want[p+"Security-"+id] = alarmSig{remediate.Namespace + " " + m + " Sum 300 []", 5, gte, nb, one}
+	}
+	function("AuditRemediation", 60000)
+	queue("AuditRemediationFailures")
+	function("Quarantine", 60000)
+	queue("QuarantineFailures")
+	queue("RemediationDeadLetters")
+	function("CommandProcessor", 10000)
+	want[p+"CommandApi-ServerErrors"] = alarmSig{"AWS/ApiGateway 5XXError Sum 300 [ApiName=<api> Stage=<ref>]", 1, gte, nb, one}
+	return want
+}
+
+// TestOperationsAlarms: every alarm of the Operations stack, what it watches, its threshold,
+// comparison and missing-data treatment, and that it notifies the alert topic when it fires and
+// when it recovers. The set is exact: an alarm without an expectation fails the test.
+func TestOperationsAlarms(t *testing.T) {
+	s, tmpl := operations(t)
+	topic := alertTopicOutput(t, s)
+	want := expectedAlarms(fleetOf(t))
+	got := map[string]alarmSig{}
+	for _, a := range tmpl.Resources("AWS::CloudWatch::Alarm") {
+		name, _ := a.Properties["AlarmName"].(string)
+		if _, dup := got[name]; dup {
+			t.Errorf("alarm name %s twice", name)
+		}
+		sig := signature(a.Properties)
+		// The API's name is generated.
+		sig.Metric = apiName.ReplaceAllString(sig.Metric, "ApiName=<api>")
+		got[name] = sig
+		for _, key := range []string{"AlarmActions", "OKActions"} {
+			actions := checks.List(a.Properties[key])
+			if len(actions) != 1 || !isAlertTopic(actions[0], topic) {
+				t.Errorf("%s: %s = %v, want exactly the alert topic (%s)", name, key, actions, topic)
+			}
+		}
+		if d, _ := a.Properties["AlarmDescription"].(string); len(d) < 80 {
+			t.Errorf("%s: description %q does not say what broke and where to look", name, d)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Operations alarms (-want +got):\n%s", diff)
+	}
+}
+
+// fleetOf is the dev fleet the app was built from.
+func fleetOf(t *testing.T) *fleetspec.Fleet {
+	t.Helper()
+	f, err := fleetspec.Load(filepath.Join(moduleRoot(t), "config", "fleet.dev.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// render turns a template value into a comparable string: literals as they are, references as
+// ref:/att:/out: markers, joins concatenated.
+func render(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case nil:
+		return "<nil>"
+	case map[string]any:
+		if r, ok := x["Ref"].(string); ok {
+			if r == "AWS::Partition" {
+				return "aws"
+			}
+			return "ref:" + r
+		}
+		if g, ok := x["Fn::GetAtt"].([]any); ok && len(g) == 2 {
+			return fmt.Sprintf("att:%v.%v", g[0], g[1])
+		}
+		if o := outputOf(x); o != "" {
+			return "out:" + o
+		}
+		if parts, ok := checks.Get(x, "Fn::Join", 1).([]any); ok {
+			var b strings.Builder
+			for _, p := range parts {
+				b.WriteString(render(p))
+			}
+			return b.String()
+		}
+	}
+	data, _ := json.Marshal(v)
+	return string(data)
+}
+
+func renderAll(v any) []string {
+	var out []string
+	for _, x := range checks.List(v) {
+		out = append(out, render(x))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// statement is an IAM statement in comparable form.
+type statement struct {
+	Actions, Resources []string
+	Condition          string
+}
+
+// policyOf returns the statements of every AWS::IAM::Policy attached to the role.
+func policyOf(tmpl checks.Template, roleID string) []statement {
+	var out []statement
+	for _, p := range tmpl.Resources("AWS::IAM::Policy") {
+		attached := false
+		for _, r := range checks.List(p.Properties["Roles"]) {
+			if checks.Get(r, "Ref") == roleID {
+				attached = true
+			}
+		}
+		if !attached {
+			continue
+		}
+		for _, st := range checks.List(checks.Get(p.Properties, "PolicyDocument", "Statement")) {
+			s := statement{Resources: renderAll(checks.Get(st, "Resource"))}
+			for _, a := range checks.List(checks.Get(st, "Action")) {
+				s.Actions = append(s.Actions, fmt.Sprint(a))
+			}
+			sort.Strings(s.Actions)
+			if c := checks.Get(st, "Condition"); c != nil {
+				s.Condition = render(c)
+			}
+			out = append(out, s)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return strings.Join(out[i].Actions, ",") < strings.Join(out[j].Actions, ",") })
+	return out
+}
+
+// roleID returns the logical id of the role a RoleArn value refers to.
+func roleID(t *testing.T, v any) string {
+	t.Helper()
+	id, ok := checks.Get(v, "Fn::GetAtt", 0).(string)
+	if !ok {
+		t.Fatalf("%v is not a role in this stack", v)
+	}
+	return id
+}
+
+// trustsIoTOfThisAccount reports whether a role may be assumed only by AWS IoT acting for this
+// account.
+func trustsIoTOfThisAccount(tmpl checks.Template, id string) bool {
+	for _, r := range tmpl.Resources("AWS::IAM::Role") {
+		if r.ID != id {
+			continue
+		}
+		sts := checks.List(checks.Get(r.Properties, "AssumeRolePolicyDocument", "Statement"))
+		return len(sts) == 1 && checks.Get(sts[0], "Principal", "Service") == "iot.amazonaws.com" &&
+			checks.Get(sts[0], "Condition", "StringEquals", "aws:SourceAccount") == testAccount
+	}
+	return false
+}
+
+func only(t *testing.T, tmpl checks.Template, typ string, pick func(checks.Resource) bool) checks.Resource {
+	t.Helper()
+	var found []checks.Resource
+	for _, r := range tmpl.Resources(typ) {
+		if pick == nil || pick(r) {
+			found = append(found, r)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d %s resources match, want 1", len(found), typ)
+	}
+	return found[0]
+}
+
+// The 17 audit checks' API names, from SECURITY-REFERENCE.md.
+var referenceCheckNames = []string{
+	"AUTHENTICATED_COGNITO_ROLE_OVERLY_PERMISSIVE_CHECK", "CA_CERTIFICATE_EXPIRING_CHECK", "CA_CERTIFICATE_KEY_QUALITY_CHECK",
+	"CONFLICTING_CLIENT_IDS_CHECK", "DEVICE_CERTIFICATE_AGE_CHECK", "DEVICE_CERTIFICATE_EXPIRING_CHECK",
+	"DEVICE_CERTIFICATE_KEY_QUALITY_CHECK", "DEVICE_CERTIFICATE_SHARED_CHECK", "INTERMEDIATE_CA_REVOKED_FOR_ACTIVE_DEVICE_CERTIFICATES_CHECK",
+	"IOT_POLICY_OVERLY_PERMISSIVE_CHECK", "IOT_POLICY_POTENTIAL_MISCONFIGURATION_CHECK", "IOT_ROLE_ALIAS_ALLOWS_ACCESS_TO_UNUSED_SERVICES_CHECK",
+	"IOT_ROLE_ALIAS_OVERLY_PERMISSIVE_CHECK", "LOGGING_DISABLED_CHECK", "REVOKED_CA_CERTIFICATE_STILL_ACTIVE_CHECK",
+	"REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK", "UNAUTHENTICATED_COGNITO_ROLE_OVERLY_PERMISSIVE_CHECK",
+}
+
+// TestDeviceDefenderAudit: all 17 checks enabled (compared with the reference list), the
+// certificate age threshold, the audit role, and notifications to the alert topic through a
+// role that may only publish there.
+func TestDeviceDefenderAudit(t *testing.T) {
+	s, tmpl := operations(t)
+	topic := alertTopicOutput(t, s)
+	cfg := only(t, tmpl, "AWS::IoT::AccountAuditConfiguration", nil)
+	p := cfg.Properties
+	var keys []string
+	for k, v := range p["AuditCheckConfigurations"].(map[string]any) {
+		keys = append(keys, k)
+		if checks.Get(v, "Enabled") != true {
+			t.Errorf("check %s is not enabled", k)
+		}
+	}
+	sort.Strings(keys)
+	reference := slices.Clone(checks.AuditCheckKeys)
+	sort.Strings(reference)
+	if diff := cmp.Diff(reference, keys); diff != "" {
+		t.Errorf("audit check keys (-reference +template):\n%s", diff)
+	}
+	var names []string
+	for _, c := range defender.Checks {
+		names = append(names, c.Name)
+	}
+	sort.Strings(names)
+	if diff := cmp.Diff(referenceCheckNames, names); diff != "" {
+		t.Errorf("defender.Checks API names (-reference +construct):\n%s", diff)
+	}
+	if got := checks.Get(p, "AuditCheckConfigurations", "DeviceCertificateAgeCheck", "Configuration", "CertAgeThresholdInDays"); got != "365" {
+		t.Errorf("certificate age threshold %v, want \"365\" (a string in CloudFormation)", got)
+	}
+	if p["AccountId"] != testAccount {
+		t.Errorf("AccountId %v, want %s", p["AccountId"], testAccount)
+	}
+	audit := roleID(t, p["RoleArn"])
+	if !trustsIoTOfThisAccount(tmpl, audit) {
+		t.Errorf("audit role %s is not assumable by AWS IoT of this account only", audit)
+	}
+	for _, r := range tmpl.Resources("AWS::IAM::Role") {
+		if r.ID == audit {
+			if got := renderAll(r.Properties["ManagedPolicyArns"]); !slices.Equal(got, []string{"arn:aws:iam::aws:policy/service-role/AWSIoTDeviceDefenderAudit"}) {
+				t.Errorf("audit role managed policies %v", got)
+			}
+		}
+	}
+	sns := checks.Get(p, "AuditNotificationTargetConfigurations", "Sns")
+	if checks.Get(sns, "Enabled") != true || !isAlertTopic(checks.Get(sns, "TargetArn"), topic) {
+		t.Errorf("audit notification target %v, want the alert topic, enabled", sns)
+	}
+	notify := roleID(t, checks.Get(sns, "RoleArn"))
+	if !trustsIoTOfThisAccount(tmpl, notify) {
+		t.Errorf("notification role %s is not assumable by AWS IoT of this account only", notify)
+	}
+	wantPublish := []statement{
+		{Actions: []string{"kms:Decrypt", "kms:GenerateDataKey*"}, Resources: []string{"out:" + platformKeyArnOutput(t, s)}},
+		{Actions: []string{"sns:Publish"}, Resources: []string{"out:" + topic}},
+	}
+	if diff := cmp.Diff(wantPublish, policyOf(tmpl, notify)); diff != "" {
+		t.Errorf("notification role policy (-want +got):\n%s", diff)
+	}
+}
+
+// platformKeyArnOutput is the Foundation output exporting the platform key's ARN.
+func platformKeyArnOutput(t *testing.T, s *synthesized) string {
+	t.Helper()
+	f := s.templates["SmartCity-dev-Foundation"]
+	outputs, _ := f["Outputs"].(map[string]any)
+	for name, o := range outputs {
+		if g, ok := checks.Get(o, "Value", "Fn::GetAtt", 0).(string); ok && strings.HasPrefix(g, "PlatformKey") && checks.Get(o, "Value", "Fn::GetAtt", 1) == "Arn" {
+			return name
+		}
+	}
+	t.Fatal("Foundation exports no platform key ARN")
+	return ""
+}
+
+// TestDeviceDefenderSchedules: the daily audit runs the critical checks, the weekly one every
+// check CloudFormation accepts in a schedule; both after the configuration that enables them.
+func TestDeviceDefenderSchedules(t *testing.T) {
+	_, tmpl := operations(t)
+	cfg := only(t, tmpl, "AWS::IoT::AccountAuditConfiguration", nil)
+	daily := []string{
+		"AUTHENTICATED_COGNITO_ROLE_OVERLY_PERMISSIVE_CHECK", "CA_CERTIFICATE_KEY_QUALITY_CHECK", "DEVICE_CERTIFICATE_KEY_QUALITY_CHECK",
+		"DEVICE_CERTIFICATE_SHARED_CHECK", "IOT_POLICY_OVERLY_PERMISSIVE_CHECK", "IOT_ROLE_ALIAS_OVERLY_PERMISSIVE_CHECK",
+		"LOGGING_DISABLED_CHECK", "REVOKED_CA_CERTIFICATE_STILL_ACTIVE_CHECK", "REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK",
+		"UNAUTHENTICATED_COGNITO_ROLE_OVERLY_PERMISSIVE_CHECK",
+	}
+	// CloudFormation refuses these two in a scheduled audit (aws/aws-cdk PR 31776).
+	weekly := slices.DeleteFunc(slices.Clone(referenceCheckNames), func(c string) bool {
+		return c == "INTERMEDIATE_CA_REVOKED_FOR_ACTIVE_DEVICE_CERTIFICATES_CHECK" || c == "IOT_POLICY_POTENTIAL_MISCONFIGURATION_CHECK"
+	})
+	want := map[string]map[string]any{
+		"smartcity_dev_daily_critical": {"Frequency": "DAILY", "DayOfWeek": nil, "Checks": daily},
+		"smartcity_dev_weekly_all":     {"Frequency": "WEEKLY", "DayOfWeek": "SUN", "Checks": weekly},
+	}
+	got := map[string]map[string]any{}
+	for _, a := range tmpl.Resources("AWS::IoT::ScheduledAudit") {
+		var names []string
+		for _, c := range checks.List(a.Properties["TargetCheckNames"]) {
+			names = append(names, c.(string))
+		}
+		sort.Strings(names)
+		got[fmt.Sprint(a.Properties["ScheduledAuditName"])] = map[string]any{
+			"Frequency": a.Properties["Frequency"], "DayOfWeek": a.Properties["DayOfWeek"], "Checks": names,
+		}
+		if !slices.Contains(checks.List(a.Raw["DependsOn"]), any(cfg.ID)) {
+			t.Errorf("%s does not depend on the audit configuration %s", a.ID, cfg.ID)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("scheduled audits (-want +got):\n%s", diff)
+	}
+}
+
+// TestMitigationActions: the four actions, their parameters, and each role's exact,
+// least-privilege permissions.
+func TestMitigationActions(t *testing.T) {
+	s, tmpl := operations(t)
+	topic := alertTopicOutput(t, s)
+	group := render(only(t, tmpl, "AWS::IoT::MitigationAction", func(r checks.Resource) bool {
+		return checks.Get(r.Properties, "ActionParams", "AddThingsToThingGroupParams") != nil
+	}).Properties["ActionParams"].(map[string]any)["AddThingsToThingGroupParams"].(map[string]any)["ThingGroupNames"].([]any)[0])
+	if want := fleetOf(t).RulePrefix("dev") + "_quarantine"; group != want {
+		t.Errorf("quarantine action's group %s, want the Fleet stack's %s", group, want)
+	}
+	arn := func(kind string) string { return "arn:aws:iot:" + testRegion + ":" + testAccount + ":" + kind + "/*" }
+	type action struct {
+		Params string
+		Policy []statement
+	}
+	want := map[string]action{
+		"smartcity_dev_deactivate_certificate": {`{"UpdateDeviceCertificateParams":{"Action":"DEACTIVATE"}}`,
+			[]statement{{Actions: []string{"iot:UpdateCertificate"}, Resources: []string{arn("cert")}}}},
+		"smartcity_dev_quarantine": {`{"AddThingsToThingGroupParams":{"OverrideDynamicGroups":true,"ThingGroupNames":["` + group + `"]}}`,
+			[]statement{
+				{Actions: []string{"iot:AddThingToThingGroup"}, Resources: []string{"<group arn>", arn("thing")}},
+				{Actions: []string{"iot:ListPrincipalThings"}, Resources: []string{"*"}},
+			}},
+		"smartcity_dev_enable_logging": {`{"EnableIoTLoggingParams":{"LogLevel":"INFO","RoleArnForLogging":"LOGGING-ROLE"}}`,
+			[]statement{
+				{Actions: []string{"iam:PassRole"}, Resources: []string{"LOGGING-ROLE"}, Condition: `{"StringEquals":{"iam:PassedToService":"iot.amazonaws.com"}}`},
+				{Actions: []string{"iot:SetV2LoggingOptions"}, Resources: []string{"*"}},
+			}},
+		"smartcity_dev_publish_finding": {`{"PublishFindingToSnsParams":{"TopicArn":"out:` + topic + `"}}`,
+			[]statement{
+				{Actions: []string{"kms:Decrypt", "kms:GenerateDataKey*"}, Resources: []string{"out:" + platformKeyArnOutput(t, s)}},
+				{Actions: []string{"sns:Publish"}, Resources: []string{"out:" + topic}},
+			}},
+	}
+	got := map[string]action{}
+	var loggingRole string
+	for _, a := range tmpl.Resources("AWS::IoT::MitigationAction") {
+		role := roleID(t, a.Properties["RoleArn"])
+		if !trustsIoTOfThisAccount(tmpl, role) {
+			t.Errorf("%s: role %s is not assumable by AWS IoT of this account only", a.ID, role)
+		}
+		// A copy: the template is shared with the other tests (and the snapshot).
+		var params any
+		raw, _ := json.Marshal(a.Properties["ActionParams"])
+		if err := json.Unmarshal(raw, &params); err != nil {
+			t.Fatal(err)
+		}
+		if r := checks.Get(params, "EnableIoTLoggingParams", "RoleArnForLogging"); r != nil {
+			// The Fleet stack's logging role, the one AWS IoT already logs with.
+			loggingRole = render(r)
+			params.(map[string]any)["EnableIoTLoggingParams"].(map[string]any)["RoleArnForLogging"] = "LOGGING-ROLE"
+		}
+		if tn := checks.Get(params, "AddThingsToThingGroupParams", "ThingGroupNames"); tn != nil {
+			params.(map[string]any)["AddThingsToThingGroupParams"].(map[string]any)["ThingGroupNames"] = renderAll(tn)
+		}
+		if tp := checks.Get(params, "PublishFindingToSnsParams", "TopicArn"); tp != nil {
+			params.(map[string]any)["PublishFindingToSnsParams"].(map[string]any)["TopicArn"] = render(tp)
+		}
+		data, _ := json.Marshal(params)
+		policy := policyOf(tmpl, role)
+		for i, st := range policy {
+			for j, r := range st.Resources {
+				if r == loggingRole && loggingRole != "" {
+					policy[i].Resources[j] = "LOGGING-ROLE"
+				}
+				if strings.HasPrefix(r, "out:") && strings.Contains(r, "QuarantineGroup") {
+					policy[i].Resources[j] = "<group arn>"
+				}
+			}
+			sort.Strings(policy[i].Resources)
+		}
+		got[fmt.Sprint(a.Properties["ActionName"])] = action{Params: string(data), Policy: policy}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("mitigation actions (-want +got):\n%s", diff)
+	}
+	if !strings.HasPrefix(loggingRole, "out:") || !strings.Contains(loggingRole, "IoTLoggingRole") {
+		t.Errorf("enable-logging mitigation passes %s, want the Fleet stack's IoT logging role", loggingRole)
+	}
+}
+
+// snsFilterMatches evaluates an SNS message-body filter policy made of string allowlists and
+// nested keys, the subset the remediation subscriptions use.
+func snsFilterMatches(policy map[string]any, msg map[string]any) bool {
+	for k, cond := range policy {
+		switch c := cond.(type) {
+		case []any:
+			v, ok := msg[k].(string)
+			if !ok || !slices.Contains(c, any(v)) {
+				return false
+			}
+		case map[string]any:
+			inner, ok := msg[k].(map[string]any)
+			if !ok || !snsFilterMatches(c, inner) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func remediationSample(t *testing.T, name string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(moduleRoot(t), "lambdas", "remediation", "remediate", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestRemediationWiring: the audit and quarantine functions, their environment and exact
+// permissions, and the alert-topic subscriptions whose filters deliver audit notifications to
+// the one and security alarms to the other (checked against the remediation package's sample
+// messages), with a dead-letter queue.
+func TestRemediationWiring(t *testing.T) {
+	s, tmpl := operations(t)
+	topic := alertTopicOutput(t, s)
+	fn := func(entry string) checks.Resource {
+		return only(t, tmpl, "AWS::Lambda::Function", func(r checks.Resource) bool {
+			return strings.HasSuffix(fmt.Sprint(r.Properties["Description"]), entry)
+		})
+	}
+	audit := fn("starts Device Defender mitigation tasks for audit findings")
+	quarantine := fn("quarantines the devices the security alarms name")
+
+	names := map[string]string{}
+	for _, a := range tmpl.Resources("AWS::IoT::MitigationAction") {
+		for param, env := range map[string]string{"UpdateDeviceCertificateParams": "ACTION_DEACTIVATE_CERT", "AddThingsToThingGroupParams": "ACTION_QUARANTINE",
+			"EnableIoTLoggingParams": "ACTION_ENABLE_LOGGING", "PublishFindingToSnsParams": "ACTION_PUBLISH_FINDING"} {
+			if checks.Get(a.Properties, "ActionParams", param) != nil {
+				names[env] = fmt.Sprint(a.Properties["ActionName"])
+			}
+		}
+	}
+	names["FLEET_FILE"] = "/var/task/fleet.json"
+	gotEnv := map[string]string{}
+	for k, v := range checks.Get(audit.Properties, "Environment", "Variables").(map[string]any) {
+		gotEnv[k] = render(v)
+	}
+	if diff := cmp.Diff(names, gotEnv); diff != "" {
+		t.Errorf("audit function environment (-want: the mitigation actions' names +got):\n%s", diff)
+	}
+	wantAudit := []statement{{Actions: []string{"iot:ListAuditFindings", "iot:StartAuditMitigationActionsTask"}, Resources: []string{"*"}}}
+	if diff := cmp.Diff(wantAudit, remediationStatements(tmpl, audit)); diff != "" {
+		t.Errorf("audit function permissions (-want +got):\n%s", diff)
+	}
+
+	security := only(t, tmpl, "AWS::CloudWatch::Alarm", func(r checks.Resource) bool {
+		return r.Properties["AlarmName"] == "SmartCity-dev-Security-AuthorizationFailures"
+	})
+	qEnv := map[string]string{}
+	for k, v := range checks.Get(quarantine.Properties, "Environment", "Variables").(map[string]any) {
+		qEnv[k] = render(v)
+	}
+	group := qEnv["QUARANTINE_GROUP"]
+	wantQEnv := map[string]string{"FLEET_FILE": "/var/task/fleet.json", "QUARANTINE_GROUP": group, "DEACTIVATE_CERTIFICATES": "false",
+		"DEVICE_THRESHOLD": fmt.Sprint(security.Properties["Threshold"])}
+	if diff := cmp.Diff(wantQEnv, qEnv); diff != "" || group != fleetOf(t).RulePrefix("dev")+"_quarantine" {
+		t.Errorf("quarantine function environment (group %s) (-want +got):\n%s", group, diff)
+	}
+	wantQ := []statement{
+		{Actions: []string{"cloudwatch:GetMetricData"}, Resources: []string{"*"}},
+		{Actions: []string{"iot:AddThingToThingGroup"}, Resources: []string{"<group arn>", "arn:aws:iot:" + testRegion + ":" + testAccount + ":thing/*"}},
+	}
+	gotQ := remediationStatements(tmpl, quarantine)
+	for i := range gotQ {
+		for j, r := range gotQ[i].Resources {
+			if strings.HasPrefix(r, "out:") && strings.Contains(r, "QuarantineGroup") {
+				gotQ[i].Resources[j] = "<group arn>"
+			}
+		}
+		sort.Strings(gotQ[i].Resources)
+	}
+	if diff := cmp.Diff(wantQ, gotQ); diff != "" {
+		t.Errorf("quarantine function permissions (-want +got; no certificate permissions while DEACTIVATE_CERTIFICATES is false):\n%s", diff)
+	}
+	// The detection alarm is a single-metric alarm, so its notification carries
+	// Trigger.Namespace, which the subscription filters on.
+	if security.Properties["Namespace"] != remediate.Namespace || security.Properties["MetricName"] != remediate.MetricAuthorizationFailures {
+		t.Errorf("security alarm watches %v %v, want the %s fleet total", security.Properties["Namespace"], security.Properties["MetricName"], remediate.Namespace)
+	}
+
+	subs := map[string]checks.Resource{}
+	for _, sub := range tmpl.Resources("AWS::SNS::Subscription") {
+		subs[render(sub.Properties["Endpoint"])] = sub
+		if !isAlertTopic(sub.Properties["TopicArn"], topic) || sub.Properties["Protocol"] != "lambda" || sub.Properties["FilterPolicyScope"] != "MessageBody" {
+			t.Errorf("subscription %s: topic %v, protocol %v, scope %v; want the alert topic, lambda, MessageBody",
+				sub.ID, sub.Properties["TopicArn"], sub.Properties["Protocol"], sub.Properties["FilterPolicyScope"])
+		}
+		if dlq := render(checks.Get(sub.Properties, "RedrivePolicy", "deadLetterTargetArn")); !strings.Contains(dlq, "RemediationDeadLetters") {
+			t.Errorf("subscription %s has no dead-letter queue (%s)", sub.ID, dlq)
+		}
+	}
+	auditSub, ok1 := subs["att:"+audit.ID+".Arn"]
+	quarantineSub, ok2 := subs["att:"+quarantine.ID+".Arn"]
+	if len(subs) != 2 || !ok1 || !ok2 {
+		var endpoints []string
+		for k := range subs {
+			endpoints = append(endpoints, k)
+		}
+		t.Fatalf("subscriptions to %v, want one per remediation function", endpoints)
+	}
+	auditFilter := auditSub.Properties["FilterPolicy"].(map[string]any)
+	quarantineFilter := quarantineSub.Properties["FilterPolicy"].(map[string]any)
+	notification := remediationSample(t, "audit-notification.json")
+	alarm := remediationSample(t, "alarm-authorization-failures.json")
+	recovered := remediationSample(t, "alarm-authorization-failures.json")
+	recovered["NewStateValue"] = "OK"
+	other := remediationSample(t, "alarm-authorization-failures.json")
+	other["Trigger"].(map[string]any)["Namespace"] = "AWS/Lambda"
+	for _, c := range []struct {
+		name           string
+		msg            map[string]any
+		audit, isolate bool
+	}{
+		{"audit notification", notification, true, false},
+		{"security alarm", alarm, false, true},
+		{"security alarm back to OK", recovered, false, false},
+		{"another alarm", other, false, false},
+	} {
+		if got := snsFilterMatches(auditFilter, c.msg); got != c.audit {
+			t.Errorf("%s reaches the audit function: %v, want %v", c.name, got, c.audit)
+		}
+		if got := snsFilterMatches(quarantineFilter, c.msg); got != c.isolate {
+			t.Errorf("%s reaches the quarantine function: %v, want %v", c.name, got, c.isolate)
+		}
+	}
+
+	for _, f := range []checks.Resource{audit, quarantine} {
+		perm := only(t, tmpl, "AWS::Lambda::Permission", func(r checks.Resource) bool {
+			return checks.Get(r.Properties, "FunctionName", "Fn::GetAtt", 0) == f.ID
+		})
+		if perm.Properties["Principal"] != "sns.amazonaws.com" || !isAlertTopic(perm.Properties["SourceArn"], topic) {
+			t.Errorf("%s invoke permission: principal %v source %v; want SNS from the alert topic", f.ID, perm.Properties["Principal"], perm.Properties["SourceArn"])
+		}
+		cfg := only(t, tmpl, "AWS::Lambda::EventInvokeConfig", func(r checks.Resource) bool {
+			return checks.Get(r.Properties, "FunctionName", "Ref") == f.ID
+		})
+		if checks.Get(cfg.Properties, "DestinationConfig", "OnFailure", "Destination") == nil {
+			t.Errorf("%s has no on-failure destination", f.ID)
+		}
+	}
+}
+
+// remediationStatements are a function role's statements without the grants every Go function
+// has (its log group, key, X-Ray, failure queue).
+func remediationStatements(tmpl checks.Template, fn checks.Resource) []statement {
+	role := checks.Get(fn.Properties, "Role", "Fn::GetAtt", 0).(string)
+	var out []statement
+	for _, st := range policyOf(tmpl, role) {
+		st.Actions = slices.DeleteFunc(st.Actions, func(a string) bool {
+			for _, common := range []string{"logs:", "xray:", "kms:", "sqs:"} {
+				if strings.HasPrefix(a, common) {
+					return true
+				}
+			}
+			return false
+		})
+		if len(st.Actions) > 0 {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// isFleetIoTLogs reports whether a rendered log group name is the Fleet stack's AWSIotLogsV2
+// group (a cross-stack reference to its IoT logging construct).
+func isFleetIoTLogs(rendered string) bool {
+	return strings.HasPrefix(rendered, "out:") && strings.Contains(rendered, "IoTLogging")
+}
+
+// TestDetectionMetricFilters: per-device and fleet-total filters over the IoT v2 log group, with
+// the patterns and names the quarantine function reads.
+func TestDetectionMetricFilters(t *testing.T) {
+	_, tmpl := operations(t)
+	type filter struct {
+		Pattern, Group, Metric string
+		Dimensions             string
+		Default                any
+	}
+	var want, got []filter
+	for _, d := range []struct{ metric, pattern string }{
+		{remediate.MetricAuthorizationFailures, remediate.FilterPatternAuthorizationFailures},
+		{remediate.MetricDuplicateClientIDs, remediate.FilterPatternDuplicateClientIDs},
+	} {
+		want = append(want,
+			filter{d.pattern, "AWSIotLogsV2", remediate.Namespace + "/" + d.metric + "=1 Count", `[{"Key":"ThingName","Value":"$.clientId"}]`, nil},
+			filter{d.pattern, "AWSIotLogsV2", remediate.Namespace + "/" + d.metric + "=1 Count", "null", 0.0})
+	}
+	for _, f := range tmpl.Resources("AWS::Logs::MetricFilter") {
+		mt := checks.Get(f.Properties, "MetricTransformations", 0)
+		dims, _ := json.Marshal(checks.Get(mt, "Dimensions"))
+		group := render(f.Properties["LogGroupName"])
+		if isFleetIoTLogs(group) {
+			group = "AWSIotLogsV2"
+		}
+		got = append(got, filter{fmt.Sprint(f.Properties["FilterPattern"]), group,
+			fmt.Sprintf("%v/%v=%v %v", checks.Get(mt, "MetricNamespace"), checks.Get(mt, "MetricName"), checks.Get(mt, "MetricValue"), checks.Get(mt, "Unit")),
+			string(dims), checks.Get(mt, "DefaultValue")})
+	}
+	less := func(a, b filter) int { return strings.Compare(a.Metric+a.Dimensions, b.Metric+b.Dimensions) }
+	slices.SortFunc(want, less)
+	slices.SortFunc(got, less)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("metric filters (-want +got):\n%s", diff)
+	}
+	if n := len(tmpl.Resources("AWS::IoT::SecurityProfile")); n != 0 {
+		t.Errorf("%d Detect security profiles with defenderDetect off, want none", n)
+	}
+}
+
+// dashboardBody parses a dashboard's body, a Fn::Join of JSON text and references; references
+// sit inside JSON strings, so a placeholder keeps the text valid.
+func dashboardBody(t *testing.T, d checks.Resource) map[string]any {
+	t.Helper()
+	var b strings.Builder
+	for _, part := range checks.List(checks.Get(d.Properties, "DashboardBody", "Fn::Join", 1)) {
+		if s, ok := part.(string); ok {
+			b.WriteString(s)
+		} else {
+			b.WriteString("<ref>")
+		}
+	}
+	var body map[string]any
+	if err := json.Unmarshal([]byte(b.String()), &body); err != nil {
+		t.Fatalf("dashboard body is not JSON: %v\n%s", err, b.String())
+	}
+	return body
+}
+
+// TestControlCenter: the Smart City Control Center shows, per device class, messages in,
+// accepted, rejected (by reason) and latency; the pipeline's errors, iterator age and dead
+// letters; connected devices, authentication failures, detections and audit findings; and the
+// state of every alarm.
+func TestControlCenter(t *testing.T) {
+	_, tmpl := operations(t)
+	d := only(t, tmpl, "AWS::CloudWatch::Dashboard", nil)
+	if d.Properties["DashboardName"] != "SmartCity-dev-ControlCenter" {
+		t.Errorf("dashboard name %v", d.Properties["DashboardName"])
+	}
+	widgets := map[string]map[string]any{}
+	for _, w := range checks.List(dashboardBody(t, d)["widgets"]) {
+		props, _ := checks.Get(w, "properties").(map[string]any)
+		title, _ := props["title"].(string)
+		if checks.Get(w, "type") == "text" {
+			title = "text"
+		}
+		widgets[title] = props
+	}
+	fleet := fleetOf(t)
+	var want []string
+	for _, c := range fleet.Classes {
+		want = append(want, "Messages in, accepted, rejected: "+c.Name, "Rejected by reason: "+c.Name, "Processing latency (ms): "+c.Name)
+	}
+	want = append(want, "text", "Alarm states", "Processor errors and throttles", "Iterator age (ms)", "Dead letters waiting",
+		"Topic rules: matched and throttled", "Connected devices (last Connect/Disconnect in range was a Connect)", "Connections by protocol",
+		"Authentication and authorization failures", "Clients failing authorization", "Behaviour detection (fleet totals)",
+		"Audit findings: non-compliant resources by check")
+	var got []string
+	for title := range widgets {
+		got = append(got, title)
+	}
+	sort.Strings(want)
+	sort.Strings(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("widgets (-want +got):\n%s", diff)
+	}
+
+	if n, alarms := len(checks.List(widgets["Alarm states"]["alarms"])), len(tmpl.Resources("AWS::CloudWatch::Alarm")); n != alarms {
+		t.Errorf("alarm status widget shows %d alarms, the stack has %d", n, alarms)
+	}
+	metricNames := func(title string) []string {
+		var out []string
+		for _, m := range checks.List(widgets[title]["metrics"]) {
+			l := checks.List(m)
+			if e := checks.Get(l[len(l)-1], "expression"); e != nil {
+				out = append(out, fmt.Sprint(e))
+				continue
+			}
+			var parts []string
+			for _, p := range l {
+				if s, ok := p.(string); ok {
+					parts = append(parts, s)
+				}
+			}
+			out = append(out, strings.Join(parts, " "))
+		}
+		return out
+	}
+	for _, c := range fleet.Classes {
+		ns := "SmartCity/Telemetry "
+		if diff := cmp.Diff([]string{ns + "Received Class " + c.ID, ns + "Accepted Class " + c.ID, ns + "Rejected Class " + c.ID},
+			metricNames("Messages in, accepted, rejected: "+c.Name)); diff != "" {
+			t.Errorf("%s messages widget (-want +got):\n%s", c.ID, diff)
+		}
+		if diff := cmp.Diff([]string{`SEARCH('{"SmartCity/Telemetry",Class,Reason} MetricName="Rejected" Class="` + c.ID + `"', 'Sum', 300)`},
+			metricNames("Rejected by reason: "+c.Name)); diff != "" {
+			t.Errorf("%s rejected-by-reason widget (-want +got):\n%s", c.ID, diff)
+		}
+		if diff := cmp.Diff([]string{ns + "ProcessingLatency Class " + c.ID}, metricNames("Processing latency (ms): "+c.Name)); diff != "" {
+			t.Errorf("%s latency widget (-want +got):\n%s", c.ID, diff)
+		}
+	}
+	wantMetrics := map[string][]string{
+		"Connections by protocol": {`SEARCH('{"AWS/IoT",Protocol} MetricName="Connect.Success"', 'Sum', 300)`},
+		"Authentication and authorization failures": {
+			`SEARCH('{"AWS/IoT",Protocol} MetricName="Connection.AuthNError"', 'Sum', 300)`,
+			`SEARCH('{"AWS/IoT",Protocol} MetricName="Connect.AuthError"', 'Sum', 300)`,
+			`SEARCH('{"AWS/IoT",Protocol} MetricName="PublishIn.AuthError"', 'Sum', 300)`,
+			`SEARCH('{"AWS/IoT",Protocol} MetricName="Subscribe.AuthError"', 'Sum', 300)`,
+		},
+		"Behaviour detection (fleet totals)":               {"SmartCity/Security AuthorizationFailures", "SmartCity/Security DuplicateClientIds"},
+		"Audit findings: non-compliant resources by check": {`SEARCH('{"AWS/IoT",CheckName,ScheduledAuditName} MetricName=NonCompliantResources', 'Maximum', 86400)`},
+		"Iterator age (ms)":                                {"AWS/Lambda IteratorAge FunctionName <ref>", "AWS/Kinesis GetRecords.IteratorAgeMilliseconds StreamName <ref>"},
+		"Dead letters waiting": {"AWS/SQS ApproximateNumberOfMessagesVisible QueueName <ref>", "AWS/SQS ApproximateNumberOfMessagesVisible QueueName <ref>",
+			"AWS/SQS ApproximateNumberOfMessagesVisible QueueName <ref>", "AWS/SQS ApproximateNumberOfMessagesVisible QueueName <ref>",
+			"AWS/SQS ApproximateNumberOfMessagesVisible QueueName <ref>"},
+	}
+	for title, w := range wantMetrics {
+		if diff := cmp.Diff(w, metricNames(title)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", title, diff)
+		}
+	}
+	for title, query := range map[string]string{
+		"Connected devices (last Connect/Disconnect in range was a Connect)": monitoring.ConnectedDevicesQuery,
+		"Clients failing authorization":                                      monitoring.AuthorizationFailuresQuery,
+	} {
+		q := fmt.Sprint(widgets[title]["query"])
+		if q != "SOURCE 'AWSIotLogsV2' | "+query && q != "SOURCE '<ref>' | "+query {
+			t.Errorf("%s query %q does not read AWSIotLogsV2 with %q", title, q, query)
+		}
+	}
+	if text := fmt.Sprint(widgets["text"]["markdown"]); !strings.Contains(text, "District") {
+		t.Errorf("the header does not say that figures are per class, not district: %q", text)
+	}
+}
+
+// defenderStack builds Device Defender alone in a stack of its own, with the dev fleet.
+func defenderStack(app awscdk.App, name string, fleet *fleetspec.Fleet, mutate func(*defender.Props)) awscdk.Stack {
+	s := awscdk.NewStack(app, jsii.String(name), &awscdk.StackProps{
+		Env: &awscdk.Environment{Account: jsii.String(testAccount), Region: jsii.String(testRegion)},
+	})
+	defenderInto(s, fleet, mutate)
+	return s
+}
+
+// defenderInto builds Device Defender and what it needs (key, topic, log group) into s.
+func defenderInto(s awscdk.Stack, fleet *fleetspec.Fleet, mutate func(*defender.Props)) *defender.Defender {
+	key := platformKey(s)
+	topic := awssns.NewTopic(s, jsii.String("Alerts"), &awssns.TopicProps{MasterKey: key.Key, EnforceSSL: jsii.Bool(true)})
+	logs := awslogs.NewLogGroup(s, jsii.String("IoTLogs"), &awslogs.LogGroupProps{
+		LogGroupName: jsii.String("AWSIotLogsV2"), EncryptionKey: key.Key, Retention: awslogs.RetentionDays_ONE_MONTH,
+	})
+	groups := map[string]defender.ThingGroup{}
+	for _, c := range fleet.Classes {
+		groups[c.ID] = defender.ThingGroup{Name: jsii.String("smartcity_test_" + c.ID), Arn: jsii.String("arn:aws:iot:" + testRegion + ":" + testAccount + ":thinggroup/smartcity_test_" + c.ID)}
+	}
+	p := &defender.Props{
+		AlertTopic:    topic,
+		Monitoring:    monitoring.New(s, "Alarms", &monitoring.Props{AlertTopic: topic, Prefix: *s.StackName()}),
+		EncryptionKey: key.Key,
+		Fleet:         fleet,
+		NamePrefix:    "smartcity_test",
+		QuarantineGroup: defender.ThingGroup{Name: jsii.String("smartcity_test_quarantine"),
+			Arn: jsii.String("arn:aws:iot:" + testRegion + ":" + testAccount + ":thinggroup/smartcity_test_quarantine")},
+		IoTLogs:     logs,
+		ClassGroups: groups,
+	}
+	if mutate != nil {
+		mutate(p)
+	}
+	return defender.New(s, "Defender", p)
+}
+
+// TestDefenderDetectFlag: with Detect on (an account that still has Device Defender Detect),
+// each device class gets a security profile with the six behaviours, targeting the class's
+// thing group and alerting the alert topic; the context flag defenderDetect turns it on and is
+// off by default (the app's templates have none, see TestDetectionMetricFilters).
+func TestDefenderDetectFlag(t *testing.T) {
+	fleet := fleetOf(t)
+	app := newApp(t, nil)
+	defenderStack(app, "DetectOn", fleet, func(p *defender.Props) {
+		p.Detect = true
+		p.DeactivateCertificates = true
+		p.CertificateAgeDays = 90
+	})
+	tmpl, err := checks.FromValue(synthOrFail(t, app).GetStackByName(jsii.String("DetectOn")).Template())
+	if err != nil {
+		t.Fatal(err)
+	}
+	profiles := tmpl.Resources("AWS::IoT::SecurityProfile")
+	if len(profiles) != len(fleet.Classes) {
+		t.Fatalf("%d security profiles, want one per class (%d)", len(profiles), len(fleet.Classes))
+	}
+	topic := only(t, tmpl, "AWS::SNS::Topic", nil).ID
+	for _, c := range fleet.Classes {
+		sp := only(t, tmpl, "AWS::IoT::SecurityProfile", func(r checks.Resource) bool {
+			return r.Properties["SecurityProfileName"] == "smartcity_test_"+c.ID
+		})
+		type behavior struct {
+			Metric, Op, Count string
+			Duration          any
+		}
+		got := map[string]behavior{}
+		for _, b := range checks.List(sp.Properties["Behaviors"]) {
+			cr := checks.Get(b, "Criteria")
+			got[fmt.Sprint(checks.Get(b, "Name"))] = behavior{fmt.Sprint(checks.Get(b, "Metric")), fmt.Sprint(checks.Get(cr, "ComparisonOperator")),
+				fmt.Sprint(checks.Get(cr, "Value", "Count")), checks.Get(cr, "DurationSeconds")}
+		}
+		want := map[string]behavior{
+			"authorization-failures": {"aws:num-authorization-failures", "greater-than", "5", 300.0},
+			"message-size":           {"aws:message-byte-size", "greater-than", fmt.Sprint(c.MessageLimit()), nil},
+			"messages-sent":          {"aws:num-messages-sent", "greater-than", "300", 300.0},
+			"messages-received":      {"aws:num-messages-received", "greater-than", "100", 300.0},
+			"connection-attempts":    {"aws:num-connection-attempts", "greater-than", "10", 300.0},
+			"disconnects":            {"aws:num-disconnects", "greater-than", "10", 300.0},
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s behaviours (-want +got):\n%s", c.ID, diff)
+		}
+		if diff := cmp.Diff([]string{"arn:aws:iot:" + testRegion + ":" + testAccount + ":thinggroup/smartcity_test_" + c.ID}, renderAll(sp.Properties["TargetArns"])); diff != "" {
+			t.Errorf("%s targets (-want +got):\n%s", c.ID, diff)
+		}
+		if render(checks.Get(sp.Properties, "AlertTargets", "SNS", "AlertTargetArn")) != "ref:"+topic {
+			t.Errorf("%s alerts %v, want the alert topic", c.ID, checks.Get(sp.Properties, "AlertTargets"))
+		}
+		if !trustsIoTOfThisAccount(tmpl, roleID(t, checks.Get(sp.Properties, "AlertTargets", "SNS", "RoleArn"))) {
+			t.Errorf("%s alert role is not assumable by AWS IoT of this account only", c.ID)
+		}
+	}
+	// Without a LoggingRole the construct makes one that may only write to the IoT log group.
+	enable := only(t, tmpl, "AWS::IoT::MitigationAction", func(r checks.Resource) bool {
+		return checks.Get(r.Properties, "ActionParams", "EnableIoTLoggingParams") != nil
+	})
+	logging := roleID(t, checks.Get(enable.Properties, "ActionParams", "EnableIoTLoggingParams", "RoleArnForLogging"))
+	if !trustsIoTOfThisAccount(tmpl, logging) {
+		t.Errorf("logging role %s is not assumable by AWS IoT of this account only", logging)
+	}
+	group := only(t, tmpl, "AWS::Logs::LogGroup", func(r checks.Resource) bool { return r.Properties["LogGroupName"] == "AWSIotLogsV2" }).ID
+	wantLogging := []statement{{
+		Actions:   []string{"logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"},
+		Resources: []string{"att:" + group + ".Arn"},
+	}}
+	if diff := cmp.Diff(wantLogging, policyOf(tmpl, logging)); diff != "" {
+		t.Errorf("logging role policy (-want +got):\n%s", diff)
+	}
+	// The other props took effect too: the age threshold and the certificate permissions.
+	cfg := only(t, tmpl, "AWS::IoT::AccountAuditConfiguration", nil)
+	if got := checks.Get(cfg.Properties, "AuditCheckConfigurations", "DeviceCertificateAgeCheck", "Configuration", "CertAgeThresholdInDays"); got != "90" {
+		t.Errorf("certificate age threshold %v, want \"90\"", got)
+	}
+	q := only(t, tmpl, "AWS::Lambda::Function", func(r checks.Resource) bool {
+		return strings.Contains(fmt.Sprint(r.Properties["Description"]), "quarantines")
+	})
+	if v := checks.Get(q.Properties, "Environment", "Variables", "DEACTIVATE_CERTIFICATES"); v != "true" {
+		t.Errorf("DEACTIVATE_CERTIFICATES = %v, want true", v)
+	}
+	var actions []string
+	for _, st := range remediationStatements(tmpl, q) {
+		actions = append(actions, st.Actions...)
+	}
+	for _, a := range []string{"iot:ListThingPrincipals", "iot:UpdateCertificate"} {
+		if !slices.Contains(actions, a) {
+			t.Errorf("quarantine role lacks %s with DeactivateCertificates on (has %v)", a, actions)
+		}
+	}
+
+	for _, c := range []struct {
+		ctx  any
+		want bool
+		err  string
+	}{
+		{nil, false, ""}, {true, true, ""}, {"true", true, ""}, {false, false, ""}, {"maybe", false, `context "defenderDetect": want true or false, got "maybe"`},
+	} {
+		ctx := map[string]any{"fleetFile": filepath.Join(moduleRoot(t), "config", "fleet.dev.json")}
+		if c.ctx != nil {
+			ctx["defenderDetect"] = c.ctx
+		}
+		cfg, err := stacks.ConfigFromContext(newApp(t, ctx))
+		switch {
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("defenderDetect %v: error %v, want %q", c.ctx, err, c.err)
+		case c.err == "" && (err != nil || cfg.DefenderDetect != c.want):
+			t.Errorf("defenderDetect %v: %v, %v; want %v", c.ctx, cfg.DefenderDetect, err, c.want)
+		}
+	}
+	if v, ok := cdkContext(t)["defenderDetect"]; !ok || v != false {
+		t.Errorf("cdk.json defenderDetect = %v, want false", v)
+	}
+}
+
+// TestOperationsPropsErrors: the monitoring and defender constructs refuse props that would
+// leave an alarm without a recipient or an audit without its checks.
+func TestOperationsPropsErrors(t *testing.T) {
+	app := newApp(t, nil)
+	stack := awscdk.NewStack(app, jsii.String("OperationsProps"), nil)
+	fleet := fleetOf(t)
+	n := 0
+	full := func(mut func(*defender.Props)) *defender.Props {
+		n++
+		scope := awscdk.NewStack(app, jsii.String(fmt.Sprintf("OperationsProps%d", n)), nil)
+		topic := awssns.NewTopic(scope, jsii.String("T"), nil)
+		p := &defender.Props{
+			AlertTopic: topic, Monitoring: monitoring.New(scope, "M", &monitoring.Props{AlertTopic: topic, Prefix: "x"}),
+			EncryptionKey: platformKey(scope).Key, Fleet: fleet, NamePrefix: "smartcity_test",
+			QuarantineGroup: defender.ThingGroup{Name: jsii.String("q"), Arn: jsii.String("arn:aws:iot:eu-central-1:111111111111:thinggroup/q")},
+			IoTLogs:         awslogs.LogGroup_FromLogGroupName(scope, jsii.String("L"), jsii.String("AWSIotLogsV2")),
+		}
+		mut(p)
+		return p
+	}
+	cases := []struct {
+		name  string
+		props *defender.Props
+		want  []string
+	}{
+		{"nothing", &defender.Props{}, []string{"AlertTopic is required", "Monitoring is required", "EncryptionKey is required",
+			"Fleet is required", `NamePrefix "" must be`, "QuarantineGroup needs Name and Arn", "IoTLogs (the AWSIotLogsV2 log group) is required"}},
+		{"certificate age", full(func(p *defender.Props) { p.CertificateAgeDays = 29 }), []string{"CertificateAgeDays 29 must be between 30 and 3652"}},
+		{"weekday", full(func(p *defender.Props) { p.WeeklyAuditDay = "SUNDAY" }), []string{`WeeklyAuditDay "SUNDAY" must be`}},
+		{"logging level", full(func(p *defender.Props) { p.LoggingLevel = "DISABLED" }), []string{`LoggingLevel "DISABLED" must be ERROR, WARN, INFO or DEBUG`}},
+		{"threshold", full(func(p *defender.Props) { p.DeviceThreshold = -1 }), []string{"DeviceThreshold -1 must be at least 1"}},
+		{"detect without groups", full(func(p *defender.Props) { p.Detect = true }), []string{`ClassGroups has no group ARN for class "street_light"`}},
+		{"detect duration", full(func(p *defender.Props) {
+			p.Detect = true
+			p.Behaviors = &defender.Behaviors{AuthorizationFailures: 1, MessagesSent: 1, MessagesReceived: 1, ConnectionAttempts: 1, Disconnects: 0, DurationSeconds: 120}
+		}), []string{"Behaviors.DurationSeconds 120 must be 300, 600, 900, 1800 or 3600", "Behaviors.Disconnects 0 must be at least 1"}},
+	}
+	for i, c := range cases {
+		d := defender.New(stack, fmt.Sprintf("D%d", i), c.props)
+		got := validationErrors(d)
+		for _, w := range c.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: errors %q do not contain %q", c.name, got, w)
+			}
+		}
+	}
+	m := monitoring.New(stack, "NoTopic", &monitoring.Props{Period: 90 * time.Second})
+	one := awscloudwatch.NewMetric(&awscloudwatch.MetricProps{Namespace: jsii.String("Test"), MetricName: jsii.String("One")})
+	m.WatchRatio("Bad", "x", one, one, 0)
+	got := validationErrors(m)
+	for _, w := range []string{"AlertTopic is required", "Prefix is required", "Period 1m30s must be a whole number of minutes", `WatchRatio("Bad") maxPercent 0 must be in (0, 100]`} {
+		if !strings.Contains(got, w) {
+			t.Errorf("monitoring errors %q do not contain %q", got, w)
+		}
+	}
+	cc := monitoring.NewControlCenter(stack, "NoMonitoring", &monitoring.ControlCenterProps{})
+	if got := validationErrors(cc); !strings.Contains(got, "DashboardName is required") || !strings.Contains(got, "Monitoring is required") {
+		t.Errorf("control center errors %q", got)
+	}
+}
+
+func init() {
+	weakenings = append(weakenings,
+		weakening{"alarms-have-actions", func(s awscdk.Stack, w bool) {
+			topic := awssns.NewTopic(s, jsii.String("Alerts"), nil)
+			m := monitoring.New(s, "Alarms", &monitoring.Props{AlertTopic: topic, Prefix: "weaken"})
+			a := m.WatchMetric("Anything", "a test alarm", awslogs.NewMetricFilter(s, jsii.String("Filter"), &awslogs.MetricFilterProps{
+				LogGroup:      awslogs.LogGroup_FromLogGroupName(s, jsii.String("Logs"), jsii.String("AWSIotLogsV2")),
+				FilterPattern: awslogs.FilterPattern_AllEvents(), MetricNamespace: jsii.String("Test"), MetricName: jsii.String("Events"),
+			}).Metric(nil), 1)
+			deleteIf(w, cfn(a), "AlarmActions")
+		}},
+		weakening{"audit-all-checks", func(s awscdk.Stack, w bool) {
+			root, err := processor.ModuleRoot()
+			if err != nil {
+				panic(err)
+			}
+			fleet, err := fleetspec.Load(filepath.Join(root, "config", "fleet.dev.json"))
+			if err != nil {
+				panic(err)
+			}
+			d := defenderInto(s, fleet, nil)
+			overrideIf(w, cfn(d), "AuditCheckConfigurations.LoggingDisabledCheck.Enabled", false)
+		}},
+	)
+}
