@@ -26,11 +26,16 @@ type AcceptedFinding struct {
 	AppliesTo []string
 	// AppliesToPattern limits it to finding details matching these regular expressions (cdk-nag's
 	// {regex: "/.../"}), for ARNs whose partition, region and account differ between
-	// environment-agnostic and pinned stacks. Default: - AppliesTo alone decides.
+	// environment-agnostic and pinned stacks. Match each of those ARN parts with ArnPart: an
+	// unresolved one reads "<AWS::AccountId>", colons included. Default: - AppliesTo alone decides.
 	AppliesToPattern []string
 	// Reason is why the finding is accepted.
 	Reason string
 }
+
+// ArnPart matches one partition, region or account part of an ARN in a cdk-nag finding, resolved
+// ("eu-central-1") or not ("<AWS::Region>").
+const ArnPart = `(?:<AWS::[A-Za-z]+>|[^:<>]+)`
 
 // AcceptedFindings is the platform's one list of suppressions.
 var AcceptedFindings = []AcceptedFinding{
@@ -146,7 +151,7 @@ var AcceptedFindings = []AcceptedFinding{
 		Where:            "Device Defender mitigation roles and the quarantine function (any device's thing or certificate)",
 		Type:             "AWS::IAM::Policy",
 		Path:             regexp.MustCompile(`/Defender/(DeactivateCertificateRole|QuarantineRole|Quarantine/ExecutionRole)/DefaultPolicy/Resource$`),
-		AppliesToPattern: []string{`^Resource::arn:[^:]+:iot:[^:]+:[^:]+:(thing|cert)\/\*$`},
+		AppliesToPattern: []string{`^Resource::arn:` + ArnPart + `:iot:` + ArnPart + `:` + ArnPart + `:(thing|cert)\/\*$`},
 		Reason: "Containment must reach whichever device misbehaves, and things and certificates are created at run " +
 			"time (JITP, fleet provisioning); each statement allows one action (UpdateCertificate, or " +
 			"AddThingToThingGroup together with the one quarantine group) on that resource family.",
@@ -205,7 +210,7 @@ var AcceptedFindings = []AcceptedFinding{
 		Where:            "API Gateway's account CloudWatch role (execution and access log groups)",
 		Type:             "AWS::IAM::Policy",
 		Path:             regexp.MustCompile(`/CommandApi/AccountLogsRole/DefaultPolicy/Resource$`),
-		AppliesToPattern: []string{`^Resource::arn:[^:]+:logs:[^:]+:[^:]+:log-group:API-Gateway-(Execution|Access)-Logs_\*(:\*)?$`},
+		AppliesToPattern: []string{`^Resource::arn:` + ArnPart + `:logs:` + ArnPart + `:` + ArnPart + `:log-group:API-Gateway-(Execution|Access)-Logs_\*(:\*)?$`},
 		Reason: "The role is the account and region's one API Gateway CloudWatch role, used for every REST API " +
 			"there: API Gateway names execution log groups API-Gateway-Execution-Logs_<api id>/<stage> and creates " +
 			"their streams itself, and access log groups follow the same convention. It may only create and write " +

@@ -1158,3 +1158,40 @@ func init() {
 		}},
 	)
 }
+
+// TestAcceptedFindingPatternsMatchUnresolvedARNs: cdk-nag renders an unresolved partition,
+// region or account as "<AWS::Region>" and the like, colons included. A suppression pattern that
+// matches a pinned stack's ARN must match the environment-agnostic one too, or `cdk synth`
+// without an account fails where the tests (which pin one) pass.
+func TestAcceptedFindingPatternsMatchUnresolvedARNs(t *testing.T) {
+	families := []string{
+		"Resource::arn:%s:iot:%s:%s:thing/*",
+		"Resource::arn:%s:iot:%s:%s:cert/*",
+		"Resource::arn:%s:logs:%s:%s:log-group:API-Gateway-Execution-Logs_*",
+		"Resource::arn:%s:logs:%s:%s:log-group:API-Gateway-Access-Logs_*:*",
+	}
+	variants := [][3]string{
+		{"aws", testRegion, testAccount},
+		{"aws", "us-east-1", "<AWS::AccountId>"},
+		{"<AWS::Partition>", "<AWS::Region>", "<AWS::AccountId>"},
+	}
+	for _, a := range stacks.AcceptedFindings {
+		for _, pattern := range a.AppliesToPattern {
+			re, err := regexp.Compile(pattern)
+			if err != nil {
+				t.Errorf("%s: pattern %q: %v", a.Where, pattern, err)
+				continue
+			}
+			for _, f := range families {
+				if !re.MatchString(fmt.Sprintf(f, variants[0][0], variants[0][1], variants[0][2])) {
+					continue
+				}
+				for _, v := range variants[1:] {
+					if s := fmt.Sprintf(f, v[0], v[1], v[2]); !re.MatchString(s) {
+						t.Errorf("%s: pattern %q matches the pinned ARN but not %q", a.Where, pattern, s)
+					}
+				}
+			}
+		}
+	}
+}
