@@ -95,7 +95,9 @@ func TestInvalidFleets(t *testing.T) {
 		},
 		{
 			name: "reserved field name",
-			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0, "fields", 1)["name"] = "receivedAt" },
+			edit: func(t *testing.T, doc map[string]any, _ string) {
+				at(doc, "classes", 0, "fields", 1)["name"] = "receivedAt"
+			},
 			path: "classes[0].fields[1].name", want: `field name "receivedAt" is reserved`,
 		},
 		{

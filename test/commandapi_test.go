@@ -398,7 +398,7 @@ func TestCommandAPIThrottling(t *testing.T) {
 	fx := commandAPI(t)
 	settings := methodSettings(one(t, fx.tmpl, "AWS::ApiGateway::Stage"))
 	for key, want := range map[string][2]float64{
-		"/*|*":                              {12, 24},
+		"/*|*":                               {12, 24},
 		"/~1devices~1{thing}~1commands|POST": {3, 6},
 	} {
 		s := settings[key]

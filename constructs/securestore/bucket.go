@@ -98,16 +98,16 @@ func NewBucket(scope constructs.Construct, id string, props *BucketProps) *Bucke
 	}
 
 	b := awss3.NewBucket(this, jsii.String("Resource"), &awss3.BucketProps{
-		Encryption:             awss3.BucketEncryption_KMS,
-		EncryptionKey:          key,
-		BucketKeyEnabled:       jsii.Bool(true),
-		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
-		ObjectOwnership:        awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
-		EnforceSSL:             jsii.Bool(true),
-		MinimumTLSVersion:      p.MinimumTLSVersion,
-		Versioned:              jsii.Bool(true),
-		LifecycleRules:         &rules,
-		RemovalPolicy:          p.RemovalPolicy,
+		Encryption:        awss3.BucketEncryption_KMS,
+		EncryptionKey:     key,
+		BucketKeyEnabled:  jsii.Bool(true),
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		EnforceSSL:        jsii.Bool(true),
+		MinimumTLSVersion: p.MinimumTLSVersion,
+		Versioned:         jsii.Bool(true),
+		LifecycleRules:    &rules,
+		RemovalPolicy:     p.RemovalPolicy,
 	})
 	enableAccessLogs(b, logs, accessLogPrefix(this))
 	return &Bucket{Construct: this, Bucket: b, Key: key, AccessLogs: logs}
