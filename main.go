@@ -26,14 +26,19 @@ func run() int {
 		return 1
 	}
 	stacks.NewPlatform(app, cfg)
-	// Synth itself fails on cdk-nag and IoT policy findings (error annotations); the template
-	// check then catches IoT policies weakened by escape-hatch overrides, which only the
-	// synthesized templates show.
+	// Synth itself fails on cdk-nag and IoT policy findings (error annotations). The secure-
+	// default checks then read the synthesized templates, where a default weakened through an
+	// escape-hatch override shows and cdk-nag does not look.
 	asm := app.Synth(nil)
-	if findings := stacks.CheckTemplates(asm); len(findings) > 0 {
-		fmt.Fprintln(os.Stderr, "smart city platform: IoT policy findings in the synthesized templates:")
-		for _, f := range findings {
-			fmt.Fprintln(os.Stderr, "  "+f)
+	violations, err := stacks.CheckTemplates(asm, cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "smart city platform:", err)
+		return 1
+	}
+	if len(violations) > 0 {
+		fmt.Fprintln(os.Stderr, "smart city platform: secure defaults violated in the synthesized templates:")
+		for _, v := range violations {
+			fmt.Fprintln(os.Stderr, "  "+v)
 		}
 		return 1
 	}

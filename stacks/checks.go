@@ -1,12 +1,15 @@
 package stacks
 
 import (
+	"fmt"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/secure-smart-city/platform/compliance"
 	"github.com/secure-smart-city/platform/policies"
 )
 
@@ -24,15 +27,27 @@ func ApplyChecks(scope constructs.Construct) {
 	aspects.Add(cdknag.NewServerlessChecks(opts), nil)
 }
 
-// CheckTemplates runs the IoT policy rules over the synthesized templates of every stack in
-// asm and returns "<stack>/<logical id>: <finding>" lines.
-func CheckTemplates(asm cxapi.CloudAssembly) []string {
+// CheckTemplates runs every secure-default check (compliance.All, which includes the IoT
+// policy rules) over the synthesized template of every stack in asm, and returns one
+// "<stack>: <check>: <violation>" line per violation. It sees the templates as they will be
+// deployed, escape-hatch overrides included, which cdk-nag and the policy aspect (both reading
+// constructs) do not; main runs it after synth and fails on any line.
+func CheckTemplates(asm cxapi.CloudAssembly, cfg Config) ([]string, error) {
 	var out []string
 	for _, st := range *asm.Stacks() {
-		tmpl, _ := st.Template().(map[string]any)
-		for _, f := range policies.CheckTemplate(tmpl) {
-			out = append(out, *st.StackName()+"/"+f)
+		tmpl, err := compliance.FromValue(st.Template())
+		if err != nil {
+			return nil, fmt.Errorf("stack %s: %w", *st.StackName(), err)
+		}
+		for _, c := range compliance.All {
+			if c.ProdOnly && !cfg.Prod() {
+				continue
+			}
+			_, violations := c.Run(tmpl)
+			for _, v := range violations {
+				out = append(out, fmt.Sprintf("%s: %s (%s): %s", *st.StackName(), c.Name, c.Default, v))
+			}
 		}
 	}
-	return out
+	return out, nil
 }

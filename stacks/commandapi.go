@@ -13,7 +13,7 @@ func newCommandAPI(stack awscdk.Stack, cfg Config, f *Foundation) *commandapi.AP
 	api := commandapi.New(stack, "CommandApi", &commandapi.Props{
 		Fleet:         cfg.Fleet,
 		EncryptionKey: f.PlatformKey.Key,
-		StateTable:    f.TelemetryState.Table,
+		StateTable:    f.DeviceState.Table,
 		AuditTable:    f.CommandAudit.Table,
 		StageName:     string(cfg.Stage),
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,

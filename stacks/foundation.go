@@ -20,12 +20,10 @@ type Foundation struct {
 	FieldKey *keys.Key
 	// Archive holds raw telemetry, one object per batch, and rejected records.
 	Archive *securestore.Bucket
-	// DeviceState holds the latest state per device (partition key "thingName").
+	// DeviceState holds each device's latest accepted telemetry (item pk=<thing>, sk="state"),
+	// which the command API reads, and the telemetry processor's deduplication markers
+	// (sk="msg#<id>", expiring through the TTL attribute "expiresAt").
 	DeviceState *securestore.Table
-	// TelemetryState is the telemetry processor's table: each device's latest accepted
-	// message (pk=<thing>, sk="state") and its deduplication markers (sk="msg#<id>", expiring
-	// through the TTL attribute "expiresAt").
-	TelemetryState *securestore.Table
 	// ProvisioningAllowlist admits devices to fleet provisioning by serial (partition key
 	// "serial"); the pre-provisioning hook marks each serial provisioned exactly once.
 	ProvisioningAllowlist *securestore.Table
@@ -57,11 +55,6 @@ func NewFoundation(scope constructs.Construct, cfg Config) *Foundation {
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 	f.DeviceState = securestore.NewTable(stack, "DeviceState", &securestore.TableProps{
-		PartitionKey:  "thingName",
-		EncryptionKey: f.PlatformKey.Key,
-		RemovalPolicy: cfg.DataRemovalPolicy(),
-	})
-	f.TelemetryState = securestore.NewTable(stack, "TelemetryState", &securestore.TableProps{
 		PartitionKey:        "pk",
 		SortKey:             "sk",
 		TimeToLiveAttribute: "expiresAt",

@@ -29,7 +29,7 @@ func NewIngestion(scope constructs.Construct, cfg Config, f *Foundation) *Ingest
 		RulePrefix:    cfg.RulePrefix(),
 		EncryptionKey: f.PlatformKey.Key,
 		RuleErrors:    ruleErrors,
-		State:         f.TelemetryState,
+		State:         f.DeviceState,
 		Archive:       f.Archive,
 		FieldKey:      f.FieldKey.Key,
 	})

@@ -35,7 +35,6 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 	o.Alarms = m
 
 	m.WatchTable("DeviceState", f.DeviceState)
-	m.WatchTable("TelemetryState", f.TelemetryState)
 	m.WatchTable("ProvisioningAllowlist", f.ProvisioningAllowlist)
 	m.WatchTable("CommandAudit", f.CommandAudit)
 	m.WatchQueue("RuleErrors", in.RuleErrors)

@@ -17,13 +17,13 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/secure-smart-city/platform/compliance"
 	"github.com/secure-smart-city/platform/constructs/commandapi"
 	"github.com/secure-smart-city/platform/constructs/keys"
 	"github.com/secure-smart-city/platform/constructs/securestore"
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/lambdas/command/api"
 	"github.com/secure-smart-city/platform/stacks"
-	"github.com/secure-smart-city/platform/test/checks"
 	"github.com/secure-smart-city/platform/topics"
 )
 
@@ -45,7 +45,7 @@ type commandAPIFixture struct {
 	stateID, auditID string
 	roleID           string
 	fleet            *fleetspec.Fleet
-	tmpl             checks.Template
+	tmpl             compliance.Template
 	errors           []string
 }
 
@@ -110,7 +110,7 @@ func commandAPI(t *testing.T) *commandAPIFixture {
 		stacks.ApplyChecks(app)
 		asm := synthOrFail(t, app)
 		st := asm.GetStackByName(jsii.String("CommandApiTest"))
-		tmpl, err := checks.FromValue(st.Template())
+		tmpl, err := compliance.FromValue(st.Template())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +128,7 @@ func commandAPI(t *testing.T) *commandAPIFixture {
 	return cmdAPI
 }
 
-func one(t *testing.T, tmpl checks.Template, typ string) checks.Resource {
+func one(t *testing.T, tmpl compliance.Template, typ string) compliance.Resource {
 	t.Helper()
 	rs := tmpl.Resources(typ)
 	if len(rs) != 1 {
@@ -143,23 +143,23 @@ func TestCommandAPIEveryMethodIAMAuthorized(t *testing.T) {
 	fx := commandAPI(t)
 	paths := map[string]string{} // resource id -> path part
 	for _, r := range fx.tmpl.Resources("AWS::ApiGateway::Resource") {
-		paths[r.ID], _ = checks.Get(r.Properties, "PathPart").(string)
+		paths[r.ID], _ = compliance.Get(r.Properties, "PathPart").(string)
 	}
 	var got []string
 	for _, m := range fx.tmpl.Resources("AWS::ApiGateway::Method") {
-		method, _ := checks.Get(m.Properties, "HttpMethod").(string)
-		res, _ := checks.Get(m.Properties, "ResourceId", "Ref").(string)
+		method, _ := compliance.Get(m.Properties, "HttpMethod").(string)
+		res, _ := compliance.Get(m.Properties, "ResourceId", "Ref").(string)
 		got = append(got, method+" "+paths[res])
-		if a := checks.Get(m.Properties, "AuthorizationType"); a != "AWS_IAM" {
+		if a := compliance.Get(m.Properties, "AuthorizationType"); a != "AWS_IAM" {
 			t.Errorf("%s %s: AuthorizationType %v, want AWS_IAM", method, paths[res], a)
 		}
 		if method == "OPTIONS" {
 			t.Errorf("OPTIONS method on %s: the API serves no browsers, so it needs no CORS preflight", paths[res])
 		}
-		if checks.Get(m.Properties, "Integration", "Type") != "AWS_PROXY" {
-			t.Errorf("%s %s: integration %v, want AWS_PROXY (Lambda proxy)", method, paths[res], checks.Get(m.Properties, "Integration", "Type"))
+		if compliance.Get(m.Properties, "Integration", "Type") != "AWS_PROXY" {
+			t.Errorf("%s %s: integration %v, want AWS_PROXY (Lambda proxy)", method, paths[res], compliance.Get(m.Properties, "Integration", "Type"))
 		}
-		if checks.Get(m.Properties, "RequestParameters", "method.request.path.thing") != true {
+		if compliance.Get(m.Properties, "RequestParameters", "method.request.path.thing") != true {
 			t.Errorf("%s %s: path parameter thing is not required", method, paths[res])
 		}
 	}
@@ -168,7 +168,7 @@ func TestCommandAPIEveryMethodIAMAuthorized(t *testing.T) {
 		t.Errorf("methods (-want +got):\n%s", diff)
 	}
 	rest := one(t, fx.tmpl, "AWS::ApiGateway::RestApi")
-	if types := checks.Get(rest.Properties, "EndpointConfiguration", "Types"); !cmp.Equal(types, []any{"REGIONAL"}) {
+	if types := compliance.Get(rest.Properties, "EndpointConfiguration", "Types"); !cmp.Equal(types, []any{"REGIONAL"}) {
 		t.Errorf("endpoint types %v, want [REGIONAL]", types)
 	}
 	// Test invocations from the console bypass authorization: no permission admits them.
@@ -198,90 +198,90 @@ func mustJSON(t *testing.T, v any) string {
 func TestCommandAPIWebACL(t *testing.T) {
 	fx := commandAPI(t)
 	acl := one(t, fx.tmpl, "AWS::WAFv2::WebACL")
-	if checks.Get(acl.Properties, "Scope") != "REGIONAL" {
-		t.Errorf("scope %v, want REGIONAL", checks.Get(acl.Properties, "Scope"))
+	if compliance.Get(acl.Properties, "Scope") != "REGIONAL" {
+		t.Errorf("scope %v, want REGIONAL", compliance.Get(acl.Properties, "Scope"))
 	}
-	if checks.Get(acl.Properties, "DefaultAction", "Allow") == nil {
-		t.Errorf("default action %v, want Allow (the rules block)", checks.Get(acl.Properties, "DefaultAction"))
+	if compliance.Get(acl.Properties, "DefaultAction", "Allow") == nil {
+		t.Errorf("default action %v, want Allow (the rules block)", compliance.Get(acl.Properties, "DefaultAction"))
 	}
 	visible := func(where string, v any) {
-		if checks.Get(v, "CloudWatchMetricsEnabled") != true || checks.Get(v, "SampledRequestsEnabled") != true || checks.Get(v, "MetricName") == nil {
+		if compliance.Get(v, "CloudWatchMetricsEnabled") != true || compliance.Get(v, "SampledRequestsEnabled") != true || compliance.Get(v, "MetricName") == nil {
 			t.Errorf("%s: visibility %v, want metrics and sampled requests on", where, v)
 		}
 	}
-	visible("web ACL", checks.Get(acl.Properties, "VisibilityConfig"))
+	visible("web ACL", compliance.Get(acl.Properties, "VisibilityConfig"))
 	rules := map[string]any{}
 	var order []string
-	for _, r := range checks.List(checks.Get(acl.Properties, "Rules")) {
-		name, _ := checks.Get(r, "Name").(string)
+	for _, r := range compliance.List(compliance.Get(acl.Properties, "Rules")) {
+		name, _ := compliance.Get(r, "Name").(string)
 		rules[name] = r
 		order = append(order, name)
-		visible("rule "+name, checks.Get(r, "VisibilityConfig"))
+		visible("rule "+name, compliance.Get(r, "VisibilityConfig"))
 	}
 	want := []string{commandapi.RuleRateLimit, commandapi.RulePathShape, commandapi.RuleJSONOnly, commandapi.RuleCommon, commandapi.RuleKnownBadInputs}
 	if diff := cmp.Diff(want, order); diff != "" {
 		t.Errorf("rules in priority order (-want +got):\n%s", diff)
 	}
 	for i, name := range order {
-		if p := checks.Get(rules[name], "Priority"); p != float64(i) {
+		if p := compliance.Get(rules[name], "Priority"); p != float64(i) {
 			t.Errorf("rule %s priority %v, want %d", name, p, i)
 		}
 	}
 	for _, group := range []string{"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"} {
-		st := checks.Get(rules[group], "Statement", "ManagedRuleGroupStatement")
-		if checks.Get(st, "VendorName") != "AWS" || checks.Get(st, "Name") != group {
+		st := compliance.Get(rules[group], "Statement", "ManagedRuleGroupStatement")
+		if compliance.Get(st, "VendorName") != "AWS" || compliance.Get(st, "Name") != group {
 			t.Errorf("rule %s: statement %v, want AWS managed group %s", group, st, group)
 		}
-		if checks.Get(rules[group], "OverrideAction", "None") == nil {
-			t.Errorf("rule %s: override %v, want None (the group's own block actions apply)", group, checks.Get(rules[group], "OverrideAction"))
+		if compliance.Get(rules[group], "OverrideAction", "None") == nil {
+			t.Errorf("rule %s: override %v, want None (the group's own block actions apply)", group, compliance.Get(rules[group], "OverrideAction"))
 		}
 	}
-	rate := checks.Get(rules[commandapi.RuleRateLimit], "Statement", "RateBasedStatement")
-	if checks.Get(rate, "Limit") != float64(testWafRateLimit) || checks.Get(rate, "AggregateKeyType") != "IP" || checks.Get(rate, "EvaluationWindowSec") != 300.0 {
+	rate := compliance.Get(rules[commandapi.RuleRateLimit], "Statement", "RateBasedStatement")
+	if compliance.Get(rate, "Limit") != float64(testWafRateLimit) || compliance.Get(rate, "AggregateKeyType") != "IP" || compliance.Get(rate, "EvaluationWindowSec") != 300.0 {
 		t.Errorf("rate rule %v, want %d per IP per 300 s", rate, testWafRateLimit)
 	}
 	for _, name := range []string{commandapi.RuleRateLimit, commandapi.RulePathShape, commandapi.RuleJSONOnly} {
-		if checks.Get(rules[name], "Action", "Block") == nil {
-			t.Errorf("rule %s action %v, want Block", name, checks.Get(rules[name], "Action"))
+		if compliance.Get(rules[name], "Action", "Block") == nil {
+			t.Errorf("rule %s action %v, want Block", name, compliance.Get(rules[name], "Action"))
 		}
 	}
-	shape := checks.List(checks.Get(rules[commandapi.RulePathShape], "Statement", "OrStatement", "Statements"))
-	if len(shape) != 2 || checks.Get(shape[0], "RegexMatchStatement", "RegexString") != "[^a-zA-Z0-9:_/-]" ||
-		checks.Get(shape[0], "RegexMatchStatement", "TextTransformations", 0, "Type") != "URL_DECODE" ||
-		checks.Get(shape[1], "SizeConstraintStatement", "Size") != float64(len("/ops/devices/")+128+len("/commands")) {
+	shape := compliance.List(compliance.Get(rules[commandapi.RulePathShape], "Statement", "OrStatement", "Statements"))
+	if len(shape) != 2 || compliance.Get(shape[0], "RegexMatchStatement", "RegexString") != "[^a-zA-Z0-9:_/-]" ||
+		compliance.Get(shape[0], "RegexMatchStatement", "TextTransformations", 0, "Type") != "URL_DECODE" ||
+		compliance.Get(shape[1], "SizeConstraintStatement", "Size") != float64(len("/ops/devices/")+128+len("/commands")) {
 		t.Errorf("path shape statements %v", shape)
 	}
-	json := checks.List(checks.Get(rules[commandapi.RuleJSONOnly], "Statement", "AndStatement", "Statements"))
-	if len(json) != 2 || checks.Get(json[0], "ByteMatchStatement", "SearchString") != "POST" ||
-		checks.Get(json[1], "NotStatement", "Statement", "ByteMatchStatement", "SearchString") != "application/json" ||
-		checks.Get(json[1], "NotStatement", "Statement", "ByteMatchStatement", "FieldToMatch", "SingleHeader", "Name") != "content-type" {
+	json := compliance.List(compliance.Get(rules[commandapi.RuleJSONOnly], "Statement", "AndStatement", "Statements"))
+	if len(json) != 2 || compliance.Get(json[0], "ByteMatchStatement", "SearchString") != "POST" ||
+		compliance.Get(json[1], "NotStatement", "Statement", "ByteMatchStatement", "SearchString") != "application/json" ||
+		compliance.Get(json[1], "NotStatement", "Statement", "ByteMatchStatement", "FieldToMatch", "SingleHeader", "Name") != "content-type" {
 		t.Errorf("JSON-only statements %v", json)
 	}
 
 	assoc := one(t, fx.tmpl, "AWS::WAFv2::WebACLAssociation")
-	if !refs(checks.Get(assoc.Properties, "WebACLArn"), acl.ID) {
-		t.Errorf("association web ACL %v, want %s", checks.Get(assoc.Properties, "WebACLArn"), acl.ID)
+	if !refs(compliance.Get(assoc.Properties, "WebACLArn"), acl.ID) {
+		t.Errorf("association web ACL %v, want %s", compliance.Get(assoc.Properties, "WebACLArn"), acl.ID)
 	}
 	stage := one(t, fx.tmpl, "AWS::ApiGateway::Stage")
 	rest := one(t, fx.tmpl, "AWS::ApiGateway::RestApi")
-	arn := mustJSON(t, checks.Get(assoc.Properties, "ResourceArn"))
+	arn := mustJSON(t, compliance.Get(assoc.Properties, "ResourceArn"))
 	if !strings.Contains(arn, `"Ref":"`+rest.ID+`"`) || !strings.Contains(arn, `"Ref":"`+stage.ID+`"`) || !strings.Contains(arn, "/restapis/") || !strings.Contains(arn, "/stages/") {
 		t.Errorf("association resource %s is not the stage %s of API %s", arn, stage.ID, rest.ID)
 	}
 
 	logging := one(t, fx.tmpl, "AWS::WAFv2::LoggingConfiguration")
-	if !refs(checks.Get(logging.Properties, "ResourceArn"), acl.ID) {
-		t.Errorf("logging configuration for %v, want %s", checks.Get(logging.Properties, "ResourceArn"), acl.ID)
+	if !refs(compliance.Get(logging.Properties, "ResourceArn"), acl.ID) {
+		t.Errorf("logging configuration for %v, want %s", compliance.Get(logging.Properties, "ResourceArn"), acl.ID)
 	}
 	var redacted []string
-	for _, f := range checks.List(checks.Get(logging.Properties, "RedactedFields")) {
-		n, _ := checks.Get(f, "SingleHeader", "Name").(string)
+	for _, f := range compliance.List(compliance.Get(logging.Properties, "RedactedFields")) {
+		n, _ := compliance.Get(f, "SingleHeader", "Name").(string)
 		redacted = append(redacted, n)
 	}
 	if diff := cmp.Diff([]string{"authorization", "x-amz-security-token"}, redacted); diff != "" {
 		t.Errorf("redacted headers (-want +got):\n%s", diff)
 	}
-	dest := mustJSON(t, checks.Get(logging.Properties, "LogDestinationConfigs"))
+	dest := mustJSON(t, compliance.Get(logging.Properties, "LogDestinationConfigs"))
 	wafLogs := logGroupNamed(t, fx.tmpl, "aws-waf-logs-")
 	if !strings.Contains(dest, `"Ref":"`+wafLogs.ID+`"`) || strings.HasSuffix(dest, `:*"]`) {
 		t.Errorf("WAF log destination %s, want the ARN (no :*) of %s", dest, wafLogs.ID)
@@ -291,20 +291,20 @@ func TestCommandAPIWebACL(t *testing.T) {
 
 // refs reports whether v refers to the resource id (Ref or GetAtt).
 func refs(v any, id string) bool {
-	if r, ok := checks.Get(v, "Ref").(string); ok {
+	if r, ok := compliance.Get(v, "Ref").(string); ok {
 		return r == id
 	}
-	g, _ := checks.Get(v, "Fn::GetAtt", 0).(string)
+	g, _ := compliance.Get(v, "Fn::GetAtt", 0).(string)
 	return g == id
 }
 
 // logGroupNamed returns the one log group whose (Fn::Join) name starts with prefix.
-func logGroupNamed(t *testing.T, tmpl checks.Template, prefix string) checks.Resource {
+func logGroupNamed(t *testing.T, tmpl compliance.Template, prefix string) compliance.Resource {
 	t.Helper()
-	var found []checks.Resource
+	var found []compliance.Resource
 	for _, lg := range tmpl.Resources("AWS::Logs::LogGroup") {
-		name := checks.Get(lg.Properties, "LogGroupName")
-		first, _ := checks.Get(name, "Fn::Join", 1, 0).(string)
+		name := compliance.Get(lg.Properties, "LogGroupName")
+		first, _ := compliance.Get(name, "Fn::Join", 1, 0).(string)
 		if s, ok := name.(string); ok {
 			first = s
 		}
@@ -318,14 +318,14 @@ func logGroupNamed(t *testing.T, tmpl checks.Template, prefix string) checks.Res
 	return found[0]
 }
 
-func encryptedWithRetention(t *testing.T, fx *commandAPIFixture, lg checks.Resource) {
+func encryptedWithRetention(t *testing.T, fx *commandAPIFixture, lg compliance.Resource) {
 	t.Helper()
 	keyID := fx.keyID
-	if !refs(checks.Get(lg.Properties, "KmsKeyId"), keyID) {
-		t.Errorf("log group %s: KmsKeyId %v, want the platform key %s", lg.ID, checks.Get(lg.Properties, "KmsKeyId"), keyID)
+	if !refs(compliance.Get(lg.Properties, "KmsKeyId"), keyID) {
+		t.Errorf("log group %s: KmsKeyId %v, want the platform key %s", lg.ID, compliance.Get(lg.Properties, "KmsKeyId"), keyID)
 	}
-	if checks.Get(lg.Properties, "RetentionInDays") != 365.0 || lg.Attr("DeletionPolicy") != "Retain" {
-		t.Errorf("log group %s: retention %v, deletion %q; want 365 days, Retain", lg.ID, checks.Get(lg.Properties, "RetentionInDays"), lg.Attr("DeletionPolicy"))
+	if compliance.Get(lg.Properties, "RetentionInDays") != 365.0 || lg.Attr("DeletionPolicy") != "Retain" {
+		t.Errorf("log group %s: retention %v, deletion %q; want 365 days, Retain", lg.ID, compliance.Get(lg.Properties, "RetentionInDays"), lg.Attr("DeletionPolicy"))
 	}
 }
 
@@ -335,21 +335,21 @@ func encryptedWithRetention(t *testing.T, fx *commandAPIFixture, lg checks.Resou
 func TestCommandAPIAccessLogs(t *testing.T) {
 	fx := commandAPI(t)
 	stage := one(t, fx.tmpl, "AWS::ApiGateway::Stage")
-	if checks.Get(stage.Properties, "StageName") != "ops" {
-		t.Errorf("stage name %v, want ops", checks.Get(stage.Properties, "StageName"))
+	if compliance.Get(stage.Properties, "StageName") != "ops" {
+		t.Errorf("stage name %v, want ops", compliance.Get(stage.Properties, "StageName"))
 	}
-	if checks.Get(stage.Properties, "TracingEnabled") != true {
+	if compliance.Get(stage.Properties, "TracingEnabled") != true {
 		t.Error("X-Ray tracing is off")
 	}
 	access := logGroupNamed(t, fx.tmpl, commandapi.AccessLogGroupPrefix)
-	dest := mustJSON(t, checks.Get(stage.Properties, "AccessLogSetting", "DestinationArn"))
+	dest := mustJSON(t, compliance.Get(stage.Properties, "AccessLogSetting", "DestinationArn"))
 	if !strings.Contains(dest, `"Ref":"`+access.ID+`"`) || strings.Contains(dest, `:*"`) {
 		t.Errorf("access log destination %s, want the ARN (no :*) of %s", dest, access.ID)
 	}
 	encryptedWithRetention(t, fx, access)
 	encryptedWithRetention(t, fx, logGroupNamed(t, fx.tmpl, commandapi.ExecutionLogGroupPrefix))
 
-	format, _ := checks.Get(stage.Properties, "AccessLogSetting", "Format").(string)
+	format, _ := compliance.Get(stage.Properties, "AccessLogSetting", "Format").(string)
 	var fields map[string]string
 	if err := json.Unmarshal([]byte(format), &fields); err != nil {
 		t.Fatalf("access log format is not a JSON object of strings: %v\n%s", err, format)
@@ -369,25 +369,25 @@ func TestCommandAPIAccessLogs(t *testing.T) {
 
 	settings := methodSettings(stage)
 	all := settings["/*|*"]
-	if all == nil || checks.Get(all, "LoggingLevel") != "INFO" || checks.Get(all, "DataTraceEnabled") != false || checks.Get(all, "MetricsEnabled") != true {
+	if all == nil || compliance.Get(all, "LoggingLevel") != "INFO" || compliance.Get(all, "DataTraceEnabled") != false || compliance.Get(all, "MetricsEnabled") != true {
 		t.Errorf("stage method settings %v, want INFO logging, no data trace, metrics on", all)
 	}
 	post := settings["/~1devices~1{thing}~1commands|POST"]
-	if post == nil || checks.Get(post, "LoggingLevel") != "INFO" || checks.Get(post, "DataTraceEnabled") != false || checks.Get(post, "MetricsEnabled") != true {
+	if post == nil || compliance.Get(post, "LoggingLevel") != "INFO" || compliance.Get(post, "DataTraceEnabled") != false || compliance.Get(post, "MetricsEnabled") != true {
 		t.Errorf("command method settings %v, want INFO logging, no data trace, metrics on (an override replaces the stage's)", post)
 	}
 	for k, s := range settings {
-		if checks.Get(s, "CachingEnabled") == true {
+		if compliance.Get(s, "CachingEnabled") == true {
 			t.Errorf("method settings %s cache responses", k)
 		}
 	}
 }
 
 // methodSettings indexes a stage's method settings by "<resource path>|<method>".
-func methodSettings(stage checks.Resource) map[string]any {
+func methodSettings(stage compliance.Resource) map[string]any {
 	out := map[string]any{}
-	for _, s := range checks.List(checks.Get(stage.Properties, "MethodSettings")) {
-		out[checks.Get(s, "ResourcePath").(string)+"|"+checks.Get(s, "HttpMethod").(string)] = s
+	for _, s := range compliance.List(compliance.Get(stage.Properties, "MethodSettings")) {
+		out[compliance.Get(s, "ResourcePath").(string)+"|"+compliance.Get(s, "HttpMethod").(string)] = s
 	}
 	return out
 }
@@ -402,7 +402,7 @@ func TestCommandAPIThrottling(t *testing.T) {
 		"/~1devices~1{thing}~1commands|POST": {3, 6},
 	} {
 		s := settings[key]
-		if got := [2]any{checks.Get(s, "ThrottlingRateLimit"), checks.Get(s, "ThrottlingBurstLimit")}; got != [2]any{want[0], want[1]} {
+		if got := [2]any{compliance.Get(s, "ThrottlingRateLimit"), compliance.Get(s, "ThrottlingBurstLimit")}; got != [2]any{want[0], want[1]} {
 			t.Errorf("%s throttle (rate, burst) %v, want %v", key, got, want)
 		}
 	}
@@ -414,37 +414,37 @@ func TestCommandAPIThrottling(t *testing.T) {
 func TestCommandAPIRequestValidation(t *testing.T) {
 	fx := commandAPI(t)
 	v := one(t, fx.tmpl, "AWS::ApiGateway::RequestValidator")
-	if checks.Get(v.Properties, "ValidateRequestBody") != true || checks.Get(v.Properties, "ValidateRequestParameters") != true {
+	if compliance.Get(v.Properties, "ValidateRequestBody") != true || compliance.Get(v.Properties, "ValidateRequestParameters") != true {
 		t.Errorf("validator %v, want body and parameters", v.Properties)
 	}
 	model := one(t, fx.tmpl, "AWS::ApiGateway::Model")
 	for _, m := range fx.tmpl.Resources("AWS::ApiGateway::Method") {
-		if !refs(checks.Get(m.Properties, "RequestValidatorId"), v.ID) {
-			t.Errorf("method %v is not validated by %s", checks.Get(m.Properties, "HttpMethod"), v.ID)
+		if !refs(compliance.Get(m.Properties, "RequestValidatorId"), v.ID) {
+			t.Errorf("method %v is not validated by %s", compliance.Get(m.Properties, "HttpMethod"), v.ID)
 		}
-		if checks.Get(m.Properties, "HttpMethod") == "POST" {
-			models, _ := checks.Get(m.Properties, "RequestModels").(map[string]any)
+		if compliance.Get(m.Properties, "HttpMethod") == "POST" {
+			models, _ := compliance.Get(m.Properties, "RequestModels").(map[string]any)
 			if len(models) != 1 || !refs(models["application/json"], model.ID) {
 				t.Errorf("POST request models %v, want application/json -> %s", models, model.ID)
 			}
 		}
 	}
-	if checks.Get(model.Properties, "ContentType") != "application/json" {
-		t.Errorf("model content type %v", checks.Get(model.Properties, "ContentType"))
+	if compliance.Get(model.Properties, "ContentType") != "application/json" {
+		t.Errorf("model content type %v", compliance.Get(model.Properties, "ContentType"))
 	}
-	schema, _ := checks.Get(model.Properties, "Schema").(map[string]any)
+	schema, _ := compliance.Get(model.Properties, "Schema").(map[string]any)
 	if schema["$schema"] != commandapi.SchemaDraft4 || schema["type"] != "object" || !cmp.Equal(schema["required"], []any{"command"}) {
 		t.Errorf("schema header %v", schema)
 	}
 	// Every branch, by command name; a name with several class definitions is an anyOf.
 	got := map[string][]any{}
-	for _, b := range checks.List(schema["oneOf"]) {
-		variants := checks.List(checks.Get(b, "anyOf"))
+	for _, b := range compliance.List(schema["oneOf"]) {
+		variants := compliance.List(compliance.Get(b, "anyOf"))
 		if variants == nil {
 			variants = []any{b}
 		}
 		for _, v := range variants {
-			name, _ := checks.Get(v, "properties", "command", "enum", 0).(string)
+			name, _ := compliance.Get(v, "properties", "command", "enum", 0).(string)
 			got[name] = append(got[name], v)
 		}
 	}
@@ -499,13 +499,13 @@ func hasVariant(t *testing.T, variants []any, cmd fleetspec.Command) bool {
 
 // attachedStatements returns every statement attached to a role: its inline policies and
 // the managed policies (of this template) that name it.
-func attachedStatements(tmpl checks.Template, roleID string) []any {
+func attachedStatements(tmpl compliance.Template, roleID string) []any {
 	var out []any
 	for _, typ := range []string{"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"} {
 		for _, p := range tmpl.Resources(typ) {
-			for _, r := range checks.List(checks.Get(p.Properties, "Roles")) {
+			for _, r := range compliance.List(compliance.Get(p.Properties, "Roles")) {
 				if refs(r, roleID) {
-					out = append(out, checks.List(checks.Get(p.Properties, "PolicyDocument", "Statement"))...)
+					out = append(out, compliance.List(compliance.Get(p.Properties, "PolicyDocument", "Statement"))...)
 				}
 			}
 		}
@@ -530,11 +530,11 @@ func TestCommandAPIFunctionIAM(t *testing.T) {
 	sort.Strings(wantThings)
 	byAction := map[string][]any{}
 	for _, st := range attachedStatements(fx.tmpl, fx.roleID) {
-		if checks.Get(st, "Effect") != "Allow" {
+		if compliance.Get(st, "Effect") != "Allow" {
 			continue
 		}
-		for _, a := range checks.List(checks.Get(st, "Action")) {
-			byAction[a.(string)] = append(byAction[a.(string)], checks.List(checks.Get(st, "Resource"))...)
+		for _, a := range compliance.List(compliance.Get(st, "Action")) {
+			byAction[a.(string)] = append(byAction[a.(string)], compliance.List(compliance.Get(st, "Resource"))...)
 		}
 	}
 	strs := func(l []any) []string {
@@ -560,7 +560,7 @@ func TestCommandAPIFunctionIAM(t *testing.T) {
 			continue
 		}
 		for _, r := range res {
-			if r == "*" && !checks.UnscopableActions[action] {
+			if r == "*" && !compliance.UnscopableActions[action] {
 				t.Errorf("%s on Resource *", action)
 			}
 			if s, ok := r.(string); ok && strings.HasPrefix(action, "iot:") && action != "iot:DescribeEndpoint" &&
@@ -601,7 +601,7 @@ func TestCommandAPIFunctionIAM(t *testing.T) {
 	onlyTable("dynamodb:PutItem", fx.auditID)
 
 	fn := one(t, fx.tmpl, "AWS::Lambda::Function")
-	env, _ := checks.Get(fn.Properties, "Environment", "Variables").(map[string]any)
+	env, _ := compliance.Get(fn.Properties, "Environment", "Variables").(map[string]any)
 	if !refs(env["STATE_TABLE"], fx.stateID) || !refs(env["AUDIT_TABLE"], fx.auditID) {
 		t.Errorf("environment %v, want STATE_TABLE and AUDIT_TABLE from the tables", env)
 	}
@@ -616,11 +616,11 @@ func TestCommandAPIFunctionIAM(t *testing.T) {
 func TestCommandAPIAccountRole(t *testing.T) {
 	fx := commandAPI(t)
 	account := one(t, fx.tmpl, "AWS::ApiGateway::Account")
-	roleID, _ := checks.Get(account.Properties, "CloudWatchRoleArn", "Fn::GetAtt", 0).(string)
+	roleID, _ := compliance.Get(account.Properties, "CloudWatchRoleArn", "Fn::GetAtt", 0).(string)
 	if account.Attr("DeletionPolicy") != "Retain" {
 		t.Errorf("account setting deletion %q, want Retain", account.Attr("DeletionPolicy"))
 	}
-	var role checks.Resource
+	var role compliance.Resource
 	for _, r := range fx.tmpl.Resources("AWS::IAM::Role") {
 		if r.ID == roleID {
 			role = r
@@ -629,17 +629,17 @@ func TestCommandAPIAccountRole(t *testing.T) {
 	if role.ID == "" || role.Attr("DeletionPolicy") != "Retain" {
 		t.Fatalf("account role %q: deletion %q, want a retained role", roleID, role.Attr("DeletionPolicy"))
 	}
-	if p := checks.Get(role.Properties, "AssumeRolePolicyDocument", "Statement", 0, "Principal", "Service"); p != "apigateway.amazonaws.com" {
+	if p := compliance.Get(role.Properties, "AssumeRolePolicyDocument", "Statement", 0, "Principal", "Service"); p != "apigateway.amazonaws.com" {
 		t.Errorf("role trusts %v", p)
 	}
-	if m := checks.Get(role.Properties, "ManagedPolicyArns"); m != nil {
+	if m := compliance.Get(role.Properties, "ManagedPolicyArns"); m != nil {
 		t.Errorf("role has managed policies %v", m)
 	}
 	sts := attachedStatements(fx.tmpl, roleID)
 	if len(sts) != 1 {
 		t.Fatalf("%d statements, want 1", len(sts))
 	}
-	actions := checks.List(checks.Get(sts[0], "Action"))
+	actions := compliance.List(compliance.Get(sts[0], "Action"))
 	for _, a := range actions {
 		if s := a.(string); s == "logs:GetLogEvents" || s == "logs:FilterLogEvents" || strings.HasSuffix(s, "*") {
 			t.Errorf("account role may %s", s)
@@ -647,7 +647,7 @@ func TestCommandAPIAccountRole(t *testing.T) {
 	}
 	prefix := "arn:aws:logs:" + testRegion + ":" + testAccount + ":log-group:"
 	var res []string
-	for _, r := range checks.List(checks.Get(sts[0], "Resource")) {
+	for _, r := range compliance.List(compliance.Get(sts[0], "Resource")) {
 		res = append(res, r.(string))
 	}
 	sort.Strings(res)
@@ -683,7 +683,7 @@ func TestCommandAPIMetrics(t *testing.T) {
 	dims := *waf.Dimensions()
 	acl := one(t, fx.tmpl, "AWS::WAFv2::WebACL")
 	if *waf.Namespace() != "AWS/WAFV2" || *waf.MetricName() != "BlockedRequests" || *waf.Statistic() != "Sum" ||
-		dims["WebACL"] != checks.Get(acl.Properties, "Name") || dims["Rule"] != "ALL" || dims["Region"] != testRegion {
+		dims["WebACL"] != compliance.Get(acl.Properties, "Name") || dims["Rule"] != "ALL" || dims["Region"] != testRegion {
 		t.Errorf("WAF metric %s/%s %s %v", *waf.Namespace(), *waf.MetricName(), *waf.Statistic(), dims)
 	}
 }
@@ -698,15 +698,15 @@ func TestCommandAPIGrants(t *testing.T) {
 	a, _, _, _ := newCommandAPI(stack, ingestFleetWithCommands(), commandapi.Props{})
 	operator := awsiam.NewRole(stack, jsii.String("Operator"), &awsiam.RoleProps{AssumedBy: awsiam.NewAccountRootPrincipal()})
 	a.GrantSendCommands(operator)
-	tmpl, err := checks.FromValue(synthOrFail(t, app).GetStackByName(jsii.String("CommandApiGrants")).Template())
+	tmpl, err := compliance.FromValue(synthOrFail(t, app).GetStackByName(jsii.String("CommandApiGrants")).Template())
 	if err != nil {
 		t.Fatal(err)
 	}
 	sts := attachedStatements(tmpl, *stack.GetLogicalId(cfn(operator)))
-	if len(sts) != 1 || checks.Get(sts[0], "Action") != "execute-api:Invoke" {
+	if len(sts) != 1 || compliance.Get(sts[0], "Action") != "execute-api:Invoke" {
 		t.Fatalf("operator statements %v", sts)
 	}
-	res := mustJSON(t, checks.Get(sts[0], "Resource"))
+	res := mustJSON(t, compliance.Get(sts[0], "Resource"))
 	stage := one(t, tmpl, "AWS::ApiGateway::Stage")
 	if !strings.HasSuffix(res, `{"Ref":"`+stage.ID+`"},"/POST/devices/*/commands"]]}`) {
 		t.Errorf("operator may invoke %s, want POST /devices/*/commands of stage %s", res, stage.ID)

@@ -12,10 +12,12 @@ import (
 // TestNoUnsuppressedFindings: cdk-nag (AwsSolutions, NIST 800-53 R5, Serverless) and the IoT
 // policy checks report findings as error annotations; none may remain in any stack.
 func TestNoUnsuppressedFindings(t *testing.T) {
-	for _, stage := range []stacks.Stage{stacks.StageDev, stacks.StageProd} {
-		s := synthOnce(t, stage)
+	for stage, s := range synthVariants(t) {
 		for _, e := range s.errors {
 			t.Errorf("stage %s: unsuppressed finding: %s", stage, e)
+		}
+		for _, v := range s.gate {
+			t.Errorf("stage %s: the app's post-synth check would fail synth: %s", stage, v)
 		}
 	}
 }

@@ -11,10 +11,10 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/secure-smart-city/platform/compliance"
 	"github.com/secure-smart-city/platform/constructs/keys"
 	"github.com/secure-smart-city/platform/constructs/securestore"
 	"github.com/secure-smart-city/platform/stacks"
-	"github.com/secure-smart-city/platform/test/checks"
 )
 
 func validationErrors(c constructs.IConstruct) string {
@@ -160,7 +160,7 @@ func TestGrantsChainKeyGrant(t *testing.T) {
 	securestore.NewTopic(stack, "Topic", &securestore.TopicProps{EncryptionKey: key.Key}).GrantPublish(role("TopicPublisher"))
 	key.GrantGenerateDataKey(role("FieldEncrypter"))
 
-	tmpl, err := checks.FromValue(synthOrFail(t, app).GetStackByName(jsii.String("Grants")).Template())
+	tmpl, err := compliance.FromValue(synthOrFail(t, app).GetStackByName(jsii.String("Grants")).Template())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,26 +177,26 @@ func TestGrantsChainKeyGrant(t *testing.T) {
 
 // policyGrantsOnKey reports whether some IAM policy attached to a role whose logical id starts
 // with rolePrefix allows action on the key resource.
-func policyGrantsOnKey(tmpl checks.Template, rolePrefix, action, keyID string) bool {
+func policyGrantsOnKey(tmpl compliance.Template, rolePrefix, action, keyID string) bool {
 	for _, p := range tmpl.Resources("AWS::IAM::Policy") {
 		attached := false
-		for _, r := range checks.List(checks.Get(p.Properties, "Roles")) {
-			if ref, _ := checks.Get(r, "Ref").(string); strings.HasPrefix(ref, rolePrefix) {
+		for _, r := range compliance.List(compliance.Get(p.Properties, "Roles")) {
+			if ref, _ := compliance.Get(r, "Ref").(string); strings.HasPrefix(ref, rolePrefix) {
 				attached = true
 			}
 		}
 		if !attached {
 			continue
 		}
-		for _, st := range checks.List(checks.Get(p.Properties, "PolicyDocument", "Statement")) {
+		for _, st := range compliance.List(compliance.Get(p.Properties, "PolicyDocument", "Statement")) {
 			hasAction := false
-			for _, a := range checks.List(checks.Get(st, "Action")) {
+			for _, a := range compliance.List(compliance.Get(st, "Action")) {
 				if a == action {
 					hasAction = true
 				}
 			}
-			for _, r := range checks.List(checks.Get(st, "Resource")) {
-				if g, _ := checks.Get(r, "Fn::GetAtt", 0).(string); hasAction && g == keyID {
+			for _, r := range compliance.List(compliance.Get(st, "Resource")) {
+				if g, _ := compliance.Get(r, "Fn::GetAtt", 0).(string); hasAction && g == keyID {
 					return true
 				}
 			}
@@ -219,15 +219,15 @@ func TestBringYourOwnKey(t *testing.T) {
 	stack2 := awscdk.NewStack(app, jsii.String("OwnKey"), nil)
 	securestore.NewTable(stack2, "Table", &securestore.TableProps{PartitionKey: "id"})
 	asm := synthOrFail(t, app)
-	byok, _ := checks.FromValue(asm.GetStackByName(jsii.String("Byok")).Template())
+	byok, _ := compliance.FromValue(asm.GetStackByName(jsii.String("Byok")).Template())
 	if n := len(byok.Resources("AWS::KMS::Key")); n != 0 {
 		t.Errorf("a brought key created %d keys", n)
 	}
-	if _, v := checks.All[10].Run(byok); len(v) > 0 || checks.All[10].Name != "dynamodb-cmk" {
+	if _, v := compliance.All[10].Run(byok); len(v) > 0 || compliance.All[10].Name != "dynamodb-cmk" {
 		t.Errorf("table on a brought key: %v", v)
 	}
-	own, _ := checks.FromValue(asm.GetStackByName(jsii.String("OwnKey")).Template())
-	if n, v := checks.All[0].Run(own); n != 1 || len(v) > 0 {
+	own, _ := compliance.FromValue(asm.GetStackByName(jsii.String("OwnKey")).Template())
+	if n, v := compliance.All[0].Run(own); n != 1 || len(v) > 0 {
 		t.Errorf("table without a key: %d keys, rotation violations %v; want its own rotated key", n, v)
 	}
 }

@@ -3,8 +3,7 @@ package test
 import (
 	"testing"
 
-	"github.com/secure-smart-city/platform/stacks"
-	"github.com/secure-smart-city/platform/test/checks"
+	"github.com/secure-smart-city/platform/compliance"
 )
 
 // TestSecureDefaults runs every secure-default check over every stack of both stages. A check
@@ -13,22 +12,21 @@ import (
 // resource of that kind yet (listed in notYetInApp, which must shrink, never grow, as issues land).
 func TestSecureDefaults(t *testing.T) {
 	inspected := map[string]int{}
-	for _, stage := range []stacks.Stage{stacks.StageDev, stacks.StageProd} {
-		s := synthOnce(t, stage)
-		for _, c := range checks.All {
-			if c.ProdOnly && stage != stacks.StageProd {
+	for variant, s := range synthVariants(t) {
+		for _, c := range compliance.All {
+			if c.ProdOnly && variant != "prod" {
 				continue
 			}
 			for _, name := range stackNames(s) {
 				n, violations := c.Run(s.templates[name])
 				inspected[c.Name] += n
 				for _, v := range violations {
-					t.Errorf("%s (%s): %s: %s", c.Name, c.Default, name, v)
+					t.Errorf("%s (%s): %s %s: %s", c.Name, c.Default, variant, name, v)
 				}
 			}
 		}
 	}
-	for _, c := range checks.All {
+	for _, c := range compliance.All {
 		if inspected[c.Name] == 0 && !notYetInApp[c.Name] {
 			t.Errorf("check %s inspected no resource in the app: it would pass whatever the app did", c.Name)
 		}

@@ -19,12 +19,12 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/secure-smart-city/platform/compliance"
 	"github.com/secure-smart-city/platform/constructs/fleet"
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/lambdas/provisioninghook/hook"
 	"github.com/secure-smart-city/platform/policies"
 	"github.com/secure-smart-city/platform/stacks"
-	"github.com/secure-smart-city/platform/test/checks"
 	"github.com/secure-smart-city/platform/topics"
 )
 
@@ -38,7 +38,7 @@ func stageFleet(t testing.TB, stage stacks.Stage) *fleetspec.Fleet {
 	return f
 }
 
-func fleetTemplate(t testing.TB, stage stacks.Stage) checks.Template {
+func fleetTemplate(t testing.TB, stage stacks.Stage) compliance.Template {
 	t.Helper()
 	tmpl, ok := synthOnce(t, stage).templates["SmartCity-"+string(stage)+"-Fleet"]
 	if !ok {
@@ -67,7 +67,7 @@ func lit(v any) string {
 		}
 		if j, ok := x["Fn::Join"].([]any); ok && len(j) == 2 {
 			var parts []string
-			for _, p := range checks.List(j[1]) {
+			for _, p := range compliance.List(j[1]) {
 				parts = append(parts, lit(p))
 			}
 			return strings.Join(parts, lit(j[0]))
@@ -93,24 +93,24 @@ func iotARN(typ, name string) string {
 func policyDocument(t *testing.T, raw any) policies.Document {
 	t.Helper()
 	d := policies.Document{}
-	d.Version, _ = checks.Get(raw, "Version").(string)
-	for _, st := range checks.List(checks.Get(raw, "Statement")) {
+	d.Version, _ = compliance.Get(raw, "Version").(string)
+	for _, st := range compliance.List(compliance.Get(raw, "Statement")) {
 		s := policies.Statement{}
-		s.Sid, _ = checks.Get(st, "Sid").(string)
-		e, _ := checks.Get(st, "Effect").(string)
+		s.Sid, _ = compliance.Get(st, "Sid").(string)
+		e, _ := compliance.Get(st, "Effect").(string)
 		s.Effect = policies.Effect(e)
-		for _, a := range checks.List(checks.Get(st, "Action")) {
+		for _, a := range compliance.List(compliance.Get(st, "Action")) {
 			s.Actions = append(s.Actions, a.(string))
 		}
-		for _, r := range checks.List(checks.Get(st, "Resource")) {
+		for _, r := range compliance.List(compliance.Get(st, "Resource")) {
 			s.Resources = append(s.Resources, policies.Resource(lit(r)))
 		}
-		if c, ok := checks.Get(st, "Condition").(map[string]any); ok {
+		if c, ok := compliance.Get(st, "Condition").(map[string]any); ok {
 			s.Conditions = policies.Conditions{}
 			for op, kv := range c {
 				m := map[string][]string{}
 				for k, vs := range kv.(map[string]any) {
-					for _, v := range checks.List(vs) {
+					for _, v := range compliance.List(vs) {
 						m[k] = append(m[k], fmt.Sprint(v))
 					}
 				}
@@ -126,8 +126,8 @@ func policyDocument(t *testing.T, raw any) policies.Document {
 }
 
 // iotPolicies maps the policy name of every AWS::IoT::Policy in tmpl to its resource.
-func iotPolicies(tmpl checks.Template) map[string]checks.Resource {
-	out := map[string]checks.Resource{}
+func iotPolicies(tmpl compliance.Template) map[string]compliance.Resource {
+	out := map[string]compliance.Resource{}
 	for _, p := range tmpl.Resources("AWS::IoT::Policy") {
 		out[lit(p.Properties["PolicyName"])] = p
 	}
@@ -135,7 +135,7 @@ func iotPolicies(tmpl checks.Template) map[string]checks.Resource {
 }
 
 // namesOf lists a property of every resource of a type, sorted.
-func namesOf(tmpl checks.Template, typ, prop string) []string {
+func namesOf(tmpl compliance.Template, typ, prop string) []string {
 	var out []string
 	for _, r := range tmpl.Resources(typ) {
 		out = append(out, lit(r.Properties[prop]))
@@ -155,7 +155,7 @@ type sdkCall struct {
 	} `json:"physicalResourceId"`
 }
 
-func callOf(t *testing.T, r checks.Resource, which string) sdkCall {
+func callOf(t *testing.T, r compliance.Resource, which string) sdkCall {
 	t.Helper()
 	var c sdkCall
 	if err := json.Unmarshal([]byte(lit(r.Properties[which])), &c); err != nil {
@@ -166,23 +166,23 @@ func callOf(t *testing.T, r checks.Resource, which string) sdkCall {
 
 // grantsByAction unions, per action, the resources every IAM policy (inline or managed)
 // attached to the role allows.
-func grantsByAction(tmpl checks.Template, roleID string) map[string][]string {
+func grantsByAction(tmpl compliance.Template, roleID string) map[string][]string {
 	out := map[string][]string{}
 	for _, typ := range []string{"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"} {
 		for _, p := range tmpl.Resources(typ) {
 			attached := false
-			for _, r := range checks.List(checks.Get(p.Properties, "Roles")) {
-				attached = attached || checks.Get(r, "Ref") == roleID
+			for _, r := range compliance.List(compliance.Get(p.Properties, "Roles")) {
+				attached = attached || compliance.Get(r, "Ref") == roleID
 			}
 			if !attached {
 				continue
 			}
-			for _, st := range checks.List(checks.Get(p.Properties, "PolicyDocument", "Statement")) {
-				if checks.Get(st, "Effect") != "Allow" {
+			for _, st := range compliance.List(compliance.Get(p.Properties, "PolicyDocument", "Statement")) {
+				if compliance.Get(st, "Effect") != "Allow" {
 					continue
 				}
-				for _, a := range checks.List(checks.Get(st, "Action")) {
-					for _, r := range checks.List(checks.Get(st, "Resource")) {
+				for _, a := range compliance.List(compliance.Get(st, "Action")) {
+					for _, r := range compliance.List(compliance.Get(st, "Resource")) {
 						out[a.(string)] = append(out[a.(string)], lit(r))
 					}
 				}
@@ -195,7 +195,7 @@ func grantsByAction(tmpl checks.Template, roleID string) map[string][]string {
 	return out
 }
 
-func idByPrefix(t *testing.T, tmpl checks.Template, typ, prefix string) string {
+func idByPrefix(t *testing.T, tmpl compliance.Template, typ, prefix string) string {
 	t.Helper()
 	return oneResource(t, tmpl, typ, prefix).ID
 }
@@ -236,10 +236,10 @@ func TestFleetRegistry(t *testing.T) {
 			t.Errorf("thing groups (-want +got):\n%s", diff)
 		}
 		for _, g := range tmpl.Resources("AWS::IoT::ThingGroup") {
-			if checks.Get(g.Properties, "QueryString") != nil {
+			if compliance.Get(g.Properties, "QueryString") != nil {
 				t.Errorf("%s is a dynamic group; membership is static and written by the registry", g.ID)
 			}
-			if checks.Get(g.Properties, "ThingGroupProperties", "ThingGroupDescription") == nil {
+			if compliance.Get(g.Properties, "ThingGroupProperties", "ThingGroupDescription") == nil {
 				t.Errorf("%s has no description", g.ID)
 			}
 		}
@@ -248,7 +248,7 @@ func TestFleetRegistry(t *testing.T) {
 	t.Run("things and attributes", func(t *testing.T) {
 		got := map[string]any{}
 		for _, r := range tmpl.Resources("AWS::IoT::Thing") {
-			got[lit(r.Properties["ThingName"])] = checks.Get(r.Properties, "AttributePayload", "Attributes")
+			got[lit(r.Properties["ThingName"])] = compliance.Get(r.Properties, "AttributePayload", "Attributes")
 		}
 		want := map[string]any{}
 		for _, th := range fl.Things {
@@ -404,8 +404,8 @@ func TestFleetRegistry(t *testing.T) {
 }
 
 // dependsOn reports whether a resource depends on id (DependsOn).
-func dependsOn(r checks.Resource, id string) bool {
-	for _, d := range checks.List(r.Raw["DependsOn"]) {
+func dependsOn(r compliance.Resource, id string) bool {
+	for _, d := range compliance.List(r.Raw["DependsOn"]) {
 		if d == id {
 			return true
 		}
@@ -420,7 +420,7 @@ func TestFleetCertificates(t *testing.T) {
 	fl := stageFleet(t, stacks.StageDev)
 	tmpl := fleetTemplate(t, stacks.StageDev)
 	n := fleet.Names{Prefix: fl.RulePrefix("dev")}
-	certs := map[string]checks.Resource{}
+	certs := map[string]compliance.Resource{}
 	for _, c := range tmpl.Resources("AWS::IoT::Certificate") {
 		certs[c.ID] = c
 	}
@@ -481,9 +481,9 @@ func TestFleetCertificates(t *testing.T) {
 	}
 }
 
-func checksByName(t *testing.T, name string) checks.Check {
+func checksByName(t *testing.T, name string) compliance.Check {
 	t.Helper()
-	c, ok := checks.ByName(name)
+	c, ok := compliance.ByName(name)
 	if !ok {
 		t.Fatalf("no check %q", name)
 	}
@@ -618,23 +618,23 @@ func TestFleetJITP(t *testing.T) {
 		t.Error("CA registered with a verification certificate: synth would need the CA key and a registration code from AWS")
 	}
 	role := idByPrefix(t, tmpl, "AWS::IAM::Role", "DevicesProvisioningRole")
-	if got := lit(checks.Get(ca, "RegistrationConfig", "RoleArn")); got != "<"+role+".Arn>" {
+	if got := lit(compliance.Get(ca, "RegistrationConfig", "RoleArn")); got != "<"+role+".Arn>" {
 		t.Errorf("JITP role %s, want the provisioning role", got)
 	}
 	var body any
-	if err := json.Unmarshal([]byte(lit(checks.Get(ca, "RegistrationConfig", "TemplateBody"))), &body); err != nil {
+	if err := json.Unmarshal([]byte(lit(compliance.Get(ca, "RegistrationConfig", "TemplateBody"))), &body); err != nil {
 		t.Fatalf("JITP template body is not JSON: %v", err)
 	}
 	if diff := cmp.Diff(jsonValue(t, fleet.JITPTemplate()), body); diff != "" {
 		t.Errorf("JITP template (-want +got):\n%s", diff)
 	}
 	ou := map[string]any{"Ref": fleet.CertOrganizationalUnit}
-	thing := checks.Get(body, "Resources", "thing", "Properties")
-	if !cmp.Equal(checks.Get(body, "Resources", "policy", "Properties", "PolicyName"), ou) ||
-		!cmp.Equal(checks.Get(thing, "ThingTypeName"), ou) || !cmp.Equal(checks.Get(thing, "ThingGroups", 0), ou) {
+	thing := compliance.Get(body, "Resources", "thing", "Properties")
+	if !cmp.Equal(compliance.Get(body, "Resources", "policy", "Properties", "PolicyName"), ou) ||
+		!cmp.Equal(compliance.Get(thing, "ThingTypeName"), ou) || !cmp.Equal(compliance.Get(thing, "ThingGroups", 0), ou) {
 		t.Errorf("JITP template does not derive the type, group and policy from OU: %v", body)
 	}
-	if got := checks.Get(thing, "ThingName"); !cmp.Equal(got, map[string]any{"Ref": fleet.CertCommonName}) {
+	if got := compliance.Get(thing, "ThingName"); !cmp.Equal(got, map[string]any{"Ref": fleet.CertCommonName}) {
 		t.Errorf("JITP thing name %v, want the certificate CN", got)
 	}
 	// The names that provision are those that are a thing type, a group and a policy at once:
@@ -709,14 +709,14 @@ func TestFleetClaimProvisioning(t *testing.T) {
 				t.Errorf("claim template (-want +got):\n%s", diff)
 			}
 			for _, param := range []string{hook.ParamSerialNumber, hook.ParamThingName, hook.ParamClass, hook.ParamDistrict} {
-				if checks.Get(body, "Parameters", param, "Type") != "String" || checks.Get(body, "Parameters", param, "Default") != nil {
-					t.Errorf("template parameter %s: %v (want a String without a default)", param, checks.Get(body, "Parameters", param))
+				if compliance.Get(body, "Parameters", param, "Type") != "String" || compliance.Get(body, "Parameters", param, "Default") != nil {
+					t.Errorf("template parameter %s: %v (want a String without a default)", param, compliance.Get(body, "Parameters", param))
 				}
 			}
 			// The policy name the template joins from Class is a class policy for every class.
 			pols := iotPolicies(tmpl)
 			for _, c := range fl.Classes {
-				name := strings.ReplaceAll(lit(resolveClass(checks.Get(body, "Resources", "policy", "Properties", "PolicyName"), c.ID)), "<Class>", c.ID)
+				name := strings.ReplaceAll(lit(resolveClass(compliance.Get(body, "Resources", "policy", "Properties", "PolicyName"), c.ID)), "<Class>", c.ID)
 				if _, ok := pols[name]; !ok || name != n.Class(c.ID) {
 					t.Errorf("class %s: template attaches policy %q, not its class policy", c.ID, name)
 				}
@@ -740,7 +740,7 @@ func TestFleetClaimProvisioning(t *testing.T) {
 			if fn["Timeout"] != 5.0 {
 				t.Errorf("hook timeout %v, want 5 (AWS IoT waits five seconds)", fn["Timeout"])
 			}
-			if env := refText(checks.Get(fn, "Environment", "Variables", "ALLOWLIST_TABLE")); !strings.Contains(env, "ProvisioningAllowlist") {
+			if env := refText(compliance.Get(fn, "Environment", "Variables", "ALLOWLIST_TABLE")); !strings.Contains(env, "ProvisioningAllowlist") {
 				t.Errorf("ALLOWLIST_TABLE %s does not name the Foundation allowlist", env)
 			}
 			hookRole := idByPrefix(t, tmpl, "AWS::IAM::Role", "DevicesProvisioningHookExecutionRole")
@@ -779,13 +779,13 @@ func resolveClass(v any, class string) any {
 	return out
 }
 
-func checkProvisioningRole(t *testing.T, tmpl checks.Template, fl *fleetspec.Fleet, n fleet.Names, roleID string) {
+func checkProvisioningRole(t *testing.T, tmpl compliance.Template, fl *fleetspec.Fleet, n fleet.Names, roleID string) {
 	t.Helper()
 	trust := oneResource(t, tmpl, "AWS::IAM::Role", roleID).Properties["AssumeRolePolicyDocument"]
-	st := checks.Get(trust, "Statement", 0)
-	if checks.Get(st, "Principal", "Service") != "iot.amazonaws.com" ||
-		lit(checks.Get(st, "Condition", "StringEquals", "aws:SourceAccount")) != testAccount ||
-		lit(checks.Get(st, "Condition", "ArnLike", "aws:SourceArn")) != policies.ARNPrefix("aws", testRegion, testAccount)+"*" {
+	st := compliance.Get(trust, "Statement", 0)
+	if compliance.Get(st, "Principal", "Service") != "iot.amazonaws.com" ||
+		lit(compliance.Get(st, "Condition", "StringEquals", "aws:SourceAccount")) != testAccount ||
+		lit(compliance.Get(st, "Condition", "ArnLike", "aws:SourceArn")) != policies.ARNPrefix("aws", testRegion, testAccount)+"*" {
 		t.Errorf("provisioning role trust %v: want iot.amazonaws.com of this account only", st)
 	}
 	g := grantsByAction(tmpl, roleID)
@@ -945,7 +945,10 @@ func TestWeakenedDevicePolicyFailsSynth(t *testing.T) {
 		stacks.ApplyChecks(app)
 		asm := synthCollect(t, app, &errs)
 		if asm != nil {
-			templateFindings = stacks.CheckTemplates(asm)
+			var err error
+			if templateFindings, err = stacks.CheckTemplates(asm, stacks.Config{Stage: stacks.StageDev}); err != nil {
+				t.Fatal(err)
+			}
 		}
 		return errs, templateFindings
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/secure-smart-city/platform/compliance"
 	"github.com/secure-smart-city/platform/constructs/ingest"
 	"github.com/secure-smart-city/platform/constructs/keys"
 	"github.com/secure-smart-city/platform/constructs/processor"
@@ -23,7 +24,6 @@ import (
 	"github.com/secure-smart-city/platform/lambdas/telemetry/envelope"
 	"github.com/secure-smart-city/platform/lambdas/telemetry/pipeline"
 	"github.com/secure-smart-city/platform/stacks"
-	"github.com/secure-smart-city/platform/test/checks"
 	"github.com/secure-smart-city/platform/topics"
 )
 
@@ -104,22 +104,22 @@ type stmt struct {
 
 // roleStatements returns the statements of every AWS::IAM::Policy attached to the role with
 // this logical id.
-func roleStatements(tmpl checks.Template, roleID string) []stmt {
+func roleStatements(tmpl compliance.Template, roleID string) []stmt {
 	var out []stmt
 	for _, p := range tmpl.Resources("AWS::IAM::Policy") {
 		attached := false
-		for _, r := range checks.List(checks.Get(p.Properties, "Roles")) {
-			attached = attached || checks.Get(r, "Ref") == roleID
+		for _, r := range compliance.List(compliance.Get(p.Properties, "Roles")) {
+			attached = attached || compliance.Get(r, "Ref") == roleID
 		}
 		if !attached {
 			continue
 		}
-		for _, st := range checks.List(checks.Get(p.Properties, "PolicyDocument", "Statement")) {
-			if checks.Get(st, "Effect") != "Allow" {
+		for _, st := range compliance.List(compliance.Get(p.Properties, "PolicyDocument", "Statement")) {
+			if compliance.Get(st, "Effect") != "Allow" {
 				continue
 			}
-			s := stmt{Resources: checks.List(checks.Get(st, "Resource")), Conditions: checks.Get(st, "Condition")}
-			for _, a := range checks.List(checks.Get(st, "Action")) {
+			s := stmt{Resources: compliance.List(compliance.Get(st, "Resource")), Conditions: compliance.Get(st, "Condition")}
+			for _, a := range compliance.List(compliance.Get(st, "Action")) {
 				s.Actions = append(s.Actions, a.(string))
 			}
 			sort.Strings(s.Actions)
@@ -137,9 +137,9 @@ func refText(v any) string {
 }
 
 // oneResource finds the only resource of a type whose logical id starts with prefix.
-func oneResource(t *testing.T, tmpl checks.Template, typ, prefix string) checks.Resource {
+func oneResource(t *testing.T, tmpl compliance.Template, typ, prefix string) compliance.Resource {
 	t.Helper()
-	var found []checks.Resource
+	var found []compliance.Resource
 	for _, r := range tmpl.Resources(typ) {
 		if strings.HasPrefix(r.ID, prefix) {
 			found = append(found, r)
@@ -179,7 +179,7 @@ func TestIngestionStack(t *testing.T) {
 	}
 }
 
-func checkIngestion(t *testing.T, tmpl checks.Template, cfg stacks.Config) {
+func checkIngestion(t *testing.T, tmpl compliance.Template, cfg stacks.Config) {
 	queue := oneResource(t, tmpl, "AWS::SQS::Queue", "RuleErrors")
 	stream := oneResource(t, tmpl, "AWS::Kinesis::Stream", "TelemetryStream")
 	role := oneResource(t, tmpl, "AWS::IAM::Role", "TelemetryRuleRole")
@@ -191,16 +191,16 @@ func checkIngestion(t *testing.T, tmpl checks.Template, cfg stacks.Config) {
 			want = append(want, topics.RuleName(cfg.RulePrefix(), c.ID))
 		}
 		for _, r := range tmpl.Resources("AWS::IoT::TopicRule") {
-			got = append(got, checks.Get(r.Properties, "RuleName").(string))
-			p := checks.Get(r.Properties, "TopicRulePayload")
-			if sql := checks.Get(p, "Sql"); sql != "SELECT *, topic() AS topic, clientid() AS clientId, timestamp() AS receivedAt" {
+			got = append(got, compliance.Get(r.Properties, "RuleName").(string))
+			p := compliance.Get(r.Properties, "TopicRulePayload")
+			if sql := compliance.Get(p, "Sql"); sql != "SELECT *, topic() AS topic, clientid() AS clientId, timestamp() AS receivedAt" {
 				t.Errorf("%s: Sql %v", r.ID, sql)
 			}
-			if v := checks.Get(p, "AwsIotSqlVersion"); v != "2016-03-23" {
+			if v := compliance.Get(p, "AwsIotSqlVersion"); v != "2016-03-23" {
 				t.Errorf("%s: SQL version %v", r.ID, v)
 			}
-			if checks.Get(p, "RuleDisabled") != false {
-				t.Errorf("%s: RuleDisabled %v", r.ID, checks.Get(p, "RuleDisabled"))
+			if compliance.Get(p, "RuleDisabled") != false {
+				t.Errorf("%s: RuleDisabled %v", r.ID, compliance.Get(p, "RuleDisabled"))
 			}
 		}
 		if diff := cmp.Diff(sorted(want), sorted(got)); diff != "" {
@@ -210,7 +210,7 @@ func checkIngestion(t *testing.T, tmpl checks.Template, cfg stacks.Config) {
 
 	t.Run("every rule has an error action into the encrypted dead-letter queue", func(t *testing.T) {
 		for _, r := range tmpl.Resources("AWS::IoT::TopicRule") {
-			ea := checks.Get(r.Properties, "TopicRulePayload", "ErrorAction")
+			ea := compliance.Get(r.Properties, "TopicRulePayload", "ErrorAction")
 			want := map[string]any{"Sqs": map[string]any{
 				"QueueUrl":  map[string]any{"Ref": queue.ID},
 				"RoleArn":   map[string]any{"Fn::GetAtt": []any{role.ID, "Arn"}},
@@ -220,17 +220,17 @@ func checkIngestion(t *testing.T, tmpl checks.Template, cfg stacks.Config) {
 				t.Errorf("%s: error action (-want +got):\n%s", r.ID, diff)
 			}
 		}
-		if k := refText(checks.Get(queue.Properties, "KmsMasterKeyId")); !strings.Contains(k, "PlatformKey") {
+		if k := refText(compliance.Get(queue.Properties, "KmsMasterKeyId")); !strings.Contains(k, "PlatformKey") {
 			t.Errorf("dead-letter queue key %s, want the platform key", k)
 		}
-		if d := checks.Get(queue.Properties, "MessageRetentionPeriod"); d != 1209600.0 {
+		if d := compliance.Get(queue.Properties, "MessageRetentionPeriod"); d != 1209600.0 {
 			t.Errorf("dead-letter queue retention %v, want 14 days (1209600 s)", d)
 		}
 	})
 
 	t.Run("stream mode is the default, partitioned by device", func(t *testing.T) {
 		for _, r := range tmpl.Resources("AWS::IoT::TopicRule") {
-			actions := checks.List(checks.Get(r.Properties, "TopicRulePayload", "Actions"))
+			actions := compliance.List(compliance.Get(r.Properties, "TopicRulePayload", "Actions"))
 			want := []any{map[string]any{"Kinesis": map[string]any{
 				"StreamName":   map[string]any{"Ref": stream.ID},
 				"PartitionKey": "${clientid()}",
@@ -247,16 +247,16 @@ func checkIngestion(t *testing.T, tmpl checks.Template, cfg stacks.Config) {
 
 	t.Run("stream encrypted with the platform key, on demand, 24 hours", func(t *testing.T) {
 		p := stream.Properties
-		if checks.Get(p, "StreamEncryption", "EncryptionType") != "KMS" || !strings.Contains(refText(checks.Get(p, "StreamEncryption", "KeyId")), "PlatformKey") {
-			t.Errorf("stream encryption %v, want KMS with the platform key", checks.Get(p, "StreamEncryption"))
+		if compliance.Get(p, "StreamEncryption", "EncryptionType") != "KMS" || !strings.Contains(refText(compliance.Get(p, "StreamEncryption", "KeyId")), "PlatformKey") {
+			t.Errorf("stream encryption %v, want KMS with the platform key", compliance.Get(p, "StreamEncryption"))
 		}
-		if m := checks.Get(p, "StreamModeDetails", "StreamMode"); m != "ON_DEMAND" {
+		if m := compliance.Get(p, "StreamModeDetails", "StreamMode"); m != "ON_DEMAND" {
 			t.Errorf("stream mode %v, want ON_DEMAND", m)
 		}
-		if checks.Get(p, "ShardCount") != nil {
-			t.Errorf("an on-demand stream has ShardCount %v", checks.Get(p, "ShardCount"))
+		if compliance.Get(p, "ShardCount") != nil {
+			t.Errorf("an on-demand stream has ShardCount %v", compliance.Get(p, "ShardCount"))
 		}
-		if h := checks.Get(p, "RetentionPeriodHours"); h != 24.0 {
+		if h := compliance.Get(p, "RetentionPeriodHours"); h != 24.0 {
 			t.Errorf("retention %v hours, want 24", h)
 		}
 		if stream.Attr("DeletionPolicy") != "Retain" {
@@ -313,21 +313,21 @@ func checkIngestion(t *testing.T, tmpl checks.Template, cfg stacks.Config) {
 				t.Errorf("rule role has %d statements for %s, want 1", seen[k], k)
 			}
 		}
-		trust := checks.List(checks.Get(role.Properties, "AssumeRolePolicyDocument", "Statement"))
-		if len(trust) != 1 || checks.Get(trust[0], "Principal", "Service") != "iot.amazonaws.com" ||
-			checks.Get(trust[0], "Condition", "StringEquals", "aws:SourceAccount") == nil ||
-			checks.Get(trust[0], "Condition", "ArnLike", "aws:SourceArn") == nil {
+		trust := compliance.List(compliance.Get(role.Properties, "AssumeRolePolicyDocument", "Statement"))
+		if len(trust) != 1 || compliance.Get(trust[0], "Principal", "Service") != "iot.amazonaws.com" ||
+			compliance.Get(trust[0], "Condition", "StringEquals", "aws:SourceAccount") == nil ||
+			compliance.Get(trust[0], "Condition", "ArnLike", "aws:SourceArn") == nil {
 			t.Errorf("rule role trust %s, want iot.amazonaws.com scoped by source account and ARN", refText(trust))
 		}
-		if checks.Get(role.Properties, "ManagedPolicyArns") != nil {
-			t.Errorf("rule role has managed policies %v", checks.Get(role.Properties, "ManagedPolicyArns"))
+		if compliance.Get(role.Properties, "ManagedPolicyArns") != nil {
+			t.Errorf("rule role has managed policies %v", compliance.Get(role.Properties, "ManagedPolicyArns"))
 		}
 	})
 
 	t.Run("the processor consumes the stream in hardened batches", func(t *testing.T) {
-		var maps []checks.Resource
+		var maps []compliance.Resource
 		for _, m := range tmpl.Resources("AWS::Lambda::EventSourceMapping") {
-			if refText(checks.Get(m.Properties, "EventSourceArn")) == refText(map[string]any{"Fn::GetAtt": []any{stream.ID, "Arn"}}) {
+			if refText(compliance.Get(m.Properties, "EventSourceArn")) == refText(map[string]any{"Fn::GetAtt": []any{stream.ID, "Arn"}}) {
 				maps = append(maps, m)
 			}
 		}
@@ -345,14 +345,14 @@ func checkIngestion(t *testing.T, tmpl checks.Template, cfg stacks.Config) {
 				t.Errorf("event source mapping %s = %v, want %v", k, p[k], v)
 			}
 		}
-		dest := refText(checks.Get(p, "DestinationConfig", "OnFailure", "Destination"))
+		dest := refText(compliance.Get(p, "DestinationConfig", "OnFailure", "Destination"))
 		if !strings.Contains(dest, "TelemetryProcessorFailures") {
 			t.Errorf("on-failure destination %s, want the processor's Failures queue", dest)
 		}
 	})
 
 	t.Run("the processor may do exactly what lambdas/telemetry does", func(t *testing.T) {
-		roleID, _ := checks.Get(fn.Properties, "Role", "Fn::GetAtt", 0).(string)
+		roleID, _ := compliance.Get(fn.Properties, "Role", "Fn::GetAtt", 0).(string)
 		got := roleStatements(tmpl, roleID)
 		var stateOK, putOK, headOK, listOK, fieldOK bool
 		for _, st := range got {
@@ -366,7 +366,7 @@ func checkIngestion(t *testing.T, tmpl checks.Template, cfg stacks.Config) {
 				svc := strings.SplitN(a, ":", 2)[0]
 				switch svc {
 				case "dynamodb":
-					if !strings.Contains(res, "TelemetryState") {
+					if !strings.Contains(res, "DeviceState") {
 						t.Errorf("processor: %s on %s, want only the telemetry state table", a, res)
 					}
 				case "s3":
@@ -377,7 +377,7 @@ func checkIngestion(t *testing.T, tmpl checks.Template, cfg stacks.Config) {
 			}
 			switch k := strings.Join(st.Actions, ","); {
 			case k == strings.Join(sorted(ingest.StateActions), ","):
-				stateOK = strings.Contains(res, "TelemetryState") && len(st.Resources) == 1
+				stateOK = strings.Contains(res, "DeviceState") && len(st.Resources) == 1
 			case k == "s3:PutObject":
 				putOK = len(st.Resources) == 2 && strings.Contains(refText(st.Resources[0]), "/accepted/*") && strings.Contains(refText(st.Resources[1]), "/rejected/*")
 			case k == "s3:GetObject":
@@ -399,8 +399,8 @@ func checkIngestion(t *testing.T, tmpl checks.Template, cfg stacks.Config) {
 	})
 
 	t.Run("the processor gets the fleet, the table, the bucket and the field key", func(t *testing.T) {
-		vars, _ := checks.Get(fn.Properties, "Environment", "Variables").(map[string]any)
-		for name, want := range map[string]string{ingest.EnvStateTable: "TelemetryState", ingest.EnvArchiveBucket: "TelemetryArchive", ingest.EnvFieldKeyID: "FieldKey"} {
+		vars, _ := compliance.Get(fn.Properties, "Environment", "Variables").(map[string]any)
+		for name, want := range map[string]string{ingest.EnvStateTable: "DeviceState", ingest.EnvArchiveBucket: "TelemetryArchive", ingest.EnvFieldKeyID: "FieldKey"} {
 			if !strings.Contains(refText(vars[name]), want) {
 				t.Errorf("environment %s = %s, want a reference to %s", name, refText(vars[name]), want)
 			}
@@ -434,15 +434,15 @@ func TestIngestDirectMode(t *testing.T) {
 	}
 	for _, r := range rules {
 		want := []any{map[string]any{"Lambda": map[string]any{"FunctionArn": map[string]any{"Fn::GetAtt": []any{fn.ID, "Arn"}}}}}
-		if diff := cmp.Diff(want, checks.List(checks.Get(r.Properties, "TopicRulePayload", "Actions"))); diff != "" {
+		if diff := cmp.Diff(want, compliance.List(compliance.Get(r.Properties, "TopicRulePayload", "Actions"))); diff != "" {
 			t.Errorf("%s: actions (-want +got):\n%s", r.ID, diff)
 		}
-		if checks.Get(r.Properties, "TopicRulePayload", "ErrorAction", "Sqs") == nil {
+		if compliance.Get(r.Properties, "TopicRulePayload", "ErrorAction", "Sqs") == nil {
 			t.Errorf("%s: no SQS error action", r.ID)
 		}
 		found := 0
 		for _, p := range perms {
-			if !cmp.Equal(checks.Get(p.Properties, "SourceArn"), map[string]any{"Fn::GetAtt": []any{r.ID, "Arn"}}) {
+			if !cmp.Equal(compliance.Get(p.Properties, "SourceArn"), map[string]any{"Fn::GetAtt": []any{r.ID, "Arn"}}) {
 				continue
 			}
 			found++
@@ -461,7 +461,7 @@ func TestIngestDirectMode(t *testing.T) {
 		}
 	}
 	cfgs := tmpl.Resources("AWS::Lambda::EventInvokeConfig")
-	if len(cfgs) != 1 || checks.Get(cfgs[0].Properties, "DestinationConfig", "OnFailure", "Destination") == nil {
+	if len(cfgs) != 1 || compliance.Get(cfgs[0].Properties, "DestinationConfig", "OnFailure", "Destination") == nil {
 		t.Errorf("invoke configs %v, want one with an on-failure destination", cfgs)
 	}
 	for _, role := range tmpl.Resources("AWS::IAM::Role") {

@@ -19,16 +19,16 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/secure-smart-city/platform/compliance"
 	"github.com/secure-smart-city/platform/constructs/defender"
 	"github.com/secure-smart-city/platform/constructs/monitoring"
 	"github.com/secure-smart-city/platform/constructs/processor"
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/lambdas/remediation/remediate"
 	"github.com/secure-smart-city/platform/stacks"
-	"github.com/secure-smart-city/platform/test/checks"
 )
 
-func operations(t *testing.T) (*synthesized, checks.Template) {
+func operations(t *testing.T) (*synthesized, compliance.Template) {
 	t.Helper()
 	s := synthOnce(t, stacks.StageDev)
 	tmpl, ok := s.templates["SmartCity-dev-Operations"]
@@ -40,10 +40,10 @@ func operations(t *testing.T) (*synthesized, checks.Template) {
 
 // outputOf names what a cross-stack reference points at: the producing stack's output name.
 func outputOf(v any) string {
-	if n, ok := checks.Get(v, "Fn::GetStackOutput", "OutputName").(string); ok {
+	if n, ok := compliance.Get(v, "Fn::GetStackOutput", "OutputName").(string); ok {
 		return n
 	}
-	if n, ok := checks.Get(v, "Fn::ImportValue").(string); ok {
+	if n, ok := compliance.Get(v, "Fn::ImportValue").(string); ok {
 		return n
 	}
 	return ""
@@ -59,7 +59,7 @@ func alertTopicOutput(t *testing.T, s *synthesized) string {
 	}
 	outputs, _ := f["Outputs"].(map[string]any)
 	for name, o := range outputs {
-		if checks.Get(o, "Value", "Ref") == topics[0].ID {
+		if compliance.Get(o, "Value", "Ref") == topics[0].ID {
 			return name
 		}
 	}
@@ -87,12 +87,12 @@ type alarmSig struct {
 
 func dimsOf(v any) string {
 	var parts []string
-	for _, d := range checks.List(v) {
-		val, ok := checks.Get(d, "Value").(string)
+	for _, d := range compliance.List(v) {
+		val, ok := compliance.Get(d, "Value").(string)
 		if !ok {
 			val = "<ref>"
 		}
-		parts = append(parts, fmt.Sprintf("%v=%s", checks.Get(d, "Name"), val))
+		parts = append(parts, fmt.Sprintf("%v=%s", compliance.Get(d, "Name"), val))
 	}
 	sort.Strings(parts)
 	return "[" + strings.Join(parts, " ") + "]"
@@ -113,14 +113,14 @@ func signature(p map[string]any) alarmSig {
 	}
 	var expr string
 	var subs []string
-	for _, m := range checks.List(p["Metrics"]) {
-		if e, ok := checks.Get(m, "Expression").(string); ok {
+	for _, m := range compliance.List(p["Metrics"]) {
+		if e, ok := compliance.Get(m, "Expression").(string); ok {
 			expr = e
 			continue
 		}
-		ms := checks.Get(m, "MetricStat")
-		subs = append(subs, fmt.Sprintf("%v=%v %v %v %v %s", checks.Get(m, "Id"), checks.Get(ms, "Metric", "Namespace"), checks.Get(ms, "Metric", "MetricName"),
-			checks.Get(ms, "Stat"), checks.Get(ms, "Period"), dimsOf(checks.Get(ms, "Metric", "Dimensions"))))
+		ms := compliance.Get(m, "MetricStat")
+		subs = append(subs, fmt.Sprintf("%v=%v %v %v %v %s", compliance.Get(m, "Id"), compliance.Get(ms, "Metric", "Namespace"), compliance.Get(ms, "Metric", "MetricName"),
+			compliance.Get(ms, "Stat"), compliance.Get(ms, "Period"), dimsOf(compliance.Get(ms, "Metric", "Dimensions"))))
 	}
 	sort.Strings(subs)
 	sig.Metric = "expr: " + expr + " " + strings.Join(subs, "; ")
@@ -140,7 +140,7 @@ func expectedAlarms(fleet *fleetspec.Fleet) map[string]alarmSig {
 		"putitem=AWS/DynamoDB ThrottledRequests Sum 300 [Operation=PutItem TableName=<ref>]; " +
 		"query=AWS/DynamoDB ThrottledRequests Sum 300 [Operation=Query TableName=<ref>]; " +
 		"updateitem=AWS/DynamoDB ThrottledRequests Sum 300 [Operation=UpdateItem TableName=<ref>]"
-	for _, table := range []string{"DeviceState", "TelemetryState", "ProvisioningAllowlist", "CommandAudit"} {
+	for _, table := range []string{"DeviceState", "ProvisioningAllowlist", "CommandAudit"} {
 		want[p+table+"-Throttles"] = alarmSig{throttled, 0, gt, nb, one}
 	}
 	queue := func(name string) {
@@ -210,7 +210,7 @@ func TestOperationsAlarms(t *testing.T) {
 		sig.Metric = apiName.ReplaceAllString(sig.Metric, "ApiName=<api>")
 		got[name] = sig
 		for _, key := range []string{"AlarmActions", "OKActions"} {
-			actions := checks.List(a.Properties[key])
+			actions := compliance.List(a.Properties[key])
 			if len(actions) != 1 || !isAlertTopic(actions[0], topic) {
 				t.Errorf("%s: %s = %v, want exactly the alert topic (%s)", name, key, actions, topic)
 			}
@@ -255,7 +255,7 @@ func render(v any) string {
 		if o := outputOf(x); o != "" {
 			return "out:" + o
 		}
-		if parts, ok := checks.Get(x, "Fn::Join", 1).([]any); ok {
+		if parts, ok := compliance.Get(x, "Fn::Join", 1).([]any); ok {
 			var b strings.Builder
 			for _, p := range parts {
 				b.WriteString(render(p))
@@ -269,7 +269,7 @@ func render(v any) string {
 
 func renderAll(v any) []string {
 	var out []string
-	for _, x := range checks.List(v) {
+	for _, x := range compliance.List(v) {
 		out = append(out, render(x))
 	}
 	sort.Strings(out)
@@ -283,25 +283,25 @@ type statement struct {
 }
 
 // policyOf returns the statements of every AWS::IAM::Policy attached to the role.
-func policyOf(tmpl checks.Template, roleID string) []statement {
+func policyOf(tmpl compliance.Template, roleID string) []statement {
 	var out []statement
 	for _, p := range tmpl.Resources("AWS::IAM::Policy") {
 		attached := false
-		for _, r := range checks.List(p.Properties["Roles"]) {
-			if checks.Get(r, "Ref") == roleID {
+		for _, r := range compliance.List(p.Properties["Roles"]) {
+			if compliance.Get(r, "Ref") == roleID {
 				attached = true
 			}
 		}
 		if !attached {
 			continue
 		}
-		for _, st := range checks.List(checks.Get(p.Properties, "PolicyDocument", "Statement")) {
-			s := statement{Resources: renderAll(checks.Get(st, "Resource"))}
-			for _, a := range checks.List(checks.Get(st, "Action")) {
+		for _, st := range compliance.List(compliance.Get(p.Properties, "PolicyDocument", "Statement")) {
+			s := statement{Resources: renderAll(compliance.Get(st, "Resource"))}
+			for _, a := range compliance.List(compliance.Get(st, "Action")) {
 				s.Actions = append(s.Actions, fmt.Sprint(a))
 			}
 			sort.Strings(s.Actions)
-			if c := checks.Get(st, "Condition"); c != nil {
+			if c := compliance.Get(st, "Condition"); c != nil {
 				s.Condition = render(c)
 			}
 			out = append(out, s)
@@ -314,7 +314,7 @@ func policyOf(tmpl checks.Template, roleID string) []statement {
 // roleID returns the logical id of the role a RoleArn value refers to.
 func roleID(t *testing.T, v any) string {
 	t.Helper()
-	id, ok := checks.Get(v, "Fn::GetAtt", 0).(string)
+	id, ok := compliance.Get(v, "Fn::GetAtt", 0).(string)
 	if !ok {
 		t.Fatalf("%v is not a role in this stack", v)
 	}
@@ -323,21 +323,21 @@ func roleID(t *testing.T, v any) string {
 
 // trustsIoTOfThisAccount reports whether a role may be assumed only by AWS IoT acting for this
 // account.
-func trustsIoTOfThisAccount(tmpl checks.Template, id string) bool {
+func trustsIoTOfThisAccount(tmpl compliance.Template, id string) bool {
 	for _, r := range tmpl.Resources("AWS::IAM::Role") {
 		if r.ID != id {
 			continue
 		}
-		sts := checks.List(checks.Get(r.Properties, "AssumeRolePolicyDocument", "Statement"))
-		return len(sts) == 1 && checks.Get(sts[0], "Principal", "Service") == "iot.amazonaws.com" &&
-			checks.Get(sts[0], "Condition", "StringEquals", "aws:SourceAccount") == testAccount
+		sts := compliance.List(compliance.Get(r.Properties, "AssumeRolePolicyDocument", "Statement"))
+		return len(sts) == 1 && compliance.Get(sts[0], "Principal", "Service") == "iot.amazonaws.com" &&
+			compliance.Get(sts[0], "Condition", "StringEquals", "aws:SourceAccount") == testAccount
 	}
 	return false
 }
 
-func only(t *testing.T, tmpl checks.Template, typ string, pick func(checks.Resource) bool) checks.Resource {
+func only(t *testing.T, tmpl compliance.Template, typ string, pick func(compliance.Resource) bool) compliance.Resource {
 	t.Helper()
-	var found []checks.Resource
+	var found []compliance.Resource
 	for _, r := range tmpl.Resources(typ) {
 		if pick == nil || pick(r) {
 			found = append(found, r)
@@ -370,12 +370,12 @@ func TestDeviceDefenderAudit(t *testing.T) {
 	var keys []string
 	for k, v := range p["AuditCheckConfigurations"].(map[string]any) {
 		keys = append(keys, k)
-		if checks.Get(v, "Enabled") != true {
+		if compliance.Get(v, "Enabled") != true {
 			t.Errorf("check %s is not enabled", k)
 		}
 	}
 	sort.Strings(keys)
-	reference := slices.Clone(checks.AuditCheckKeys)
+	reference := slices.Clone(compliance.AuditCheckKeys)
 	sort.Strings(reference)
 	if diff := cmp.Diff(reference, keys); diff != "" {
 		t.Errorf("audit check keys (-reference +template):\n%s", diff)
@@ -388,7 +388,7 @@ func TestDeviceDefenderAudit(t *testing.T) {
 	if diff := cmp.Diff(referenceCheckNames, names); diff != "" {
 		t.Errorf("defender.Checks API names (-reference +construct):\n%s", diff)
 	}
-	if got := checks.Get(p, "AuditCheckConfigurations", "DeviceCertificateAgeCheck", "Configuration", "CertAgeThresholdInDays"); got != "365" {
+	if got := compliance.Get(p, "AuditCheckConfigurations", "DeviceCertificateAgeCheck", "Configuration", "CertAgeThresholdInDays"); got != "365" {
 		t.Errorf("certificate age threshold %v, want \"365\" (a string in CloudFormation)", got)
 	}
 	if p["AccountId"] != testAccount {
@@ -405,11 +405,11 @@ func TestDeviceDefenderAudit(t *testing.T) {
 			}
 		}
 	}
-	sns := checks.Get(p, "AuditNotificationTargetConfigurations", "Sns")
-	if checks.Get(sns, "Enabled") != true || !isAlertTopic(checks.Get(sns, "TargetArn"), topic) {
+	sns := compliance.Get(p, "AuditNotificationTargetConfigurations", "Sns")
+	if compliance.Get(sns, "Enabled") != true || !isAlertTopic(compliance.Get(sns, "TargetArn"), topic) {
 		t.Errorf("audit notification target %v, want the alert topic, enabled", sns)
 	}
-	notify := roleID(t, checks.Get(sns, "RoleArn"))
+	notify := roleID(t, compliance.Get(sns, "RoleArn"))
 	if !trustsIoTOfThisAccount(tmpl, notify) {
 		t.Errorf("notification role %s is not assumable by AWS IoT of this account only", notify)
 	}
@@ -428,7 +428,7 @@ func platformKeyArnOutput(t *testing.T, s *synthesized) string {
 	f := s.templates["SmartCity-dev-Foundation"]
 	outputs, _ := f["Outputs"].(map[string]any)
 	for name, o := range outputs {
-		if g, ok := checks.Get(o, "Value", "Fn::GetAtt", 0).(string); ok && strings.HasPrefix(g, "PlatformKey") && checks.Get(o, "Value", "Fn::GetAtt", 1) == "Arn" {
+		if g, ok := compliance.Get(o, "Value", "Fn::GetAtt", 0).(string); ok && strings.HasPrefix(g, "PlatformKey") && compliance.Get(o, "Value", "Fn::GetAtt", 1) == "Arn" {
 			return name
 		}
 	}
@@ -458,14 +458,14 @@ func TestDeviceDefenderSchedules(t *testing.T) {
 	got := map[string]map[string]any{}
 	for _, a := range tmpl.Resources("AWS::IoT::ScheduledAudit") {
 		var names []string
-		for _, c := range checks.List(a.Properties["TargetCheckNames"]) {
+		for _, c := range compliance.List(a.Properties["TargetCheckNames"]) {
 			names = append(names, c.(string))
 		}
 		sort.Strings(names)
 		got[fmt.Sprint(a.Properties["ScheduledAuditName"])] = map[string]any{
 			"Frequency": a.Properties["Frequency"], "DayOfWeek": a.Properties["DayOfWeek"], "Checks": names,
 		}
-		if !slices.Contains(checks.List(a.Raw["DependsOn"]), any(cfg.ID)) {
+		if !slices.Contains(compliance.List(a.Raw["DependsOn"]), any(cfg.ID)) {
 			t.Errorf("%s does not depend on the audit configuration %s", a.ID, cfg.ID)
 		}
 	}
@@ -479,8 +479,8 @@ func TestDeviceDefenderSchedules(t *testing.T) {
 func TestMitigationActions(t *testing.T) {
 	s, tmpl := operations(t)
 	topic := alertTopicOutput(t, s)
-	group := render(only(t, tmpl, "AWS::IoT::MitigationAction", func(r checks.Resource) bool {
-		return checks.Get(r.Properties, "ActionParams", "AddThingsToThingGroupParams") != nil
+	group := render(only(t, tmpl, "AWS::IoT::MitigationAction", func(r compliance.Resource) bool {
+		return compliance.Get(r.Properties, "ActionParams", "AddThingsToThingGroupParams") != nil
 	}).Properties["ActionParams"].(map[string]any)["AddThingsToThingGroupParams"].(map[string]any)["ThingGroupNames"].([]any)[0])
 	if want := fleetOf(t).RulePrefix("dev") + "_quarantine"; group != want {
 		t.Errorf("quarantine action's group %s, want the Fleet stack's %s", group, want)
@@ -522,15 +522,15 @@ func TestMitigationActions(t *testing.T) {
 		if err := json.Unmarshal(raw, &params); err != nil {
 			t.Fatal(err)
 		}
-		if r := checks.Get(params, "EnableIoTLoggingParams", "RoleArnForLogging"); r != nil {
+		if r := compliance.Get(params, "EnableIoTLoggingParams", "RoleArnForLogging"); r != nil {
 			// The Fleet stack's logging role, the one AWS IoT already logs with.
 			loggingRole = render(r)
 			params.(map[string]any)["EnableIoTLoggingParams"].(map[string]any)["RoleArnForLogging"] = "LOGGING-ROLE"
 		}
-		if tn := checks.Get(params, "AddThingsToThingGroupParams", "ThingGroupNames"); tn != nil {
+		if tn := compliance.Get(params, "AddThingsToThingGroupParams", "ThingGroupNames"); tn != nil {
 			params.(map[string]any)["AddThingsToThingGroupParams"].(map[string]any)["ThingGroupNames"] = renderAll(tn)
 		}
-		if tp := checks.Get(params, "PublishFindingToSnsParams", "TopicArn"); tp != nil {
+		if tp := compliance.Get(params, "PublishFindingToSnsParams", "TopicArn"); tp != nil {
 			params.(map[string]any)["PublishFindingToSnsParams"].(map[string]any)["TopicArn"] = render(tp)
 		}
 		data, _ := json.Marshal(params)
@@ -598,8 +598,8 @@ func remediationSample(t *testing.T, name string) map[string]any {
 func TestRemediationWiring(t *testing.T) {
 	s, tmpl := operations(t)
 	topic := alertTopicOutput(t, s)
-	fn := func(entry string) checks.Resource {
-		return only(t, tmpl, "AWS::Lambda::Function", func(r checks.Resource) bool {
+	fn := func(entry string) compliance.Resource {
+		return only(t, tmpl, "AWS::Lambda::Function", func(r compliance.Resource) bool {
 			return strings.HasSuffix(fmt.Sprint(r.Properties["Description"]), entry)
 		})
 	}
@@ -610,14 +610,14 @@ func TestRemediationWiring(t *testing.T) {
 	for _, a := range tmpl.Resources("AWS::IoT::MitigationAction") {
 		for param, env := range map[string]string{"UpdateDeviceCertificateParams": "ACTION_DEACTIVATE_CERT", "AddThingsToThingGroupParams": "ACTION_QUARANTINE",
 			"EnableIoTLoggingParams": "ACTION_ENABLE_LOGGING", "PublishFindingToSnsParams": "ACTION_PUBLISH_FINDING"} {
-			if checks.Get(a.Properties, "ActionParams", param) != nil {
+			if compliance.Get(a.Properties, "ActionParams", param) != nil {
 				names[env] = fmt.Sprint(a.Properties["ActionName"])
 			}
 		}
 	}
 	names["FLEET_FILE"] = "/var/task/fleet.json"
 	gotEnv := map[string]string{}
-	for k, v := range checks.Get(audit.Properties, "Environment", "Variables").(map[string]any) {
+	for k, v := range compliance.Get(audit.Properties, "Environment", "Variables").(map[string]any) {
 		gotEnv[k] = render(v)
 	}
 	if diff := cmp.Diff(names, gotEnv); diff != "" {
@@ -628,11 +628,11 @@ func TestRemediationWiring(t *testing.T) {
 		t.Errorf("audit function permissions (-want +got):\n%s", diff)
 	}
 
-	security := only(t, tmpl, "AWS::CloudWatch::Alarm", func(r checks.Resource) bool {
+	security := only(t, tmpl, "AWS::CloudWatch::Alarm", func(r compliance.Resource) bool {
 		return r.Properties["AlarmName"] == "SmartCity-dev-Security-AuthorizationFailures"
 	})
 	qEnv := map[string]string{}
-	for k, v := range checks.Get(quarantine.Properties, "Environment", "Variables").(map[string]any) {
+	for k, v := range compliance.Get(quarantine.Properties, "Environment", "Variables").(map[string]any) {
 		qEnv[k] = render(v)
 	}
 	group := qEnv["QUARANTINE_GROUP"]
@@ -663,14 +663,14 @@ func TestRemediationWiring(t *testing.T) {
 		t.Errorf("security alarm watches %v %v, want the %s fleet total", security.Properties["Namespace"], security.Properties["MetricName"], remediate.Namespace)
 	}
 
-	subs := map[string]checks.Resource{}
+	subs := map[string]compliance.Resource{}
 	for _, sub := range tmpl.Resources("AWS::SNS::Subscription") {
 		subs[render(sub.Properties["Endpoint"])] = sub
 		if !isAlertTopic(sub.Properties["TopicArn"], topic) || sub.Properties["Protocol"] != "lambda" || sub.Properties["FilterPolicyScope"] != "MessageBody" {
 			t.Errorf("subscription %s: topic %v, protocol %v, scope %v; want the alert topic, lambda, MessageBody",
 				sub.ID, sub.Properties["TopicArn"], sub.Properties["Protocol"], sub.Properties["FilterPolicyScope"])
 		}
-		if dlq := render(checks.Get(sub.Properties, "RedrivePolicy", "deadLetterTargetArn")); !strings.Contains(dlq, "RemediationDeadLetters") {
+		if dlq := render(compliance.Get(sub.Properties, "RedrivePolicy", "deadLetterTargetArn")); !strings.Contains(dlq, "RemediationDeadLetters") {
 			t.Errorf("subscription %s has no dead-letter queue (%s)", sub.ID, dlq)
 		}
 	}
@@ -709,17 +709,17 @@ func TestRemediationWiring(t *testing.T) {
 		}
 	}
 
-	for _, f := range []checks.Resource{audit, quarantine} {
-		perm := only(t, tmpl, "AWS::Lambda::Permission", func(r checks.Resource) bool {
-			return checks.Get(r.Properties, "FunctionName", "Fn::GetAtt", 0) == f.ID
+	for _, f := range []compliance.Resource{audit, quarantine} {
+		perm := only(t, tmpl, "AWS::Lambda::Permission", func(r compliance.Resource) bool {
+			return compliance.Get(r.Properties, "FunctionName", "Fn::GetAtt", 0) == f.ID
 		})
 		if perm.Properties["Principal"] != "sns.amazonaws.com" || !isAlertTopic(perm.Properties["SourceArn"], topic) {
 			t.Errorf("%s invoke permission: principal %v source %v; want SNS from the alert topic", f.ID, perm.Properties["Principal"], perm.Properties["SourceArn"])
 		}
-		cfg := only(t, tmpl, "AWS::Lambda::EventInvokeConfig", func(r checks.Resource) bool {
-			return checks.Get(r.Properties, "FunctionName", "Ref") == f.ID
+		cfg := only(t, tmpl, "AWS::Lambda::EventInvokeConfig", func(r compliance.Resource) bool {
+			return compliance.Get(r.Properties, "FunctionName", "Ref") == f.ID
 		})
-		if checks.Get(cfg.Properties, "DestinationConfig", "OnFailure", "Destination") == nil {
+		if compliance.Get(cfg.Properties, "DestinationConfig", "OnFailure", "Destination") == nil {
 			t.Errorf("%s has no on-failure destination", f.ID)
 		}
 	}
@@ -727,8 +727,8 @@ func TestRemediationWiring(t *testing.T) {
 
 // remediationStatements are a function role's statements without the grants every Go function
 // has (its log group, key, X-Ray, failure queue).
-func remediationStatements(tmpl checks.Template, fn checks.Resource) []statement {
-	role := checks.Get(fn.Properties, "Role", "Fn::GetAtt", 0).(string)
+func remediationStatements(tmpl compliance.Template, fn compliance.Resource) []statement {
+	role := compliance.Get(fn.Properties, "Role", "Fn::GetAtt", 0).(string)
 	var out []statement
 	for _, st := range policyOf(tmpl, role) {
 		st.Actions = slices.DeleteFunc(st.Actions, func(a string) bool {
@@ -771,15 +771,15 @@ func TestDetectionMetricFilters(t *testing.T) {
 			filter{d.pattern, "AWSIotLogsV2", remediate.Namespace + "/" + d.metric + "=1 Count", "null", 0.0})
 	}
 	for _, f := range tmpl.Resources("AWS::Logs::MetricFilter") {
-		mt := checks.Get(f.Properties, "MetricTransformations", 0)
-		dims, _ := json.Marshal(checks.Get(mt, "Dimensions"))
+		mt := compliance.Get(f.Properties, "MetricTransformations", 0)
+		dims, _ := json.Marshal(compliance.Get(mt, "Dimensions"))
 		group := render(f.Properties["LogGroupName"])
 		if isFleetIoTLogs(group) {
 			group = "AWSIotLogsV2"
 		}
 		got = append(got, filter{fmt.Sprint(f.Properties["FilterPattern"]), group,
-			fmt.Sprintf("%v/%v=%v %v", checks.Get(mt, "MetricNamespace"), checks.Get(mt, "MetricName"), checks.Get(mt, "MetricValue"), checks.Get(mt, "Unit")),
-			string(dims), checks.Get(mt, "DefaultValue")})
+			fmt.Sprintf("%v/%v=%v %v", compliance.Get(mt, "MetricNamespace"), compliance.Get(mt, "MetricName"), compliance.Get(mt, "MetricValue"), compliance.Get(mt, "Unit")),
+			string(dims), compliance.Get(mt, "DefaultValue")})
 	}
 	less := func(a, b filter) int { return strings.Compare(a.Metric+a.Dimensions, b.Metric+b.Dimensions) }
 	slices.SortFunc(want, less)
@@ -794,10 +794,10 @@ func TestDetectionMetricFilters(t *testing.T) {
 
 // dashboardBody parses a dashboard's body, a Fn::Join of JSON text and references; references
 // sit inside JSON strings, so a placeholder keeps the text valid.
-func dashboardBody(t *testing.T, d checks.Resource) map[string]any {
+func dashboardBody(t *testing.T, d compliance.Resource) map[string]any {
 	t.Helper()
 	var b strings.Builder
-	for _, part := range checks.List(checks.Get(d.Properties, "DashboardBody", "Fn::Join", 1)) {
+	for _, part := range compliance.List(compliance.Get(d.Properties, "DashboardBody", "Fn::Join", 1)) {
 		if s, ok := part.(string); ok {
 			b.WriteString(s)
 		} else {
@@ -822,10 +822,10 @@ func TestControlCenter(t *testing.T) {
 		t.Errorf("dashboard name %v", d.Properties["DashboardName"])
 	}
 	widgets := map[string]map[string]any{}
-	for _, w := range checks.List(dashboardBody(t, d)["widgets"]) {
-		props, _ := checks.Get(w, "properties").(map[string]any)
+	for _, w := range compliance.List(dashboardBody(t, d)["widgets"]) {
+		props, _ := compliance.Get(w, "properties").(map[string]any)
 		title, _ := props["title"].(string)
-		if checks.Get(w, "type") == "text" {
+		if compliance.Get(w, "type") == "text" {
 			title = "text"
 		}
 		widgets[title] = props
@@ -849,14 +849,14 @@ func TestControlCenter(t *testing.T) {
 		t.Fatalf("widgets (-want +got):\n%s", diff)
 	}
 
-	if n, alarms := len(checks.List(widgets["Alarm states"]["alarms"])), len(tmpl.Resources("AWS::CloudWatch::Alarm")); n != alarms {
+	if n, alarms := len(compliance.List(widgets["Alarm states"]["alarms"])), len(tmpl.Resources("AWS::CloudWatch::Alarm")); n != alarms {
 		t.Errorf("alarm status widget shows %d alarms, the stack has %d", n, alarms)
 	}
 	metricNames := func(title string) []string {
 		var out []string
-		for _, m := range checks.List(widgets[title]["metrics"]) {
-			l := checks.List(m)
-			if e := checks.Get(l[len(l)-1], "expression"); e != nil {
+		for _, m := range compliance.List(widgets[title]["metrics"]) {
+			l := compliance.List(m)
+			if e := compliance.Get(l[len(l)-1], "expression"); e != nil {
 				out = append(out, fmt.Sprint(e))
 				continue
 			}
@@ -967,7 +967,7 @@ func TestDefenderDetectFlag(t *testing.T) {
 		p.DeactivateCertificates = true
 		p.CertificateAgeDays = 90
 	})
-	tmpl, err := checks.FromValue(synthOrFail(t, app).GetStackByName(jsii.String("DetectOn")).Template())
+	tmpl, err := compliance.FromValue(synthOrFail(t, app).GetStackByName(jsii.String("DetectOn")).Template())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -977,7 +977,7 @@ func TestDefenderDetectFlag(t *testing.T) {
 	}
 	topic := only(t, tmpl, "AWS::SNS::Topic", nil).ID
 	for _, c := range fleet.Classes {
-		sp := only(t, tmpl, "AWS::IoT::SecurityProfile", func(r checks.Resource) bool {
+		sp := only(t, tmpl, "AWS::IoT::SecurityProfile", func(r compliance.Resource) bool {
 			return r.Properties["SecurityProfileName"] == "smartcity_test_"+c.ID
 		})
 		type behavior struct {
@@ -985,10 +985,10 @@ func TestDefenderDetectFlag(t *testing.T) {
 			Duration          any
 		}
 		got := map[string]behavior{}
-		for _, b := range checks.List(sp.Properties["Behaviors"]) {
-			cr := checks.Get(b, "Criteria")
-			got[fmt.Sprint(checks.Get(b, "Name"))] = behavior{fmt.Sprint(checks.Get(b, "Metric")), fmt.Sprint(checks.Get(cr, "ComparisonOperator")),
-				fmt.Sprint(checks.Get(cr, "Value", "Count")), checks.Get(cr, "DurationSeconds")}
+		for _, b := range compliance.List(sp.Properties["Behaviors"]) {
+			cr := compliance.Get(b, "Criteria")
+			got[fmt.Sprint(compliance.Get(b, "Name"))] = behavior{fmt.Sprint(compliance.Get(b, "Metric")), fmt.Sprint(compliance.Get(cr, "ComparisonOperator")),
+				fmt.Sprint(compliance.Get(cr, "Value", "Count")), compliance.Get(cr, "DurationSeconds")}
 		}
 		want := map[string]behavior{
 			"authorization-failures": {"aws:num-authorization-failures", "greater-than", "5", 300.0},
@@ -1004,22 +1004,22 @@ func TestDefenderDetectFlag(t *testing.T) {
 		if diff := cmp.Diff([]string{"arn:aws:iot:" + testRegion + ":" + testAccount + ":thinggroup/smartcity_test_" + c.ID}, renderAll(sp.Properties["TargetArns"])); diff != "" {
 			t.Errorf("%s targets (-want +got):\n%s", c.ID, diff)
 		}
-		if render(checks.Get(sp.Properties, "AlertTargets", "SNS", "AlertTargetArn")) != "ref:"+topic {
-			t.Errorf("%s alerts %v, want the alert topic", c.ID, checks.Get(sp.Properties, "AlertTargets"))
+		if render(compliance.Get(sp.Properties, "AlertTargets", "SNS", "AlertTargetArn")) != "ref:"+topic {
+			t.Errorf("%s alerts %v, want the alert topic", c.ID, compliance.Get(sp.Properties, "AlertTargets"))
 		}
-		if !trustsIoTOfThisAccount(tmpl, roleID(t, checks.Get(sp.Properties, "AlertTargets", "SNS", "RoleArn"))) {
+		if !trustsIoTOfThisAccount(tmpl, roleID(t, compliance.Get(sp.Properties, "AlertTargets", "SNS", "RoleArn"))) {
 			t.Errorf("%s alert role is not assumable by AWS IoT of this account only", c.ID)
 		}
 	}
 	// Without a LoggingRole the construct makes one that may only write to the IoT log group.
-	enable := only(t, tmpl, "AWS::IoT::MitigationAction", func(r checks.Resource) bool {
-		return checks.Get(r.Properties, "ActionParams", "EnableIoTLoggingParams") != nil
+	enable := only(t, tmpl, "AWS::IoT::MitigationAction", func(r compliance.Resource) bool {
+		return compliance.Get(r.Properties, "ActionParams", "EnableIoTLoggingParams") != nil
 	})
-	logging := roleID(t, checks.Get(enable.Properties, "ActionParams", "EnableIoTLoggingParams", "RoleArnForLogging"))
+	logging := roleID(t, compliance.Get(enable.Properties, "ActionParams", "EnableIoTLoggingParams", "RoleArnForLogging"))
 	if !trustsIoTOfThisAccount(tmpl, logging) {
 		t.Errorf("logging role %s is not assumable by AWS IoT of this account only", logging)
 	}
-	group := only(t, tmpl, "AWS::Logs::LogGroup", func(r checks.Resource) bool { return r.Properties["LogGroupName"] == "AWSIotLogsV2" }).ID
+	group := only(t, tmpl, "AWS::Logs::LogGroup", func(r compliance.Resource) bool { return r.Properties["LogGroupName"] == "AWSIotLogsV2" }).ID
 	wantLogging := []statement{{
 		Actions:   []string{"logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"},
 		Resources: []string{"att:" + group + ".Arn"},
@@ -1029,13 +1029,13 @@ func TestDefenderDetectFlag(t *testing.T) {
 	}
 	// The other props took effect too: the age threshold and the certificate permissions.
 	cfg := only(t, tmpl, "AWS::IoT::AccountAuditConfiguration", nil)
-	if got := checks.Get(cfg.Properties, "AuditCheckConfigurations", "DeviceCertificateAgeCheck", "Configuration", "CertAgeThresholdInDays"); got != "90" {
+	if got := compliance.Get(cfg.Properties, "AuditCheckConfigurations", "DeviceCertificateAgeCheck", "Configuration", "CertAgeThresholdInDays"); got != "90" {
 		t.Errorf("certificate age threshold %v, want \"90\"", got)
 	}
-	q := only(t, tmpl, "AWS::Lambda::Function", func(r checks.Resource) bool {
+	q := only(t, tmpl, "AWS::Lambda::Function", func(r compliance.Resource) bool {
 		return strings.Contains(fmt.Sprint(r.Properties["Description"]), "quarantines")
 	})
-	if v := checks.Get(q.Properties, "Environment", "Variables", "DEACTIVATE_CERTIFICATES"); v != "true" {
+	if v := compliance.Get(q.Properties, "Environment", "Variables", "DEACTIVATE_CERTIFICATES"); v != "true" {
 		t.Errorf("DEACTIVATE_CERTIFICATES = %v, want true", v)
 	}
 	var actions []string
@@ -1073,7 +1073,7 @@ func TestDefenderDetectFlag(t *testing.T) {
 }
 
 // TestOperationsPropsErrors: the monitoring and defender constructs refuse props that would
-// leave an alarm without a recipient or an audit without its checks.
+// leave an alarm without a recipient or an audit without its compliance.
 func TestOperationsPropsErrors(t *testing.T) {
 	app := newApp(t, nil)
 	stack := awscdk.NewStack(app, jsii.String("OperationsProps"), nil)

@@ -9,8 +9,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/secure-smart-city/platform/compliance"
 	"github.com/secure-smart-city/platform/constructs/processor"
-	"github.com/secure-smart-city/platform/test/checks"
 )
 
 // TestProcessorBuildIsReproducible: two independent synths of the same function produce the
@@ -24,12 +24,12 @@ func TestProcessorBuildIsReproducible(t *testing.T) {
 			Env: &awscdk.Environment{Account: jsii.String(testAccount), Region: jsii.String(testRegion)},
 		})
 		testFunction(s, "Fn", false)
-		tmpl, err := checks.FromValue(synthOrFail(t, app).GetStackByName(jsii.String("Repro")).Template())
+		tmpl, err := compliance.FromValue(synthOrFail(t, app).GetStackByName(jsii.String("Repro")).Template())
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, f := range tmpl.Resources("AWS::Lambda::Function") {
-			key, _ := checks.Get(f.Properties, "Code", "S3Key").(string)
+			key, _ := compliance.Get(f.Properties, "Code", "S3Key").(string)
 			keys = append(keys, key)
 		}
 	}
@@ -55,26 +55,26 @@ func TestProcessorDefaults(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, p[k], v)
 		}
 	}
-	if a := checks.Get(p, "Architectures", 0); a != "arm64" {
+	if a := compliance.Get(p, "Architectures", 0); a != "arm64" {
 		t.Errorf("architecture %v, want arm64", a)
 	}
-	if l := checks.Get(p, "LoggingConfig", "ApplicationLogLevel"); l != "INFO" {
+	if l := compliance.Get(p, "LoggingConfig", "ApplicationLogLevel"); l != "INFO" {
 		t.Errorf("application log level %v, want INFO", l)
 	}
 	for _, lg := range tmpl.Resources("AWS::Logs::LogGroup") {
-		if checks.Get(lg.Properties, "RetentionInDays") != 365.0 || lg.Attr("DeletionPolicy") != "Retain" {
-			t.Errorf("log group %s: retention %v, deletion %q; want 365 days, Retain", lg.ID, checks.Get(lg.Properties, "RetentionInDays"), lg.Attr("DeletionPolicy"))
+		if compliance.Get(lg.Properties, "RetentionInDays") != 365.0 || lg.Attr("DeletionPolicy") != "Retain" {
+			t.Errorf("log group %s: retention %v, deletion %q; want 365 days, Retain", lg.ID, compliance.Get(lg.Properties, "RetentionInDays"), lg.Attr("DeletionPolicy"))
 		}
 	}
 	for _, r := range tmpl.Resources("AWS::IAM::Role") {
-		if checks.Get(r.Properties, "ManagedPolicyArns") != nil {
-			t.Errorf("role %s has managed policies %v; want only its grants", r.ID, checks.Get(r.Properties, "ManagedPolicyArns"))
+		if compliance.Get(r.Properties, "ManagedPolicyArns") != nil {
+			t.Errorf("role %s has managed policies %v; want only its grants", r.ID, compliance.Get(r.Properties, "ManagedPolicyArns"))
 		}
 	}
 	// The async variant has its destination and bounded retries.
 	async := synthWeakenings(t)["Compliant-lambda-async-failure-destination"]
 	cfgs := async.Resources("AWS::Lambda::EventInvokeConfig")
-	if len(cfgs) != 1 || checks.Get(cfgs[0].Properties, "MaximumRetryAttempts") != 2.0 {
+	if len(cfgs) != 1 || compliance.Get(cfgs[0].Properties, "MaximumRetryAttempts") != 2.0 {
 		t.Errorf("async invoke config %v; want one with 2 retries", cfgs)
 	}
 	// The stream source, as built.

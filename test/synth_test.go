@@ -20,15 +20,17 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/secure-smart-city/platform/compliance"
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/stacks"
-	"github.com/secure-smart-city/platform/test/checks"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden templates in testdata/")
 
 // testEnv pins the synthesized environment so templates do not depend on the caller's
-// CDK_DEFAULT_* variables.
+// CDK_DEFAULT_* variables. synthAgnostic also synthesizes dev environment-agnostic, as
+// `cdk synth` without AWS credentials does, for the compliance tests: suppressions and checks
+// must hold for token-laden ARNs as well as concrete ones.
 const (
 	testAccount = "111111111111"
 	testRegion  = "eu-central-1"
@@ -37,14 +39,16 @@ const (
 // synthesized is one stage's synthesized app.
 type synthesized struct {
 	platform  *stacks.Platform
-	templates map[string]checks.Template // by stack name
-	errors    []string                   // error annotations (nag findings, policy checks)
+	templates map[string]compliance.Template // by stack name
+	errors    []string                       // error annotations (nag findings, policy checks)
 	warnings  []string
+	// gate is what main's post-synth check (stacks.CheckTemplates) reports.
+	gate []string
 }
 
 var (
 	synthMu    sync.Mutex
-	synthCache = map[stacks.Stage]*synthesized{}
+	synthCache = map[string]*synthesized{}
 )
 
 func TestMain(m *testing.M) {
@@ -102,12 +106,33 @@ func newApp(t testing.TB, extra map[string]any) awscdk.App {
 	return awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(out)})
 }
 
-// synthOnce builds and synthesizes the whole platform for a stage once per test binary.
+// synthOnce builds and synthesizes the whole platform for a stage, in the pinned test
+// environment, once per test binary.
 func synthOnce(t testing.TB, stage stacks.Stage) *synthesized {
+	t.Helper()
+	return synthCached(t, stage, true)
+}
+
+// synthAgnostic synthesizes the dev platform with no account or region, once per test binary.
+func synthAgnostic(t testing.TB) *synthesized {
+	t.Helper()
+	return synthCached(t, stacks.StageDev, false)
+}
+
+// synthVariants are the synths every compliance test covers.
+func synthVariants(t testing.TB) map[string]*synthesized {
+	t.Helper()
+	return map[string]*synthesized{
+		"dev": synthOnce(t, stacks.StageDev), "prod": synthOnce(t, stacks.StageProd), "dev (environment-agnostic)": synthAgnostic(t),
+	}
+}
+
+func synthCached(t testing.TB, stage stacks.Stage, pinned bool) *synthesized {
 	t.Helper()
 	synthMu.Lock()
 	defer synthMu.Unlock()
-	if s, ok := synthCache[stage]; ok {
+	key := fmt.Sprintf("%s/%v", stage, pinned)
+	if s, ok := synthCache[key]; ok {
 		return s
 	}
 	app := newApp(t, map[string]any{"stage": string(stage)})
@@ -115,12 +140,20 @@ func synthOnce(t testing.TB, stage stacks.Stage) *synthesized {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := stacks.Config{Stage: stage, Account: testAccount, Region: testRegion, Fleet: fleet}
-	s := &synthesized{platform: stacks.NewPlatform(app, cfg), templates: map[string]checks.Template{}}
+	cfg := stacks.Config{Stage: stage, Fleet: fleet}
+	if pinned {
+		cfg.Account, cfg.Region = testAccount, testRegion
+	}
+	s := &synthesized{platform: stacks.NewPlatform(app, cfg), templates: map[string]compliance.Template{}}
 	asm := synthOrFail(t, app)
 	defer os.RemoveAll(*asm.Directory())
+	gate, err := stacks.CheckTemplates(asm, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.gate = gate
 	for _, st := range *asm.Stacks() {
-		tmpl, err := checks.FromValue(st.Template())
+		tmpl, err := compliance.FromValue(st.Template())
 		if err != nil {
 			t.Fatalf("stack %s: %v", *st.StackName(), err)
 		}
@@ -135,7 +168,7 @@ func synthOnce(t testing.TB, stage stacks.Stage) *synthesized {
 			}
 		}
 	}
-	synthCache[stage] = s
+	synthCache[key] = s
 	return s
 }
 
@@ -184,7 +217,7 @@ var assetHash = regexp.MustCompile(`[0-9a-f]{64}`)
 
 // normalize replaces asset hashes, which change with any Lambda source, so snapshots show
 // what the templates declare rather than what the code hashed to.
-func normalize(t testing.TB, tmpl checks.Template) any {
+func normalize(t testing.TB, tmpl compliance.Template) any {
 	t.Helper()
 	data, err := json.Marshal(tmpl)
 	if err != nil {

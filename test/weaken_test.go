@@ -16,12 +16,12 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/secure-smart-city/platform/compliance"
 	"github.com/secure-smart-city/platform/constructs/keys"
 	"github.com/secure-smart-city/platform/constructs/processor"
 	"github.com/secure-smart-city/platform/constructs/securestore"
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/policies"
-	"github.com/secure-smart-city/platform/test/checks"
 )
 
 // weakening builds, for one check, a construct as the platform builds it and the same
@@ -217,11 +217,11 @@ func keyIf(cond bool, s awscdk.Stack) awskms.IKey {
 
 var (
 	weakenOnce      sync.Once
-	weakenTemplates map[string]checks.Template
+	weakenTemplates map[string]compliance.Template
 )
 
 // synthWeakenings synthesizes every weakening pair in one app (one synth for all of them).
-func synthWeakenings(t *testing.T) map[string]checks.Template {
+func synthWeakenings(t *testing.T) map[string]compliance.Template {
 	t.Helper()
 	weakenOnce.Do(func() {
 		app := newApp(t, nil)
@@ -235,9 +235,9 @@ func synthWeakenings(t *testing.T) map[string]checks.Template {
 				w.build(awscdk.NewStack(app, jsii.String(name), &awscdk.StackProps{Env: env}), weaken)
 			}
 		}
-		weakenTemplates = map[string]checks.Template{}
+		weakenTemplates = map[string]compliance.Template{}
 		for _, st := range *synthOrFail(t, app).Stacks() {
-			tmpl, err := checks.FromValue(st.Template())
+			tmpl, err := compliance.FromValue(st.Template())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -255,7 +255,7 @@ func TestChecksCatchWeakening(t *testing.T) {
 	for _, w := range weakenings {
 		covered[w.check] = true
 		t.Run(w.check, func(t *testing.T) {
-			c, ok := checks.ByName(w.check)
+			c, ok := compliance.ByName(w.check)
 			if !ok {
 				t.Fatalf("no check named %q", w.check)
 			}
@@ -268,7 +268,7 @@ func TestChecksCatchWeakening(t *testing.T) {
 			}
 		})
 	}
-	for _, c := range checks.All {
+	for _, c := range compliance.All {
 		if !covered[c.Name] {
 			t.Errorf("check %s has no weakening proof", c.Name)
 		}
