@@ -129,12 +129,27 @@ func kmsServicePrincipalsScoped(t Template) (int, []string) {
 	})
 }
 
-// logTargets are the buckets other buckets deliver server access logs to.
+// logTargets are the access-log buckets: those other buckets deliver server access logs to,
+// and those whose policy lets the S3 logging service write (so a log bucket stays one even
+// when a change stops a bucket logging into it).
 func logTargets(t Template) map[string]bool {
 	out := map[string]bool{}
 	for _, b := range t.Resources("AWS::S3::Bucket") {
 		if id, ok := Get(b.Properties, "LoggingConfiguration", "DestinationBucketName", "Ref").(string); ok {
 			out[id] = true
+		}
+	}
+	for _, p := range t.Resources("AWS::S3::BucketPolicy") {
+		id, ok := Get(p.Properties, "Bucket", "Ref").(string)
+		if !ok {
+			continue
+		}
+		for _, st := range List(Get(p.Properties, "PolicyDocument", "Statement")) {
+			for _, svc := range List(Get(st, "Principal", "Service")) {
+				if svc == "logging.s3.amazonaws.com" && Get(st, "Effect") == "Allow" {
+					out[id] = true
+				}
+			}
 		}
 	}
 	return out
