@@ -173,10 +173,16 @@ func New(scope constructs.Construct, id string, props *Props) *Defender {
 		return d
 	}
 	d.namePrefix, d.monitoring = p.NamePrefix, p.Monitoring
+	// Both remediation functions read the same runtime copy of the fleet.
+	fleet, err := p.Fleet.RuntimeJSON()
+	if err != nil {
+		errs.Addf("defender: fleet runtime copy: %v", err)
+		return d
+	}
 	d.audit(p)
 	d.mitigations(p)
-	d.auditRemediation(p)
-	d.detection(p)
+	d.auditRemediation(p, fleet)
+	d.detection(p, fleet)
 	if p.Detect {
 		d.securityProfiles(p)
 	}
@@ -421,28 +427,13 @@ func (d *Defender) mitigations(p Props) {
 	}
 }
 
-func runtimeFleet(f *fleetspec.Fleet) ([]byte, error) {
-	data, err := f.RuntimeJSON()
-	if err != nil {
-		return nil, fmt.Errorf("defender: fleet runtime copy: %w", err)
-	}
-	return data, nil
-}
-
 // AuditNotificationFilter selects Device Defender audit notifications among the alert topic's
 // messages (alarms and published findings carry no taskType).
 func AuditNotificationFilter() map[string][]string {
 	return map[string][]string{"taskType": {"SCHEDULED_AUDIT_TASK", "ON_DEMAND_AUDIT_TASK"}}
 }
 
-func (d *Defender) auditRemediation(p Props) {
-	fleet, err := runtimeFleet(p.Fleet)
-	if err != nil {
-		var errs propcheck.Errors
-		errs.Addf("%v", err)
-		errs.Attach(d.Construct)
-		return
-	}
+func (d *Defender) auditRemediation(p Props, fleet []byte) {
 	fn := processor.New(d.Construct, "AuditRemediation", &processor.Props{
 		Entry:         "lambdas/remediation/audit",
 		Description:   "Smart city platform: starts Device Defender mitigation tasks for audit findings",
@@ -545,7 +536,7 @@ var detections = []detected{
 		"AWSIotLogsV2 entries with reason DUPLICATE_CLIENT_ID"},
 }
 
-func (d *Defender) detection(p Props) {
+func (d *Defender) detection(p Props, fleet []byte) {
 	for _, det := range detections {
 		perDevice := awslogs.NewMetricFilter(d.Construct, jsii.String(det.id+"PerDevice"), &awslogs.MetricFilterProps{
 			LogGroup:        p.IoTLogs,
@@ -580,13 +571,6 @@ func (d *Defender) detection(p Props) {
 			metric, float64(p.DeviceThreshold)))
 	}
 
-	fleet, err := runtimeFleet(p.Fleet)
-	if err != nil {
-		var errs propcheck.Errors
-		errs.Addf("%v", err)
-		errs.Attach(d.Construct)
-		return
-	}
 	fn := processor.New(d.Construct, "Quarantine", &processor.Props{
 		Entry:         "lambdas/remediation/quarantine",
 		Description:   "Smart city platform: quarantines the devices the security alarms name",

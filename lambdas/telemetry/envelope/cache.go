@@ -15,6 +15,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/secure-smart-city/platform/lambdas/telemetry/internal/jsonenc"
 )
 
 // Cache defaults: a data key serves one encryption context for at most 5 minutes and 10,000
@@ -148,16 +150,16 @@ func (c *Cache) generate(ctx context.Context, thing, class string, now time.Time
 	head = append(head, `{"v":`...)
 	head = strconv.AppendInt(head, Version, 10)
 	head = append(head, `,"alg":"`+Algorithm+`","kid":`...)
-	head = appendJSONString(head, kid)
+	head = jsonenc.AppendString(head, kid)
 	head = append(head, `,"edk":"`...)
 	head = base64.StdEncoding.AppendEncode(head, out.CiphertextBlob)
 	head = append(head, `","iv":"`...)
 	k.head = head
 	var tail []byte
 	tail = append(tail, `","ctx":{"class":`...)
-	tail = appendJSONString(tail, class)
+	tail = jsonenc.AppendString(tail, class)
 	tail = append(tail, `,"thing":`...)
-	tail = appendJSONString(tail, thing)
+	tail = jsonenc.AppendString(tail, thing)
 	tail = append(tail, "}}"...)
 	k.tail = tail
 	return k, nil
@@ -196,23 +198,4 @@ func (s *Sealer) AppendSeal(dst []byte, k *Key, field string, plaintext []byte) 
 	dst = append(dst, `","ct":"`...)
 	dst = base64.StdEncoding.AppendEncode(dst, s.ct)
 	return append(dst, k.tail...)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString quotes s as a JSON string.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/lambdas/telemetry/envelope"
+	"github.com/secure-smart-city/platform/lambdas/telemetry/internal/jsonenc"
 )
 
 // lineWriter turns validated messages into archive lines. It holds scratch space and is not
@@ -40,7 +41,7 @@ func (w *lineWriter) appendLine(dst []byte, m *message, streamSeq string, key *e
 	dst = append(dst, `,"`+KeyReceivedAt+`":`...)
 	dst = strconv.AppendInt(dst, m.receivedAt, 10)
 	dst = append(dst, `,"`+KeyStreamSeq+`":`...)
-	dst = appendJSONString(dst, streamSeq)
+	dst = jsonenc.AppendString(dst, streamSeq)
 	for i := range cs.fields {
 		f, v := &cs.fields[i], m.field(i)
 		if v == nil {
@@ -82,17 +83,17 @@ type rejectLine struct {
 // (key non-nil; the envelope's field name is "payload").
 func (w *lineWriter) appendRejectLine(dst []byte, r *rejectLine, payload []byte, key *envelope.Key) []byte {
 	dst = append(dst, `{"reason":`...)
-	dst = appendJSONString(dst, string(r.reason))
+	dst = jsonenc.AppendString(dst, string(r.reason))
 	dst = append(dst, `,"detail":`...)
-	dst = appendJSONString(dst, r.detail)
+	dst = jsonenc.AppendString(dst, r.detail)
 	dst = append(dst, `,"`+KeyThing+`":`...)
-	dst = appendJSONString(dst, r.thing)
+	dst = jsonenc.AppendString(dst, r.thing)
 	if r.class != "" {
 		dst = append(dst, `,"`+KeyClass+`":`...)
-		dst = appendJSONString(dst, r.class)
+		dst = jsonenc.AppendString(dst, r.class)
 	}
 	dst = append(dst, `,"`+KeyStreamSeq+`":`...)
-	dst = appendJSONString(dst, r.streamSeq)
+	dst = jsonenc.AppendString(dst, r.streamSeq)
 	dst = append(dst, `,"arrival":`...)
 	dst = strconv.AppendInt(dst, r.arrival, 10)
 	if key != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/lambdas/telemetry/internal/jsonenc"
 )
 
 // Keys of a telemetry record besides the class's fields. A device sends msgId (or seq) and
@@ -137,7 +138,7 @@ func compile(f *fleetspec.Fleet) (*schema, error) {
 		s.things[t.Name] = &thingInfo{
 			name:      t.Name,
 			class:     cs,
-			jsonThing: appendJSONString([]byte(`{"`+KeyThing+`":`), t.Name),
+			jsonThing: jsonenc.AppendString([]byte(`{"`+KeyThing+`":`), t.Name),
 		}
 	}
 	return s, nil
@@ -148,7 +149,7 @@ func compileClass(c fleetspec.DeviceClass) (*classSchema, error) {
 		id:        c.ID,
 		index:     make(map[string]int, len(c.Fields)),
 		maxBytes:  c.MaxMessageBytes,
-		jsonClass: appendJSONString([]byte(`"`+KeyClass+`":`), c.ID),
+		jsonClass: jsonenc.AppendString([]byte(`"`+KeyClass+`":`), c.ID),
 	}
 	if cs.maxBytes <= 0 {
 		cs.maxBytes = DefaultMaxMessageBytes
@@ -239,22 +240,4 @@ func validThingName(s string) bool {
 		}
 	}
 	return true
-}
-
-// appendJSONString quotes s as a JSON string.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
 }
