@@ -428,6 +428,9 @@ func TestIngestDirectMode(t *testing.T) {
 	if n := len(tmpl.Resources("AWS::Kinesis::Stream")); n != 0 {
 		t.Errorf("direct mode made %d streams", n)
 	}
+	if mode := compliance.Get(fn.Properties, "Environment", "Variables", ingest.EnvMode); mode != "direct" {
+		t.Errorf("direct-mode processor has %s=%v, want direct (its handler then takes one rule message)", ingest.EnvMode, mode)
+	}
 	perms := tmpl.Resources("AWS::Lambda::Permission")
 	if len(perms) != len(rules) {
 		t.Errorf("%d permissions for %d rules, want one each", len(perms), len(rules))
@@ -499,7 +502,7 @@ func TestIngestPropsErrors(t *testing.T) {
 		{"overriding the construct's environment", ingest.Props{Environment: map[string]string{ingest.EnvStateTable: "other"}}, []string{`Environment "STATE_TABLE" is set by the construct`}, nil},
 		{"retention beyond a shorter dedup window", ingest.Props{StreamRetention: 48 * time.Hour, Environment: map[string]string{ingest.EnvDedupTTL: "36h"}}, []string{"StreamRetention 48h0m0s must be below the processor's deduplication window (DEDUP_TTL, 36h0m0s)"}, nil},
 		{"a dedup window that is not a duration", ingest.Props{Environment: map[string]string{ingest.EnvDedupTTL: "a week"}}, []string{`Environment DEDUP_TTL="a week" is not a positive Go duration`}, nil},
-		{"direct mode with the Kinesis-only processor", ingest.Props{Mode: ingest.ModeDirect}, []string{"direct mode needs Entry"}, func(p *ingest.Props) { p.Entry = "" }},
+		{"mode overridden through the environment", ingest.Props{Environment: map[string]string{ingest.EnvMode: "direct"}}, []string{`Environment "TELEMETRY_MODE" is set by the construct`}, nil},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -90,8 +90,8 @@ type Props struct {
 	// Stream mode only. Default: - processor.AddKinesisSource's defaults (batches of 500).
 	Source *processor.KinesisSourceProps
 
-	// Entry is the processor's Go main package. Required in direct mode (DefaultEntry handles
-	// Kinesis batches only). Default: DefaultEntry.
+	// Entry is the processor's Go main package; it is told the mode through TELEMETRY_MODE.
+	// Default: DefaultEntry, which handles both modes.
 	Entry string
 	// Environment adds variables to the processor's; the construct's own (table, bucket, key,
 	// fleet file) cannot be overridden. Default: - none.
@@ -265,9 +265,6 @@ func (in *Ingest) check(p *Props) []string {
 		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
 	}
 	if p.Entry == "" {
-		if p.Mode == ModeDirect {
-			errs.Addf("ingest: direct mode needs Entry, a main package whose handler takes one rule message: %s reads Kinesis batches only", DefaultEntry)
-		}
 		p.Entry = DefaultEntry
 	}
 	for k := range p.Environment {

@@ -17,7 +17,10 @@ const FleetFile = "fleet.json"
 
 // Environment variables the construct gives the processor (lambdas/telemetry reads them).
 const (
-	EnvStateTable    = "STATE_TABLE"
+	EnvStateTable = "STATE_TABLE"
+	// EnvMode tells the processor how it is invoked: "direct" (one rule message per
+	// invocation) or "stream" (Kinesis batches).
+	EnvMode          = "TELEMETRY_MODE"
 	EnvArchiveBucket = "ARCHIVE_BUCKET"
 	EnvFieldKeyID    = "FIELD_KEY_ID"
 	// EnvDedupTTL, when set in Props.Environment, changes the processor's deduplication
@@ -26,7 +29,7 @@ const (
 )
 
 // reservedEnv are the variables Props.Environment may not override.
-var reservedEnv = map[string]bool{EnvStateTable: true, EnvArchiveBucket: true, EnvFieldKeyID: true}
+var reservedEnv = map[string]bool{EnvStateTable: true, EnvArchiveBucket: true, EnvFieldKeyID: true, EnvMode: true}
 
 // Archive prefixes the processor writes under (see lambdas/telemetry/pipeline).
 const (
@@ -116,6 +119,7 @@ func (in *Ingest) processorEnv(p *Props) map[string]string {
 		EnvStateTable:    *p.State.Table.TableName(),
 		EnvArchiveBucket: *p.Archive.Bucket.BucketName(),
 		EnvFieldKeyID:    *p.FieldKey.KeyArn(),
+		EnvMode:          string(p.Mode),
 	}
 }
 

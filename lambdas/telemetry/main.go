@@ -66,11 +66,18 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	lambda.Start(p.Handler)
+	if env.direct {
+		lambda.Start(p.HandleMessage)
+	} else {
+		lambda.Start(p.Handler)
+	}
 	return nil
 }
 
 type settings struct {
+	// direct: a topic rule invokes the function with one message (TELEMETRY_MODE=direct);
+	// otherwise a Kinesis event source mapping delivers batches.
+	direct                          bool
 	table, bucket, keyID, fleetFile string
 	maxFuture, maxPast, dedupTTL    time.Duration
 }
@@ -82,6 +89,13 @@ func readEnv(getenv func(string) string) (settings, error) {
 		if v == "" {
 			return s, fmt.Errorf("%s is not set", name)
 		}
+	}
+	switch mode := getenv("TELEMETRY_MODE"); mode {
+	case "", "stream":
+	case "direct":
+		s.direct = true
+	default:
+		return s, fmt.Errorf("TELEMETRY_MODE=%q: want stream or direct", mode)
 	}
 	if s.fleetFile == "" {
 		dir := getenv("LAMBDA_TASK_ROOT")
