@@ -560,6 +560,18 @@ func TestMitigationActions(t *testing.T) {
 // nested keys, the subset the remediation subscriptions use.
 func snsFilterMatches(policy map[string]any, msg map[string]any) bool {
 	for k, cond := range policy {
+		if k == "$or" {
+			matched := false
+			for _, alt := range compliance.List(cond) {
+				if m, ok := alt.(map[string]any); ok && snsFilterMatches(m, msg) {
+					matched = true
+				}
+			}
+			if !matched {
+				return false
+			}
+			continue
+		}
 		switch c := cond.(type) {
 		case []any:
 			v, ok := msg[k].(string)
@@ -1037,6 +1049,28 @@ func TestDefenderDetectFlag(t *testing.T) {
 	})
 	if v := compliance.Get(q.Properties, "Environment", "Variables", "DEACTIVATE_CERTIFICATES"); v != "true" {
 		t.Errorf("DEACTIVATE_CERTIFICATES = %v, want true", v)
+	}
+	// Detect violations reach the quarantine function (the ADD_THINGS_TO_THING_GROUP mitigation,
+	// which CloudFormation cannot attach to a profile); security alarms still do.
+	sub := only(t, tmpl, "AWS::SNS::Subscription", func(r compliance.Resource) bool {
+		return compliance.Get(r.Properties, "Endpoint", "Fn::GetAtt", 0) == q.ID
+	})
+	filter, _ := sub.Properties["FilterPolicy"].(map[string]any)
+	violation := remediationSample(t, "detect-violation.json")
+	cleared := remediationSample(t, "detect-violation.json")
+	cleared["violationEventType"] = "alarm-cleared"
+	for name, c := range map[string]struct {
+		msg  map[string]any
+		want bool
+	}{
+		"detect violation in alarm": {violation, true},
+		"detect violation cleared":  {cleared, false},
+		"security alarm":            {remediationSample(t, "alarm-authorization-failures.json"), true},
+		"audit notification":        {remediationSample(t, "audit-notification.json"), false},
+	} {
+		if got := snsFilterMatches(filter, c.msg); got != c.want {
+			t.Errorf("with Detect on, %s reaches the quarantine function: %v, want %v (filter %v)", name, got, c.want, filter)
+		}
 	}
 	var actions []string
 	for _, st := range remediationStatements(tmpl, q) {

@@ -469,7 +469,7 @@ func (d *Defender) auditRemediation(p Props, fleet []byte) {
 // and the invoke permission itself because LambdaSubscription names the subscription after the
 // topic's construct id, which for a securestore topic ("Resource") collides with the
 // function's own resource.
-func (d *Defender) subscribe(id string, topic awssns.ITopic, fn *processor.Function, filter *map[string]awssns.FilterOrPolicy) {
+func (d *Defender) subscribe(id string, topic awssns.ITopic, fn *processor.Function, filter *map[string]awssns.FilterOrPolicy) awssns.Subscription {
 	if d.DeadLetters == nil {
 		// SNS encrypts what it moves to the queue, so the queue's key must let SNS use it,
 		// which the platform key does not.
@@ -485,7 +485,7 @@ func (d *Defender) subscribe(id string, topic awssns.ITopic, fn *processor.Funct
 		Principal: awsiam.NewServicePrincipal(jsii.String("sns.amazonaws.com"), nil),
 		SourceArn: topic.TopicArn(),
 	})
-	awssns.NewSubscription(d.Construct, jsii.String(id), &awssns.SubscriptionProps{
+	return awssns.NewSubscription(d.Construct, jsii.String(id), &awssns.SubscriptionProps{
 		Topic:                       topic,
 		Protocol:                    awssns.SubscriptionProtocol_LAMBDA,
 		Endpoint:                    fn.Function.FunctionArn(),
@@ -520,6 +520,29 @@ func bodyFilter(top map[string][]string, nested map[string]map[string][]string) 
 func SecurityAlarmFilter() (map[string][]string, map[string]map[string][]string) {
 	return map[string][]string{"NewStateValue": {"ALARM"}},
 		map[string]map[string][]string{"Trigger": {"Namespace": {remediate.Namespace}}}
+}
+
+// DetectViolationFilter selects Device Defender Detect violations that went into alarm.
+func DetectViolationFilter() map[string][]string {
+	return map[string][]string{"violationEventType": {remediate.ViolationInAlarm}}
+}
+
+// QuarantineFilterWithDetect is the quarantine subscription's message-body filter policy when
+// Detect is on: the security alarms' ALARM notifications, or Detect violations in alarm.
+func QuarantineFilterWithDetect() map[string]any {
+	top, nested := SecurityAlarmFilter()
+	alarms := map[string]any{}
+	for k, v := range top {
+		alarms[k] = v
+	}
+	for k, inner := range nested {
+		alarms[k] = inner
+	}
+	violations := map[string]any{}
+	for k, v := range DetectViolationFilter() {
+		violations[k] = v
+	}
+	return map[string]any{"$or": []any{alarms, violations}}
 }
 
 // detected is one detection metric and what its filter pattern finds.
@@ -605,8 +628,18 @@ func (d *Defender) detection(p Props, fleet []byte) {
 			Actions: jsii.Strings("iot:UpdateCertificate"), Resources: &[]*string{d.arn("cert")},
 		}))
 	}
-	top, nested := SecurityAlarmFilter()
-	d.subscribe("SecurityAlarms", p.AlertTopic, fn, bodyFilter(top, nested))
+	if !p.Detect {
+		top, nested := SecurityAlarmFilter()
+		d.subscribe("SecurityAlarms", p.AlertTopic, fn, bodyFilter(top, nested))
+	} else {
+		// The security profiles alert the same topic; the function quarantines the thing of
+		// every violation that goes into alarm. SNS filter policies express "either" with
+		// $or, which CDK's filter types cannot, so the whole policy is set on the L1 resource.
+		sub := d.subscribe("SecurityAlarms", p.AlertTopic, fn, nil)
+		cfn := sub.Node().DefaultChild().(awssns.CfnSubscription)
+		cfn.AddPropertyOverride(jsii.String("FilterPolicy"), QuarantineFilterWithDetect())
+		cfn.AddPropertyOverride(jsii.String("FilterPolicyScope"), "MessageBody")
+	}
 	d.Quarantine = fn
 	p.Monitoring.WatchFunction("Quarantine", fn, nil)
 }

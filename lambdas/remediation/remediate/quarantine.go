@@ -41,8 +41,9 @@ type CertificateUpdater interface {
 	UpdateCertificate(ctx context.Context, in *iot.UpdateCertificateInput, optFns ...func(*iot.Options)) (*iot.UpdateCertificateOutput, error)
 }
 
-// Quarantine handles CloudWatch alarm notifications (through SNS) for the per-device security
-// metrics: it finds the devices that crossed the alarm's threshold and quarantines them.
+// Quarantine handles, through SNS, CloudWatch alarm notifications for the per-device security
+// metrics (it finds the devices that crossed the alarm's threshold and quarantines them) and
+// Device Defender Detect violations (it quarantines the violating device).
 type Quarantine struct {
 	// Group is the quarantine thing group (env QUARANTINE_GROUP); its deny-all policy cuts the
 	// member things off.
@@ -103,8 +104,24 @@ type window struct {
 	operator   string
 }
 
+// Violation is the part of a Device Defender Detect alarm notification (a security profile's
+// SNS alert target) that the quarantine acts on; the fields follow the API's ViolationEvent.
+type Violation struct {
+	ViolationID         string `json:"violationId"`
+	ViolationEventType  string `json:"violationEventType"` // in-alarm, alarm-cleared, alarm-invalidated
+	ThingName           string `json:"thingName"`
+	SecurityProfileName string `json:"securityProfileName"`
+}
+
+// ViolationInAlarm is the Detect event type that quarantines its thing.
+const ViolationInAlarm = "in-alarm"
+
 func (q *Quarantine) handleMessage(ctx context.Context, messageID, message string) error {
 	log := q.log().With(slog.String("snsMessageId", messageID))
+	var v Violation
+	if decodeMessage(message, &v) == nil && v.ViolationEventType != "" {
+		return q.handleViolation(ctx, log, v)
+	}
 	var alarm events.CloudWatchAlarmSNSPayload
 	if err := decodeMessage(message, &alarm); err != nil {
 		log.Error("malformed alarm notification", slog.String("error", err.Error()))
@@ -145,6 +162,27 @@ func (q *Quarantine) handleMessage(ctx context.Context, messageID, message strin
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// handleViolation quarantines the thing of a Detect violation that went into alarm: the
+// ADD_THINGS_TO_THING_GROUP mitigation, applied as soon as the security profile raises it
+// (CloudFormation cannot attach mitigation actions to a security profile). Cleared and
+// invalidated violations are logged; the quarantine stays until an operator lifts it.
+func (q *Quarantine) handleViolation(ctx context.Context, log *slog.Logger, v Violation) error {
+	log = log.With(slog.String("violationId", truncate(v.ViolationID, 128)),
+		slog.String("securityProfile", truncate(v.SecurityProfileName, 128)), slog.String("thingName", truncate(v.ThingName, 128)))
+	if v.ViolationEventType != ViolationInAlarm {
+		log.Info("detect violation not in alarm; nothing to do", slog.String("violationEventType", truncate(v.ViolationEventType, 32)))
+		return nil
+	}
+	if !thingNamePattern.MatchString(v.ThingName) || !knownThing(q.Fleet, v.ThingName) {
+		log.Error("detect violation names no thing of the fleet; no action")
+		return nil
+	}
+	if err := q.quarantine(ctx, log, v.ThingName); err != nil {
+		return fmt.Errorf("violation %s: quarantine %s: %w", v.ViolationID, v.ThingName, err)
+	}
+	return nil
 }
 
 // windowOf reads the alarm's metric, period, evaluation range and threshold from the

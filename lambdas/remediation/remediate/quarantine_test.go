@@ -3,6 +3,7 @@ package remediate
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -262,5 +263,52 @@ func TestQuarantineProcessesEveryRecord(t *testing.T) {
 	}
 	if diff := cmp.Diff(map[string][]string{quarantineGroup: {"light-0001"}}, r.registry.members); diff != "" {
 		t.Errorf("group members (-want +got):\n%s", diff)
+	}
+}
+
+// TestQuarantineDetectViolation: a Detect violation in alarm quarantines its thing (and, when
+// configured, deactivates its certificates) without querying metrics; cleared or invalidated
+// violations and things outside the fleet change nothing; an AWS failure is returned.
+func TestQuarantineDetectViolation(t *testing.T) {
+	violation := readTestdata(t, "detect-violation.json")
+	r := newQuarantineRig()
+	r.h.DeactivateCertificates = true
+	if err := r.h.Handle(context.Background(), snsEvent(violation)); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if diff := cmp.Diff(map[string][]string{quarantineGroup: {"light-0002"}}, r.registry.members); diff != "" {
+		t.Errorf("group members (-want +got):\n%s", diff)
+	}
+	if got := r.registry.certStatus[cert2]; got != iottypes.CertificateStatusInactive {
+		t.Errorf("light-0002's certificate is %s, want INACTIVE", got)
+	}
+	if len(r.metrics.calls) != 0 {
+		t.Errorf("a violation names its thing; the handler queried metrics %d times", len(r.metrics.calls))
+	}
+
+	notInAlarm := "INFO detect violation not in alarm; nothing to do"
+	notInFleet := "ERROR detect violation names no thing of the fleet; no action"
+	for name, c := range map[string]struct{ old, new, log string }{
+		"cleared":            {`"in-alarm"`, `"alarm-cleared"`, notInAlarm},
+		"invalidated":        {`"in-alarm"`, `"alarm-invalidated"`, notInAlarm},
+		"thing not in fleet": {`"light-0002"`, `"intruder-7"`, notInFleet},
+		"bad thing name":     {`"light-0002"`, `"light 0002/../x"`, notInFleet},
+	} {
+		r := newQuarantineRig()
+		if err := r.h.Handle(context.Background(), snsEvent(strings.Replace(violation, c.old, c.new, 1))); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		if len(r.registry.members) != 0 {
+			t.Errorf("%s: quarantined %v", name, r.registry.members)
+		}
+		if !r.logs.has(t, c.log) {
+			t.Errorf("%s: logs %v, want %q", name, r.logs.messages(t), c.log)
+		}
+	}
+
+	r = newQuarantineRig()
+	r.registry.addErr["light-0002"] = errors.New("ThrottlingException: rate exceeded")
+	if err := r.h.Handle(context.Background(), snsEvent(violation)); err == nil {
+		t.Error("a throttled AddThingToThingGroup was swallowed: Lambda would not retry")
 	}
 }
