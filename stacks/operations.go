@@ -97,13 +97,23 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 			api.MetricServerErrors(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(5))}), 1)
 	}
 
+	var districts []monitoring.DistrictMetrics
+	for _, d := range cfg.Fleet.Districts {
+		districts = append(districts, monitoring.DistrictMetrics{
+			District: d.ID, Name: d.Name,
+			Received: tel.MetricByDistrict(ingest.ProcessorReceived, d.ID, "Received ${PROP('Dim.Class')}"),
+			Accepted: tel.MetricByDistrict(ingest.ProcessorAccepted, d.ID, "Accepted ${PROP('Dim.Class')}"),
+			Rejected: tel.MetricByDistrict(ingest.ProcessorRejected, d.ID, "Rejected ${PROP('Dim.Class')}"),
+		})
+	}
 	o.ControlCenter = monitoring.NewControlCenter(stack, "ControlCenter", &monitoring.ControlCenterProps{
 		DashboardName: "SmartCity-" + string(cfg.Stage) + "-ControlCenter",
 		Title:         "Smart City Control Center (" + string(cfg.Stage) + ")",
-		Notes: "Telemetry figures are per device class: the telemetry processor does not emit a District dimension yet. " +
+		Notes: "Telemetry figures per device class, then per district (one series per class). " +
 			"Connected devices come from AWSIotLogsV2 (needs IoT logging at INFO).",
 		Monitoring: m,
 		Classes:    classes,
+		Districts:  districts,
 		IoTLogs:    fl.IoTLogs,
 		Security:   o.Defender.SecurityMetrics(),
 	})

@@ -21,6 +21,7 @@ import (
 
 	"github.com/secure-smart-city/platform/compliance"
 	"github.com/secure-smart-city/platform/constructs/defender"
+	"github.com/secure-smart-city/platform/constructs/ingest"
 	"github.com/secure-smart-city/platform/constructs/monitoring"
 	"github.com/secure-smart-city/platform/constructs/processor"
 	"github.com/secure-smart-city/platform/fleetspec"
@@ -847,6 +848,9 @@ func TestControlCenter(t *testing.T) {
 	for _, c := range fleet.Classes {
 		want = append(want, "Messages in, accepted, rejected: "+c.Name, "Rejected by reason: "+c.Name, "Processing latency (ms): "+c.Name)
 	}
+	for _, d := range fleet.Districts {
+		want = append(want, "Messages in by class: "+d.Name, "Accepted and rejected by class: "+d.Name)
+	}
 	want = append(want, "text", "Alarm states", "Processor errors and throttles", "Iterator age (ms)", "Dead letters waiting",
 		"Topic rules: matched and throttled", "Connected devices (last Connect/Disconnect in range was a Connect)", "Connections by protocol",
 		"Authentication and authorization failures", "Clients failing authorization", "Behaviour detection (fleet totals)",
@@ -861,6 +865,26 @@ func TestControlCenter(t *testing.T) {
 		t.Fatalf("widgets (-want +got):\n%s", diff)
 	}
 
+	// Per district, one series per class of each processor count, from the (Class, District)
+	// metrics the telemetry processor emits.
+	for _, d := range fleet.Districts {
+		for title, metrics := range map[string][]string{
+			"Messages in by class: " + d.Name:           {ingest.ProcessorReceived},
+			"Accepted and rejected by class: " + d.Name: {ingest.ProcessorAccepted, ingest.ProcessorRejected},
+		} {
+			var exprs []string
+			for _, m := range compliance.List(widgets[title]["metrics"]) {
+				exprs = append(exprs, fmt.Sprint(compliance.Get(compliance.List(m)[0], "expression")))
+			}
+			var want []string
+			for _, metric := range metrics {
+				want = append(want, `SEARCH('{"SmartCity/Telemetry",Class,District} MetricName="`+metric+`" District="`+d.ID+`"', 'Sum', 300)`)
+			}
+			if diff := cmp.Diff(want, exprs); diff != "" {
+				t.Errorf("%s series (-want +got):\n%s", title, diff)
+			}
+		}
+	}
 	if n, alarms := len(compliance.List(widgets["Alarm states"]["alarms"])), len(tmpl.Resources("AWS::CloudWatch::Alarm")); n != alarms {
 		t.Errorf("alarm status widget shows %d alarms, the stack has %d", n, alarms)
 	}
@@ -925,8 +949,8 @@ func TestControlCenter(t *testing.T) {
 			t.Errorf("%s query %q does not read AWSIotLogsV2 with %q", title, q, query)
 		}
 	}
-	if text := fmt.Sprint(widgets["text"]["markdown"]); !strings.Contains(text, "District") {
-		t.Errorf("the header does not say that figures are per class, not district: %q", text)
+	if text := fmt.Sprint(widgets["text"]["markdown"]); !strings.Contains(text, "per device class, then per district") {
+		t.Errorf("the header does not say how the figures are split: %q", text)
 	}
 }
 

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/jsii-runtime-go"
 
@@ -26,6 +27,7 @@ const (
 	DimensionRuleName    = "RuleName"
 	DimensionActionType  = "ActionType"
 	DimensionClass       = "Class"
+	DimensionDistrict    = "District"
 	DimensionReason      = "Reason"
 	ProcessorReceived    = "Received"
 	ProcessorAccepted    = "Accepted"
@@ -222,4 +224,16 @@ func derefMap(m *map[string]*string) map[string]*string {
 		return nil
 	}
 	return *m
+}
+
+// MetricByDistrict is one series per device class of the processor metric (ProcessorReceived,
+// ProcessorAccepted, ProcessorRejected, ...) in district: a SEARCH over the processor's
+// (Class, District) metrics, for dashboards (alarms cannot use SEARCH).
+func (in *Ingest) MetricByDistrict(metric, district, label string) awscloudwatch.IMetric {
+	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression: jsii.String(`SEARCH('{"` + TelemetryNamespace + `",` + DimensionClass + `,` + DimensionDistrict + `} MetricName="` +
+			metric + `" ` + DimensionDistrict + `="` + district + `"', '` + defaultCountStat + `', 300)`),
+		Label:  jsii.String(label),
+		Period: awscdk.Duration_Minutes(jsii.Number(5)),
+	})
 }

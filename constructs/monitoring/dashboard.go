@@ -26,6 +26,15 @@ type ClassMetrics struct {
 	Latency awscloudwatch.IMetric
 }
 
+// DistrictMetrics are one district's telemetry figures, typically one series per device class
+// each (SEARCH expressions over the processor's (Class, District) metrics).
+type DistrictMetrics struct {
+	// District is the district id; Name its display name. District is required.
+	District, Name string
+	// Received, Accepted and Rejected count messages per period. Required.
+	Received, Accepted, Rejected awscloudwatch.IMetric
+}
+
 // ControlCenterProps configures the Smart City Control Center.
 type ControlCenterProps struct {
 	// DashboardName of the CloudWatch dashboard. Required.
@@ -40,6 +49,8 @@ type ControlCenterProps struct {
 	Monitoring *Monitoring
 	// Classes are the per-class telemetry rows.
 	Classes []ClassMetrics
+	// Districts are the per-district telemetry rows. Default: - none.
+	Districts []DistrictMetrics
 	// IoTLogs is the AWS IoT v2 log group (AWSIotLogsV2); with it the dashboard counts connected
 	// devices and lists the clients failing authorization. Default: - no log widgets.
 	IoTLogs awslogs.ILogGroup
@@ -95,6 +106,12 @@ func NewControlCenter(scope constructs.Construct, id string, props *ControlCente
 			return c
 		}
 	}
+	for i, d := range p.Districts {
+		if d.District == "" || d.Received == nil || d.Accepted == nil || d.Rejected == nil {
+			errs.Addf("monitoring: ControlCenter Districts[%d] needs District, Received, Accepted and Rejected", i)
+			return c
+		}
+	}
 	if p.Title == "" {
 		p.Title = "Smart City Control Center"
 	}
@@ -138,6 +155,17 @@ func NewControlCenter(scope constructs.Construct, id string, props *ControlCente
 			row = append(row, graph("Processing latency (ms): "+name, cl.Latency))
 		}
 		rows = append(rows, row)
+	}
+
+	for _, d := range p.Districts {
+		name := d.Name
+		if name == "" {
+			name = d.District
+		}
+		rows = append(rows, []awscloudwatch.IWidget{
+			graph("Messages in by class: "+name, d.Received),
+			graph("Accepted and rejected by class: "+name, d.Accepted, d.Rejected),
+		})
 	}
 
 	var pipeline []awscloudwatch.IWidget

@@ -68,8 +68,8 @@ func testFleet() *fleetspec.Fleet {
 			}},
 		},
 		Things: []fleetspec.Thing{
-			{Name: "sl-1", Class: "street_light"},
-			{Name: "sl-2", Class: "street_light"},
+			{Name: "sl-1", Class: "street_light", District: "old_town"},
+			{Name: "sl-2", Class: "street_light", District: "harbour"},
 			{Name: "ts-1", Class: "traffic_signal"},
 			{Name: "cam-1", Class: "camera"},
 			{Name: "pk-1", Class: "parking"},

@@ -9,9 +9,10 @@ import (
 // Namespace is the CloudWatch namespace of the processor's metrics.
 const Namespace = "SmartCity/Telemetry"
 
-// Metric names. Received, Accepted, Rejected, Duplicates and Retried are counts per Class;
-// Rejected is also emitted per (Class, Reason). ProcessingLatency is, per Class and batch, the
-// longest time in milliseconds from the topic rule (receivedAt) to durable storage.
+// Metric names. Received, Accepted, Rejected, Duplicates and Retried are counts per Class and
+// per (Class, District); Rejected is also emitted per (Class, Reason). ProcessingLatency is, per
+// Class (and District) and batch, the longest time in milliseconds from the topic rule
+// (receivedAt) to durable storage. Records whose thing is unknown count under "unknown".
 const (
 	MetricReceived   = "Received"
 	MetricAccepted   = "Accepted"
@@ -21,8 +22,15 @@ const (
 	MetricLatency    = "ProcessingLatency"
 )
 
+// Dimension names.
+const (
+	DimensionClass    = "Class"
+	DimensionDistrict = "District"
+	DimensionReason   = "Reason"
+)
+
 type classCounts struct {
-	class                                             string
+	class, district                                   string
 	received, accepted, rejected, duplicates, retried int
 	latency                                           int64
 	rejects                                           map[Reason]int
@@ -44,18 +52,21 @@ type emfMeta struct {
 	CloudWatchMetrics []emfDirective `json:"CloudWatchMetrics"`
 }
 
-// emitMetrics writes one embedded-metric-format line per class and per (class, reason).
-// CloudWatch Logs turns them into metrics without any PutMetricData call.
+// emitMetrics writes one embedded-metric-format line per (class, district), which CloudWatch
+// turns into metrics per Class and per (Class, District) (per-class sums add the districts'
+// lines up), and one per (class, district, reason) for Rejected per (Class, Reason). CloudWatch
+// Logs makes them metrics without any PutMetricData call.
 func (p *Pipeline) emitMetrics(now time.Time, classes []*classCounts) {
 	var lines [][]byte
 	for _, c := range classes {
 		doc := map[string]any{
-			"Class":          c.class,
-			MetricReceived:   c.received,
-			MetricAccepted:   c.accepted,
-			MetricRejected:   c.rejected,
-			MetricDuplicates: c.duplicates,
-			MetricRetried:    c.retried,
+			DimensionClass:    c.class,
+			DimensionDistrict: c.district,
+			MetricReceived:    c.received,
+			MetricAccepted:    c.accepted,
+			MetricRejected:    c.rejected,
+			MetricDuplicates:  c.duplicates,
+			MetricRetried:     c.retried,
 		}
 		metrics := []emfMetric{
 			{MetricReceived, "Count"}, {MetricAccepted, "Count"}, {MetricRejected, "Count"},
@@ -66,7 +77,7 @@ func (p *Pipeline) emitMetrics(now time.Time, classes []*classCounts) {
 			metrics = append(metrics, emfMetric{MetricLatency, "Milliseconds"})
 		}
 		doc["_aws"] = emfMeta{Timestamp: now.UnixMilli(), CloudWatchMetrics: []emfDirective{{
-			Namespace: Namespace, Dimensions: [][]string{{"Class"}}, Metrics: metrics,
+			Namespace: Namespace, Dimensions: [][]string{{DimensionClass}, {DimensionClass, DimensionDistrict}}, Metrics: metrics,
 		}}}
 		lines = append(lines, mustJSON(doc))
 		reasons := make([]string, 0, len(c.rejects))
@@ -76,11 +87,11 @@ func (p *Pipeline) emitMetrics(now time.Time, classes []*classCounts) {
 		sort.Strings(reasons)
 		for _, r := range reasons {
 			lines = append(lines, mustJSON(map[string]any{
-				"Class":        c.class,
-				"Reason":       r,
-				MetricRejected: c.rejects[Reason(r)],
+				DimensionClass:  c.class,
+				DimensionReason: r,
+				MetricRejected:  c.rejects[Reason(r)],
 				"_aws": emfMeta{Timestamp: now.UnixMilli(), CloudWatchMetrics: []emfDirective{{
-					Namespace: Namespace, Dimensions: [][]string{{"Class", "Reason"}},
+					Namespace: Namespace, Dimensions: [][]string{{DimensionClass, DimensionReason}},
 					Metrics: []emfMetric{{MetricRejected, "Count"}},
 				}}},
 			}))

@@ -731,6 +731,18 @@ func (b *batch) retryFrom() string {
 }
 
 // cmpSeq orders Kinesis sequence numbers, which are decimal strings of varying length.
+// district is r's District metrics dimension: its thing's district, or unknownClass when the
+// record names no thing of the fleet.
+func (b *batch) district(r *record) string {
+	if r.msg.thing != nil {
+		return r.msg.thing.district
+	}
+	if t := b.p.schema.things[r.pkey]; t != nil {
+		return t.district
+	}
+	return unknownClass
+}
+
 func cmpSeq(a, b string) int {
 	if len(a) != len(b) {
 		if len(a) < len(b) {
@@ -757,14 +769,16 @@ func (b *batch) finish(start time.Time) Result {
 	res := Result{Objects: b.objects}
 	limit := b.retryFrom()
 	end := b.p.cfg.Now()
-	counts := map[string]*classCounts{}
+	type countKey struct{ class, district string }
+	counts := map[countKey]*classCounts{}
 	var list []*classCounts
 	for i := range b.recs {
 		r := &b.recs[i]
-		c := counts[r.class]
+		k := countKey{r.class, b.district(r)}
+		c := counts[k]
 		if c == nil {
-			c = &classCounts{class: r.class, rejects: map[Reason]int{}}
-			counts[r.class] = c
+			c = &classCounts{class: k.class, district: k.district, rejects: map[Reason]int{}}
+			counts[k] = c
 			list = append(list, c)
 		}
 		if limit != "" && cmpSeq(r.seq, limit) >= 0 {

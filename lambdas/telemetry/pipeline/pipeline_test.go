@@ -490,6 +490,8 @@ func TestMetricsAreEmbeddedMetricFormat(t *testing.T) {
 		kinRec(2, "sl-1", msg("sl-1", "a", `"on":true,"brightness":1`)),
 		kinRec(3, "sl-1", msg("sl-1", "b", `"on":true,"brightness":101`)),
 		kinRec(4, "nobody", []byte(`nope`)),
+		kinRec(5, "sl-2", msg("sl-2", "c", `"on":false,"brightness":0`)),
+		kinRec(6, "ts-1", []byte(`nope`)),
 	)
 	var docs []map[string]any
 	for _, line := range strings.Split(strings.TrimSpace(e.metrics.String()), "\n") {
@@ -500,11 +502,16 @@ func TestMetricsAreEmbeddedMetricFormat(t *testing.T) {
 		delete(d, "_aws")
 		docs = append(docs, d)
 	}
+	// One line per (class, district): a malformed record counts under its partition key's
+	// thing (ts-1: traffic_signal in no district) or under "unknown".
 	want := []map[string]any{
-		{"Class": "street_light", "Received": 3.0, "Accepted": 1.0, "Rejected": 1.0, "Duplicates": 1.0, "Retried": 0.0, "ProcessingLatency": 2000.0},
+		{"Class": "street_light", "District": "old_town", "Received": 3.0, "Accepted": 1.0, "Rejected": 1.0, "Duplicates": 1.0, "Retried": 0.0, "ProcessingLatency": 2000.0},
 		{"Class": "street_light", "Reason": "out_of_range", "Rejected": 1.0},
-		{"Class": "unknown", "Received": 1.0, "Accepted": 0.0, "Rejected": 1.0, "Duplicates": 0.0, "Retried": 0.0},
+		{"Class": "unknown", "District": "unknown", "Received": 1.0, "Accepted": 0.0, "Rejected": 1.0, "Duplicates": 0.0, "Retried": 0.0},
 		{"Class": "unknown", "Reason": "malformed_json", "Rejected": 1.0},
+		{"Class": "street_light", "District": "harbour", "Received": 1.0, "Accepted": 1.0, "Rejected": 0.0, "Duplicates": 0.0, "Retried": 0.0, "ProcessingLatency": 2000.0},
+		{"Class": "traffic_signal", "District": "unknown", "Received": 1.0, "Accepted": 0.0, "Rejected": 1.0, "Duplicates": 0.0, "Retried": 0.0},
+		{"Class": "traffic_signal", "Reason": "malformed_json", "Rejected": 1.0},
 	}
 	if diff := cmp.Diff(want, docs); diff != "" {
 		t.Errorf("metric documents (-want +got):\n%s", diff)
@@ -523,7 +530,7 @@ func TestMetricsAreEmbeddedMetricFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := first.AWS.CloudWatchMetrics[0]
-	if first.AWS.Timestamp != e.now.UnixMilli() || d.Namespace != Namespace || !cmp.Equal(d.Dimensions, [][]string{{"Class"}}) || len(d.Metrics) != 6 {
+	if first.AWS.Timestamp != e.now.UnixMilli() || d.Namespace != Namespace || !cmp.Equal(d.Dimensions, [][]string{{"Class"}, {"Class", "District"}}) || len(d.Metrics) != 6 {
 		t.Errorf("EMF directive %+v", first.AWS)
 	}
 }

@@ -94,6 +94,8 @@ type classSchema struct {
 type thingInfo struct {
 	name  string
 	class *classSchema
+	// district is the metrics' District dimension ("unknown" when the fleet names none).
+	district string
 	// jsonThing is `{"thing":"<name>"`, the start of every stored line of this thing.
 	jsonThing []byte
 }
@@ -135,9 +137,14 @@ func compile(f *fleetspec.Fleet) (*schema, error) {
 		if !ok {
 			return nil, fmt.Errorf("fleet: thing %q has unknown class %q", t.Name, t.Class)
 		}
+		district := t.District
+		if district == "" {
+			district = unknownClass
+		}
 		s.things[t.Name] = &thingInfo{
 			name:      t.Name,
 			class:     cs,
+			district:  district,
 			jsonThing: jsonenc.AppendString([]byte(`{"`+KeyThing+`":`), t.Name),
 		}
 	}
