@@ -88,10 +88,7 @@ func NewBucket(scope constructs.Construct, id string, props *BucketProps) *Bucke
 	}
 	rules := lifecycleRules(*p.Lifecycle, &errs)
 
-	key := p.EncryptionKey
-	if key == nil {
-		key = keys.New(this, "Key", &keys.Props{Alias: jsii.String("alias/" + uniqueAlias(this))}).Key
-	}
+	key := keyOrNew(this, p.EncryptionKey)
 	logs := p.AccessLogs
 	if logs == nil {
 		logs = NewAccessLogBucket(this, "AccessLogs", &AccessLogBucketProps{RemovalPolicy: p.RemovalPolicy}).Bucket
@@ -289,9 +286,16 @@ func accessLogPrefix(c constructs.Construct) string {
 	return *c.Node().Path() + "/"
 }
 
-// uniqueAlias names a key created for one construct only.
-func uniqueAlias(c constructs.Construct) string {
-	return "smartcity/" + *c.Node().Addr()
+// keyOrNew returns key, or when it is nil a new key (child id "Key") for this store alone,
+// whose policy lets services use it: bring your own key or we build one, never an AWS-managed key.
+func keyOrNew(store constructs.Construct, key awskms.IKey, services ...keys.Service) awskms.IKey {
+	if key != nil {
+		return key
+	}
+	return keys.New(store, "Key", &keys.Props{
+		Alias:    jsii.String("alias/smartcity/" + *store.Node().Addr()),
+		Services: services,
+	}).Key
 }
 
 func intPtr(v int) *int { return &v }

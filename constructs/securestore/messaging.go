@@ -60,10 +60,7 @@ func NewQueue(scope constructs.Construct, id string, props *QueueProps) *Queue {
 			visibility = 30
 		}
 	}
-	key := p.EncryptionKey
-	if key == nil {
-		key = keys.New(this, "Key", &keys.Props{Alias: jsii.String("alias/" + uniqueAlias(this))}).Key
-	}
+	key := keyOrNew(this, p.EncryptionKey)
 	q := awssqs.NewQueue(this, jsii.String("Resource"), &awssqs.QueueProps{
 		Encryption:          awssqs.QueueEncryption_KMS,
 		EncryptionMasterKey: key,
@@ -117,13 +114,7 @@ func NewTopic(scope constructs.Construct, id string, props *TopicProps) *Topic {
 	if props != nil {
 		p = *props
 	}
-	key := p.EncryptionKey
-	if key == nil {
-		key = keys.New(this, "Key", &keys.Props{
-			Alias:    jsii.String("alias/" + uniqueAlias(this)),
-			Services: []keys.Service{keys.ServiceCloudWatchAlarms},
-		}).Key
-	}
+	key := keyOrNew(this, p.EncryptionKey, keys.ServiceCloudWatchAlarms)
 	t := awssns.NewTopic(this, jsii.String("Resource"), &awssns.TopicProps{
 		MasterKey:   key,
 		EnforceSSL:  jsii.Bool(true),

@@ -9,7 +9,6 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/secure-smart-city/platform/constructs/keys"
 	"github.com/secure-smart-city/platform/internal/propcheck"
 )
 
@@ -62,10 +61,7 @@ func NewTable(scope constructs.Construct, id string, props *TableProps) *Table {
 	if p.DeletionProtection == nil {
 		p.DeletionProtection = jsii.Bool(p.RemovalPolicy != awscdk.RemovalPolicy_DESTROY)
 	}
-	key := p.EncryptionKey
-	if key == nil {
-		key = keys.New(this, "Key", &keys.Props{Alias: jsii.String("alias/" + uniqueAlias(this))}).Key
-	}
+	key := keyOrNew(this, p.EncryptionKey)
 
 	tp := &awsdynamodb.TableProps{
 		PartitionKey:  &awsdynamodb.Attribute{Name: jsii.String(p.PartitionKey), Type: awsdynamodb.AttributeType_STRING},
