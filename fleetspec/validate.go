@@ -73,6 +73,16 @@ func (c *checker) add(path, format string, args ...any) {
 }
 
 // required reports an empty value and says whether the value is present.
+// unique records value as list[i] in seen, or reports it as a duplicate of the first entry
+// that had it.
+func (c *checker) unique(seen map[string]int, path, what, value, list string, i int) {
+	if j, dup := seen[value]; dup {
+		c.add(path, "duplicate %s %q (also %s[%d])", what, value, list, j)
+		return
+	}
+	seen[value] = i
+}
+
 func (c *checker) required(path, value string) bool {
 	if strings.TrimSpace(value) == "" {
 		c.add(path, "is required")
@@ -94,11 +104,7 @@ func (f *Fleet) validate(file string, mode fileMode) error {
 			if !idRe.MatchString(d.ID) {
 				c.add(p+".id", "invalid district id %q: want 1-40 lowercase letters, digits and underscores, starting with a letter", d.ID)
 			}
-			if j, dup := districts[d.ID]; dup {
-				c.add(p+".id", "duplicate district id %q (also districts[%d])", d.ID, j)
-			} else {
-				districts[d.ID] = i
-			}
+			c.unique(districts, p+".id", "district id", d.ID, "districts", i)
 		}
 		c.required(p+".name", d.Name)
 	}
@@ -115,11 +121,7 @@ func (f *Fleet) validate(file string, mode fileMode) error {
 			} else if fleetNameRe.MatchString(f.Name) {
 				c.checkRuleName(p+".id", f.Name, dc.ID)
 			}
-			if j, dup := classes[dc.ID]; dup {
-				c.add(p+".id", "duplicate class id %q (also classes[%d])", dc.ID, j)
-			} else {
-				classes[dc.ID] = i
-			}
+			c.unique(classes, p+".id", "class id", dc.ID, "classes", i)
 		}
 		c.required(p+".name", dc.Name)
 		if dc.MaxMessageBytes != 0 && (dc.MaxMessageBytes < MinMessageLimit || dc.MaxMessageBytes > MaxMessageLimit) {
@@ -133,11 +135,7 @@ func (f *Fleet) validate(file string, mode fileMode) error {
 				if !commandRe.MatchString(cmd.Name) {
 					c.add(cp+".name", "invalid command name %q: want 1-64 lowercase letters, digits and hyphens, starting with a letter", cmd.Name)
 				}
-				if k, dup := commands[cmd.Name]; dup {
-					c.add(cp+".name", "duplicate command name %q (also %s.commands[%d])", cmd.Name, p, k)
-				} else {
-					commands[cmd.Name] = j
-				}
+				c.unique(commands, cp+".name", "command name", cmd.Name, p+".commands", j)
 			}
 			c.checkFields(cp+".params", "param", cmd.Params)
 		}
@@ -151,11 +149,7 @@ func (f *Fleet) validate(file string, mode fileMode) error {
 			if !thingNameRe.MatchString(t.Name) {
 				c.add(p+".name", "invalid thing name %q: want 1-128 of a-z A-Z 0-9 : _ -", t.Name)
 			}
-			if j, dup := names[t.Name]; dup {
-				c.add(p+".name", "duplicate thing name %q (also things[%d])", t.Name, j)
-			} else {
-				names[t.Name] = i
-			}
+			c.unique(names, p+".name", "thing name", t.Name, "things", i)
 		}
 		if c.required(p+".class", t.Class) {
 			if _, ok := classes[t.Class]; !ok {
@@ -171,11 +165,7 @@ func (f *Fleet) validate(file string, mode fileMode) error {
 			if !serialRe.MatchString(t.Serial) {
 				c.add(p+".serial", "invalid serial %q: want 1-800 of a-z A-Z 0-9 _ . , @ / : # - (it becomes a thing attribute)", t.Serial)
 			}
-			if j, dup := serials[t.Serial]; dup {
-				c.add(p+".serial", "duplicate serial %q (also things[%d])", t.Serial, j)
-			} else {
-				serials[t.Serial] = i
-			}
+			c.unique(serials, p+".serial", "serial", t.Serial, "things", i)
 		}
 		if t.CSR != "" {
 			switch mode {
@@ -234,11 +224,7 @@ func (c *checker) checkFields(path, kind string, fields []Field) {
 			if kind == "field" && ReservedFieldNames[fd.Name] {
 				c.add(p+".name", "field name %q is reserved: the platform adds it to every message or stored record", fd.Name)
 			}
-			if j, dup := seen[fd.Name]; dup {
-				c.add(p+".name", "duplicate %s name %q (also %s[%d])", kind, fd.Name, path, j)
-			} else {
-				seen[fd.Name] = i
-			}
+			c.unique(seen, p+".name", kind+" name", fd.Name, path, i)
 		}
 		if fd.Type == "" {
 			c.add(p+".type", "is required")
