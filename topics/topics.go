@@ -4,9 +4,23 @@ package topics
 
 import "strings"
 
-// ThingNameVariable is the IoT policy variable that resolves to the connected thing's name.
-// It resolves only when the client id is the name of a thing attached to the certificate.
-const ThingNameVariable = "${iot:Connection.Thing.ThingName}"
+// Thing policy variables (AWS IoT developer guide, "Thing policy variables"). They resolve
+// only when the client id is the name of a thing attached to the connecting certificate;
+// otherwise a resource naming them matches nothing and access is denied.
+const (
+	// ThingNameVariable resolves to the connected thing's name.
+	ThingNameVariable = "${iot:Connection.Thing.ThingName}"
+	// ThingTypeVariable resolves to the connected thing's thing type, which is the qualified
+	// name of its device class (the same string names its topic rule).
+	ThingTypeVariable = "${iot:Connection.Thing.ThingTypeName}"
+	// DistrictVariable resolves to the connected thing's district attribute.
+	DistrictVariable = "${iot:Connection.Thing.Attributes[" + DistrictAttribute + "]}"
+)
+
+// DistrictAttribute is the thing attribute that holds a device's district, as the fleet
+// file's district id (for example "old_town"). Every provisioning path (declared things, JITP,
+// claim) sets it in this one format.
+const DistrictAttribute = "district"
 
 // RuleName is the topic rule that ingests one device class's telemetry, for example
 // RuleName("smartcity_dev", "street_light") == "smartcity_dev_street_light". Rule names allow
@@ -16,17 +30,23 @@ func RuleName(prefix, class string) string {
 }
 
 // TelemetrySuffix is the part of a telemetry topic after the Basic Ingest prefix, as the
-// topic rule sees it: "things/<thing>/telemetry".
-func TelemetrySuffix(thing string) string {
-	return "things/" + thing + "/telemetry"
+// topic rule sees it: "districts/<district>/things/<thing>/telemetry". The device policy
+// binds both levels to the authenticated thing (its district attribute and its name), so the
+// processor can read a device's district and name from the topic alone.
+func TelemetrySuffix(district, thing string) string {
+	return "districts/" + district + "/things/" + thing + "/telemetry"
 }
 
 // Telemetry is the Basic Ingest topic a device publishes telemetry to:
-// "$aws/rules/<rule>/things/<thing>/telemetry". Basic Ingest sends the message straight to the
-// rule, with no messaging charge, and no device can subscribe to it.
-func Telemetry(rule, thing string) string {
-	return "$aws/rules/" + rule + "/" + TelemetrySuffix(thing)
+// "$aws/rules/<rule>/districts/<district>/things/<thing>/telemetry". Basic Ingest sends the
+// message straight to the rule, with no messaging charge, and no device can subscribe to it.
+func Telemetry(rule, district, thing string) string {
+	return "$aws/rules/" + rule + "/" + TelemetrySuffix(district, thing)
 }
+
+// OwnTelemetry is the telemetry topic of whichever device connects, in IoT policy variables:
+// the rule of its thing type, its district attribute and its thing name.
+const OwnTelemetry = "$aws/rules/" + ThingTypeVariable + "/districts/" + DistrictVariable + "/things/" + ThingNameVariable + "/telemetry"
 
 // Command is the topic a device subscribes to for operator commands:
 // "city/things/<thing>/commands".
@@ -60,22 +80,34 @@ func JobsPrefix(thing string) string {
 	return "$aws/things/" + thing + "/jobs/"
 }
 
-// ThingFromTelemetry returns the thing name in a telemetry topic, with or without the Basic
-// Ingest prefix, and false when the topic is not a telemetry topic.
-func ThingFromTelemetry(topic string) (string, bool) {
-	if strings.HasPrefix(topic, "$aws/rules/") {
-		rest := strings.TrimPrefix(topic, "$aws/rules/")
+// TelemetryOrigin returns the district and thing name in a telemetry topic, with or without
+// the Basic Ingest prefix ("$aws/rules/<rule>/"), and false when the topic is not a telemetry
+// topic. It does not allocate: the results are substrings of topic.
+func TelemetryOrigin(topic string) (district, thing string, ok bool) {
+	if rest, found := strings.CutPrefix(topic, "$aws/rules/"); found {
 		i := strings.IndexByte(rest, '/')
 		if i < 0 {
-			return "", false
+			return "", "", false
 		}
 		topic = rest[i+1:]
 	}
-	parts := strings.Split(topic, "/")
-	if len(parts) != 3 || parts[0] != "things" || parts[2] != "telemetry" || parts[1] == "" {
-		return "", false
+	rest, found := strings.CutPrefix(topic, "districts/")
+	if !found {
+		return "", "", false
 	}
-	return parts[1], true
+	district, rest, found = strings.Cut(rest, "/")
+	if !found || district == "" {
+		return "", "", false
+	}
+	rest, found = strings.CutPrefix(rest, "things/")
+	if !found {
+		return "", "", false
+	}
+	thing, found = strings.CutSuffix(rest, "/telemetry")
+	if !found || thing == "" || strings.IndexByte(thing, '/') >= 0 {
+		return "", "", false
+	}
+	return district, thing, true
 }
 
 // ShadowGet is the classic shadow get request topic: "$aws/things/<thing>/shadow/get". AWS

@@ -6,7 +6,7 @@ func TestNames(t *testing.T) {
 	rule := RuleName("smartcity_dev", "street_light")
 	cases := []struct{ got, want string }{
 		{rule, "smartcity_dev_street_light"},
-		{Telemetry(rule, "sl-001"), "$aws/rules/smartcity_dev_street_light/things/sl-001/telemetry"},
+		{Telemetry(rule, "old_town", "sl-001"), "$aws/rules/smartcity_dev_street_light/districts/old_town/things/sl-001/telemetry"},
 		{Command("sl-001"), "city/things/sl-001/commands"},
 		{ShadowPrefix("sl-001"), "$aws/things/sl-001/shadow/"},
 		{JobsPrefix("sl-001"), "$aws/things/sl-001/jobs/"},
@@ -20,24 +20,34 @@ func TestNames(t *testing.T) {
 	}
 }
 
-func TestThingFromTelemetry(t *testing.T) {
+func TestTelemetryOrigin(t *testing.T) {
 	cases := []struct {
-		topic string
-		thing string
-		ok    bool
+		topic, district, thing string
+		ok                     bool
 	}{
-		{"$aws/rules/r/things/sl-001/telemetry", "sl-001", true},
-		{"things/sl-001/telemetry", "sl-001", true},
-		{"things//telemetry", "", false},
-		{"things/sl-001/commands", "", false},
-		{"$aws/rules/r", "", false},
-		{"", "", false},
+		{"$aws/rules/r/districts/old_town/things/sl-001/telemetry", "old_town", "sl-001", true},
+		{"districts/old_town/things/sl-001/telemetry", "old_town", "sl-001", true},
+		{Telemetry("r", "harbour", "ts-9"), "harbour", "ts-9", true},
+		{"districts//things/sl-001/telemetry", "", "", false},
+		{"districts/old_town/things//telemetry", "", "", false},
+		{"districts/old_town/things/a/b/telemetry", "", "", false},
+		{"districts/old_town/things/sl-001/commands", "", "", false},
+		{"things/sl-001/telemetry", "", "", false},
+		{"$aws/rules/r", "", "", false},
+		{"", "", "", false},
 	}
 	for _, c := range cases {
-		thing, ok := ThingFromTelemetry(c.topic)
-		if thing != c.thing || ok != c.ok {
-			t.Errorf("ThingFromTelemetry(%q) = %q, %v; want %q, %v", c.topic, thing, ok, c.thing, c.ok)
+		district, thing, ok := TelemetryOrigin(c.topic)
+		if district != c.district || thing != c.thing || ok != c.ok {
+			t.Errorf("TelemetryOrigin(%q) = %q, %q, %v; want %q, %q, %v", c.topic, district, thing, ok, c.district, c.thing, c.ok)
 		}
+	}
+}
+
+func TestOwnTelemetry(t *testing.T) {
+	want := "$aws/rules/${iot:Connection.Thing.ThingTypeName}/districts/${iot:Connection.Thing.Attributes[district]}/things/${iot:Connection.Thing.ThingName}/telemetry"
+	if OwnTelemetry != want {
+		t.Errorf("OwnTelemetry = %q, want %q", OwnTelemetry, want)
 	}
 }
 
