@@ -42,7 +42,7 @@ func Device(class fleetspec.DeviceClass, telemetryRule string) Document {
 			{
 				Sid: "PublishOwnTopics", Effect: Allow, Actions: []string{ActionPublish},
 				Resources: []Resource{
-					Topic(topics.Telemetry(telemetryRule, thing)),
+					Topic(topics.Telemetry(telemetryRule, topics.DistrictVariable, thing)),
 					Topic(topics.ShadowUpdate(thing)),
 					Topic(topics.ShadowGet(thing)),
 					Topic(topics.ShadowDelete(thing)),

@@ -55,7 +55,7 @@ func TestWeakenedDevicePolicyFails(t *testing.T) {
 		},
 		"iot:*": func(d *Document) { d.Statements[3].Actions = []string{ActionAll} },
 		"any rule": func(d *Document) {
-			d.Statements[1].Resources = append(d.Statements[1].Resources, Topic(topics.Telemetry("*", topics.ThingNameVariable)))
+			d.Statements[1].Resources = append(d.Statements[1].Resources, Topic(topics.Telemetry("*", topics.DistrictVariable, topics.ThingNameVariable)))
 		},
 	}
 	for name, w := range weaken {

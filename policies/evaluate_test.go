@@ -20,7 +20,7 @@ func TestDeviceIsolation(t *testing.T) {
 		want   bool
 	}{
 		{"connect as A", ActionConnect, arn(Client("A")), true},
-		{"publish A telemetry", ActionPublish, arn(Topic(topics.Telemetry(ruleA, "A"))), true},
+		{"publish A telemetry", ActionPublish, arn(Topic(topics.Telemetry(ruleA, "old_town", "A"))), true},
 		{"publish A shadow update", ActionPublish, arn(Topic(topics.ShadowUpdate("A"))), true},
 		{"publish A shadow get", ActionPublish, arn(Topic(topics.ShadowGet("A"))), true},
 		{"publish A job update", ActionPublish, arn(Topic(topics.JobsPrefix("A") + "job-1/update")), true},
@@ -33,8 +33,8 @@ func TestDeviceIsolation(t *testing.T) {
 
 		{"connect as B", ActionConnect, arn(Client("B")), false},
 		{"connect as AB", ActionConnect, arn(Client("AB")), false},
-		{"publish B telemetry", ActionPublish, arn(Topic(topics.Telemetry(ruleA, "B"))), false},
-		{"publish A telemetry to another class's rule", ActionPublish, arn(Topic(topics.Telemetry(ruleOther, "A"))), false},
+		{"publish B telemetry", ActionPublish, arn(Topic(topics.Telemetry(ruleA, "old_town", "B"))), false},
+		{"publish A telemetry to another class's rule", ActionPublish, arn(Topic(topics.Telemetry(ruleOther, "old_town", "A"))), false},
 		{"publish B shadow update", ActionPublish, arn(Topic(topics.ShadowUpdate("B"))), false},
 		{"publish A shadow accepted (a response topic)", ActionPublish, arn(Topic(topics.Accepted(topics.ShadowUpdate("A")))), false},
 		{"publish B job", ActionPublish, arn(Topic(topics.JobsPrefix("B") + "get")), false},
@@ -42,7 +42,7 @@ func TestDeviceIsolation(t *testing.T) {
 		{"subscribe B commands", ActionSubscribe, arn(TopicFilter(topics.Command("B"))), false},
 		{"subscribe all commands", ActionSubscribe, arn(TopicFilter(topics.Command("+"))), false},
 		{"subscribe B shadow", ActionSubscribe, arn(TopicFilter(topics.ShadowDelta("B"))), false},
-		{"subscribe A telemetry", ActionSubscribe, arn(TopicFilter(topics.Telemetry(ruleA, "A"))), false},
+		{"subscribe A telemetry", ActionSubscribe, arn(TopicFilter(topics.Telemetry(ruleA, "old_town", "A"))), false},
 		{"receive B commands", ActionReceive, arn(Topic(topics.Command("B"))), false},
 		{"receive B shadow", ActionReceive, arn(Topic(topics.ShadowDelta("B"))), false},
 		{"update A shadow over HTTP", ActionUpdateThingShadow, arn(Thing("A")), false},
@@ -108,7 +108,7 @@ func TestClaimScope(t *testing.T) {
 		{"register with another template", Request{Action: ActionPublish, Resource: "topic/" + topics.Provision("other"), ClientID: "claim.SN1"}, false},
 		{"hear the certificate", Request{Action: ActionReceive, Resource: "topic/" + topics.Accepted(topics.CreateCertificateFromCSR), ClientID: "claim.SN1"}, true},
 		{"subscribe to the rejection", Request{Action: ActionSubscribe, Resource: "topicfilter/" + topics.Rejected(topics.Provision("tmpl")), ClientID: "claim.SN1"}, true},
-		{"publish telemetry", Request{Action: ActionPublish, Resource: "topic/" + topics.Telemetry("r", "sl-001"), ClientID: "claim.SN1"}, false},
+		{"publish telemetry", Request{Action: ActionPublish, Resource: "topic/" + topics.Telemetry("r", "old_town", "sl-001"), ClientID: "claim.SN1"}, false},
 	}
 	for _, c := range cases {
 		if got := Evaluate(doc, c.req); got != c.want {

@@ -518,7 +518,7 @@ func TestFleetDevicePolicies(t *testing.T) {
 		}
 		thing := "probe-001"
 		for _, other := range fl.Classes {
-			topic := prefix + "topic/" + topics.Telemetry(n.Class(other.ID), thing)
+			topic := prefix + "topic/" + topics.Telemetry(n.Class(other.ID), "old_town", thing)
 			if got := policies.Allows(doc, policies.ActionPublish, topic, thing); got != (other.ID == c.ID) {
 				t.Errorf("class %s policy: publish to %s's telemetry rule allowed = %v", c.ID, other.ID, got)
 			}
@@ -545,7 +545,7 @@ func TestDevicePolicyIsolation(t *testing.T) {
 	own := func(x string) []req {
 		return []req{
 			{policies.ActionConnect, "client", x},
-			{policies.ActionPublish, "topic", topics.Telemetry(rule, x)},
+			{policies.ActionPublish, "topic", topics.Telemetry(rule, "old_town", x)},
 			{policies.ActionPublish, "topic", topics.ShadowUpdate(x)},
 			{policies.ActionPublish, "topic", topics.ShadowGet(x)},
 			{policies.ActionPublish, "topic", topics.JobsPrefix(x) + "get"},
@@ -562,7 +562,7 @@ func TestDevicePolicyIsolation(t *testing.T) {
 		}
 	}
 	denied := append(own(b), []req{
-		{policies.ActionPublish, "topic", topics.Telemetry(other, a)},
+		{policies.ActionPublish, "topic", topics.Telemetry(other, "old_town", a)},
 		{policies.ActionPublish, "topic", topics.Command(a)},
 		{policies.ActionPublish, "topic", topics.Command(b)},
 		{policies.ActionSubscribe, "topicfilter", "city/things/+/commands"},

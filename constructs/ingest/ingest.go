@@ -183,7 +183,7 @@ func New(scope constructs.Construct, id string, props *Props) *Ingest {
 		rule := awsiot.NewCfnTopicRule(rules, jsii.String(c), &awsiot.CfnTopicRuleProps{
 			RuleName: jsii.String(name),
 			TopicRulePayload: &awsiot.CfnTopicRule_TopicRulePayloadProperty{
-				Description:      jsii.String(fmt.Sprintf("Telemetry of device class %s, published to %s (Basic Ingest), into the %s path", c, topics.Telemetry(name, "<thing>"), p.Mode)),
+				Description:      jsii.String(fmt.Sprintf("Telemetry of device class %s, published to %s (Basic Ingest), into the %s path", c, topics.Telemetry(name, "<district>", "<thing>"), p.Mode)),
 				Sql:              jsii.String(RuleSQL()),
 				AwsIotSqlVersion: jsii.String(SQLVersion),
 				RuleDisabled:     jsii.Bool(false),

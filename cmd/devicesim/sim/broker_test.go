@@ -202,7 +202,7 @@ func TestDeviceAgainstMosquitto(t *testing.T) {
 			}
 		}()
 
-		telemetry := topics.Telemetry(rule, "sl-a")
+		telemetry := topics.Telemetry(rule, "old_town", "sl-a")
 		shadow := topics.ShadowUpdate("sl-a")
 		got := seen.until(t, "telemetry from sl-a", onTopic(telemetry, nil))
 		var first map[string]any
@@ -264,15 +264,15 @@ func TestDeviceAgainstMosquitto(t *testing.T) {
 		}
 
 		// Publishing to B's telemetry topic is refused at QoS 1 and never delivered.
-		err := sim.Publish(context.Background(), a, topics.Telemetry(rule, "sl-b"), []byte(`{"msgId":"forged"}`), wait)
+		err := sim.Publish(context.Background(), a, topics.Telemetry(rule, "old_town", "sl-b"), []byte(`{"msgId":"forged"}`), wait)
 		if err == nil || !strings.Contains(err.Error(), "refused: not authorized (0x87)") {
 			t.Errorf("publish to B's telemetry: err = %v, want a refusal", err)
 		}
-		if err := sim.Publish(context.Background(), a, topics.Telemetry(rule, "sl-a"), []byte(`{"msgId":"marker"}`), wait); err != nil {
+		if err := sim.Publish(context.Background(), a, topics.Telemetry(rule, "old_town", "sl-a"), []byte(`{"msgId":"marker"}`), wait); err != nil {
 			t.Fatal(err)
 		}
 		for _, p := range seen.until(t, "A's marker telemetry", func(p *paho.Publish) bool { return strings.Contains(string(p.Payload), "marker") }) {
-			if p.Topic == topics.Telemetry(rule, "sl-b") {
+			if p.Topic == topics.Telemetry(rule, "old_town", "sl-b") {
 				t.Errorf("observer received telemetry forged for B: %s", p.Payload)
 			}
 		}
@@ -289,7 +289,7 @@ func TestDeviceAgainstMosquitto(t *testing.T) {
 		go func() { errc <- d.Run(context.Background()) }()
 		select {
 		case err := <-errc:
-			want := "publish to " + topics.Telemetry(rule, "sl-b") + " refused: not authorized (0x87)"
+			want := "publish to " + topics.Telemetry(rule, "old_town", "sl-b") + " refused: not authorized (0x87)"
 			if err == nil || err.Error() != want {
 				t.Errorf("run: %v, want %q", err, want)
 			}

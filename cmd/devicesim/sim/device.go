@@ -56,6 +56,9 @@ type Config struct {
 	// Class is the thing's device class; its fields shape the telemetry and its commands are
 	// the ones the device accepts.
 	Class fleetspec.DeviceClass
+	// District is the thing's district id (its "district" attribute), a level of its
+	// telemetry topic.
+	District string
 	// RulePrefix is the topic rule prefix, for example "smartcity_dev"; the telemetry topic is
 	// topics.Telemetry(topics.RuleName(RulePrefix, Class.ID), Thing).
 	RulePrefix string
@@ -149,7 +152,7 @@ func New(cfg Config) (*Device, error) {
 		tls:       tlsCfg,
 		log:       cfg.Logger.With("thing", cfg.Thing),
 		gen:       NewGenerator(cfg.Class, cfg.Rand, cfg.Now),
-		telemetry: topics.Telemetry(topics.RuleName(cfg.RulePrefix, cfg.Class.ID), cfg.Thing),
+		telemetry: topics.Telemetry(topics.RuleName(cfg.RulePrefix, cfg.Class.ID), cfg.District, cfg.Thing),
 		inbox:     make(chan *paho.Publish, 64),
 		state:     map[string]any{},
 	}, nil

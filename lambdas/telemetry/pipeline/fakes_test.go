@@ -92,7 +92,7 @@ func msgAt(thing, msgID string, at time.Time, fields string) []byte {
 	if fields != "" {
 		b.WriteString("," + fields)
 	}
-	fmt.Fprintf(&b, `,"topic":%q,"clientId":%q,"receivedAt":%d}`, topics.TelemetrySuffix(thing), thing, at.UnixMilli())
+	fmt.Fprintf(&b, `,"topic":%q,"clientId":%q,"receivedAt":%d}`, topics.TelemetrySuffix("old_town", thing), thing, at.UnixMilli())
 	return []byte(b.String())
 }
 

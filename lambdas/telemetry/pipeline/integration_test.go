@@ -205,7 +205,7 @@ func TestAgainstEmulators(t *testing.T) {
 		r.Kinesis.PartitionKey = thing
 		r.Kinesis.ApproximateArrivalTimestamp = events.SecondsEpochTime{Time: now}
 		r.Kinesis.Data = []byte(fmt.Sprintf(`{"msgId":%q,"ts":%d,%s,"topic":%q,"clientId":%q,"receivedAt":%d}`,
-			id, now.UnixMilli()-100, fields, topics.TelemetrySuffix(thing), thing, now.UnixMilli()))
+			id, now.UnixMilli()-100, fields, topics.TelemetrySuffix("old_town", thing), thing, now.UnixMilli()))
 		return r
 	}
 	// A marker left by an attempt that died before its PUT: the record must still be stored,

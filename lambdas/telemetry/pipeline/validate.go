@@ -100,7 +100,7 @@ func (v *validator) checkIn(d *decoder, data []byte, m *message, vals []int32) (
 		return vals, ReasonMissingMetadata, "receivedAt is not a positive integer"
 	}
 	clientID := d.str(client)
-	thingName, ok := topics.ThingFromTelemetry(d.strTemp(topic))
+	_, thingName, ok := topics.TelemetryOrigin(d.strTemp(topic))
 	if !ok {
 		return vals, ReasonInvalidTopic, "topic is not a telemetry topic"
 	}
