@@ -84,7 +84,29 @@ func TestWeakenedDevicePolicyFails(t *testing.T) {
 		if len(f) == 0 {
 			t.Errorf("%s: no finding", name)
 		}
+		if want, ok := newVariableRule[name]; ok && !hasRule(f, want) {
+			t.Errorf("%s: findings %v, want one of %s", name, f, want)
+		}
 	}
+}
+
+// newVariableRule names the rule each weakening around the thing type and attribute
+// variables must trip.
+var newVariableRule = map[string]string{
+	"any district":                 "IoTPolicy-WildcardResource",
+	"any thing of the district":    "IoTPolicy-WildcardResource",
+	"district without thing":       "IoTPolicy-GroupScopedResource",
+	"thing type as the thing":      "IoTPolicy-GroupScopedResource",
+	"misspelled district variable": "IoTPolicy-ActionResourceMismatch",
+}
+
+func hasRule(f []Finding, id string) bool {
+	for _, x := range f {
+		if x.RuleID == id {
+			return true
+		}
+	}
+	return false
 }
 
 func TestDeviceWithoutCommandsCannotSubscribeToCommands(t *testing.T) {
