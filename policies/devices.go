@@ -13,11 +13,18 @@ func attached() Conditions {
 
 // Device is the policy of every device of a class, attached to each device certificate. A
 // device connects only as its own thing (client id = thing name, IsAttached), publishes only
-// its own telemetry (to the class's Basic Ingest rule), shadow requests and job topics, and
-// subscribes to and receives only its own command (when the class has commands), shadow and
-// job topics. Only Connect carries the IsAttached condition: every later action happens on a
-// connection that passed it, and repeating it would cost 165 of the 2048 characters IoT
-// allows a policy.
+// its own telemetry, shadow requests and job topics, and subscribes to and receives only its
+// own command (when the class has commands), shadow and job topics. Only Connect carries the
+// IsAttached condition: every later action happens on a connection that passed it, and
+// repeating it would cost 165 of the 2048 characters IoT allows a policy.
+//
+// Its telemetry topic is topics.OwnTelemetry: the rule named by the thing's registered thing
+// type, under its registered district attribute and its own name, all three from the
+// registry at connection time (see the package documentation for why). telemetryRule is the
+// class's rule, which is also the thing type every provisioning path gives the class's
+// things; the document reaches it through ${iot:Connection.Thing.ThingTypeName} rather than by
+// name, so a thing whose registered type is another class's reaches that class's rule only,
+// and one with no type reaches none.
 func Device(class fleetspec.DeviceClass, telemetryRule string) Document {
 	thing := topics.ThingNameVariable
 	shadow := topics.ShadowPrefix(thing) + "*"
@@ -42,7 +49,7 @@ func Device(class fleetspec.DeviceClass, telemetryRule string) Document {
 			{
 				Sid: "PublishOwnTopics", Effect: Allow, Actions: []string{ActionPublish},
 				Resources: []Resource{
-					Topic(topics.Telemetry(telemetryRule, topics.DistrictVariable, thing)),
+					Topic(topics.OwnTelemetry),
 					Topic(topics.ShadowUpdate(thing)),
 					Topic(topics.ShadowGet(thing)),
 					Topic(topics.ShadowDelete(thing)),

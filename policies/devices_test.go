@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/secure-smart-city/platform/fleetspec"
@@ -57,6 +58,21 @@ func TestWeakenedDevicePolicyFails(t *testing.T) {
 		"any rule": func(d *Document) {
 			d.Statements[1].Resources = append(d.Statements[1].Resources, Topic(topics.Telemetry("*", topics.DistrictVariable, topics.ThingNameVariable)))
 		},
+		"any district": func(d *Document) {
+			d.Statements[1].Resources = append(d.Statements[1].Resources, Topic(topics.Telemetry(topics.ThingTypeVariable, "*", topics.ThingNameVariable)))
+		},
+		"any thing of the district": func(d *Document) {
+			d.Statements[1].Resources = append(d.Statements[1].Resources, Topic(topics.Telemetry(topics.ThingTypeVariable, topics.DistrictVariable, "*")))
+		},
+		"district without thing": func(d *Document) {
+			d.Statements[1].Resources = append(d.Statements[1].Resources, Topic("$aws/rules/"+topics.ThingTypeVariable+"/districts/"+topics.DistrictVariable+"/telemetry"))
+		},
+		"thing type as the thing": func(d *Document) {
+			d.Statements[1].Resources = append(d.Statements[1].Resources, Topic(topics.Telemetry(topics.ThingTypeVariable, topics.DistrictVariable, topics.ThingTypeVariable)))
+		},
+		"misspelled district variable": func(d *Document) {
+			d.Statements[1].Resources[0] = Topic(topics.Telemetry(topics.ThingTypeVariable, "${iot:Connection.Thing.Attribute[district]}", topics.ThingNameVariable))
+		},
 	}
 	for name, w := range weaken {
 		doc := Device(streetLight, "smartcity_dev_street_light")
@@ -68,7 +84,29 @@ func TestWeakenedDevicePolicyFails(t *testing.T) {
 		if len(f) == 0 {
 			t.Errorf("%s: no finding", name)
 		}
+		if want, ok := newVariableRule[name]; ok && !hasRule(f, want) {
+			t.Errorf("%s: findings %v, want one of %s", name, f, want)
+		}
 	}
+}
+
+// newVariableRule names the rule each weakening around the thing type and attribute
+// variables must trip.
+var newVariableRule = map[string]string{
+	"any district":                 "IoTPolicy-WildcardResource",
+	"any thing of the district":    "IoTPolicy-WildcardResource",
+	"district without thing":       "IoTPolicy-GroupScopedResource",
+	"thing type as the thing":      "IoTPolicy-GroupScopedResource",
+	"misspelled district variable": "IoTPolicy-ActionResourceMismatch",
+}
+
+func hasRule(f []Finding, id string) bool {
+	for _, x := range f {
+		if x.RuleID == id {
+			return true
+		}
+	}
+	return false
 }
 
 func TestDeviceWithoutCommandsCannotSubscribeToCommands(t *testing.T) {
@@ -78,5 +116,24 @@ func TestDeviceWithoutCommandsCannotSubscribeToCommands(t *testing.T) {
 	}
 	if !Allows(doc, ActionSubscribe, testPrefix+string(TopicFilter(topics.ShadowDelta("aq-1"))), "aq-1") {
 		t.Error("a class without commands may not subscribe to its shadow delta")
+	}
+}
+
+// TestDeviceTelemetryIsOwnTelemetry: the device policy's telemetry grant is exactly
+// topics.OwnTelemetry, so the rule, district and thing all come from the registry.
+func TestDeviceTelemetryIsOwnTelemetry(t *testing.T) {
+	for _, c := range []fleetspec.DeviceClass{streetLight, airQuality} {
+		doc := Device(c, topics.RuleName("smartcity_dev", c.ID))
+		var telemetry []Resource
+		for _, st := range doc.Statements {
+			for _, r := range st.Resources {
+				if strings.Contains(string(r), "/telemetry") {
+					telemetry = append(telemetry, r)
+				}
+			}
+		}
+		if len(telemetry) != 1 || telemetry[0] != Topic(topics.OwnTelemetry) {
+			t.Errorf("class %s: telemetry resources %q, want only %q", c.ID, telemetry, Topic(topics.OwnTelemetry))
+		}
 	}
 }

@@ -13,22 +13,41 @@ type Request struct {
 	ClientID string
 	// AttachedThing is the name of a thing attached to the certificate; "" when none is.
 	AttachedThing string
+	// ThingType is the attached thing's thing type in the registry; "" when it has none.
+	ThingType string
+	// ThingAttributes are the attached thing's attributes in the registry; an empty value
+	// counts as absent (the registry's UpdateThing removes an attribute set to "").
+	ThingAttributes map[string]string
 }
 
 // Allows reports whether doc lets the device thingName, connected with its thing name as
-// client id and its thing attached to its certificate, perform action on resourceARN. An
-// empty thingName asks for a certificate with no attached thing.
+// client id and its thing attached to its certificate, perform action on resourceARN. The
+// thing has no thing type and no attributes, so resources naming them match nothing: use
+// AllowsThing for a device as provisioning registers it. An empty thingName asks for a
+// certificate with no attached thing.
 func Allows(doc Document, action, resourceARN, thingName string) bool {
 	return Evaluate(doc, Request{Action: action, Resource: resourceARN, ClientID: thingName, AttachedThing: thingName})
 }
 
+// AllowsThing reports whether doc lets thing, connected with its name as client id and
+// attached to its certificate, perform action on resourceARN; its thing type and attributes
+// resolve the thing policy variables that name them.
+func AllowsThing(doc Document, action, resourceARN string, thing RegisteredThing) bool {
+	return Evaluate(doc, thing.Request(action, resourceARN))
+}
+
 // Evaluate is a small model of AWS IoT policy evaluation for tests: a matching Deny wins, else
-// a matching Allow allows, else the request is denied. Thing policy variables resolve only
-// when the client id is the attached thing's name; ${iot:ClientId} resolves to the client id;
-// ${*}, ${?} and ${$} are literal characters; "*" and "?" are wildcards that match across
-// "/". Conditions understood: Bool iot:Connection.Thing.IsAttached. Where the model cannot
-// decide (another variable or condition), it errs towards denying: an Allow does not apply,
-// a Deny does. Region and account in the request ARN are not compared.
+// a matching Allow allows, else the request is denied. Thing policy variables
+// (${iot:Connection.Thing.ThingName}, ThingTypeName, Attributes[<name>]) resolve only when
+// the client id is the attached thing's name, and the type and attribute variables only when
+// the thing has that type or attribute; ${iot:ClientId} resolves to the client id. A resource
+// whose thing variable does not resolve matches nothing, in an Allow and in a Deny alike (AWS
+// IoT: "this variable won't be resolved and will result in an access denied error"; IAM,
+// "Policy variables with no value"). ${*}, ${?} and ${$} are literal characters; "*" and "?"
+// are wildcards that match across "/". Conditions understood: Bool
+// iot:Connection.Thing.IsAttached. Where the model cannot decide (another variable or
+// condition), it errs towards denying: an Allow does not apply, a Deny does. Region and
+// account in the request ARN are not compared.
 func Evaluate(doc Document, req Request) bool {
 	res, err := relativeResource(req.Resource)
 	if err != nil || res == AnyResource {
@@ -93,8 +112,11 @@ func resourcesMatch(patterns []Resource, res string, req Request, deny bool) boo
 		if rel == AnyResource {
 			return true
 		}
-		g, ok := resolve(string(rel), req)
-		if !ok {
+		g, st := resolve(string(rel), req)
+		switch st {
+		case unresolved:
+			continue
+		case undecided:
 			if deny {
 				return true
 			}
@@ -107,9 +129,20 @@ func resourcesMatch(patterns []Resource, res string, req Request, deny bool) boo
 	return false
 }
 
-// resolve substitutes the request's policy variables into a pattern; false when a variable
-// does not resolve.
-func resolve(pattern string, req Request) (glob, bool) {
+// resolution says whether a pattern's variables resolved.
+type resolution int
+
+const (
+	resolved resolution = iota
+	// unresolved: a variable the model knows has no value for this request; the pattern
+	// matches nothing.
+	unresolved
+	// undecided: a variable the model does not know.
+	undecided
+)
+
+// resolve substitutes the request's policy variables into a pattern.
+func resolve(pattern string, req Request) (glob, resolution) {
 	var g glob
 	for _, t := range tokenize(pattern, false) {
 		switch {
@@ -119,19 +152,33 @@ func resolve(pattern string, req Request) (glob, bool) {
 			g = append(g, globRune{wild: '?'})
 		case isThingNameVar(t):
 			if !isAttached(req) {
-				return nil, false
+				return nil, unresolved
 			}
 			g = append(g, literalGlob(req.AttachedThing)...)
+		case isThingTypeVar(t):
+			if !isAttached(req) || req.ThingType == "" {
+				return nil, unresolved
+			}
+			g = append(g, literalGlob(req.ThingType)...)
 		case isClientIDVar(t):
 			if req.ClientID == "" {
-				return nil, false
+				return nil, unresolved
 			}
 			g = append(g, literalGlob(req.ClientID)...)
-		case t.kind == tokVar:
-			return nil, false
 		default:
+			if name, ok := attributeName(t); ok {
+				v := req.ThingAttributes[name]
+				if !isAttached(req) || v == "" {
+					return nil, unresolved
+				}
+				g = append(g, literalGlob(v)...)
+				continue
+			}
+			if t.kind == tokVar {
+				return nil, undecided
+			}
 			g = append(g, literalGlob(t.text)...)
 		}
 	}
-	return g, true
+	return g, resolved
 }

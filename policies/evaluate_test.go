@@ -11,6 +11,7 @@ func TestDeviceIsolation(t *testing.T) {
 	ruleA := topics.RuleName("smartcity_dev", streetLight.ID)
 	ruleOther := topics.RuleName("smartcity_dev", airQuality.ID)
 	doc := Device(streetLight, ruleA)
+	a := CityThing("A", ruleA, "old_town")
 	arn := func(r Resource) string { return testPrefix + string(r) }
 
 	cases := []struct {
@@ -33,8 +34,11 @@ func TestDeviceIsolation(t *testing.T) {
 
 		{"connect as B", ActionConnect, arn(Client("B")), false},
 		{"connect as AB", ActionConnect, arn(Client("AB")), false},
-		{"publish B telemetry", ActionPublish, arn(Topic(topics.Telemetry(ruleA, "old_town", "B"))), false},
+		{"publish telemetry as B", ActionPublish, arn(Topic(topics.Telemetry(ruleA, "old_town", "B"))), false},
 		{"publish A telemetry to another class's rule", ActionPublish, arn(Topic(topics.Telemetry(ruleOther, "old_town", "A"))), false},
+		{"publish A telemetry under another district", ActionPublish, arn(Topic(topics.Telemetry(ruleA, "harbour", "A"))), false},
+		{"publish A telemetry under a district prefix", ActionPublish, arn(Topic(topics.Telemetry(ruleA, "old", "A"))), false},
+		{"publish A telemetry without the district level", ActionPublish, arn(Topic("$aws/rules/" + ruleA + "/things/A/telemetry")), false},
 		{"publish B shadow update", ActionPublish, arn(Topic(topics.ShadowUpdate("B"))), false},
 		{"publish A shadow accepted (a response topic)", ActionPublish, arn(Topic(topics.Accepted(topics.ShadowUpdate("A")))), false},
 		{"publish B job", ActionPublish, arn(Topic(topics.JobsPrefix("B") + "get")), false},
@@ -49,9 +53,56 @@ func TestDeviceIsolation(t *testing.T) {
 		{"retain publish", ActionRetainPublish, arn(Topic(topics.ShadowUpdate("A"))), false},
 	}
 	for _, c := range cases {
-		if got := Allows(doc, c.action, c.res, "A"); got != c.want {
-			t.Errorf("%s: Allows(%s, %s) = %v, want %v", c.name, c.action, c.res, got, c.want)
+		if got := AllowsThing(doc, c.action, c.res, a); got != c.want {
+			t.Errorf("%s: AllowsThing(%s, %s) = %v, want %v", c.name, c.action, c.res, got, c.want)
 		}
+	}
+}
+
+// TestDeviceTelemetryFollowsTheRegistry: the telemetry grant comes from the connected thing's
+// registry entry, not from a list: a thing provisioned at run time in any district publishes
+// its own telemetry, and only there; a thing without a thing type or district publishes none.
+func TestDeviceTelemetryFollowsTheRegistry(t *testing.T) {
+	rule := topics.RuleName("smartcity_dev", streetLight.ID)
+	other := topics.RuleName("smartcity_dev", airQuality.ID)
+	doc := Device(streetLight, rule)
+	telemetry := func(rule, district, thing string) string {
+		return testPrefix + string(Topic(topics.Telemetry(rule, district, thing)))
+	}
+	newThing := CityThing("sl-harbour-901", rule, "harbour")
+	cases := []struct {
+		name  string
+		thing RegisteredThing
+		topic string
+		want  bool
+	}{
+		{"run-time thing, own telemetry", newThing, telemetry(rule, "harbour", newThing.Name), true},
+		{"run-time thing, declared district of another", newThing, telemetry(rule, "old_town", newThing.Name), false},
+		{"run-time thing, as a declared thing", newThing, telemetry(rule, "harbour", "sl-old-town-001"), false},
+		{"run-time thing, another class's rule", newThing, telemetry(other, "harbour", newThing.Name), false},
+		{"no thing type", RegisteredThing{Name: "x", Attributes: map[string]string{topics.DistrictAttribute: "harbour"}}, telemetry(rule, "harbour", "x"), false},
+		{"no district", RegisteredThing{Name: "x", Type: rule}, telemetry(rule, "harbour", "x"), false},
+		{"empty district", CityThing("x", rule, ""), telemetry(rule, "", "x"), false},
+		{"district attribute under another name", RegisteredThing{Name: "x", Type: rule, Attributes: map[string]string{"District": "harbour"}}, telemetry(rule, "harbour", "x"), false},
+		// The type decides the rule: a thing registered as an air quality sensor publishes to
+		// that rule only, whichever class's policy it holds.
+		{"registered as another class, own type's rule", CityThing("x", other, "harbour"), telemetry(other, "harbour", "x"), true},
+		{"registered as another class, policy's rule", CityThing("x", other, "harbour"), telemetry(rule, "harbour", "x"), false},
+	}
+	for _, c := range cases {
+		if got := AllowsThing(doc, ActionPublish, c.topic, c.thing); got != c.want {
+			t.Errorf("%s: publish %s = %v, want %v", c.name, c.topic, got, c.want)
+		}
+	}
+	// A certificate whose client id is not its attached thing resolves no thing variable.
+	req := newThing.Request(ActionPublish, telemetry(rule, "harbour", newThing.Name))
+	req.ClientID = "other"
+	if Evaluate(doc, req) {
+		t.Error("telemetry allowed with a client id that is not the attached thing")
+	}
+	// Allows knows no type or attributes, so it cannot reach telemetry.
+	if Allows(doc, ActionPublish, telemetry(rule, "harbour", newThing.Name), newThing.Name) {
+		t.Error("Allows without a registry entry reached telemetry")
 	}
 }
 
@@ -125,7 +176,10 @@ func TestEvaluateVariablesAndConditions(t *testing.T) {
 			Conditions: Conditions{"IpAddress": {"aws:SourceIp": {"10.0.0.0/8"}}}},
 		{Effect: Allow, Actions: []string{ActionConnect}, Resources: []Resource{Client("*")}},
 		{Effect: Deny, Actions: []string{ActionConnect}, Resources: []Resource{Client("${iot:Connection.Thing.Attributes[x]}")}},
+		{Effect: Allow, Actions: []string{ActionRetainPublish}, Resources: []Resource{Topic("t/${iot:Connection.Thing.ThingTypeName}/${iot:Connection.Thing.Attributes[zone]}")}},
+		{Effect: Allow, Actions: []string{ActionGetRetainedMessage}, Resources: []Resource{Topic("t/${iot:Connection.Thing.Atributes[zone]}")}},
 	}}
+	zoned := RegisteredThing{Name: "c1", Type: "lamp", Attributes: map[string]string{"zone": "north", "x": "c1"}}
 	cases := []struct {
 		name string
 		req  Request
@@ -136,11 +190,26 @@ func TestEvaluateVariablesAndConditions(t *testing.T) {
 		{"client id variable", Request{Action: ActionPublish, Resource: "topic/lit/*/c2", ClientID: "c1"}, false},
 		{"unresolved variable does not allow", Request{Action: ActionReceive, Resource: "topic/attr/north", ClientID: "c1"}, false},
 		{"unknown condition does not allow", Request{Action: ActionSubscribe, Resource: "topicfilter/ip/x", ClientID: "c1"}, false},
-		{"unresolved variable in Deny denies", Request{Action: ActionConnect, Resource: "client/c1", ClientID: "c1"}, false},
+		{"attribute variable", zoned.Request(ActionReceive, "topic/attr/north"), true},
+		{"attribute variable, other value", zoned.Request(ActionReceive, "topic/attr/south"), false},
+		{"attribute variable, client id not the thing", Request{Action: ActionReceive, Resource: "topic/attr/north", ClientID: "c2", AttachedThing: "c1", ThingAttributes: zoned.Attributes}, false},
+		{"type and attribute variables", zoned.Request(ActionRetainPublish, "topic/t/lamp/north"), true},
+		{"type variable, other type", zoned.Request(ActionRetainPublish, "topic/t/bench/north"), false},
+		{"misspelled thing variable does not allow", zoned.Request(ActionGetRetainedMessage, "topic/t/north"), false},
+		{"unresolved thing variable in Deny matches nothing", Request{Action: ActionConnect, Resource: "client/c9", ClientID: "c9", AttachedThing: "c9"}, true},
+		{"resolved thing variable in Deny denies", Request{Action: ActionConnect, Resource: "client/c1", ClientID: "c1", AttachedThing: "c1", ThingAttributes: map[string]string{"x": "c1"}}, false},
 	}
 	for _, c := range cases {
 		if got := Evaluate(doc, c.req); got != c.want {
 			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
 		}
+	}
+	// A variable the model does not know (a certificate variable) makes a Deny apply.
+	unknown := Document{Statements: []Statement{
+		{Effect: Allow, Actions: []string{ActionConnect}, Resources: []Resource{Client("*")}},
+		{Effect: Deny, Actions: []string{ActionConnect}, Resources: []Resource{Client("${iot:Certificate.Subject.Country}")}},
+	}}
+	if Evaluate(unknown, Request{Action: ActionConnect, Resource: "client/c1", ClientID: "c1"}) {
+		t.Error("a Deny with a variable the model does not know did not apply")
 	}
 }

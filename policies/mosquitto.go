@@ -6,30 +6,45 @@ import (
 )
 
 // MosquittoACL translates IoT policies into the body of a mosquitto acl_file for a local test
-// broker. Each Allow statement's iot:Publish topics become "pattern write <topic>" and its
-// iot:Subscribe topic filters and iot:Receive topics "pattern read <topic>" (mosquitto has a
-// single read permission for both). ${iot:Connection.Thing.ThingName} becomes %u: run the
-// broker with require_certificate and use_identity_as_username, so the username is the client
-// certificate's CN, the thing name. That is the broker's analogue of IsAttached, and why
-// conditions are otherwise ignored. ${iot:ClientId} becomes %c.
+// broker, resolving the thing type and attribute variables from reg, the local city's
+// registry. Each Allow statement's iot:Publish topics become write access and its
+// iot:Subscribe topic filters and iot:Receive topics read access (mosquitto has a single read
+// permission for both).
+//
+// mosquitto substitutes only %u (user name) and %c (client id) in "pattern" lines, which apply
+// to every client. So a topic whose only variable is ${iot:Connection.Thing.ThingName} becomes
+// one "pattern" line with %u (run the broker with require_certificate and
+// use_identity_as_username, so the user name is the client certificate's CN, the thing name:
+// the broker's analogue of IsAttached, and why conditions are otherwise ignored), and
+// ${iot:ClientId} becomes %c. A topic that names ${iot:Connection.Thing.ThingTypeName} or
+// ${iot:Connection.Thing.Attributes[<name>]} is expanded per registered thing into
+// "topic" lines under "user <thing>", with the thing's name, type and attribute in place of
+// the variables. A variable with no expansion is an error naming it: the thing type or
+// attribute missing from a registered thing (every provisioning path sets both, so the
+// registry is wrong), a type or attribute variable with no thing in the registry, a type or
+// attribute variable beside ${iot:ClientId} (mosquitto does not tie the client id to the
+// user), and any other policy variable.
 //
 // An IoT "*" at the end of a topic, right after "/", becomes the MQTT "#" (which also matches
 // the parent topic itself, one level more than IoT allows; a whole-topic "#" does not match
-// "$..." topics, one class less); any other "*", a "?", a literal
-// "+" or "#", another policy variable or a resource that is not a topic is an error, as are
-// Deny statements other than a full deny-all. mosquitto's pattern lines apply to every
-// client, so the docs are joined as if attached to one certificate: a deny-all among them
-// (Quarantine) leaves no lines, and mosquitto denies everything. mosquitto 2.0.11 grants a
-// SUBSCRIBE its read patterns do not cover and withholds the messages on delivery instead,
-// so tests against it should judge by what a client receives.
-func MosquittoACL(docs ...Document) (string, error) {
-	var lines []string
+// "$..." topics, one class less); any other "*", a "?", a literal "+" or "#", or a resource
+// that is not a topic is an error, as are Deny statements other than a full deny-all.
+// mosquitto's ACL applies to every client, so the docs are joined as if attached to one
+// certificate: a deny-all among them (Quarantine) leaves no lines, and mosquitto denies
+// everything. mosquitto 2.0.11 grants a SUBSCRIBE its read patterns do not cover and
+// withholds the messages on delivery instead, so tests against it should judge by what a
+// client receives.
+func MosquittoACL(reg Registry, docs ...Document) (string, error) {
+	if err := reg.Validate(); err != nil {
+		return "", err
+	}
+	var patterns []string
+	perThing := make([][]string, len(reg))
 	seen := map[string]bool{}
-	add := func(access, topic string) {
-		l := "pattern " + access + " " + topic
-		if !seen[l] {
-			seen[l] = true
-			lines = append(lines, l)
+	add := func(list *[]string, line string) {
+		if !seen[line] {
+			seen[line] = true
+			*list = append(*list, line)
 		}
 	}
 	denyAll := false
@@ -65,31 +80,73 @@ func MosquittoACL(docs ...Document) (string, error) {
 				if !(typ == TypeTopic && (write || recv)) && !(typ == TypeTopicFilter && sub) {
 					continue
 				}
-				topic, err := mqttTopic(rest)
-				if err != nil {
-					return "", fmt.Errorf("%s: resource %q: %w", where, r, err)
-				}
+				var access []string
 				if typ == TypeTopic && write {
-					add("write", topic)
+					access = append(access, "write")
 				}
 				if (typ == TypeTopic && recv) || (typ == TypeTopicFilter && sub) {
-					add("read", topic)
+					access = append(access, "read")
+				}
+				toks := tokenize(rest, false)
+				if !hasGroupVar(toks) {
+					topic, err := mqttTopic(toks, nil)
+					if err != nil {
+						return "", fmt.Errorf("%s: resource %q: %w", where, r, err)
+					}
+					for _, a := range access {
+						add(&patterns, "pattern "+a+" "+topic)
+					}
+					continue
+				}
+				if len(reg) == 0 {
+					return "", fmt.Errorf("%s: resource %q: %s has no expansion: the registry has no things", where, r, firstGroupVar(toks).display())
+				}
+				for i := range reg {
+					topic, err := mqttTopic(toks, &reg[i])
+					if err != nil {
+						return "", fmt.Errorf("%s: resource %q: %w", where, r, err)
+					}
+					for _, a := range access {
+						add(&perThing[i], "user "+reg[i].Name+" topic "+a+" "+topic)
+					}
 				}
 			}
 		}
 	}
 	var b strings.Builder
-	b.WriteString("# mosquitto ACL generated by policies.MosquittoACL from IoT policies.\n")
+	b.WriteString("# mosquitto ACL generated by policies.MosquittoACL from IoT policies and a thing registry.\n")
 	b.WriteString("# %u is the certificate's CN (use_identity_as_username), the thing name.\n")
 	if denyAll {
 		b.WriteString("# a deny-all policy is attached: no client may do anything.\n")
 		return b.String(), nil
 	}
-	for _, l := range lines {
+	for _, l := range patterns {
 		b.WriteString(l)
 		b.WriteByte('\n')
 	}
+	for i, lines := range perThing {
+		if len(lines) == 0 {
+			continue
+		}
+		b.WriteString("user " + reg[i].Name + "\n")
+		for _, l := range lines {
+			// The "user <name> " key only kept lines of different things apart in seen.
+			b.WriteString(strings.TrimPrefix(l, "user "+reg[i].Name+" "))
+			b.WriteByte('\n')
+		}
+	}
 	return b.String(), nil
+}
+
+func hasGroupVar(toks []token) bool { return firstGroupVar(toks).kind == tokVar }
+
+func firstGroupVar(toks []token) token {
+	for _, t := range toks {
+		if isGroupVar(t) {
+			return t
+		}
+	}
+	return token{}
 }
 
 // isDenyAll reports whether st denies every action on every resource, unconditionally.
@@ -114,9 +171,9 @@ func isDenyAll(st Statement) bool {
 	return false
 }
 
-// mqttTopic writes an IoT topic pattern as a mosquitto ACL topic.
-func mqttTopic(pattern string) (string, error) {
-	toks := tokenize(pattern, false)
+// mqttTopic writes an IoT topic pattern as a mosquitto ACL topic: for a "pattern" line when
+// thing is nil, for a "topic" line of that thing otherwise.
+func mqttTopic(toks []token, thing *RegisteredThing) (string, error) {
 	var b strings.Builder
 	for i, t := range toks {
 		switch {
@@ -127,12 +184,29 @@ func mqttTopic(pattern string) (string, error) {
 			b.WriteString("#")
 		case t.kind == tokQmark:
 			return "", fmt.Errorf("\"?\" has no MQTT equivalent")
-		case isThingNameVar(t):
+		case isThingNameVar(t) && thing == nil:
 			b.WriteString("%u")
-		case isClientIDVar(t):
+		case isThingNameVar(t):
+			b.WriteString(thing.Name)
+		case isClientIDVar(t) && thing == nil:
 			b.WriteString("%c")
+		case isClientIDVar(t):
+			return "", fmt.Errorf("%s has no expansion beside a thing type or attribute variable: mosquitto does not tie the client id to the certificate's thing", t.display())
+		case isThingTypeVar(t):
+			if thing.Type == "" {
+				return "", fmt.Errorf("%s has no expansion for thing %q: it has no thing type in the registry", t.display(), thing.Name)
+			}
+			b.WriteString(thing.Type)
 		case t.kind == tokVar:
-			return "", fmt.Errorf("policy variable %s has no mosquitto equivalent", varRef(t.text))
+			name, ok := attributeName(t)
+			if !ok {
+				return "", fmt.Errorf("policy variable %s has no mosquitto equivalent", t.display())
+			}
+			v := thing.Attributes[name]
+			if v == "" {
+				return "", fmt.Errorf("%s has no expansion for thing %q: it has no attribute %q in the registry", t.display(), thing.Name, name)
+			}
+			b.WriteString(v)
 		default:
 			if strings.ContainsAny(t.text, "+#") {
 				return "", fmt.Errorf("\"+\" and \"#\" are literal in IoT policies but wildcards in mosquitto")

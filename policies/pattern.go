@@ -9,7 +9,13 @@ import (
 // case-insensitively, as IAM does.
 const (
 	varThingName = "iot:Connection.Thing.ThingName"
+	varThingType = "iot:Connection.Thing.ThingTypeName"
 	varClientID  = "iot:ClientId"
+	// varAttributePrefix starts ${iot:Connection.Thing.Attributes[<name>]}.
+	varAttributePrefix = "iot:Connection.Thing.Attributes["
+	// varThingPrefix is the namespace of the thing policy variables.
+	varThingPrefix = "iot:Connection.Thing."
+	varIsAttached  = "iot:Connection.Thing.IsAttached"
 )
 
 type tokKind int
@@ -82,6 +88,71 @@ func tokenize(s string, mqtt bool) []token {
 func isThingNameVar(t token) bool { return t.kind == tokVar && strings.EqualFold(t.text, varThingName) }
 
 func isClientIDVar(t token) bool { return t.kind == tokVar && strings.EqualFold(t.text, varClientID) }
+
+func isThingTypeVar(t token) bool { return t.kind == tokVar && strings.EqualFold(t.text, varThingType) }
+
+// attributeName returns the attribute a ${iot:Connection.Thing.Attributes[<name>]} token
+// names, and false for any other token or a malformed name. The prefix is compared
+// case-insensitively like every variable name; the attribute name exactly, because attribute
+// names are case-sensitive in the registry (AWS does not document how the variable compares
+// them, so the model resolves only the exact name: an Allow then grants less, never more).
+func attributeName(t token) (string, bool) {
+	if t.kind != tokVar || len(t.text) <= len(varAttributePrefix) ||
+		!strings.EqualFold(t.text[:len(varAttributePrefix)], varAttributePrefix) || !strings.HasSuffix(t.text, "]") {
+		return "", false
+	}
+	name := t.text[len(varAttributePrefix) : len(t.text)-1]
+	if !validAttributeName(name) {
+		return "", false
+	}
+	return name, true
+}
+
+// validAttributeName reports whether name fits the registry's attribute name pattern
+// ([a-zA-Z0-9_.,@/:#-]+, at most 128 characters).
+func validAttributeName(name string) bool {
+	if name == "" || len(name) > 128 {
+		return false
+	}
+	for _, c := range name {
+		if !(isThingNameChar(c) || strings.ContainsRune(".,@/#", c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// isGroupVar reports whether t is a thing policy variable that many things share a value of:
+// the thing type or an attribute (every street light of the city has the same thing type,
+// every device of a district the same district attribute). A resource named by these alone is
+// shared by that whole group.
+func isGroupVar(t token) bool {
+	_, attr := attributeName(t)
+	return attr || isThingTypeVar(t)
+}
+
+// isUnknownThingVar reports whether t is in the thing policy variables' namespace
+// (iot:Connection.Thing.) without being one of them: a misspelling that never resolves.
+func isUnknownThingVar(t token) bool {
+	if t.kind != tokVar || len(t.text) < len(varThingPrefix) || !strings.EqualFold(t.text[:len(varThingPrefix)], varThingPrefix) {
+		return false
+	}
+	return !isThingNameVar(t) && !isGroupVar(t) && !strings.EqualFold(t.text, varIsAttached)
+}
+
+// ownsLevel reports whether toks[i] is the thing-name variable filling a whole level: it
+// starts the pattern or follows a "/", and ends it or precedes a "/". A resource that holds
+// the connected thing's name as a whole level names that thing's resources only; one that
+// holds it inside a level ("a-${thing}") can collide with another thing's
+// ("a-b" + "-c" and "a" + "-b-c").
+func ownsLevel(toks []token, i int) bool {
+	if !isThingNameVar(toks[i]) {
+		return false
+	}
+	start := i == 0 || (toks[i-1].kind == tokLit && strings.HasSuffix(toks[i-1].text, "/"))
+	end := i+1 == len(toks) || (toks[i+1].kind == tokLit && strings.HasPrefix(toks[i+1].text, "/"))
+	return start && end
+}
 
 // isOpen reports whether a token lets a pattern reach names the policy does not fix: an IoT
 // wildcard, an MQTT wildcard in a topic filter, or ${iot:ClientId}, which the client chooses
@@ -198,12 +269,14 @@ func reachesThingsReserved(toks []token) bool {
 	if i == len(toks) {
 		return false
 	}
-	if level != "" || !isThingNameVar(toks[i]) {
-		// "$aws/things/sl-*", "$aws/things/*", "$aws/things/${iot:ClientId}/..."; an
-		// opaque variable (a thing attribute, say) names one thing.
+	if level != "" || (!isThingNameVar(toks[i]) && !isGroupVar(toks[i])) {
+		// "$aws/things/sl-*", "$aws/things/*", "$aws/things/${iot:ClientId}/..."; another
+		// opaque variable names one thing.
 		return isOpen(toks[i])
 	}
-	// "$aws/things/${iot:Connection.Thing.ThingName}" must end the level.
+	// "$aws/things/${iot:Connection.Thing.ThingName}" (or a thing type or attribute, which
+	// names one thing too, if a shared one: IoTPolicy-GroupScopedResource judges that) must
+	// end the level.
 	if i+1 == len(toks) {
 		return false
 	}

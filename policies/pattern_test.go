@@ -37,8 +37,8 @@ func TestGlobMatch(t *testing.T) {
 		{"topic/a/${*}", "topic/a/b", false},
 	}
 	for _, c := range cases {
-		g, ok := resolve(c.pattern, Request{})
-		if !ok {
+		g, st := resolve(c.pattern, Request{})
+		if st != resolved {
 			t.Fatalf("resolve(%q) failed", c.pattern)
 		}
 		if got := g.match(c.s); got != c.want {

@@ -15,7 +15,9 @@ var ruleActionResourceMismatch = Rule{
 		"is not an IoT resource or of an unknown type; an action none of whose resources has its " +
 		"type (iot:Subscribe needs topicfilter/, Publish/Receive topic/, Connect client/, shadow " +
 		"and job actions thing/); a resource no action of the statement applies to; \"+\" or \"#\" " +
-		"in an Allow topic/ resource, where they are literal and no topic name contains them.",
+		"in an Allow topic/ resource, where they are literal and no topic name contains them; a " +
+		"${iot:Connection.Thing.<x>} variable that is not a thing policy variable (a misspelling), " +
+		"which never resolves.",
 	Mirrors: "none (this project's own); AWS IoT Core action resources table",
 	Check:   checkActionResourceMismatch,
 }
@@ -73,6 +75,11 @@ func checkActionResourceMismatch(s Statement) []string {
 			out = append(out, fmt.Sprintf("resource %q is a %s/ resource, which none of the statement's actions applies to", r, typ))
 		case s.Effect == Allow && typ == TypeTopic && strings.ContainsAny(rest, "+#"):
 			out = append(out, fmt.Sprintf("topic resource %q contains \"+\" or \"#\", literal in policies: no topic name contains them (use topicfilter/ for iot:Subscribe, \"*\" for a wildcard)", r))
+		}
+		for _, t := range tokenize(rest, false) {
+			if isUnknownThingVar(t) {
+				out = append(out, fmt.Sprintf("resource %q uses %s, which is not a thing policy variable (ThingName, ThingTypeName, IsAttached, Attributes[<name>]): it never resolves, so the resource matches nothing", r, t.display()))
+			}
 		}
 	}
 	return out

@@ -27,6 +27,7 @@ func Rules() []Rule {
 		ruleDenyMQTTWildcard,
 		ruleWildcardAction,
 		ruleWildcardResource,
+		ruleGroupScopedResource,
 		ruleActionResourceMismatch,
 	}
 }

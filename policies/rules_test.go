@@ -132,7 +132,7 @@ func TestCheckNormalizesFullARNs(t *testing.T) {
 	if !Allows(doc, ActionPublish, testPrefix+"topic/city/x", "A") {
 		t.Error("Evaluate does not read full ARNs")
 	}
-	if acl, err := MosquittoACL(Document{Statements: []Statement{{Effect: Allow, Actions: []string{ActionPublish}, Resources: []Resource{Resource(testPrefix + "topic/a")}}}}); err != nil || !strings.Contains(acl, "pattern write a\n") {
+	if acl, err := MosquittoACL(nil, Document{Statements: []Statement{{Effect: Allow, Actions: []string{ActionPublish}, Resources: []Resource{Resource(testPrefix + "topic/a")}}}}); err != nil || !strings.Contains(acl, "pattern write a\n") {
 		t.Errorf("MosquittoACL: %q, %v", acl, err)
 	}
 }

@@ -27,14 +27,15 @@ func main() {
 func run(args []string) error {
 	fs := flag.NewFlagSet("devicesim", flag.ContinueOnError)
 	var (
-		endpoint   = fs.String("endpoint", "", "MQTT endpoint host, for AWS IoT the iot:Data-ATS endpoint (required)")
+		endpoint   = fs.String("endpoint", "", "MQTT endpoint host (required); for AWS IoT the domain name of the Fleet stack's domain configuration <fleet>_<stage>_devices: aws iot describe-domain-configuration --domain-configuration-name smartcity_dev_devices --query domainName --output text")
 		port       = fs.Int("port", 0, "TLS port (default 8883, or 443 with --alpn)")
 		alpn       = fs.Bool("alpn", false, "offer ALPN x-amzn-mqtt-ca, for MQTT over port 443")
 		certFile   = fs.String("cert", "", "device certificate, PEM (required)")
 		keyFile    = fs.String("key", "", "device private key, PEM (required)")
 		caFile     = fs.String("ca", "", "the endpoint's CA certificate, PEM, the only trusted root (required; Amazon Root CA 1 for AWS IoT)")
 		thing      = fs.String("thing", "", "thing name, also the MQTT client id (required)")
-		class      = fs.String("class", "", "device class id (default: the thing's class in the fleet file)")
+		class      = fs.String("class", "", "device class id, the thing's registered thing type without the rule prefix (default: the thing's class in the fleet file; required for a thing not in it)")
+		district   = fs.String("district", "", "district id, the thing's registered district attribute (default: the thing's district in the fleet file; required for a thing not in it)")
 		rulePrefix = fs.String("rule-prefix", "", "topic rule prefix <fleet>_<stage>, e.g. smartcity_dev (default: the fleet's name and --stage)")
 		stage      = fs.String("stage", "dev", "stage whose topic rules receive the telemetry, when --rule-prefix is not given")
 		fleetFile  = fs.String("fleet", "config/fleet.dev.json", "fleet file to read the device class from")
@@ -66,7 +67,7 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("fleet file %s: %w", *fleetFile, err)
 	}
-	dc, err := classOf(fleet, *thing, *class)
+	dc, dist, err := identityOf(fleet, *thing, *class, *district)
 	if err != nil {
 		return err
 	}
@@ -79,7 +80,7 @@ func run(args []string) error {
 	d, err := sim.New(sim.Config{
 		Endpoint: *endpoint, Port: *port, ALPN: *alpn,
 		CertFile: *certFile, KeyFile: *keyFile, CAFile: *caFile,
-		Thing: *thing, Class: dc, RulePrefix: *rulePrefix,
+		Thing: *thing, Class: dc, District: dist, RulePrefix: *rulePrefix,
 		Rate: *rate, Count: *count, Timeout: *timeout,
 		SkipShadowDelta: *noDelta, Logger: logger,
 	})
@@ -94,18 +95,29 @@ func run(args []string) error {
 	return d.Run(ctx)
 }
 
-// classOf returns the device class named by classID, or else the thing's own class.
-func classOf(fleet *fleetspec.Fleet, thing, classID string) (fleetspec.DeviceClass, error) {
-	if classID == "" {
-		t, ok := fleet.Thing(thing)
-		if !ok {
-			return fleetspec.DeviceClass{}, fmt.Errorf("thing %q is not in fleet file %s; pass --class", thing, fleet.Path)
+// identityOf returns the device class and district the simulated thing publishes as. A thing
+// declared in the fleet file takes its class and district from there, and a flag that
+// contradicts them is an error (its registry entry says otherwise, so its policy would refuse
+// the telemetry). Any other thing, one provisioned at run time, needs both flags. Either way
+// the class and district must be the fleet file's.
+func identityOf(fleet *fleetspec.Fleet, thing, classID, district string) (fleetspec.DeviceClass, string, error) {
+	if t, ok := fleet.Thing(thing); ok {
+		if classID != "" && classID != t.Class {
+			return fleetspec.DeviceClass{}, "", fmt.Errorf("thing %q is declared in fleet file %s with class %q; --class %q contradicts it", thing, fleet.Path, t.Class, classID)
 		}
-		classID = t.Class
+		if district != "" && district != t.District {
+			return fleetspec.DeviceClass{}, "", fmt.Errorf("thing %q is declared in fleet file %s in district %q; --district %q contradicts it", thing, fleet.Path, t.District, district)
+		}
+		classID, district = t.Class, t.District
+	} else if classID == "" || district == "" {
+		return fleetspec.DeviceClass{}, "", fmt.Errorf("thing %q is not declared in fleet file %s; pass --class and --district as it is registered (its thing type and district attribute)", thing, fleet.Path)
 	}
 	dc, ok := fleet.Class(classID)
 	if !ok {
-		return fleetspec.DeviceClass{}, fmt.Errorf("device class %q is not in fleet file %s", classID, fleet.Path)
+		return fleetspec.DeviceClass{}, "", fmt.Errorf("device class %q is not in fleet file %s", classID, fleet.Path)
 	}
-	return dc, nil
+	if _, ok := fleet.District(district); !ok {
+		return fleetspec.DeviceClass{}, "", fmt.Errorf("district %q is not in fleet file %s", district, fleet.Path)
+	}
+	return dc, district, nil
 }

@@ -105,15 +105,46 @@ func reported(m map[string]any) map[string]any {
 	return r
 }
 
+var airQuality = fleetspec.DeviceClass{
+	ID: "air_quality", Name: "Air quality",
+	Fields: []fleetspec.Field{{Name: "pm25", Type: fleetspec.TypeNumber, Required: true, Min: ptr(0), Max: ptr(1000)}},
+}
+
+// The simulated device is provisioned at run time: it is in no fleet file, only in the
+// registry the test builds, as JITP or claim provisioning would register it.
+const (
+	runtimeThing    = "sl-harbour-901"
+	runtimeDistrict = "harbour"
+	// otherThing is another street light, registered in another district.
+	otherThing    = "sl-old-town-902"
+	otherDistrict = "old_town"
+)
+
 type broker struct {
 	*mqtttest.Broker
 	ca *mqtttest.CA
 }
 
+// startBroker runs mosquitto with the ACL generated from the street light device policy and
+// a registry of two things (thing type and district attribute each), as the local city
+// provides it.
 func startBroker(t *testing.T) broker {
 	t.Helper()
+	fl, err := fleetspec.Load("../../../config/fleet.dev.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{runtimeThing, otherThing} {
+		if _, declared := fl.Thing(name); declared {
+			t.Fatalf("%s is declared in %s; the test needs things provisioned at run time", name, fl.Path)
+		}
+	}
 	rule := topics.RuleName(rulePrefix, streetLight.ID)
-	acl, err := policies.MosquittoACL(policies.Device(streetLight, rule))
+	reg := policies.Registry{
+		policies.CityThing(runtimeThing, rule, runtimeDistrict),
+		policies.CityThing(otherThing, rule, otherDistrict),
+	}
+	acl, err := policies.MosquittoACL(reg, policies.Device(streetLight, rule))
 	if err != nil {
 		t.Fatalf("derive the ACL from the device policy: %v", err)
 	}
@@ -143,11 +174,11 @@ func (b broker) client(t *testing.T, cfg *tls.Config, clientID string) (*paho.Cl
 	return c, in
 }
 
-func (b broker) device(t *testing.T, kp mqtttest.KeyPair, thing string) *sim.Device {
+func (b broker) device(t *testing.T, kp mqtttest.KeyPair, thing string, class fleetspec.DeviceClass, district string) *sim.Device {
 	t.Helper()
 	d, err := sim.New(sim.Config{
 		Endpoint: b.Host, Port: b.Port, CertFile: kp.CertFile, KeyFile: kp.KeyFile, CAFile: b.ca.CertFile,
-		Thing: thing, Class: streetLight, RulePrefix: rulePrefix, Rate: 20, Timeout: wait,
+		Thing: thing, Class: class, District: district, RulePrefix: rulePrefix, Rate: 20, Timeout: wait,
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -168,12 +199,13 @@ func sendCommand(t *testing.T, c *paho.Client, thing, id, name string, params ma
 }
 
 // TestDeviceAgainstMosquitto runs the simulator against a real mosquitto whose ACL is derived
-// from the device IoT policy, as a stand-in for AWS IoT Core's policy enforcement.
+// from the device IoT policy and the registry, as a stand-in for AWS IoT Core's policy
+// enforcement. Device A is a thing provisioned at run time (in no fleet file).
 func TestDeviceAgainstMosquitto(t *testing.T) {
 	b := startBroker(t)
 	rule := topics.RuleName(rulePrefix, streetLight.ID)
-	certA := b.ca.IssueClient(t, "sl-a")
-	b.ca.IssueClient(t, "sl-b")
+	const a = runtimeThing
+	certA := b.ca.IssueClient(t, a)
 
 	observer, seen := b.client(t, b.tlsFor(t, b.ca.IssueClient(t, "observer")), "observer")
 	for _, f := range []string{"$aws/rules/#", "$aws/things/+/shadow/update"} {
@@ -182,8 +214,8 @@ func TestDeviceAgainstMosquitto(t *testing.T) {
 		}
 	}
 
-	t.Run("device publishes telemetry and applies commands", func(t *testing.T) {
-		d := b.device(t, certA, "sl-a")
+	t.Run("run-time device publishes telemetry and applies commands", func(t *testing.T) {
+		d := b.device(t, certA, a, streetLight, runtimeDistrict)
 		if err := d.Connect(context.Background()); err != nil {
 			t.Fatalf("connect: %v", err)
 		}
@@ -202,9 +234,9 @@ func TestDeviceAgainstMosquitto(t *testing.T) {
 			}
 		}()
 
-		telemetry := topics.Telemetry(rule, "old_town", "sl-a")
-		shadow := topics.ShadowUpdate("sl-a")
-		got := seen.until(t, "telemetry from sl-a", onTopic(telemetry, nil))
+		telemetry := topics.Telemetry(rule, runtimeDistrict, a)
+		shadow := topics.ShadowUpdate(a)
+		got := seen.until(t, "telemetry from "+a, onTopic(telemetry, nil))
 		var first map[string]any
 		if err := json.Unmarshal(got[len(got)-1].Payload, &first); err != nil {
 			t.Fatal(err)
@@ -218,17 +250,17 @@ func TestDeviceAgainstMosquitto(t *testing.T) {
 			t.Errorf("brightness %v out of range", first["brightness"])
 		}
 
-		sendCommand(t, observer, "sl-a", "c1", "set-light", map[string]any{"on": true})
+		sendCommand(t, observer, a, "c1", "set-light", map[string]any{"on": true})
 		seen.until(t, "shadow report on=true", onTopic(shadow, func(m map[string]any) bool { return reported(m)["on"] == true }))
 		seen.until(t, "telemetry with on=true", onTopic(telemetry, func(m map[string]any) bool { return m["on"] == true }))
 
-		sendCommand(t, observer, "sl-a", "c2", "set-brightness", map[string]any{"level": 40})
+		sendCommand(t, observer, a, "c2", "set-brightness", map[string]any{"level": 40})
 		seen.until(t, "shadow report brightness=40", onTopic(shadow, func(m map[string]any) bool { return reported(m)["brightness"] == 40.0 }))
 		seen.until(t, "telemetry with brightness=40", onTopic(telemetry, func(m map[string]any) bool { return m["brightness"] == 40.0 }))
 
 		// An invalid command is dropped: the next report still has brightness 40.
-		sendCommand(t, observer, "sl-a", "c3", "set-brightness", map[string]any{"level": 500})
-		sendCommand(t, observer, "sl-a", "c4", "set-light", map[string]any{"on": false})
+		sendCommand(t, observer, a, "c3", "set-brightness", map[string]any{"level": 500})
+		sendCommand(t, observer, a, "c4", "set-light", map[string]any{"on": false})
 		msgs := seen.until(t, "shadow report on=false", onTopic(shadow, func(m map[string]any) bool { return reported(m)["on"] == false }))
 		last := map[string]any{}
 		_ = json.Unmarshal(msgs[len(msgs)-1].Payload, &last)
@@ -237,72 +269,92 @@ func TestDeviceAgainstMosquitto(t *testing.T) {
 		}
 
 		// Desired state through the shadow's delta topic.
-		if err := sim.Publish(context.Background(), observer, topics.ShadowDelta("sl-a"), []byte(`{"version": 7, "state": {"on": true}}`), wait); err != nil {
+		if err := sim.Publish(context.Background(), observer, topics.ShadowDelta(a), []byte(`{"version": 7, "state": {"on": true}}`), wait); err != nil {
 			t.Fatal(err)
 		}
 		seen.until(t, "shadow report after delta", onTopic(shadow, func(m map[string]any) bool { return reported(m)["on"] == true }))
 	})
 
 	t.Run("device cannot use another thing's topics", func(t *testing.T) {
-		a, inA := b.client(t, b.tlsFor(t, certA), "sl-a")
+		c, inA := b.client(t, b.tlsFor(t, certA), a)
 
 		// mosquitto's acl_file grants every SUBSCRIBE and filters delivery instead (AWS IoT
 		// Core refuses it in the SUBACK; see TestConnectSubscriptionRefused): accept either, and
-		// assert what matters, that nothing published on sl-b's command topic reaches A.
-		if err := sim.Subscribe(context.Background(), a, topics.Command("sl-b"), wait); err != nil && !strings.Contains(err.Error(), "subscription to city/things/sl-b/commands refused") {
+		// assert what matters, that nothing published on the other thing's command topic
+		// reaches A.
+		if err := sim.Subscribe(context.Background(), c, topics.Command(otherThing), wait); err != nil && !strings.Contains(err.Error(), "subscription to "+topics.Command(otherThing)+" refused") {
 			t.Errorf("subscribe to another thing's commands: %v", err)
 		}
-		if err := sim.Subscribe(context.Background(), a, topics.Command("sl-a"), wait); err != nil {
+		if err := sim.Subscribe(context.Background(), c, topics.Command(a), wait); err != nil {
 			t.Fatal(err)
 		}
-		sendCommand(t, observer, "sl-b", "for-b", "reboot", nil)
-		sendCommand(t, observer, "sl-a", "for-a", "reboot", nil)
-		for _, p := range inA.until(t, "A's own command", func(p *paho.Publish) bool { return p.Topic == topics.Command("sl-a") }) {
-			if p.Topic == topics.Command("sl-b") {
-				t.Errorf("A received B's command: %s", p.Payload)
+		sendCommand(t, observer, otherThing, "for-other", "reboot", nil)
+		sendCommand(t, observer, a, "for-a", "reboot", nil)
+		for _, p := range inA.until(t, "A's own command", func(p *paho.Publish) bool { return p.Topic == topics.Command(a) }) {
+			if p.Topic == topics.Command(otherThing) {
+				t.Errorf("A received the other thing's command: %s", p.Payload)
 			}
 		}
 
-		// Publishing to B's telemetry topic is refused at QoS 1 and never delivered.
-		err := sim.Publish(context.Background(), a, topics.Telemetry(rule, "old_town", "sl-b"), []byte(`{"msgId":"forged"}`), wait)
-		if err == nil || !strings.Contains(err.Error(), "refused: not authorized (0x87)") {
-			t.Errorf("publish to B's telemetry: err = %v, want a refusal", err)
+		// Each forged publish is refused at QoS 1 and never delivered.
+		forged := map[string]string{
+			"as another thing":        topics.Telemetry(rule, otherDistrict, otherThing),
+			"as another thing in A's": topics.Telemetry(rule, runtimeDistrict, otherThing),
+			"to another class's rule": topics.Telemetry(topics.RuleName(rulePrefix, airQuality.ID), runtimeDistrict, a),
+			"under another district":  topics.Telemetry(rule, otherDistrict, a),
 		}
-		if err := sim.Publish(context.Background(), a, topics.Telemetry(rule, "old_town", "sl-a"), []byte(`{"msgId":"marker"}`), wait); err != nil {
+		for name, topic := range forged {
+			err := sim.Publish(context.Background(), c, topic, []byte(`{"msgId":"forged"}`), wait)
+			if err == nil || !strings.Contains(err.Error(), "refused: not authorized (0x87)") {
+				t.Errorf("publish %s (%s): err = %v, want a refusal", name, topic, err)
+			}
+		}
+		if err := sim.Publish(context.Background(), c, topics.Telemetry(rule, runtimeDistrict, a), []byte(`{"msgId":"marker"}`), wait); err != nil {
 			t.Fatal(err)
 		}
 		for _, p := range seen.until(t, "A's marker telemetry", func(p *paho.Publish) bool { return strings.Contains(string(p.Payload), "marker") }) {
-			if p.Topic == topics.Telemetry(rule, "old_town", "sl-b") {
-				t.Errorf("observer received telemetry forged for B: %s", p.Payload)
+			if strings.Contains(string(p.Payload), "forged") {
+				t.Errorf("observer received forged telemetry on %s: %s", p.Topic, p.Payload)
 			}
 		}
 	})
 
-	t.Run("device configured as another thing fails clearly", func(t *testing.T) {
-		// A's certificate with --thing sl-b: the broker maps the certificate to sl-a, so the
-		// telemetry to sl-b's topic is refused and Run stops with an error naming the topic.
-		d := b.device(t, certA, "sl-b")
-		if err := d.Connect(context.Background()); err != nil {
-			t.Fatalf("connect: %v", err)
-		}
-		errc := make(chan error, 1)
-		go func() { errc <- d.Run(context.Background()) }()
-		select {
-		case err := <-errc:
-			want := "publish to " + topics.Telemetry(rule, "old_town", "sl-b") + " refused: not authorized (0x87)"
-			if err == nil || err.Error() != want {
-				t.Errorf("run: %v, want %q", err, want)
+	// A's certificate with a configuration that is not its registry entry: the broker maps
+	// the certificate to A's entry, so the telemetry is refused and Run stops with an error
+	// naming the topic.
+	misconfigured := []struct {
+		name, thing, district string
+		class                 fleetspec.DeviceClass
+	}{
+		{"as another thing", otherThing, otherDistrict, streetLight},
+		{"in another district", a, otherDistrict, streetLight},
+		{"as another class", a, runtimeDistrict, airQuality},
+	}
+	for _, m := range misconfigured {
+		t.Run("device configured "+m.name+" fails clearly", func(t *testing.T) {
+			d := b.device(t, certA, m.thing, m.class, m.district)
+			if err := d.Connect(context.Background()); err != nil {
+				t.Fatalf("connect: %v", err)
 			}
-		case <-time.After(wait):
-			t.Fatalf("run did not fail within %v", wait)
-		}
-	})
+			errc := make(chan error, 1)
+			go func() { errc <- d.Run(context.Background()) }()
+			select {
+			case err := <-errc:
+				want := "publish to " + topics.Telemetry(topics.RuleName(rulePrefix, m.class.ID), m.district, m.thing) + " refused: not authorized (0x87)"
+				if err == nil || err.Error() != want {
+					t.Errorf("run: %v, want %q", err, want)
+				}
+			case <-time.After(wait):
+				t.Fatalf("run did not fail within %v", wait)
+			}
+		})
+	}
 
 	t.Run("client without a certificate cannot connect", func(t *testing.T) {
 		roots := x509.NewCertPool()
 		roots.AddCert(b.ca.Cert)
 		cfg := &tls.Config{RootCAs: roots, ServerName: b.Host, MinVersion: tls.VersionTLS12}
-		c, err := sim.Dial(context.Background(), sim.DialOptions{Addr: b.Addr, TLS: cfg, ClientID: "sl-a", Timeout: wait})
+		c, err := sim.Dial(context.Background(), sim.DialOptions{Addr: b.Addr, TLS: cfg, ClientID: a, Timeout: wait})
 		if err == nil {
 			_ = c.Disconnect(&paho.Disconnect{})
 			t.Fatal("connected without a client certificate")
@@ -313,8 +365,8 @@ func TestDeviceAgainstMosquitto(t *testing.T) {
 	})
 
 	t.Run("client with a certificate from another CA cannot connect", func(t *testing.T) {
-		rogue := mqtttest.NewCA(t, "rogue-ca").IssueClient(t, "sl-a")
-		c, err := sim.Dial(context.Background(), sim.DialOptions{Addr: b.Addr, TLS: b.tlsFor(t, rogue), ClientID: "sl-a", Timeout: wait})
+		rogue := mqtttest.NewCA(t, "rogue-ca").IssueClient(t, a)
+		c, err := sim.Dial(context.Background(), sim.DialOptions{Addr: b.Addr, TLS: b.tlsFor(t, rogue), ClientID: a, Timeout: wait})
 		if err == nil {
 			_ = c.Disconnect(&paho.Disconnect{})
 			t.Fatal("connected with a certificate from another CA")

@@ -15,6 +15,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,7 +41,8 @@ const (
 
 // Config describes one simulated device.
 type Config struct {
-	// Endpoint is the broker's host name or IP, for example the account's iot:Data-ATS endpoint.
+	// Endpoint is the broker's host name or IP: for AWS IoT, the domain name of the Fleet
+	// stack's domain configuration <fleet>_<stage>_devices (README, "Devices and endpoints").
 	Endpoint string
 	// Port. Default: 8883, or 443 when ALPN is set.
 	Port int
@@ -56,11 +58,11 @@ type Config struct {
 	// Class is the thing's device class; its fields shape the telemetry and its commands are
 	// the ones the device accepts.
 	Class fleetspec.DeviceClass
-	// District is the thing's district id (its "district" attribute), a level of its
-	// telemetry topic.
+	// District is the thing's district id, its registered "district" attribute, for example
+	// "old_town": a level of its telemetry topic, which its IoT policy binds to the attribute.
 	District string
 	// RulePrefix is the topic rule prefix, for example "smartcity_dev"; the telemetry topic is
-	// topics.Telemetry(topics.RuleName(RulePrefix, Class.ID), Thing).
+	// topics.Telemetry(topics.RuleName(RulePrefix, Class.ID), District, Thing).
 	RulePrefix string
 	// Rate is telemetry messages per second. Default: 1. At most MaxRate.
 	Rate float64
@@ -104,6 +106,16 @@ func New(cfg Config) (*Device, error) {
 	}
 	if cfg.Thing == "" {
 		return nil, errors.New("no thing name given")
+	}
+	// Each is one level of an MQTT topic the device publishes or subscribes to.
+	if strings.ContainsAny(cfg.Thing, "/+#") {
+		return nil, fmt.Errorf("thing name %q contains \"/\", \"+\" or \"#\", which no thing name has", cfg.Thing)
+	}
+	if cfg.District == "" {
+		return nil, errors.New("no district given")
+	}
+	if strings.ContainsAny(cfg.District, "/+#") {
+		return nil, fmt.Errorf("district %q contains \"/\", \"+\" or \"#\", which no district id has", cfg.District)
 	}
 	if cfg.Class.ID == "" {
 		return nil, errors.New("no device class given")
@@ -203,7 +215,7 @@ func (d *Device) Connect(ctx context.Context) error {
 			return err
 		}
 	}
-	d.log.Info("connected", "endpoint", d.addr, "telemetry", d.telemetry, "subscriptions", subs)
+	d.log.Info("connected", "endpoint", d.addr, "district", d.cfg.District, "telemetry", d.telemetry, "subscriptions", subs)
 	return nil
 }
 

@@ -199,7 +199,7 @@ func TestNewDefaultsAndErrors(t *testing.T) {
 	ca := mqtttest.NewCA(t, "test-ca")
 	dev := ca.IssueClient(t, "sl-001")
 	base := Config{
-		Endpoint: "example.com", Thing: "sl-001", Class: streetLight, RulePrefix: "smartcity_dev",
+		Endpoint: "example.com", Thing: "sl-001", Class: streetLight, District: "old_town", RulePrefix: "smartcity_dev",
 		CertFile: dev.CertFile, KeyFile: dev.KeyFile, CAFile: ca.CertFile, Logger: quietLogger(),
 	}
 	d, err := New(base)
@@ -209,7 +209,7 @@ func TestNewDefaultsAndErrors(t *testing.T) {
 	if d.addr != "example.com:8883" {
 		t.Errorf("addr = %s, want port 8883", d.addr)
 	}
-	if got, want := d.TelemetryTopic(), "$aws/rules/smartcity_dev_street_light/things/sl-001/telemetry"; got != want {
+	if got, want := d.TelemetryTopic(), "$aws/rules/smartcity_dev_street_light/districts/old_town/things/sl-001/telemetry"; got != want {
 		t.Errorf("telemetry topic = %s, want %s", got, want)
 	}
 	alpn := base
@@ -224,6 +224,9 @@ func TestNewDefaultsAndErrors(t *testing.T) {
 	}{
 		{"no endpoint", func(c *Config) { c.Endpoint = "" }, "no endpoint"},
 		{"no thing", func(c *Config) { c.Thing = "" }, "no thing"},
+		{"wildcard thing", func(c *Config) { c.Thing = "sl-+" }, `thing name "sl-+"`},
+		{"no district", func(c *Config) { c.District = "" }, "no district"},
+		{"district with a level", func(c *Config) { c.District = "old_town/things/x" }, `district "old_town/things/x"`},
 		{"no class", func(c *Config) { c.Class = fleetspec.DeviceClass{} }, "no device class"},
 		{"no prefix", func(c *Config) { c.RulePrefix = "" }, "no topic rule prefix"},
 		{"rate too high", func(c *Config) { c.Rate = 101 }, "rate 101"},
@@ -254,7 +257,7 @@ func deviceFor(t *testing.T, ca *mqtttest.CA, addr, thing string, timeout time.D
 	}
 	kp := ca.IssueClient(t, thing)
 	d, err := New(Config{
-		Endpoint: host, Port: p, Thing: thing, Class: streetLight, RulePrefix: "smartcity_dev",
+		Endpoint: host, Port: p, Thing: thing, Class: streetLight, District: "old_town", RulePrefix: "smartcity_dev",
 		CertFile: kp.CertFile, KeyFile: kp.KeyFile, CAFile: ca.CertFile,
 		Rate: 50, Timeout: timeout, Logger: quietLogger(),
 	})
