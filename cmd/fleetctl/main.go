@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"sort"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -227,6 +229,11 @@ func client(ctx context.Context, o importOptions) (*dynamodb.Client, error) {
 	// Throttling is retried by the SDK; a large import against a cold on-demand table can meet
 	// more of it than the default three attempts absorb.
 	opts = append(opts, config.WithRetryMaxAttempts(10))
+	// One kept-alive connection per worker: the SDK's default keeps 10 idle per host, so more
+	// workers than that would open a new TLS connection for many calls.
+	opts = append(opts, config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.MaxIdleConnsPerHost = o.workers
+	})))
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("aws configuration: %w", err)
