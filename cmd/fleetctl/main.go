@@ -92,7 +92,7 @@ func importFlags(stderr io.Writer) (*flag.FlagSet, *importOptions) {
 	}
 	fs.BoolVar(&o.dryRun, "dry-run", false, "validate, and with a table also compare with it; write nothing")
 	fs.StringVar(&o.table, "table", "", "allowlist table name (default: from --outputs)")
-	fs.StringVar(&o.outputs, "outputs", "", "stack outputs JSON from `cdk deploy --outputs-file` or `aws cloudformation describe-stacks`, to find the table in")
+	fs.StringVar(&o.outputs, "outputs", "", "stack outputs `file` (JSON from cdk deploy --outputs-file, or aws cloudformation describe-stacks) to find the table name in")
 	fs.StringVar(&o.fleetFile, "fleet", "config/fleet.dev.json", "fleet file the lines are checked against")
 	fs.StringVar(&o.endpoint, "endpoint", "", "DynamoDB endpoint URL, for an emulator (e.g. http://127.0.0.1:8000); uses static dummy credentials")
 	fs.StringVar(&o.region, "region", "", "AWS region (default: from the AWS configuration; us-east-1 with --endpoint)")
@@ -175,7 +175,9 @@ func importCmd(ctx context.Context, file string, o importOptions, stdout, stderr
 		DB: db, Table: table, File: file, DryRun: o.dryRun, Workers: o.workers,
 		Progress: prefixed{w: stderr, prefix: "fleetctl: "},
 	}, rows)
-	summary(stdout, table, o.dryRun, res, time.Since(start))
+	if res.Checked {
+		summary(stdout, table, o.dryRun, res, time.Since(start))
+	}
 	if err != nil {
 		what := "nothing written"
 		if res.Inserted > 0 && !o.dryRun {

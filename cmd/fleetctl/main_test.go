@@ -385,17 +385,6 @@ func TestImportAgainstDynalite(t *testing.T) {
 	if !strings.Contains(stderr, fmt.Sprintf("fleetctl: wrote %d/%d entries (100%%)", n, n)) || !strings.Contains(stderr, "(50%)") {
 		t.Errorf("no progress on stderr:\n%s", stderr)
 	}
-	first := dump(t, ctx, db, table)
-	if len(first) != n {
-		t.Fatalf("table holds %d entries, want %d", len(first), n)
-	}
-	want := map[string]string{"serial": "CITY-0001234", "status": "allowed", "thingName": "dev-0001234",
-		"class": fleet.Classes[1234%len(fleet.Classes)].ID, "district": fleet.Districts[1234%len(fleet.Districts)].ID,
-		"keyFingerprint": fp(1234), "importedAt": first["CITY-0001234"]["importedAt"]}
-	if diff := cmp.Diff(want, first["CITY-0001234"]); diff != "" {
-		t.Errorf("entry (-want +got):\n%s", diff)
-	}
-
 	// A device claims its entry, as the provisioning hook does; then the same file again.
 	if _, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(table),
@@ -408,6 +397,18 @@ func TestImportAgainstDynalite(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := dump(t, ctx, db, table)
+	if len(before) != n {
+		t.Fatalf("table holds %d entries, want %d", len(before), n)
+	}
+	want := map[string]string{"serial": "CITY-0001234", "status": "allowed", "thingName": "dev-0001234",
+		"class": fleet.Classes[1234%len(fleet.Classes)].ID, "district": fleet.Districts[1234%len(fleet.Districts)].ID,
+		"keyFingerprint": fp(1234), "importedAt": before["CITY-0001234"]["importedAt"]}
+	if _, err := time.Parse(time.RFC3339, want["importedAt"]); err != nil {
+		t.Errorf("importedAt: %v", err)
+	}
+	if diff := cmp.Diff(want, before["CITY-0001234"]); diff != "" {
+		t.Errorf("entry (-want +got):\n%s", diff)
+	}
 	start = time.Now()
 	code, stdout, stderr = fleetctl(t, args(file)...)
 	t.Logf("re-run over %d present rows in %v", n, time.Since(start).Round(time.Millisecond))
@@ -441,7 +442,15 @@ func TestImportAgainstDynalite(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, wantLine) || !strings.Contains(stdout, "conflicts 1") {
 		t.Errorf("conflict: exit %d, stdout %q, stderr:\n%s\nwant line %s", code, stdout, stderr, wantLine)
 	}
-	if c := count(); c != n {
-		t.Errorf("conflicting file wrote: %d entries, want %d", c, n)
+	// The only new line, absent; the entry named by the conflict, unchanged.
+	if out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"serial": &types.AttributeValueMemberS{Value: "NEW-1"}}}); err != nil || len(out.Item) != 0 {
+		t.Errorf("conflicting file wrote its new line: %v, %v", out.Item, err)
+	}
+	if out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"serial": &types.AttributeValueMemberS{Value: "CITY-0000042"}}}); err != nil ||
+		out.Item["status"].(*types.AttributeValueMemberS).Value != "provisioned" ||
+		out.Item["district"].(*types.AttributeValueMemberS).Value != after["CITY-0000042"]["district"] {
+		t.Errorf("conflicting file changed CITY-0000042: %v, %v", out.Item, err)
 	}
 }

@@ -48,7 +48,10 @@ type Config struct {
 
 // Result counts what the import did (or, in a dry run, would do).
 type Result struct {
-	Rows int
+	// Checked is true once the table has been read and every row compared with it; the
+	// counts below mean nothing before.
+	Checked bool
+	Rows    int
 	// Existing is how many entries the table held before the import.
 	Existing int
 	// Inserted is the entries written (in a dry run: that would be written).
@@ -112,6 +115,7 @@ func Load(ctx context.Context, cfg Config, rows []Row) (Result, error) {
 		return res, err
 	}
 	res.Existing = len(existing.bySerial)
+	res.Checked = true
 
 	var todo []Row
 	for _, r := range rows {

@@ -169,7 +169,7 @@ func TestLoadInsertsThenChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(Result{Rows: 50, Inserted: 50}, res); diff != "" {
+	if diff := cmp.Diff(Result{Checked: true, Rows: 50, Inserted: 50}, res); diff != "" {
 		t.Errorf("first run (-want +got):\n%s", diff)
 	}
 	got := db.snapshot()["SN-0007"]
@@ -191,7 +191,7 @@ func TestLoadInsertsThenChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(Result{Rows: 50, Existing: 50, Present: 50, PresentProvisioned: 1}, res); diff != "" {
+	if diff := cmp.Diff(Result{Checked: true, Rows: 50, Existing: 50, Present: 50, PresentProvisioned: 1}, res); diff != "" {
 		t.Errorf("re-run (-want +got):\n%s", diff)
 	}
 	if db.puts != puts {
@@ -240,7 +240,7 @@ func TestLoadDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(Result{Rows: 10, Existing: 1, Inserted: 9, Present: 1, PresentProvisioned: 1}, res); diff != "" {
+	if diff := cmp.Diff(Result{Checked: true, Rows: 10, Existing: 1, Inserted: 9, Present: 1, PresentProvisioned: 1}, res); diff != "" {
 		t.Errorf("dry run (-want +got):\n%s", diff)
 	}
 	if db.puts != 0 || len(db.snapshot()) != 1 {
