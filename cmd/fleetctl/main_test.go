@@ -382,7 +382,7 @@ func TestImportAgainstDynalite(t *testing.T) {
 		t.Fatalf("import: exit %d, stdout %q, want %q; stderr:\n%s", code, stdout, want, stderr)
 	}
 	t.Logf("imported %d rows into dynalite in %v (%.0f rows/s)", n, took.Round(time.Millisecond), float64(n)/took.Seconds())
-	if !strings.Contains(stderr, fmt.Sprintf("fleetctl: wrote %d/%d entries (100%%)", n, n)) || !strings.Contains(stderr, "(50%)") {
+	if !strings.Contains(stderr, fmt.Sprintf("fleetctl: wrote %d/%d entries (100%%, ", n, n)) || !strings.Contains(stderr, "(50%, ") {
 		t.Errorf("no progress on stderr:\n%s", stderr)
 	}
 	// A device claims its entry, as the provisioning hook does; then the same file again.

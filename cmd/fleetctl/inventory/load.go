@@ -357,12 +357,13 @@ type percent struct {
 	w     io.Writer
 	verb  string
 	total int64
+	start time.Time
 	mu    sync.Mutex
 	shown int64 // last tenth printed
 }
 
 func newPercent(w io.Writer, verb string, total int) *percent {
-	return &percent{w: w, verb: verb, total: int64(total)}
+	return &percent{w: w, verb: verb, total: int64(total), start: time.Now()}
 }
 
 func (p *percent) set(done int64) {
@@ -371,6 +372,7 @@ func (p *percent) set(done int64) {
 	defer p.mu.Unlock()
 	if tenth > p.shown {
 		p.shown = tenth
-		fmt.Fprintf(p.w, "%s %d/%d entries (%d%%)\n", p.verb, done, p.total, tenth*10)
+		rate := float64(done) / max(time.Since(p.start).Seconds(), 1e-3)
+		fmt.Fprintf(p.w, "%s %d/%d entries (%d%%, %.0f/s)\n", p.verb, done, p.total, tenth*10, rate)
 	}
 }
