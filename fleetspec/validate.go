@@ -43,6 +43,11 @@ func (f *Fleet) Validate() error {
 	return f.validate(f.label(), checkFiles)
 }
 
+// ValidID reports whether s is a valid class or district id: 1-40 lowercase letters, digits
+// and underscores, starting with a letter. The pre-provisioning hook checks the allowlist's
+// class and district with it, so every path writes the district attribute in one format.
+func ValidID(s string) bool { return idRe.MatchString(s) }
+
 // ValidateStage checks a stage name ("dev", "prod") that goes into resource and topic rule
 // names: lowercase letters and digits, starting with a letter, at most MaxStageLength.
 func ValidateStage(stage string) error {
