@@ -390,3 +390,49 @@ func TestFleetStackSize(t *testing.T) {
 		t.Errorf("the Fleet stack's fixed part is %d resources, above fleet.FixedResources %d", fixed, fleet.FixedResources)
 	}
 }
+
+// TestNoStackOutsideFleetNamesAThing: no declared thing's name appears in any template but
+// the Fleet stack's (IAM statements, environments, rule SQL, dashboards), so the other stacks
+// neither grow with nor depend on the declared things.
+func TestNoStackOutsideFleetNamesAThing(t *testing.T) {
+	for _, stage := range []stacks.Stage{stacks.StageDev, stacks.StageProd} {
+		fl := stageFleet(t, stage)
+		s := synthOnce(t, stage)
+		for name, tmpl := range s.templates {
+			if strings.HasSuffix(name, "-Fleet") {
+				continue
+			}
+			data, err := json.Marshal(tmpl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var named []string
+			for _, th := range fl.Things {
+				if thingNamed(string(data), th.Name) {
+					named = append(named, th.Name)
+				}
+			}
+			if len(named) > 0 {
+				t.Errorf("%s names %d declared things, for example %v", name, len(named), named[:min(3, len(named))])
+			}
+		}
+	}
+}
+
+// thingNamed reports whether text holds name as a whole word of the thing-name alphabet.
+func thingNamed(text, name string) bool {
+	inName := func(b byte) bool {
+		return b == ':' || b == '_' || b == '-' || b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
+	}
+	for i := 0; ; {
+		j := strings.Index(text[i:], name)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(name)
+		if (start == 0 || !inName(text[start-1])) && (end == len(text) || !inName(text[end])) {
+			return true
+		}
+		i = start + 1
+	}
+}
