@@ -28,3 +28,30 @@ func (f Field) StringLimit() int {
 	}
 	return DefaultStringLimit
 }
+
+// The cap on declared things. Each declared thing costs the Fleet stack ThingResources
+// resources (the thing, its thing-type association and its class and district memberships)
+// and CSRResources more when the file gives it a CSR (the certificate and its thing and
+// policy attachments). ThingResourceBudget is what the stack sets aside for them out of
+// CloudFormation's 500 resources per stack; the rest (roles, functions, provisioning,
+// logging, the endpoint, three resources per class, one per district) stays below 100 for
+// any fleet of up to 20 classes and 30 districts (measured in test/fleet_test.go). A city's
+// other devices are provisioned at run time and cost the stack nothing.
+const (
+	ThingResources      = 4
+	CSRResources        = 3
+	ThingResourceBudget = 400
+	// MaxThings is the most things a fleet file may declare (none with a CSR).
+	MaxThings = ThingResourceBudget / ThingResources
+)
+
+// ThingCost is what the declared things cost the Fleet stack, in resources.
+func (f *Fleet) ThingCost() int {
+	n := len(f.Things) * ThingResources
+	for _, t := range f.Things {
+		if t.CSR != "" {
+			n += CSRResources
+		}
+	}
+	return n
+}

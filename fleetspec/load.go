@@ -34,18 +34,17 @@ func Parse(data []byte, path string) (*Fleet, error) {
 	return f, nil
 }
 
-// RuntimeJSON is the fleet without file references (csr and caCertificate cleared), for
-// Lambdas to read with ParseRuntime. It fails if the fleet is invalid, so a bad copy never
-// reaches a function at cold start.
+// RuntimeJSON is the fleet for Lambdas to read with ParseRuntime: name, districts, classes
+// (fields, commands) and provisioning flags, without declared things and without file
+// references. No function may depend on the declared things: a device provisioned at run time
+// must be served like a declared one, and a function bundle must not change (or name a
+// device) when the fleet file gains a thing. It fails if the fleet is invalid, so a bad copy
+// never reaches a function at cold start.
 func (f *Fleet) RuntimeJSON() ([]byte, error) {
 	c := *f
 	c.Path = ""
 	c.idx = nil
-	c.Things = make([]Thing, len(f.Things))
-	for i, t := range f.Things {
-		t.CSR = ""
-		c.Things[i] = t
-	}
+	c.Things = nil
 	c.Provisioning.CACertificate = ""
 	if err := c.validate(f.label(), forbidFiles); err != nil {
 		return nil, err
@@ -58,7 +57,8 @@ func (f *Fleet) RuntimeJSON() ([]byte, error) {
 }
 
 // ParseRuntime decodes and validates the copy RuntimeJSON produced: every rule applies except
-// the file checks, and a copy that still references files is rejected.
+// the file checks; a copy that references files or lists things is rejected, so no function
+// can come to rely on a device list.
 func ParseRuntime(data []byte) (*Fleet, error) {
 	f := &Fleet{}
 	if err := decodeStrict(data, runtimeLabel, f); err != nil {

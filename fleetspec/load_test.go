@@ -154,19 +154,79 @@ func TestRuntimeRoundTrip(t *testing.T) {
 	want := *f
 	want.Path = ""
 	want.Provisioning.CACertificate = ""
-	want.Things = slices.Clone(f.Things)
-	for i := range want.Things {
-		want.Things[i].CSR = ""
-	}
+	want.Things = nil
 	if diff := cmp.Diff(&want, rt, ignoreIndex); diff != "" {
 		t.Errorf("runtime fleet (-want +got):\n%s", diff)
 	}
 	// RuntimeJSON must not change the fleet it copies.
-	if th, _ := f.Thing("sl-old-town-001"); th.CSR == "" || f.Provisioning.CACertificate == "" {
-		t.Error("RuntimeJSON cleared the original fleet's file references")
+	if th, _ := f.Thing("sl-old-town-001"); th.CSR == "" || f.Provisioning.CACertificate == "" || len(f.Things) != 24 {
+		t.Error("RuntimeJSON changed the original fleet")
 	}
-	if th, ok := rt.Thing("sl-old-town-001"); !ok || th.District != "old_town" {
-		t.Errorf("runtime Thing(sl-old-town-001) = %+v, %v", th, ok)
+	if _, ok := rt.Thing("sl-old-town-001"); ok {
+		t.Error("the runtime copy still knows a declared thing")
+	}
+}
+
+// TestRuntimeJSONNamesNoThing: no declared thing's name or serial reaches a function bundle,
+// and the runtime copy is the same whatever things the file declares.
+func TestRuntimeJSONNamesNoThing(t *testing.T) {
+	f := load(t, devFleet)
+	data, err := f.RuntimeJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Things) == 0 {
+		t.Fatal("the dev fleet declares no things: nothing to check")
+	}
+	for _, th := range f.Things {
+		if strings.Contains(string(data), `"`+th.Name+`"`) || strings.Contains(string(data), `"`+th.Serial+`"`) {
+			t.Errorf("runtime copy names thing %s (serial %s)", th.Name, th.Serial)
+		}
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := doc["things"]; ok {
+		t.Errorf("runtime copy has a things key: %v", doc["things"])
+	}
+	fewer := *f
+	fewer.Things = f.Things[:1]
+	again, err := fewer.RuntimeJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again) != string(data) {
+		t.Error("the runtime copy changes with the declared things")
+	}
+}
+
+func TestParseRuntimeRejectsThings(t *testing.T) {
+	data, err := load(t, devFleet).RuntimeJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["things"] = []any{map[string]any{"name": "sl-1", "class": "street_light", "district": "old_town", "serial": "S1"}}
+	data, err = json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = fleetspec.ParseRuntime(data)
+	probs := problems(t, err)
+	if len(probs) != 1 || probs[0].Path != "things" || !strings.Contains(probs[0].Message, "must not list things (got 1)") {
+		t.Errorf("got %v, want one problem at things", err)
+	}
+	// A copy with an empty or null list is fine: things are optional.
+	for _, v := range []any{[]any{}, nil} {
+		doc["things"] = v
+		data, _ = json.Marshal(doc)
+		if _, err := fleetspec.ParseRuntime(data); err != nil {
+			t.Errorf("things %v: %v", v, err)
+		}
 	}
 }
 
@@ -179,7 +239,6 @@ func TestParseRuntimeRejectsFileReferences(t *testing.T) {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
 	}
-	at(doc, "things", 2)["csr"] = "csr/dev/x.csr"
 	at(doc, "provisioning")["caCertificate"] = "ca/x.pem"
 	data, err = json.Marshal(doc)
 	if err != nil {
@@ -193,7 +252,7 @@ func TestParseRuntimeRejectsFileReferences(t *testing.T) {
 		}
 		paths = append(paths, p.Path)
 	}
-	if diff := cmp.Diff([]string{"things[2].csr", "provisioning.caCertificate"}, paths); diff != "" {
+	if diff := cmp.Diff([]string{"provisioning.caCertificate"}, paths); diff != "" {
 		t.Errorf("problem paths (-want +got):\n%s", diff)
 	}
 }

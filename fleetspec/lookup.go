@@ -71,7 +71,8 @@ func (f *Fleet) District(id string) (District, bool) {
 	return find(f.Districts, m, fresh, id, func(d District) string { return d.ID })
 }
 
-// Thing returns the thing with the given name.
+// Thing returns the declared thing with the given name. For the CDK side only: the runtime
+// copy has no things, and a device provisioned at run time is in no fleet file.
 func (f *Fleet) Thing(name string) (Thing, bool) {
 	fresh := f.idx != nil && f.idx.things == len(f.Things)
 	var m map[string]int
@@ -81,8 +82,8 @@ func (f *Fleet) Thing(name string) (Thing, bool) {
 	return find(f.Things, m, fresh, name, func(t Thing) string { return t.Name })
 }
 
-// ThingsOf returns the things of a device class in file order, as a new slice the caller may
-// change.
+// ThingsOf returns the declared things of a device class in file order, as a new slice the
+// caller may change. For the CDK side only, like Thing.
 func (f *Fleet) ThingsOf(classID string) []Thing {
 	var out []Thing
 	if f.idx != nil && f.idx.things == len(f.Things) {

@@ -1,6 +1,9 @@
 // Package fleetspec reads and validates the fleet file: the city's districts, device classes
-// (with their telemetry fields and allowed commands) and things. The CDK app, the processors
-// and the device simulator all read device classes from here, so validation lives in one place.
+// (with their telemetry fields and allowed commands) and optional declared things. The CDK app,
+// the processors and the device simulator all read device classes from here, so validation
+// lives in one place. Declared things are for the CDK side only (pilots, devices with a CSR):
+// the runtime copy Lambdas read has none, because at run time a device is known from what AWS
+// IoT authenticated (see package constructs/fleet).
 package fleetspec
 
 // Fleet is one stage's fleet file.
@@ -10,7 +13,10 @@ type Fleet struct {
 	Name      string        `json:"name"`
 	Districts []District    `json:"districts"`
 	Classes   []DeviceClass `json:"classes"`
-	Things    []Thing       `json:"things"`
+	// Things are the optional declared things (pilots, devices with a CSR); the rest of the
+	// city is provisioned at run time. At most MaxThings (fewer with CSRs, see
+	// ThingResourceBudget). Default: none.
+	Things []Thing `json:"things,omitempty"`
 	// Provisioning configures the optional Just-in-Time and fleet (claim) provisioning paths.
 	Provisioning Provisioning `json:"provisioning"`
 
@@ -81,7 +87,7 @@ type Command struct {
 	Params []Field `json:"params,omitempty"`
 }
 
-// Thing is one device.
+// Thing is one declared device: the Fleet stack creates it with its thing type and attributes.
 type Thing struct {
 	// Name follows AWS IoT thing naming: 1-128 of [a-zA-Z0-9:_-]. It is also the MQTT client
 	// id the device must connect with.

@@ -36,10 +36,17 @@ const (
 )
 
 // Validate reports every problem with the fleet at once (errors.Join of *Problem), including
-// the contents of referenced CSR and CA files, which resolve from the directory of f.Path.
+// the contents of referenced CSR and CA files, which resolve from the directory of f.Path. A
+// fleet declaring more things than the Fleet stack can hold (see ThingResourceBudget) gets
+// that one problem only.
 func (f *Fleet) Validate() error {
 	return f.validate(f.label(), checkFiles)
 }
+
+// ValidID reports whether s is a valid class or district id: 1-40 lowercase letters, digits
+// and underscores, starting with a letter. The pre-provisioning hook checks the allowlist's
+// class and district with it, so every path writes the district attribute in one format.
+func ValidID(s string) bool { return idRe.MatchString(s) }
 
 // ValidateStage checks a stage name ("dev", "prod") that goes into resource and topic rule
 // names: lowercase letters and digits, starting with a letter, at most MaxStageLength.
@@ -93,6 +100,14 @@ func (c *checker) required(path, value string) bool {
 
 func (f *Fleet) validate(file string, mode fileMode) error {
 	c := &checker{file: file}
+	// Over the cap, stop with this one problem: a file listing a city's inventory would
+	// otherwise bury it under a problem per thing (and read every CSR first).
+	if cost := f.ThingCost(); cost > ThingResourceBudget {
+		csrs := (cost - len(f.Things)*ThingResources) / CSRResources
+		c.add("things", "%d declared things (%d with a csr) exceed the limit of %d (the Fleet stack holds %d resources for declared things: %d per thing, %d more per csr; these need %d); declare only pilots and csr devices and provision the rest by JITP or claim",
+			len(f.Things), csrs, MaxThings, ThingResourceBudget, ThingResources, CSRResources, cost)
+		return errors.Join(c.probs...)
+	}
 	if c.required("name", f.Name) && !fleetNameRe.MatchString(f.Name) {
 		c.add("name", "invalid fleet name %q: want 1-32 lowercase letters, digits and underscores, starting with a letter", f.Name)
 	}
@@ -141,6 +156,9 @@ func (f *Fleet) validate(file string, mode fileMode) error {
 		}
 	}
 
+	if mode == forbidFiles && len(f.Things) > 0 {
+		c.add("things", "the runtime copy must not list things (got %d): functions know a device from its AWS IoT identity", len(f.Things))
+	}
 	names := map[string]int{}
 	serials := map[string]int{}
 	for i, t := range f.Things {

@@ -1,6 +1,7 @@
 package fleetspec_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -322,5 +323,78 @@ func TestValidateStage(t *testing.T) {
 		if err := fleetspec.ValidateStage(s); err == nil {
 			t.Errorf("ValidateStage(%q) = nil, want an error", s)
 		}
+	}
+}
+
+func TestThingsAreOptional(t *testing.T) {
+	for name, doc := range map[string]string{
+		"no key":     `{"name": "testcity", "districts": [{"id": "north", "name": "North"}], "classes": [{"id": "parking", "name": "Parking"}]}`,
+		"empty list": `{"name": "testcity", "districts": [{"id": "north", "name": "North"}], "classes": [{"id": "parking", "name": "Parking"}], "things": []}`,
+	} {
+		f, err := fleetspec.Parse([]byte(doc), "fleet.json")
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if _, err := f.RuntimeJSON(); err != nil {
+			t.Errorf("%s: RuntimeJSON: %v", name, err)
+		}
+	}
+}
+
+// manyThings is a fleet document declaring n things, the first csrs of them with a CSR file
+// (which need not exist: over the cap, nothing is read).
+func manyThings(n, csrs int) map[string]any {
+	things := make([]any, n)
+	for i := range things {
+		th := map[string]any{"name": fmt.Sprintf("pk-%05d", i), "class": "parking", "district": "north", "serial": fmt.Sprintf("S%05d", i)}
+		if i < csrs {
+			th["csr"] = fmt.Sprintf("missing-%d.csr", i)
+		}
+		things[i] = th
+	}
+	return map[string]any{
+		"name":      "testcity",
+		"districts": []any{map[string]any{"id": "north", "name": "North"}},
+		"classes":   []any{map[string]any{"id": "parking", "name": "Parking"}},
+		"things":    things,
+	}
+}
+
+func TestThingCap(t *testing.T) {
+	if fleetspec.MaxThings != 100 || fleetspec.MaxThings*fleetspec.ThingResources != fleetspec.ThingResourceBudget {
+		t.Fatalf("MaxThings %d, budget %d", fleetspec.MaxThings, fleetspec.ThingResourceBudget)
+	}
+	dir := t.TempDir()
+	at100 := manyThings(fleetspec.MaxThings, 0)
+	if _, err := fleetspec.Load(writeFleet(t, dir, at100)); err != nil {
+		t.Errorf("%d things without a csr: %v", fleetspec.MaxThings, err)
+	}
+	cases := []struct {
+		name       string
+		things     int
+		csrs       int
+		wantPrefix string
+	}{
+		{"one over", fleetspec.MaxThings + 1, 0, "101 declared things (0 with a csr) exceed the limit of 100"},
+		{"a city's inventory", 100000, 0, "100000 declared things (0 with a csr) exceed the limit of 100"},
+		{"csrs count more", 80, 30, "80 declared things (30 with a csr) exceed the limit of 100"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := writeFleet(t, dir, manyThings(c.things, c.csrs))
+			_, err := fleetspec.Load(path)
+			probs := problems(t, err)
+			if len(probs) != 1 {
+				t.Fatalf("got %d problems, want exactly one line: %v", len(probs), err)
+			}
+			p := probs[0]
+			if p.File != path || p.Path != "things" || !strings.HasPrefix(p.Message, c.wantPrefix) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("got %q, want one line at %s: things: %s...", err, path, c.wantPrefix)
+			}
+			if !strings.Contains(p.Message, "JITP or claim") {
+				t.Errorf("%q does not say what to do instead", p.Message)
+			}
+		})
 	}
 }

@@ -22,7 +22,6 @@ import (
 	"github.com/secure-smart-city/platform/compliance"
 	"github.com/secure-smart-city/platform/constructs/fleet"
 	"github.com/secure-smart-city/platform/fleetspec"
-	"github.com/secure-smart-city/platform/lambdas/provisioninghook/hook"
 	"github.com/secure-smart-city/platform/policies"
 	"github.com/secure-smart-city/platform/stacks"
 	"github.com/secure-smart-city/platform/topics"
@@ -252,7 +251,10 @@ func TestFleetRegistry(t *testing.T) {
 		}
 		want := map[string]any{}
 		for _, th := range fl.Things {
-			want[th.Name] = map[string]any{"district": th.District, "class": th.Class, "serial": th.Serial}
+			// The attributes every provisioning path writes: the district id as in the fleet
+			// file (the device policy's ${iot:Connection.Thing.Attributes[district]}) and the
+			// serial. The class is the thing type ("thing types of things" below).
+			want[th.Name] = map[string]any{topics.DistrictAttribute: th.District, "serial": th.Serial}
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("things (-want +got):\n%s", diff)
@@ -377,10 +379,12 @@ func TestFleetRegistry(t *testing.T) {
 		for _, d := range fl.Districts {
 			groups = append(groups, iotARN("thinggroup", n.District(d.ID)))
 		}
+		// One statement for the declared things' memberships and types (each thing named once).
+		declared := sorted(append(append(append([]string{}, things...), groups...), types...))
 		want := map[string][]string{
-			"iot:AddThingToThingGroup":      sorted(append(append([]string{}, things...), groups...)),
-			"iot:RemoveThingFromThingGroup": sorted(append(append([]string{}, things...), groups...)),
-			"iot:UpdateThing":               sorted(append(append([]string{}, things...), types...)),
+			"iot:AddThingToThingGroup":      declared,
+			"iot:RemoveThingFromThingGroup": declared,
+			"iot:UpdateThing":               declared,
 			"iot:AttachPolicy": sorted([]string{"<" + idByPrefix(t, tmpl, "AWS::IoT::Policy", "DevicesQuarantinePolicy") + ".Arn>",
 				"<" + idByPrefix(t, tmpl, "AWS::IoT::ThingGroup", "QuarantineGroup") + ".Arn>"}),
 		}
@@ -563,6 +567,7 @@ func TestDevicePolicyIsolation(t *testing.T) {
 	}
 	denied := append(own(b), []req{
 		{policies.ActionPublish, "topic", topics.Telemetry(other, "old_town", a)},
+		{policies.ActionPublish, "topic", topics.Telemetry(rule, "harbour", a)},
 		{policies.ActionPublish, "topic", topics.Command(a)},
 		{policies.ActionPublish, "topic", topics.Command(b)},
 		{policies.ActionSubscribe, "topicfilter", "city/things/+/commands"},
@@ -587,248 +592,6 @@ func TestDevicePolicyIsolation(t *testing.T) {
 		if policies.Allows(quarantined, r.action, iotARN(r.typ, r.name), a) {
 			t.Errorf("quarantined device A still allowed %s %s/%s", r.action, r.typ, r.name)
 		}
-	}
-}
-
-// TestFleetJITP: the city CA, registered without a verification certificate (SNI_ONLY) with
-// auto registration, and a JITP template that parses, creates the thing from the
-// certificate's subject and attaches a class policy: only names that are at once a thing
-// type, a group and a policy of this stack provision.
-func TestFleetJITP(t *testing.T) {
-	fl := stageFleet(t, stacks.StageDev)
-	tmpl := fleetTemplate(t, stacks.StageDev)
-	cas := tmpl.Resources("AWS::IoT::CACertificate")
-	if len(cas) != 1 {
-		t.Fatalf("%d CA certificates, want 1", len(cas))
-	}
-	ca := cas[0].Properties
-	pem, err := fl.CACertificatePEM()
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]any{
-		"CACertificatePem": string(pem), "Status": "ACTIVE", "CertificateMode": "SNI_ONLY", "AutoRegistrationStatus": "ENABLE",
-	}
-	for k, v := range want {
-		if ca[k] != v {
-			t.Errorf("CA %s = %v, want %v", k, ca[k], v)
-		}
-	}
-	if ca["VerificationCertificatePem"] != nil {
-		t.Error("CA registered with a verification certificate: synth would need the CA key and a registration code from AWS")
-	}
-	role := idByPrefix(t, tmpl, "AWS::IAM::Role", "DevicesProvisioningRole")
-	if got := lit(compliance.Get(ca, "RegistrationConfig", "RoleArn")); got != "<"+role+".Arn>" {
-		t.Errorf("JITP role %s, want the provisioning role", got)
-	}
-	var body any
-	if err := json.Unmarshal([]byte(lit(compliance.Get(ca, "RegistrationConfig", "TemplateBody"))), &body); err != nil {
-		t.Fatalf("JITP template body is not JSON: %v", err)
-	}
-	if diff := cmp.Diff(jsonValue(t, fleet.JITPTemplate()), body); diff != "" {
-		t.Errorf("JITP template (-want +got):\n%s", diff)
-	}
-	ou := map[string]any{"Ref": fleet.CertOrganizationalUnit}
-	thing := compliance.Get(body, "Resources", "thing", "Properties")
-	if !cmp.Equal(compliance.Get(body, "Resources", "policy", "Properties", "PolicyName"), ou) ||
-		!cmp.Equal(compliance.Get(thing, "ThingTypeName"), ou) || !cmp.Equal(compliance.Get(thing, "ThingGroups", 0), ou) {
-		t.Errorf("JITP template does not derive the type, group and policy from OU: %v", body)
-	}
-	if got := compliance.Get(thing, "ThingName"); !cmp.Equal(got, map[string]any{"Ref": fleet.CertCommonName}) {
-		t.Errorf("JITP thing name %v, want the certificate CN", got)
-	}
-	// The names that provision are those that are a thing type, a group and a policy at once:
-	// exactly the classes.
-	both := intersect(namesOf(tmpl, "AWS::IoT::ThingType", "ThingTypeName"), namesOf(tmpl, "AWS::IoT::ThingGroup", "ThingGroupName"), namesOf(tmpl, "AWS::IoT::Policy", "PolicyName"))
-	var classes []string
-	for _, c := range fl.Classes {
-		classes = append(classes, topics.RuleName(fl.RulePrefix("dev"), c.ID))
-	}
-	if diff := cmp.Diff(sorted(classes), both); diff != "" {
-		t.Errorf("names usable as OU (-classes +usable):\n%s", diff)
-	}
-}
-
-func intersect(lists ...[]string) []string {
-	count := map[string]int{}
-	for _, l := range lists {
-		for _, s := range l {
-			count[s]++
-		}
-	}
-	var out []string
-	for s, c := range count {
-		if c == len(lists) {
-			out = append(out, s)
-		}
-	}
-	return sorted(out)
-}
-
-func jsonValue(t *testing.T, v any) any {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out any
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// TestFleetClaimProvisioning: the claim template with its pre-provisioning hook, the hook's
-// least-privilege access to the allowlist, its invoke permission for this template only, the
-// claim policy, and the provisioning role (both stages).
-func TestFleetClaimProvisioning(t *testing.T) {
-	for _, stage := range []stacks.Stage{stacks.StageDev, stacks.StageProd} {
-		t.Run(string(stage), func(t *testing.T) {
-			fl := stageFleet(t, stage)
-			tmpl := fleetTemplate(t, stage)
-			n := fleet.Names{Prefix: fl.RulePrefix(string(stage))}
-			hookID := idByPrefix(t, tmpl, "AWS::Lambda::Function", "DevicesProvisioningHook")
-			roleID := idByPrefix(t, tmpl, "AWS::IAM::Role", "DevicesProvisioningRole")
-			pt := oneResource(t, tmpl, "AWS::IoT::ProvisioningTemplate", "DevicesClaimTemplate")
-			p := pt.Properties
-			want := map[string]any{
-				"TemplateName": n.ClaimTemplate(), "Enabled": true, "TemplateType": "FLEET_PROVISIONING",
-				"ProvisioningRoleArn": map[string]any{"Fn::GetAtt": []any{roleID, "Arn"}},
-				"PreProvisioningHook": map[string]any{"PayloadVersion": "2020-04-01", "TargetArn": map[string]any{"Fn::GetAtt": []any{hookID, "Arn"}}},
-			}
-			for k, v := range want {
-				if diff := cmp.Diff(v, p[k]); diff != "" {
-					t.Errorf("template %s (-want +got):\n%s", k, diff)
-				}
-			}
-			var body any
-			if err := json.Unmarshal([]byte(lit(p["TemplateBody"])), &body); err != nil {
-				t.Fatalf("claim template body is not JSON: %v", err)
-			}
-			if diff := cmp.Diff(jsonValue(t, fleet.ClaimTemplate(n)), body); diff != "" {
-				t.Errorf("claim template (-want +got):\n%s", diff)
-			}
-			for _, param := range []string{hook.ParamSerialNumber, hook.ParamThingName, hook.ParamClass, hook.ParamDistrict} {
-				if compliance.Get(body, "Parameters", param, "Type") != "String" || compliance.Get(body, "Parameters", param, "Default") != nil {
-					t.Errorf("template parameter %s: %v (want a String without a default)", param, compliance.Get(body, "Parameters", param))
-				}
-			}
-			// The policy name the template joins from Class is a class policy for every class.
-			pols := iotPolicies(tmpl)
-			for _, c := range fl.Classes {
-				name := strings.ReplaceAll(lit(resolveClass(compliance.Get(body, "Resources", "policy", "Properties", "PolicyName"), c.ID)), "<Class>", c.ID)
-				if _, ok := pols[name]; !ok || name != n.Class(c.ID) {
-					t.Errorf("class %s: template attaches policy %q, not its class policy", c.ID, name)
-				}
-			}
-
-			perm := oneResource(t, tmpl, "AWS::Lambda::Permission", "DevicesProvisioningHookInvokedByClaimTemplate").Properties
-			wantPerm := map[string]string{
-				"Principal": "iot.amazonaws.com", "Action": "lambda:InvokeFunction", "SourceAccount": testAccount,
-				"SourceArn": iotARN("provisioningtemplate", n.ClaimTemplate()), "FunctionName": "<" + hookID + ".Arn>",
-			}
-			for k, v := range wantPerm {
-				if got := lit(perm[k]); got != v {
-					t.Errorf("hook permission %s = %s, want %s", k, got, v)
-				}
-			}
-			if !dependsOn(pt, idByPrefix(t, tmpl, "AWS::Lambda::Permission", "DevicesProvisioningHookInvokedByClaimTemplate")) {
-				t.Error("the template may exist before the hook can be invoked")
-			}
-
-			fn := oneResource(t, tmpl, "AWS::Lambda::Function", hookID).Properties
-			if fn["Timeout"] != 5.0 {
-				t.Errorf("hook timeout %v, want 5 (AWS IoT waits five seconds)", fn["Timeout"])
-			}
-			if env := refText(compliance.Get(fn, "Environment", "Variables", "ALLOWLIST_TABLE")); !strings.Contains(env, "ProvisioningAllowlist") {
-				t.Errorf("ALLOWLIST_TABLE %s does not name the Foundation allowlist", env)
-			}
-			hookRole := idByPrefix(t, tmpl, "AWS::IAM::Role", "DevicesProvisioningHookExecutionRole")
-			for a, res := range grantsByAction(tmpl, hookRole) {
-				switch {
-				case a == "dynamodb:GetItem" || a == "dynamodb:UpdateItem":
-					if len(res) != 1 || !strings.Contains(res[0], "ProvisioningAllowlist") {
-						t.Errorf("%s on %v, want only the allowlist table", a, res)
-					}
-				case strings.HasPrefix(a, "dynamodb:"):
-					t.Errorf("hook may %s: it needs only GetItem and UpdateItem", a)
-				case strings.HasPrefix(a, "kms:"):
-					if len(res) != 1 || !strings.Contains(res[0], "PlatformKey") {
-						t.Errorf("%s on %v, want only the platform key", a, res)
-					}
-				}
-			}
-
-			claim := pols[n.ClaimPolicy()]
-			if diff := cmp.Diff(policies.Claim(n.ClaimTemplate()).Render(policies.ARNPrefix("aws", testRegion, testAccount)),
-				policyDocument(t, claim.Properties["PolicyDocument"]).Render(policies.ARNPrefix("aws", testRegion, testAccount))); diff != "" {
-				t.Errorf("claim policy (-want +got):\n%s", diff)
-			}
-
-			checkProvisioningRole(t, tmpl, fl, n, roleID)
-		})
-	}
-}
-
-// resolveClass replaces the Class parameter in a provisioning template value.
-func resolveClass(v any, class string) any {
-	b, _ := json.Marshal(v)
-	s := strings.ReplaceAll(string(b), `{"Ref":"`+hook.ParamClass+`"}`, `"`+class+`"`)
-	var out any
-	_ = json.Unmarshal([]byte(s), &out)
-	return out
-}
-
-func checkProvisioningRole(t *testing.T, tmpl compliance.Template, fl *fleetspec.Fleet, n fleet.Names, roleID string) {
-	t.Helper()
-	trust := oneResource(t, tmpl, "AWS::IAM::Role", roleID).Properties["AssumeRolePolicyDocument"]
-	st := compliance.Get(trust, "Statement", 0)
-	if compliance.Get(st, "Principal", "Service") != "iot.amazonaws.com" ||
-		lit(compliance.Get(st, "Condition", "StringEquals", "aws:SourceAccount")) != testAccount ||
-		lit(compliance.Get(st, "Condition", "ArnLike", "aws:SourceArn")) != policies.ARNPrefix("aws", testRegion, testAccount)+"*" {
-		t.Errorf("provisioning role trust %v: want iot.amazonaws.com of this account only", st)
-	}
-	g := grantsByAction(tmpl, roleID)
-	anyThing, anyCert := iotARN("thing", "*"), iotARN("cert", "*")
-	quarantine := "<" + idByPrefix(t, tmpl, "AWS::IoT::ThingGroup", "QuarantineGroup") + ".Arn>"
-	for a, res := range g {
-		switch a {
-		case "iot:CreatePolicy", "iot:CreatePolicyVersion", "iot:DetachPolicy", "iot:DetachThingPrincipal", "iot:RemoveThingFromThingGroup", "iot:DeleteThing":
-			t.Errorf("provisioning role may %s", a)
-		}
-		for _, r := range res {
-			if r == "*" {
-				t.Errorf("%s on Resource *", a)
-			}
-			if r == quarantine {
-				t.Errorf("%s reaches the quarantine group", a)
-			}
-			if strings.HasSuffix(r, "*") && r != anyThing && r != anyCert {
-				t.Errorf("%s on wildcard %s: only thing/* and cert/* (made during provisioning) may be open", a, r)
-			}
-		}
-	}
-	for _, a := range []string{"iot:CreateThing", "iot:AddThingToThingGroup", "iot:AttachThingPrincipal", "iot:UpdateCertificate", "iot:AttachPolicy"} {
-		if len(g[a]) == 0 {
-			t.Errorf("provisioning role lacks %s, which the templates need", a)
-		}
-	}
-	var groups []string
-	for _, c := range fl.Classes {
-		groups = append(groups, "<"+idByPrefix(t, tmpl, "AWS::IoT::ThingGroup", "DevicesClassGroups"+strings.ReplaceAll(c.ID, "_", ""))+".Arn>")
-	}
-	for _, d := range fl.Districts {
-		groups = append(groups, "<"+idByPrefix(t, tmpl, "AWS::IoT::ThingGroup", "DevicesDistrictGroups"+strings.ReplaceAll(d.ID, "_", ""))+".Arn>")
-	}
-	if diff := cmp.Diff(sorted(append(groups, anyThing)), g["iot:AddThingToThingGroup"]); diff != "" {
-		t.Errorf("AddThingToThingGroup resources (-want +got):\n%s", diff)
-	}
-	var classPols []string
-	for _, c := range fl.Classes {
-		classPols = append(classPols, "<"+iotPolicies(tmpl)[n.Class(c.ID)].ID+".Arn>")
-	}
-	if diff := cmp.Diff(sorted(append(classPols, anyCert)), g["iot:AttachPolicy"]); diff != "" {
-		t.Errorf("AttachPolicy resources (-want +got):\n%s", diff)
 	}
 }
 
@@ -1052,7 +815,7 @@ func TestFleetPropsErrors(t *testing.T) {
 					f.Things = append(f.Things, fleetspec.Thing{Name: fmt.Sprintf("lamp-x%d", i), Class: "lamp", District: "centre", Serial: fmt.Sprintf("X%d", i)})
 				}
 			}), Prefix: "city_dev", EncryptionKey: key})
-		}, []string{"the fleet file lists 121 things (0 with a csr): the stack would hold about 518 resources, above CloudFormation's 500"}},
+		}, []string{"the fleet declares 121 things (0 with a csr), above the limit of 100 things", "the Fleet stack would hold about 518 resources, CloudFormation allows 500"}},
 		{"logging disabled", func(s constructs.Construct) constructs.IConstruct {
 			return fleet.NewLogging(s, "L", &fleet.LoggingProps{EncryptionKey: key, Level: fleet.LevelDisabled})
 		}, []string{"Level DISABLED turns IoT logging off"}},

@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/secure-smart-city/platform/topics"
 )
 
 // These tests cover the package's pure parts (names, template bodies, log levels) without a
@@ -107,5 +110,63 @@ func TestEstimateResources(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"district", "class", "serial"}, SearchableAttributes); diff != "" {
 		t.Error(diff)
+	}
+}
+
+// TestTemplatesSetThingTypeAndDistrict: both provisioning paths set the thing type from the
+// class and the district attribute in the fleet file's format, and write the same attribute
+// set as a declared thing.
+func TestTemplatesSetThingTypeAndDistrict(t *testing.T) {
+	n := Names{Prefix: "smartcity_dev"}
+	cases := map[string]struct {
+		tmpl                ProvisioningTemplate
+		thingType, district any
+		groups              []any
+		params              []string
+	}{
+		"jitp": {
+			tmpl: JITPTemplate(), thingType: ref(CertOrganizationalUnit), district: ref(CertStateName),
+			groups: []any{ref(CertOrganizationalUnit), ref(CertDistinguishedNameQual)},
+			params: []string{CertCommonName, CertSerialNumber, CertOrganizationalUnit, CertDistinguishedNameQual, CertStateName, CertID},
+		},
+		"claim": {
+			tmpl: ClaimTemplate(n), thingType: join("smartcity_dev_", ref("Class")), district: ref("District"),
+			groups: []any{join("smartcity_dev_", ref("Class")), join("smartcity_dev_district_", ref("District"))},
+			params: []string{"SerialNumber", "ThingName", "Class", "District", CertID},
+		},
+	}
+	for name, c := range cases {
+		thing := c.tmpl.Resources["thing"].Properties
+		if diff := cmp.Diff(c.thingType, thing["ThingTypeName"]); diff != "" {
+			t.Errorf("%s: thing type (-want +got):\n%s", name, diff)
+		}
+		attrs, _ := thing["AttributePayload"].(map[string]any)
+		if diff := cmp.Diff(c.district, attrs[AttrDistrict]); diff != "" {
+			t.Errorf("%s: district attribute (-want +got):\n%s", name, diff)
+		}
+		var keys []string
+		for k := range attrs {
+			keys = append(keys, k)
+		}
+		if diff := cmp.Diff([]string{AttrDistrict, AttrSerial}, keys, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+			t.Errorf("%s: attributes (-want +got):\n%s", name, diff)
+		}
+		if diff := cmp.Diff(c.groups, thing["ThingGroups"]); diff != "" {
+			t.Errorf("%s: groups (-want +got):\n%s", name, diff)
+		}
+		var params []string
+		for p := range c.tmpl.Parameters {
+			params = append(params, p)
+		}
+		if diff := cmp.Diff(c.params, params, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+			t.Errorf("%s: parameters (-want +got):\n%s", name, diff)
+		}
+		// The policy is the class's: the same value as the thing type.
+		if diff := cmp.Diff(c.thingType, c.tmpl.Resources["policy"].Properties["PolicyName"]); diff != "" {
+			t.Errorf("%s: policy (-want +got):\n%s", name, diff)
+		}
+	}
+	if AttrDistrict != topics.DistrictAttribute {
+		t.Errorf("district attribute %q, the device policy reads %q", AttrDistrict, topics.DistrictAttribute)
 	}
 }

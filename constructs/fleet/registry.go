@@ -144,9 +144,13 @@ func (r *Registry) finish() {
 	r.finished = true
 	statement := func(sid string, actions []string, groups ...map[string]*string) {
 		var res []*string
+		seen := map[string]bool{}
 		for _, g := range groups {
 			for _, k := range sortedKeys(g) {
-				res = append(res, g[k])
+				if !seen[*g[k]] {
+					seen[*g[k]] = true
+					res = append(res, g[k])
+				}
 			}
 		}
 		if len(res) == 0 {
@@ -156,8 +160,14 @@ func (r *Registry) finish() {
 			Sid: jsii.String(sid), Actions: jsii.Strings(actions...), Resources: &res,
 		}))
 	}
-	statement("ThingGroupMembership", []string{"iot:AddThingToThingGroup", "iot:RemoveThingFromThingGroup"}, r.memberThings, r.memberGroups)
-	statement("ThingTypeAssociation", []string{"iot:UpdateThing"}, r.typedThings, r.types)
+	// One statement names each declared thing once: the policy then grows by one ARN per
+	// thing, so it stays one inline policy (10,240 characters) at the cap on declared things
+	// instead of overflowing into extra managed policies. Granting the membership actions on
+	// the thing types and UpdateThing on the groups adds nothing: those actions act only on
+	// things and groups (Add/RemoveThingFromThingGroup) and things and types (UpdateThing), and
+	// every declared thing gets both a type and its memberships.
+	statement("DeclaredThings", []string{"iot:AddThingToThingGroup", "iot:RemoveThingFromThingGroup", "iot:UpdateThing"},
+		r.memberThings, r.typedThings, r.memberGroups, r.types)
 	statement("QuarantineGroupPolicy", []string{"iot:AttachPolicy", "iot:DetachPolicy"}, r.attachTargets)
 	// Active tracing (below) needs these two, which have no resource-level permissions.
 	r.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/secure-smart-city/platform/lambdas/provisioninghook/hook"
+	"github.com/secure-smart-city/platform/topics"
 )
 
 // ProvisioningTemplate is an AWS IoT provisioning template body (JITP registration config or
@@ -32,20 +33,28 @@ func (t ProvisioningTemplate) JSON() (string, error) {
 	return string(b), err
 }
 
-// Parameters AWS IoT extracts from the device certificate's subject for JITP.
+// Parameters AWS IoT extracts from the device certificate's subject for JITP ("Just-in-time
+// provisioning" in the AWS IoT Developer Guide lists them; a JITP template may use only these).
 const (
 	CertCommonName            = "AWS::IoT::Certificate::CommonName"
 	CertSerialNumber          = "AWS::IoT::Certificate::SerialNumber"
 	CertOrganizationalUnit    = "AWS::IoT::Certificate::OrganizationalUnit"
 	CertDistinguishedNameQual = "AWS::IoT::Certificate::DistinguishedNameQualifier"
+	CertStateName             = "AWS::IoT::Certificate::StateName"
 	CertID                    = "AWS::IoT::Certificate::Id"
 )
 
-// Thing attribute names every provisioning path writes; the thing types make them searchable.
+// Thing attributes. Every path (declared things, JITP, claim) writes exactly these two, in the
+// same format: AttrDistrict is the fleet file's district id ("old_town"), which the device
+// policy reads as ${iot:Connection.Thing.Attributes[district]}; AttrSerial the device serial.
+// The class is the thing type, not an attribute.
 const (
-	AttrDistrict = "district"
-	AttrClass    = "class"
+	AttrDistrict = topics.DistrictAttribute
 	AttrSerial   = "serial"
+	// AttrClass is searchable on the thing types (below) but no path writes it any more: the
+	// thing type is the class. It stays searchable because a thing type's properties cannot
+	// change without replacing it, and a thing type with things cannot be deleted.
+	AttrClass = "class"
 )
 
 // SearchableAttributes are the thing types' searchable attributes (AWS allows three).
@@ -78,28 +87,33 @@ func activeCertificate() TemplateResource {
 }
 
 // JITPTemplate is the template AWS IoT runs when a device first connects with a certificate
-// signed by the registered city CA. JITP templates may use only Ref to the certificate's
-// subject fields, so the certificate carries the names:
+// signed by the registered city CA. A JITP template may use only Ref to the certificate's
+// subject fields (no Fn::Join, no Mappings: those are for fleet provisioning templates), so
+// the certificate carries every name in the form AWS needs it:
 //
 //	CN            thing name (also the MQTT client id)
 //	serialNumber  device serial (attribute "serial")
-//	OU            the class's qualified name, Names.Class (thing type, class group and policy)
+//	OU            the class's qualified name, Names.Class: thing type, class group and policy
 //	dnQualifier   the district's group name, Names.District
+//	ST            the district id as in the fleet file (attribute "district")
 //
-// Provisioning fails unless OU names a thing type, a thing group and a policy at once, which
-// only this stage's classes do: the CA cannot hand out the quarantine, claim or any other
-// policy.
+// Provisioning fails unless OU names a thing type, a thing group and a policy at once, and
+// dnQualifier a thing group, that the provisioning role may use: only this stage's classes
+// and districts (the role names their exact ARNs), so the CA cannot hand out the quarantine,
+// claim or another stage's policy. AWS has no way to check ST against anything; the CA must
+// write the same district in dnQualifier and ST (config/README.md), and a district the fleet
+// file does not know gets the device's telemetry rejected, not accepted elsewhere.
 func JITPTemplate() ProvisioningTemplate {
 	class := ref(CertOrganizationalUnit)
 	return ProvisioningTemplate{
-		Parameters: stringParams(CertCommonName, CertSerialNumber, CertOrganizationalUnit, CertDistinguishedNameQual, CertID),
+		Parameters: stringParams(CertCommonName, CertSerialNumber, CertOrganizationalUnit, CertDistinguishedNameQual, CertStateName, CertID),
 		Resources: map[string]TemplateResource{
 			"thing": {
 				Type: "AWS::IoT::Thing",
 				Properties: map[string]any{
 					"ThingName":        ref(CertCommonName),
 					"ThingTypeName":    class,
-					"AttributePayload": map[string]any{AttrSerial: ref(CertSerialNumber)},
+					"AttributePayload": map[string]any{AttrSerial: ref(CertSerialNumber), AttrDistrict: ref(CertStateName)},
 					"ThingGroups":      []any{class, ref(CertDistinguishedNameQual)},
 				},
 				OverrideSettings: thingOverrides,
@@ -113,9 +127,11 @@ func JITPTemplate() ProvisioningTemplate {
 // ClaimTemplate is the fleet provisioning template behind the claim certificate. The
 // pre-provisioning hook admits only allowlisted serials and overrides ThingName, Class and
 // District from the allowlist, so the device chooses none of them; a missing Class or
-// District fails the request (no defaults). Class and District are the fleet file's ids and
-// are qualified here with Fn::Join, which fleet provisioning templates support. As in the
-// JITP template, the class name must be a thing type, a group and a policy at once.
+// District fails the request (no defaults). Class and District are the fleet file's ids: the
+// district attribute takes District as it is (the format of every path) and the thing type,
+// groups and policy are qualified with Fn::Join, which fleet provisioning templates support
+// ("Provisioning templates" in the AWS IoT Developer Guide). As in the JITP template, a class
+// or district not of this stage names nothing the provisioning role may use.
 func ClaimTemplate(n Names) ProvisioningTemplate {
 	class := join(n.Prefix+"_", ref(hook.ParamClass))
 	return ProvisioningTemplate{
@@ -124,12 +140,10 @@ func ClaimTemplate(n Names) ProvisioningTemplate {
 			"thing": {
 				Type: "AWS::IoT::Thing",
 				Properties: map[string]any{
-					"ThingName":     ref(hook.ParamThingName),
-					"ThingTypeName": class,
-					"AttributePayload": map[string]any{
-						AttrSerial: ref(hook.ParamSerialNumber), AttrClass: ref(hook.ParamClass), AttrDistrict: ref(hook.ParamDistrict),
-					},
-					"ThingGroups": []any{class, join(n.Prefix+districtInfix, ref(hook.ParamDistrict))},
+					"ThingName":        ref(hook.ParamThingName),
+					"ThingTypeName":    class,
+					"AttributePayload": map[string]any{AttrSerial: ref(hook.ParamSerialNumber), AttrDistrict: ref(hook.ParamDistrict)},
+					"ThingGroups":      []any{class, join(n.Prefix+districtInfix, ref(hook.ParamDistrict))},
 				},
 				OverrideSettings: thingOverrides,
 			},

@@ -15,30 +15,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/lambdas/provisioninghook/allowlist"
 )
 
 // Template parameter names. The provisioning template must declare these parameters and use
 // ParamThingName, ParamClass and ParamDistrict (never values the device sent) for the thing's
-// name, type and attributes; the hook overrides them from the allowlist.
+// name, type and attributes; the hook overrides them from the allowlist. Class and District are
+// the fleet file's ids (the district attribute's format on every provisioning path).
 const (
 	ParamSerialNumber = "SerialNumber"
 	ParamThingName    = "ThingName"
 	ParamClass        = "Class"
 	ParamDistrict     = "District"
-)
-
-// Allowlist item attributes and status values. The table's partition key is AttrSerial (S).
-const (
-	AttrSerial        = "serial"
-	AttrStatus        = "status"
-	AttrThingName     = "thingName"
-	AttrClass         = "class"
-	AttrDistrict      = "district"
-	AttrProvisionedAt = "provisionedAt"
-	AttrCertificateID = "certificateId"
-
-	StatusAllowed     = "allowed"
-	StatusProvisioned = "provisioned"
 )
 
 // Reasons logged with every decision. The response to AWS IoT carries no reason, so these log
@@ -53,7 +43,6 @@ const (
 	ReasonAlreadyProvisioned  = "already_provisioned"
 	ReasonNotAllowed          = "status_not_allowed"
 	ReasonThingNameMismatch   = "thing_name_mismatch"
-	ReasonUnpinnedParameter   = "unpinned_parameter"
 	ReasonInvalidAllowlist    = "invalid_allowlist_entry"
 	ReasonRaceLost            = "race_lost"
 	ReasonAllowlistUnreadable = "allowlist_error"
@@ -111,7 +100,8 @@ func New(table string, get ItemGetter, update ItemUpdater, log *slog.Logger) *Ha
 	return &Handler{table: table, get: get, update: update, log: log, now: time.Now}
 }
 
-// entry is one allowlist item.
+// entry is one allowlist item; its keys are the allowlist contract's attribute names (a test
+// keeps them equal).
 type entry struct {
 	Serial        string `dynamodbav:"serial"`
 	Status        string `dynamodbav:"status"`
@@ -139,7 +129,7 @@ func (h *Handler) Handle(ctx context.Context, req Request) (Response, error) {
 
 	out, err := h.get.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(h.table),
-		Key:            map[string]types.AttributeValue{AttrSerial: &types.AttributeValueMemberS{Value: serial}},
+		Key:            map[string]types.AttributeValue{allowlist.AttrSerial: &types.AttributeValueMemberS{Value: serial}},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -168,22 +158,19 @@ func (h *Handler) Handle(ctx context.Context, req Request) (Response, error) {
 		return h.deny(ctx, req, serial, ReasonThingNameMismatch,
 			slog.String("requestedThingName", truncate(asked, 128)), slog.String("thingName", thing)), nil
 	}
-	overrides := map[string]string{ParamSerialNumber: serial, ParamThingName: thing}
-	// A class or district the allowlist does not pin would otherwise flow from the device into
-	// the template, which is the choice this hook exists to take away from the device.
+	// The template has no default for Class or District and the device must choose neither, so
+	// an entry that does not pin both in the fleet file's id format is an allowlist mistake:
+	// refused here, before the entry is consumed, rather than failing in the template after.
 	for _, p := range []struct{ param, value string }{{ParamClass, e.Class}, {ParamDistrict, e.District}} {
-		if p.value != "" {
-			overrides[p.param] = p.value
-			continue
-		}
-		if _, ok := req.Parameters[p.param]; ok {
-			return h.deny(ctx, req, serial, ReasonUnpinnedParameter, slog.String("parameter", p.param)), nil
+		if !fleetspec.ValidID(p.value) {
+			return h.deny(ctx, req, serial, ReasonInvalidAllowlist, slog.String("parameter", p.param), slog.String("value", truncate(p.value, 64))), nil
 		}
 	}
+	overrides := map[string]string{ParamSerialNumber: serial, ParamThingName: thing, ParamClass: e.Class, ParamDistrict: e.District}
 
 	switch e.Status {
-	case StatusAllowed:
-	case StatusProvisioned:
+	case allowlist.StatusAllowed:
+	case allowlist.StatusProvisioned:
 		// RegisterThing is retried when its response is lost; the certificate was bound to this
 		// serial on the first admission and only its key holder can present it again.
 		if e.CertificateID == req.CertificateID {
@@ -198,15 +185,15 @@ func (h *Handler) Handle(ctx context.Context, req Request) (Response, error) {
 	// serial at once, only the first write succeeds.
 	_, err = h.update.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(h.table),
-		Key:                 map[string]types.AttributeValue{AttrSerial: &types.AttributeValueMemberS{Value: serial}},
+		Key:                 map[string]types.AttributeValue{allowlist.AttrSerial: &types.AttributeValueMemberS{Value: serial}},
 		UpdateExpression:    aws.String("SET #status = :provisioned, #at = :at, #cert = :cert, #thing = if_not_exists(#thing, :thing)"),
 		ConditionExpression: aws.String("#status = :allowed"),
 		ExpressionAttributeNames: map[string]string{
-			"#status": AttrStatus, "#at": AttrProvisionedAt, "#cert": AttrCertificateID, "#thing": AttrThingName,
+			"#status": allowlist.AttrStatus, "#at": allowlist.AttrProvisionedAt, "#cert": allowlist.AttrCertificateID, "#thing": allowlist.AttrThingName,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":provisioned": &types.AttributeValueMemberS{Value: StatusProvisioned},
-			":allowed":     &types.AttributeValueMemberS{Value: StatusAllowed},
+			":provisioned": &types.AttributeValueMemberS{Value: allowlist.StatusProvisioned},
+			":allowed":     &types.AttributeValueMemberS{Value: allowlist.StatusAllowed},
 			":at":          &types.AttributeValueMemberS{Value: h.now().UTC().Format(time.RFC3339Nano)},
 			":cert":        &types.AttributeValueMemberS{Value: req.CertificateID},
 			":thing":       &types.AttributeValueMemberS{Value: thing},

@@ -15,6 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/secure-smart-city/platform/lambdas/provisioninghook/allowlist"
 )
 
 const table = "allowlist"
@@ -52,7 +55,7 @@ func (f *fakeTable) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...f
 		return nil, errors.New("wrong table " + *in.TableName)
 	}
 	f.mu.Lock()
-	key := in.Key[AttrSerial].(*types.AttributeValueMemberS).Value
+	key := in.Key[allowlist.AttrSerial].(*types.AttributeValueMemberS).Value
 	var copied map[string]types.AttributeValue
 	if item := f.items[key]; item != nil {
 		copied = make(map[string]types.AttributeValue, len(item))
@@ -74,7 +77,7 @@ func (f *fakeTable) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, 
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	key := in.Key[AttrSerial].(*types.AttributeValueMemberS).Value
+	key := in.Key[allowlist.AttrSerial].(*types.AttributeValueMemberS).Value
 	item := f.items[key]
 	n, v := in.ExpressionAttributeNames, in.ExpressionAttributeValues
 	if *in.ConditionExpression != "#status = :allowed" {
@@ -147,7 +150,7 @@ func request(cert string, params map[string]string) Request {
 	}
 }
 
-var lightEntry = entry{Serial: "SN-0001", Status: StatusAllowed, ThingName: "light-0001", Class: "street_light", District: "old_town"}
+var lightEntry = entry{Serial: "SN-0001", Status: allowlist.StatusAllowed, ThingName: "light-0001", Class: "street_light", District: "old_town"}
 
 func TestHandle(t *testing.T) {
 	tests := []struct {
@@ -170,7 +173,7 @@ func TestHandle(t *testing.T) {
 		},
 		{
 			name:       "admit without a listed thing name uses the serial",
-			entries:    []entry{{Serial: "SN-0002", Status: StatusAllowed, Class: "air_quality", District: "harbour"}},
+			entries:    []entry{{Serial: "SN-0002", Status: allowlist.StatusAllowed, Class: "air_quality", District: "harbour"}},
 			req:        request("cert-b", map[string]string{ParamSerialNumber: "SN-0002"}),
 			want:       Response{AllowProvisioning: true, ParameterOverrides: map[string]string{ParamSerialNumber: "SN-0002", ParamThingName: "SN-0002", ParamClass: "air_quality", ParamDistrict: "harbour"}},
 			wantReason: ReasonAdmitted,
@@ -192,20 +195,20 @@ func TestHandle(t *testing.T) {
 		},
 		{
 			name:       "already provisioned with another certificate",
-			entries:    []entry{{Serial: "SN-0001", Status: StatusProvisioned, ThingName: "light-0001", Class: "street_light", District: "old_town", CertificateID: "cert-first"}},
+			entries:    []entry{{Serial: "SN-0001", Status: allowlist.StatusProvisioned, ThingName: "light-0001", Class: "street_light", District: "old_town", CertificateID: "cert-first"}},
 			req:        request("cert-second", map[string]string{ParamSerialNumber: "SN-0001"}),
 			wantReason: ReasonAlreadyProvisioned,
 		},
 		{
 			name:       "retry with the certificate that was admitted",
-			entries:    []entry{{Serial: "SN-0001", Status: StatusProvisioned, ThingName: "light-0001", Class: "street_light", District: "old_town", CertificateID: "cert-first"}},
+			entries:    []entry{{Serial: "SN-0001", Status: allowlist.StatusProvisioned, ThingName: "light-0001", Class: "street_light", District: "old_town", CertificateID: "cert-first"}},
 			req:        request("cert-first", map[string]string{ParamSerialNumber: "SN-0001"}),
 			want:       Response{AllowProvisioning: true, ParameterOverrides: map[string]string{ParamSerialNumber: "SN-0001", ParamThingName: "light-0001", ParamClass: "street_light", ParamDistrict: "old_town"}},
 			wantReason: ReasonRetrySameCert,
 		},
 		{
 			name:       "status neither allowed nor provisioned",
-			entries:    []entry{{Serial: "SN-0001", Status: "revoked", ThingName: "light-0001"}},
+			entries:    []entry{{Serial: "SN-0001", Status: "revoked", ThingName: "light-0001", Class: "street_light", District: "old_town"}},
 			req:        request("cert-a", map[string]string{ParamSerialNumber: "SN-0001"}),
 			wantReason: ReasonNotAllowed,
 		},
@@ -235,7 +238,7 @@ func TestHandle(t *testing.T) {
 		},
 		{
 			name:       "fleet-style serial with a listed thing name",
-			entries:    []entry{{Serial: "ACME/2026.001#7", Status: StatusAllowed, ThingName: "aq-0007", Class: "air_quality", District: "harbour"}},
+			entries:    []entry{{Serial: "ACME/2026.001#7", Status: allowlist.StatusAllowed, ThingName: "aq-0007", Class: "air_quality", District: "harbour"}},
 			req:        request("cert-a", map[string]string{ParamSerialNumber: "ACME/2026.001#7"}),
 			want:       Response{AllowProvisioning: true, ParameterOverrides: map[string]string{ParamSerialNumber: "ACME/2026.001#7", ParamThingName: "aq-0007", ParamClass: "air_quality", ParamDistrict: "harbour"}},
 			wantReason: ReasonAdmitted,
@@ -243,7 +246,7 @@ func TestHandle(t *testing.T) {
 		},
 		{
 			name:       "fleet-style serial without a listed thing name",
-			entries:    []entry{{Serial: "ACME/2026.001#8", Status: StatusAllowed}},
+			entries:    []entry{{Serial: "ACME/2026.001#8", Status: allowlist.StatusAllowed}},
 			req:        request("cert-a", map[string]string{ParamSerialNumber: "ACME/2026.001#8"}),
 			wantReason: ReasonInvalidAllowlist,
 		},
@@ -273,13 +276,37 @@ func TestHandle(t *testing.T) {
 		},
 		{
 			name:       "device sends a class the allowlist does not pin",
-			entries:    []entry{{Serial: "SN-0003", Status: StatusAllowed, District: "harbour"}},
+			entries:    []entry{{Serial: "SN-0003", Status: allowlist.StatusAllowed, District: "harbour"}},
 			req:        request("cert-a", map[string]string{ParamSerialNumber: "SN-0003", ParamClass: "camera"}),
-			wantReason: ReasonUnpinnedParameter,
+			wantReason: ReasonInvalidAllowlist,
+		},
+		{
+			name:       "entry without a class is refused before it is consumed",
+			entries:    []entry{{Serial: "SN-0003", Status: allowlist.StatusAllowed, District: "harbour"}},
+			req:        request("cert-a", map[string]string{ParamSerialNumber: "SN-0003"}),
+			wantReason: ReasonInvalidAllowlist,
+		},
+		{
+			name:       "entry without a district is refused before it is consumed",
+			entries:    []entry{{Serial: "SN-0003", Status: allowlist.StatusAllowed, Class: "camera"}},
+			req:        request("cert-a", map[string]string{ParamSerialNumber: "SN-0003"}),
+			wantReason: ReasonInvalidAllowlist,
+		},
+		{
+			name:       "district not in the fleet file's id format",
+			entries:    []entry{{Serial: "SN-0003", Status: allowlist.StatusAllowed, Class: "camera", District: "smartcity_dev_district_harbour/x"}},
+			req:        request("cert-a", map[string]string{ParamSerialNumber: "SN-0003"}),
+			wantReason: ReasonInvalidAllowlist,
+		},
+		{
+			name:       "class given as a qualified name with capitals",
+			entries:    []entry{{Serial: "SN-0003", Status: allowlist.StatusAllowed, Class: "Camera", District: "harbour"}},
+			req:        request("cert-a", map[string]string{ParamSerialNumber: "SN-0003"}),
+			wantReason: ReasonInvalidAllowlist,
 		},
 		{
 			name:       "allowlist thing name outside the thing-name alphabet",
-			entries:    []entry{{Serial: "SN-0004", Status: StatusAllowed, ThingName: "bad name"}},
+			entries:    []entry{{Serial: "SN-0004", Status: allowlist.StatusAllowed, ThingName: "bad name"}},
 			req:        request("cert-a", map[string]string{ParamSerialNumber: "SN-0004"}),
 			wantReason: ReasonInvalidAllowlist,
 		},
@@ -316,14 +343,15 @@ func TestHandle(t *testing.T) {
 }
 
 func TestHandleMarksEntryProvisioned(t *testing.T) {
-	f := newFakeTable(entry{Serial: "SN-0002", Status: StatusAllowed})
+	f := newFakeTable(entry{Serial: "SN-0002", Status: allowlist.StatusAllowed, Class: "air_quality", District: "harbour"})
 	h, _ := newHandler(f)
 	if _, err := h.Handle(context.Background(), request("cert-b", map[string]string{ParamSerialNumber: "SN-0002"})); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		AttrSerial: "SN-0002", AttrStatus: StatusProvisioned, AttrCertificateID: "cert-b",
-		AttrProvisionedAt: "2026-03-01T12:00:00Z", AttrThingName: "SN-0002",
+		allowlist.AttrSerial: "SN-0002", allowlist.AttrStatus: allowlist.StatusProvisioned, allowlist.AttrCertificateID: "cert-b",
+		allowlist.AttrProvisionedAt: "2026-03-01T12:00:00Z", allowlist.AttrThingName: "SN-0002",
+		allowlist.AttrClass: "air_quality", allowlist.AttrDistrict: "harbour",
 	}
 	if diff := cmp.Diff(want, f.stored(t, "SN-0002")); diff != "" {
 		t.Errorf("stored entry (-want +got):\n%s", diff)
@@ -441,5 +469,22 @@ func TestRequestWireFormat(t *testing.T) {
 		Parameters: map[string]string{"SerialNumber": "SN-1", "ThingName": "t"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("request (-want +got):\n%s", diff)
+	}
+}
+
+// TestEntryUsesTheContractNames: the item the hook reads and writes has the allowlist
+// contract's attribute names, which fleetctl writes.
+func TestEntryUsesTheContractNames(t *testing.T) {
+	item, err := attributevalue.MarshalMap(entry{Serial: "s", Status: "x", ThingName: "t", Class: "c", District: "d", CertificateID: "i"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for k := range item {
+		got = append(got, k)
+	}
+	want := []string{allowlist.AttrSerial, allowlist.AttrStatus, allowlist.AttrThingName, allowlist.AttrClass, allowlist.AttrDistrict, allowlist.AttrCertificateID}
+	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("entry attributes (-want +got):\n%s", diff)
 	}
 }
