@@ -523,7 +523,9 @@ func TestFleetDevicePolicies(t *testing.T) {
 		thing := "probe-001"
 		for _, other := range fl.Classes {
 			topic := prefix + "topic/" + topics.Telemetry(n.Class(other.ID), "old_town", thing)
-			if got := policies.Allows(doc, policies.ActionPublish, topic, thing); got != (other.ID == c.ID) {
+			// The thing is registered as this class in old_town, as provisioning makes it.
+			probe := policies.CityThing(thing, n.Class(c.ID), "old_town")
+			if got := policies.AllowsThing(doc, policies.ActionPublish, topic, probe); got != (other.ID == c.ID) {
 				t.Errorf("class %s policy: publish to %s's telemetry rule allowed = %v", c.ID, other.ID, got)
 			}
 		}
@@ -560,8 +562,9 @@ func TestDevicePolicyIsolation(t *testing.T) {
 			{policies.ActionReceive, "topic", topics.ShadowDelta(x)},
 		}
 	}
+	thingA := policies.CityThing(a, rule, "old_town")
 	for _, r := range own(a) {
-		if !policies.Allows(doc, r.action, iotARN(r.typ, r.name), a) {
+		if !policies.AllowsThing(doc, r.action, iotARN(r.typ, r.name), thingA) {
 			t.Errorf("device A denied its own %s %s/%s", r.action, r.typ, r.name)
 		}
 	}
@@ -578,7 +581,7 @@ func TestDevicePolicyIsolation(t *testing.T) {
 		{policies.ActionConnect, "client", "claim.x"},
 	}...)
 	for _, r := range denied {
-		if policies.Allows(doc, r.action, iotARN(r.typ, r.name), a) {
+		if policies.AllowsThing(doc, r.action, iotARN(r.typ, r.name), thingA) {
 			t.Errorf("device A allowed %s %s/%s", r.action, r.typ, r.name)
 		}
 	}
@@ -589,7 +592,7 @@ func TestDevicePolicyIsolation(t *testing.T) {
 	quarantined.Statements = append(append([]policies.Statement{}, doc.Statements...),
 		policyDocument(t, pols[n.Quarantine()].Properties["PolicyDocument"]).Statements...)
 	for _, r := range own(a) {
-		if policies.Allows(quarantined, r.action, iotARN(r.typ, r.name), a) {
+		if policies.AllowsThing(quarantined, r.action, iotARN(r.typ, r.name), thingA) {
 			t.Errorf("quarantined device A still allowed %s %s/%s", r.action, r.typ, r.name)
 		}
 	}
