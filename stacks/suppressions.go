@@ -206,6 +206,21 @@ var AcceptedFindings = []AcceptedFinding{
 			"under a resource policy naming the API's methods, so there is no backend to present a certificate to.",
 	},
 	{
+		Rules: []string{"AwsSolutions-IAM5"},
+		Where: "the command processor's role (the command topic namespace and things, by pattern)",
+		Type:  "AWS::IAM::Policy",
+		Path:  regexp.MustCompile(`/CommandApi/Function/ExecutionRole/DefaultPolicy/Resource$`),
+		AppliesToPattern: []string{
+			`^Resource::arn:` + ArnPart + `:iot:` + ArnPart + `:` + ArnPart + `:thing\/\*$`,
+			`^Resource::arn:` + ArnPart + `:iot:` + ArnPart + `:` + ArnPart + `:topic\/city\/things\/\*\/commands$`,
+		},
+		Reason: "The command API serves every thing of the fleet's classes, including things JITP and claim provisioning " +
+			"create at run time, so no ARN can name them: iot:Publish is limited to the command topics " +
+			"(city/things/*/commands) and iot:DescribeThing and iot:UpdateThingShadow to the thing family. IAM cannot " +
+			"select a thing by its type, so the function looks each thing up (DescribeThing) and refuses, with an " +
+			"audit record, any whose thing type is not one of the fleet's classes before it publishes or writes a shadow.",
+	},
+	{
 		Rules:            []string{"AwsSolutions-IAM5"},
 		Where:            "API Gateway's account CloudWatch role (execution and access log groups)",
 		Type:             "AWS::IAM::Policy",
