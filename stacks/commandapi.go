@@ -15,10 +15,10 @@ func newCommandAPI(stack awscdk.Stack, cfg Config, f *Foundation) *commandapi.AP
 		// Thing types are named like the classes' topic rules (topics.RuleName).
 		ThingTypePrefix: cfg.RulePrefix(),
 		EncryptionKey:   f.PlatformKey.Key,
-		StateTable:    f.DeviceState.Table,
-		AuditTable:    f.CommandAudit.Table,
-		StageName:     string(cfg.Stage),
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		StateTable:      f.DeviceState.Table,
+		AuditTable:      f.CommandAudit.Table,
+		StageName:       string(cfg.Stage),
+		RemovalPolicy:   awscdk.RemovalPolicy_RETAIN,
 	})
 	if api.Api != nil {
 		awscdk.NewCfnOutput(stack, jsii.String("CommandApiUrl"), &awscdk.CfnOutputProps{

@@ -157,6 +157,16 @@ var AcceptedFindings = []AcceptedFinding{
 			"AddThingToThingGroup together with the one quarantine group) on that resource family.",
 	},
 	{
+		Rules:            []string{"AwsSolutions-IAM5"},
+		Where:            "the audit remediation function (iot:DescribeThing on any thing)",
+		Type:             "AWS::IAM::Policy",
+		Path:             regexp.MustCompile(`/Defender/AuditRemediation/ExecutionRole/DefaultPolicy/Resource$`),
+		AppliesToPattern: []string{`^Resource::arn:` + ArnPart + `:iot:` + ArnPart + `:` + ArnPart + `:thing\/\*$`},
+		Reason: "An audit finding names devices by client id, and the function starts containment only for those the " +
+			"IoT registry holds with one of the fleet's thing types, which include things provisioned at run time; so it " +
+			"reads (iot:DescribeThing, read-only) any thing. It changes nothing itself: the mitigation actions do.",
+	},
+	{
 		Rules:     []string{"AwsSolutions-IAM5"},
 		Where:     "Device Defender mitigation roles (ListPrincipalThings, SetV2LoggingOptions)",
 		Type:      "AWS::IAM::Policy",
