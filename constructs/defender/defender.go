@@ -221,7 +221,7 @@ func validate(props *Props) (Props, propcheck.Errors) {
 		errs.Addf("defender: EncryptionKey is required for the remediation functions")
 	}
 	if p.Fleet == nil {
-		errs.Addf("defender: Fleet is required: the remediation functions act only on the fleet's things")
+		errs.Addf("defender: Fleet is required: the remediation functions act only on things of the fleet's classes")
 	}
 	if !namePattern.MatchString(p.NamePrefix) {
 		errs.Addf("defender: NamePrefix %q must be 1-90 of [a-zA-Z0-9_-] (it prefixes account-wide names)", p.NamePrefix)
