@@ -11,12 +11,14 @@ import (
 // named after the platform stage, so a URL says which city it commands.
 func newCommandAPI(stack awscdk.Stack, cfg Config, f *Foundation) *commandapi.API {
 	api := commandapi.New(stack, "CommandApi", &commandapi.Props{
-		Fleet:         cfg.Fleet,
-		EncryptionKey: f.PlatformKey.Key,
-		StateTable:    f.DeviceState.Table,
-		AuditTable:    f.CommandAudit.Table,
-		StageName:     string(cfg.Stage),
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		Fleet: cfg.Fleet,
+		// Thing types are named like the classes' topic rules (topics.RuleName).
+		ThingTypePrefix: cfg.RulePrefix(),
+		EncryptionKey:   f.PlatformKey.Key,
+		StateTable:      f.DeviceState.Table,
+		AuditTable:      f.CommandAudit.Table,
+		StageName:       string(cfg.Stage),
+		RemovalPolicy:   awscdk.RemovalPolicy_RETAIN,
 	})
 	if api.Api != nil {
 		awscdk.NewCfnOutput(stack, jsii.String("CommandApiUrl"), &awscdk.CfnOutputProps{

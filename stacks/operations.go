@@ -75,11 +75,13 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 		groups[id] = defender.ThingGroup{Name: g.Ref(), Arn: g.AttrArn()}
 	}
 	o.Defender = defender.New(stack, "Defender", &defender.Props{
-		AlertTopic:      f.AlertTopic.Topic,
-		Monitoring:      m,
-		EncryptionKey:   f.PlatformKey.Key,
-		Fleet:           cfg.Fleet,
-		NamePrefix:      cfg.RulePrefix(),
+		AlertTopic:    f.AlertTopic.Topic,
+		Monitoring:    m,
+		EncryptionKey: f.PlatformKey.Key,
+		Fleet:         cfg.Fleet,
+		NamePrefix:    cfg.RulePrefix(),
+		// Thing types are named like the classes' topic rules (topics.RuleName).
+		ThingTypePrefix: cfg.RulePrefix(),
 		QuarantineGroup: defender.ThingGroup{Name: jsii.String(fl.QuarantineGroupName), Arn: fl.QuarantineGroupArn},
 		IoTLogs:         fl.IoTLogs,
 		// The mitigation turns logging back on with the role the Fleet stack logs with.

@@ -157,6 +157,16 @@ var AcceptedFindings = []AcceptedFinding{
 			"AddThingToThingGroup together with the one quarantine group) on that resource family.",
 	},
 	{
+		Rules:            []string{"AwsSolutions-IAM5"},
+		Where:            "the audit remediation function (iot:DescribeThing on any thing)",
+		Type:             "AWS::IAM::Policy",
+		Path:             regexp.MustCompile(`/Defender/AuditRemediation/ExecutionRole/DefaultPolicy/Resource$`),
+		AppliesToPattern: []string{`^Resource::arn:` + ArnPart + `:iot:` + ArnPart + `:` + ArnPart + `:thing\/\*$`},
+		Reason: "An audit finding names devices by client id, and the function starts containment only for those the " +
+			"IoT registry holds with one of the fleet's thing types, which include things provisioned at run time; so it " +
+			"reads (iot:DescribeThing, read-only) any thing. It changes nothing itself: the mitigation actions do.",
+	},
+	{
 		Rules:     []string{"AwsSolutions-IAM5"},
 		Where:     "Device Defender mitigation roles (ListPrincipalThings, SetV2LoggingOptions)",
 		Type:      "AWS::IAM::Policy",
@@ -204,6 +214,21 @@ var AcceptedFindings = []AcceptedFinding{
 		Reason: "A stage client certificate lets an HTTP backend authenticate API Gateway; this API's only " +
 			"integration is Lambda proxy (AWS_PROXY), which API Gateway invokes through the Lambda API with SigV4 " +
 			"under a resource policy naming the API's methods, so there is no backend to present a certificate to.",
+	},
+	{
+		Rules: []string{"AwsSolutions-IAM5"},
+		Where: "the command processor's role (the command topic namespace and things, by pattern)",
+		Type:  "AWS::IAM::Policy",
+		Path:  regexp.MustCompile(`/CommandApi/Function/ExecutionRole/DefaultPolicy/Resource$`),
+		AppliesToPattern: []string{
+			`^Resource::arn:` + ArnPart + `:iot:` + ArnPart + `:` + ArnPart + `:thing\/\*$`,
+			`^Resource::arn:` + ArnPart + `:iot:` + ArnPart + `:` + ArnPart + `:topic\/city\/things\/\*\/commands$`,
+		},
+		Reason: "The command API serves every thing of the fleet's classes, including things JITP and claim provisioning " +
+			"create at run time, so no ARN can name them: iot:Publish is limited to the command topics " +
+			"(city/things/*/commands) and iot:DescribeThing and iot:UpdateThingShadow to the thing family. IAM cannot " +
+			"select a thing by its type, so the function looks each thing up (DescribeThing) and refuses, with an " +
+			"audit record, any whose thing type is not one of the fleet's classes before it publishes or writes a shadow.",
 	},
 	{
 		Rules:            []string{"AwsSolutions-IAM5"},

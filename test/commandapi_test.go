@@ -68,6 +68,9 @@ func newCommandAPI(scope constructs.Construct, fleet *fleetspec.Fleet, p command
 	if p.Fleet == nil {
 		p.Fleet = fleet
 	}
+	if p.ThingTypePrefix == "" {
+		p.ThingTypePrefix = fleet.RulePrefix("test")
+	}
 	if p.EncryptionKey == nil {
 		p.EncryptionKey = key.Key
 	}
@@ -513,21 +516,17 @@ func attachedStatements(tmpl compliance.Template, roleID string) []any {
 	return out
 }
 
-// TestCommandAPIFunctionIAM: the command function publishes only to the fleet's command
-// topics and updates only the fleet's shadows, one ARN per thing and never "*"; it reads the
-// state table with GetItem only and writes the audit table with PutItem only.
+// TestCommandAPIFunctionIAM: the command function publishes only to the command topic
+// namespace and reads things and updates shadows only by the thing pattern: no statement names
+// a thing, so the role does not grow with the fleet, and never "*"; it reads the state table with
+// GetItem only and writes the audit table with PutItem only.
 func TestCommandAPIFunctionIAM(t *testing.T) {
 	fx := commandAPI(t)
 	arn := func(kind, name string) string {
 		return "arn:aws:iot:" + testRegion + ":" + testAccount + ":" + kind + "/" + name
 	}
-	var wantTopics, wantThings []string
-	for _, th := range fx.fleet.Things {
-		wantTopics = append(wantTopics, arn("topic", topics.Command(th.Name)))
-		wantThings = append(wantThings, arn("thing", th.Name))
-	}
-	sort.Strings(wantTopics)
-	sort.Strings(wantThings)
+	wantTopics := []string{arn("topic", topics.CommandFilter)}
+	wantThings := []string{arn("thing", "*")}
 	byAction := map[string][]any{}
 	for _, st := range attachedStatements(fx.tmpl, fx.roleID) {
 		if compliance.Get(st, "Effect") != "Allow" {
@@ -555,6 +554,18 @@ func TestCommandAPIFunctionIAM(t *testing.T) {
 	if diff := cmp.Diff(wantThings, strs(byAction["iot:UpdateThingShadow"])); diff != "" {
 		t.Errorf("iot:UpdateThingShadow resources (-want +got):\n%s", diff)
 	}
+	if diff := cmp.Diff(wantThings, strs(byAction["iot:DescribeThing"])); diff != "" {
+		t.Errorf("iot:DescribeThing resources (-want +got):\n%s", diff)
+	}
+	// The thing-scoped managed policies are gone: one per 50-odd things no longer.
+	if n := len(fx.tmpl.Resources("AWS::IAM::ManagedPolicy")); n != 0 {
+		t.Errorf("%d managed policies, want none", n)
+	}
+	for _, th := range fx.fleet.Things {
+		if strings.Contains(mustJSON(t, attachedStatements(fx.tmpl, fx.roleID)), th.Name) {
+			t.Errorf("the function's IAM names thing %s", th.Name)
+		}
+	}
 	for action, res := range byAction {
 		if !strings.HasPrefix(action, "iot:") && !strings.HasPrefix(action, "dynamodb:") {
 			continue
@@ -581,7 +592,7 @@ func TestCommandAPIFunctionIAM(t *testing.T) {
 	}
 	sort.Strings(iot)
 	sort.Strings(dynamo)
-	if diff := cmp.Diff([]string{"iot:DescribeEndpoint", "iot:Publish", "iot:UpdateThingShadow"}, iot); diff != "" {
+	if diff := cmp.Diff([]string{"iot:DescribeEndpoint", "iot:DescribeThing", "iot:Publish", "iot:UpdateThingShadow"}, iot); diff != "" {
 		t.Errorf("IoT actions (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{"dynamodb:GetItem", "dynamodb:PutItem"}, dynamo); diff != "" {
@@ -604,6 +615,9 @@ func TestCommandAPIFunctionIAM(t *testing.T) {
 	env, _ := compliance.Get(fn.Properties, "Environment", "Variables").(map[string]any)
 	if !refs(env["STATE_TABLE"], fx.stateID) || !refs(env["AUDIT_TABLE"], fx.auditID) {
 		t.Errorf("environment %v, want STATE_TABLE and AUDIT_TABLE from the tables", env)
+	}
+	if env[api.EnvThingTypePrefix] != fx.fleet.RulePrefix("test") {
+		t.Errorf("%s = %v, want %s", api.EnvThingTypePrefix, env[api.EnvThingTypePrefix], fx.fleet.RulePrefix("test"))
 	}
 	if _, set := env["IOT_DATA_ENDPOINT"]; set {
 		t.Error("IOT_DATA_ENDPOINT set though no endpoint was given: it must never be looked up at synth")
@@ -741,6 +755,7 @@ func TestCommandAPIPropsErrors(t *testing.T) {
 		{"WAF rate limit zero", nil, commandapi.Props{WafRateLimit: &zero}, []string{"WafRateLimit 0 must be between 10 and 2000000000"}},
 		{"WAF rate limit too high", nil, commandapi.Props{WafRateLimit: &huge}, []string{"WafRateLimit 3000000000 must be between 10"}},
 		{"bad stage name", nil, commandapi.Props{StageName: "prod stage"}, []string{`StageName "prod stage" must be 1-128 of [a-zA-Z0-9_-]`}},
+		{"bad thing type prefix", nil, commandapi.Props{ThingTypePrefix: "SmartCity-dev"}, []string{`ThingTypePrefix "SmartCity-dev" must be`}},
 		{"fleet without commands", noCommands, commandapi.Props{}, []string{"the fleet defines no commands"}},
 	}
 	for i, c := range cases {
@@ -762,7 +777,7 @@ func TestCommandAPIPropsErrors(t *testing.T) {
 	t.Run("missing references", func(t *testing.T) {
 		a := commandapi.New(constructs.NewConstruct(stack, jsii.String("Missing")), "CommandApi", nil)
 		got := validationErrors(a)
-		for _, w := range []string{"Fleet is required", "EncryptionKey is required", "StateTable is required", "AuditTable is required"} {
+		for _, w := range []string{"Fleet is required", `ThingTypePrefix "" must be`, "EncryptionKey is required", "StateTable is required", "AuditTable is required"} {
 			if !strings.Contains(got, w) {
 				t.Errorf("validation errors %q do not contain %q", got, w)
 			}

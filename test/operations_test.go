@@ -1,6 +1,7 @@
 package test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -629,6 +631,7 @@ func TestRemediationWiring(t *testing.T) {
 		}
 	}
 	names["FLEET_FILE"] = "/var/task/fleet.json"
+	names[remediate.EnvThingTypePrefix] = fleetOf(t).RulePrefix("dev")
 	gotEnv := map[string]string{}
 	for k, v := range compliance.Get(audit.Properties, "Environment", "Variables").(map[string]any) {
 		gotEnv[k] = render(v)
@@ -636,7 +639,11 @@ func TestRemediationWiring(t *testing.T) {
 	if diff := cmp.Diff(names, gotEnv); diff != "" {
 		t.Errorf("audit function environment (-want: the mitigation actions' names +got):\n%s", diff)
 	}
-	wantAudit := []statement{{Actions: []string{"iot:ListAuditFindings", "iot:StartAuditMitigationActionsTask"}, Resources: []string{"*"}}}
+	anyThing := "arn:aws:iot:" + testRegion + ":" + testAccount + ":thing/*"
+	wantAudit := []statement{
+		{Actions: []string{"iot:DescribeThing"}, Resources: []string{anyThing}},
+		{Actions: []string{"iot:ListAuditFindings", "iot:StartAuditMitigationActionsTask"}, Resources: []string{"*"}},
+	}
 	if diff := cmp.Diff(wantAudit, remediationStatements(tmpl, audit)); diff != "" {
 		t.Errorf("audit function permissions (-want +got):\n%s", diff)
 	}
@@ -649,14 +656,16 @@ func TestRemediationWiring(t *testing.T) {
 		qEnv[k] = render(v)
 	}
 	group := qEnv["QUARANTINE_GROUP"]
-	wantQEnv := map[string]string{"FLEET_FILE": "/var/task/fleet.json", "QUARANTINE_GROUP": group, "DEACTIVATE_CERTIFICATES": "false",
+	wantQEnv := map[string]string{"FLEET_FILE": "/var/task/fleet.json", remediate.EnvThingTypePrefix: fleetOf(t).RulePrefix("dev"),
+		"QUARANTINE_GROUP": group, "DEACTIVATE_CERTIFICATES": "false",
 		"DEVICE_THRESHOLD": fmt.Sprint(security.Properties["Threshold"])}
 	if diff := cmp.Diff(wantQEnv, qEnv); diff != "" || group != fleetOf(t).RulePrefix("dev")+"_quarantine" {
 		t.Errorf("quarantine function environment (group %s) (-want +got):\n%s", group, diff)
 	}
 	wantQ := []statement{
 		{Actions: []string{"cloudwatch:GetMetricData"}, Resources: []string{"*"}},
-		{Actions: []string{"iot:AddThingToThingGroup"}, Resources: []string{"<group arn>", "arn:aws:iot:" + testRegion + ":" + testAccount + ":thing/*"}},
+		{Actions: []string{"iot:AddThingToThingGroup"}, Resources: []string{"<group arn>", anyThing}},
+		{Actions: []string{"iot:DescribeThing"}, Resources: []string{anyThing}},
 	}
 	gotQ := remediationStatements(tmpl, quarantine)
 	for i := range gotQ {
@@ -1158,6 +1167,7 @@ func TestOperationsPropsErrors(t *testing.T) {
 		{"nothing", &defender.Props{}, []string{"AlertTopic is required", "Monitoring is required", "EncryptionKey is required",
 			"Fleet is required", `NamePrefix "" must be`, "QuarantineGroup needs Name and Arn", "IoTLogs (the AWSIotLogsV2 log group) is required"}},
 		{"certificate age", full(func(p *defender.Props) { p.CertificateAgeDays = 29 }), []string{"CertificateAgeDays 29 must be between 30 and 3652"}},
+		{"thing type prefix", full(func(p *defender.Props) { p.ThingTypePrefix = "Smart-City" }), []string{`ThingTypePrefix "Smart-City" must be`}},
 		{"weekday", full(func(p *defender.Props) { p.WeeklyAuditDay = "SUNDAY" }), []string{`WeeklyAuditDay "SUNDAY" must be`}},
 		{"logging level", full(func(p *defender.Props) { p.LoggingLevel = "DISABLED" }), []string{`LoggingLevel "DISABLED" must be ERROR, WARN, INFO or DEBUG`}},
 		{"threshold", full(func(p *defender.Props) { p.DeviceThreshold = -1 }), []string{"DeviceThreshold -1 must be at least 1"}},
@@ -1252,4 +1262,190 @@ func TestAcceptedFindingPatternsMatchUnresolvedARNs(t *testing.T) {
 			}
 		}
 	}
+}
+
+// grownThings is how many things the grown fleet adds to the dev fleet file.
+const grownThings = 40
+
+// grownFleet is the dev fleet file with grownThings more declared things, spread over its
+// classes and districts, named so that no other text could contain them by accident.
+func grownFleet(t *testing.T) (*fleetspec.Fleet, []string) {
+	t.Helper()
+	f := fleetOf(t)
+	var added []string
+	for i := range grownThings {
+		name := fmt.Sprintf("grown-thing-%04d", i)
+		f.Things = append(f.Things, fleetspec.Thing{
+			Name: name, Class: f.Classes[i%len(f.Classes)].ID, District: f.Districts[i%len(f.Districts)].ID, Serial: fmt.Sprintf("GROWN-%04d", i),
+		})
+		added = append(added, name)
+	}
+	if err := f.Validate(); err != nil {
+		t.Fatalf("grown fleet: %v", err)
+	}
+	return f, added
+}
+
+// grownOperations is the Operations stack of the dev platform built from grownFleet, and what
+// its Lambda assets hold, synthesized once.
+type grownOperations struct {
+	tmpl compliance.Template
+	// assets maps each Lambda function of the stack to the files of its asset (name -> bytes).
+	assets map[string]map[string][]byte
+	added  []string
+}
+
+var (
+	grownOnce sync.Once
+	grown     *grownOperations
+)
+
+func synthGrown(t *testing.T) *grownOperations {
+	t.Helper()
+	grownOnce.Do(func() {
+		fleet, added := grownFleet(t)
+		app := newApp(t, map[string]any{"stage": string(stacks.StageDev)})
+		cfg := stacks.Config{Stage: stacks.StageDev, Fleet: fleet, Account: testAccount, Region: testRegion}
+		// stacks.NewPlatform, with the checks on the Operations stack alone: the Fleet stack
+		// does grow with declared things (its own checks run in the shared synths), and what
+		// its cdk-nag packs say about a grown fleet is not this test's subject.
+		f := stacks.NewFoundation(app, cfg)
+		fl := stacks.NewFleet(app, cfg, f)
+		in := stacks.NewIngestion(app, cfg, f)
+		stacks.ApplyChecks(stacks.NewOperations(app, cfg, f, fl, in).Stack)
+		asm := synthOrFail(t, app)
+		defer os.RemoveAll(*asm.Directory())
+		g := &grownOperations{assets: map[string]map[string][]byte{}, added: added}
+		tmpl, err := compliance.FromValue(asm.GetStackByName(jsii.String("SmartCity-dev-Operations")).Template())
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.tmpl = tmpl
+		for _, fn := range tmpl.Resources("AWS::Lambda::Function") {
+			key, _ := compliance.Get(fn.Properties, "Code", "S3Key").(string)
+			dir := filepath.Join(*asm.Directory(), "asset."+strings.TrimSuffix(key, ".zip"))
+			files := map[string][]byte{}
+			err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				data, err := os.ReadFile(path)
+				files[strings.TrimPrefix(path, dir+string(filepath.Separator))] = data
+				return err
+			})
+			if err != nil || len(files) == 0 {
+				t.Fatalf("function %s: asset %s unreadable (%v, %d files)", fn.ID, dir, err, len(files))
+			}
+			g.assets[fn.ID] = files
+		}
+		grown = g
+	})
+	if grown == nil {
+		t.Fatal("the grown fleet's platform failed to synthesize")
+	}
+	return grown
+}
+
+// thingToken splits text (a template, a JSON file, a binary) into runs of thing-name
+// characters; a thing name (none of the fleets' has a colon) that occurs delimited is a token.
+var thingToken = regexp.MustCompile(`[A-Za-z0-9_-]+`)
+
+// thingNamesIn returns the names that occur in data, sorted.
+func thingNamesIn(data []byte, names map[string]bool) []string {
+	found := map[string]bool{}
+	for _, tok := range thingToken.FindAll(data, -1) {
+		if names[string(tok)] {
+			found[string(tok)] = true
+		}
+	}
+	// Small texts are also searched as substrings, which a name glued to other characters
+	// (after a colon, say) would escape.
+	if len(data) < 1<<20 {
+		for n := range names {
+			if bytes.Contains(data, []byte(n)) {
+				found[n] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(found))
+	for n := range found {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestOperationsDoesNotGrowWithTheFleet: no declared thing's name (of config/fleet.<stage>.json,
+// or of 40 more things added to the dev fleet) appears in the Operations template or in any
+// file of its Lambda assets, and adding things leaves the Operations template unchanged:
+// the same resources, the same properties, the same asset hashes.
+func TestOperationsDoesNotGrowWithTheFleet(t *testing.T) {
+	g := synthGrown(t)
+	names := map[string]bool{}
+	for _, stage := range []stacks.Stage{stacks.StageDev, stacks.StageProd} {
+		for _, th := range stageFleet(t, stage).Things {
+			names[th.Name] = true
+		}
+	}
+	for _, n := range g.added {
+		names[n] = true
+	}
+	for n := range names {
+		if strings.Contains(n, ":") {
+			t.Fatalf("thing name %q has a colon; thingToken would miss it in binaries", n)
+		}
+	}
+	templates := map[string]compliance.Template{"grown dev": g.tmpl}
+	_, templates["dev"] = operations(t)
+	templates["prod"] = synthOnce(t, stacks.StageProd).templates["SmartCity-prod-Operations"]
+	for which, tmpl := range templates {
+		if len(tmpl.Resources("AWS::Lambda::Function")) == 0 {
+			t.Fatalf("%s Operations template has no functions: not the stack under test", which)
+		}
+		if found := thingNamesIn([]byte(mustJSON(t, tmpl)), names); len(found) > 0 {
+			t.Errorf("%s Operations template names things %v", which, found)
+		}
+	}
+	fleetFiles := 0
+	for fn, files := range g.assets {
+		for name, data := range files {
+			if name == "fleet.json" {
+				fleetFiles++
+			}
+			if found := thingNamesIn(data, names); len(found) > 0 {
+				t.Errorf("function %s bundles %s naming things %v", fn, name, found)
+			}
+		}
+	}
+	// The command processor and both remediation functions ship the fleet's classes.
+	if fleetFiles < 3 {
+		t.Errorf("%d fleet.json files in the Operations assets, want at least 3: the assets read are not the functions'", fleetFiles)
+	}
+
+	_, base := operations(t)
+	ids := func(tmpl compliance.Template) []string {
+		var out []string
+		for id := range mustMap(t, tmpl)["Resources"].(map[string]any) {
+			out = append(out, id)
+		}
+		sort.Strings(out)
+		return out
+	}
+	if diff := cmp.Diff(ids(base), ids(g.tmpl)); diff != "" {
+		t.Errorf("Operations resources with %d more things (-dev fleet +grown):\n%s", grownThings, diff)
+	}
+	if diff := cmp.Diff(mustMap(t, base), mustMap(t, g.tmpl)); diff != "" {
+		t.Errorf("Operations template changes when things are added (-dev fleet +grown):\n%s", diff)
+	}
+	t.Logf("Operations: %d resources with %d and with %d declared things", len(ids(base)), len(fleetOf(t).Things), len(fleetOf(t).Things)+grownThings)
+}
+
+// mustMap is a template as plain JSON values.
+func mustMap(t *testing.T, tmpl compliance.Template) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(mustJSON(t, tmpl)), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

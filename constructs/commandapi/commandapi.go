@@ -3,12 +3,12 @@
 // from the fleet's commands, calls are throttled per stage and per method, access and
 // execution logs go to log groups encrypted with the platform key, and a WAFv2 web ACL (AWS
 // managed rules, a per-IP rate limit, path and content-type rules) guards the stage. The
-// command processor (lambdas/command) behind it reaches only the fleet's command topics and
-// shadows.
+// command processor (lambdas/command) behind it publishes only to the command topic namespace
+// and updates only classic shadows; which things it serves, and of which class, it asks the
+// IoT registry, so nothing here grows with the fleet or names a thing.
 package commandapi
 
 import (
-	"fmt"
 	"regexp"
 	"time"
 
@@ -26,6 +26,7 @@ import (
 	"github.com/secure-smart-city/platform/constructs/processor"
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/internal/propcheck"
+	"github.com/secure-smart-city/platform/lambdas/command/api"
 	"github.com/secure-smart-city/platform/topics"
 )
 
@@ -58,9 +59,14 @@ const DefaultStageName = "v1"
 
 // Props configures an API.
 type Props struct {
-	// Fleet is the validated fleet: its commands make the request schema, its things the
-	// function's IoT permissions, and its runtime copy ships beside the function. Required.
+	// Fleet is the validated fleet: its commands make the request schema, and its runtime copy
+	// (classes and commands; its declared things are left out) ships beside the function.
+	// Required.
 	Fleet *fleetspec.Fleet
+	// ThingTypePrefix is the prefix of the fleet's thing type names, for example
+	// "smartcity_dev": a thing of type topics.RuleName(ThingTypePrefix, classID) is of that
+	// class, and a thing of any other type is no device of this API (404). Required.
+	ThingTypePrefix string
 	// EncryptionKey encrypts the log groups and the function's environment. Its key policy
 	// must let CloudWatch Logs of this account use it (keys.ServiceLogs). Required.
 	EncryptionKey awskms.IKey
@@ -127,7 +133,10 @@ type API struct {
 	webACLName string
 }
 
-var stageNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,128}$`)
+var (
+	stageNamePattern       = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,128}$`)
+	thingTypePrefixPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,80}$`)
+)
 
 // New builds the command API. Props errors are reported at synth time with the construct's
 // path (see Node().Validate()), all at once.
@@ -150,6 +159,9 @@ func New(scope constructs.Construct, id string, props *Props) *API {
 	if p.AuditTable == nil {
 		errs.Addf("commandapi: AuditTable is required (every command is audited)")
 	}
+	if !thingTypePrefixPattern.MatchString(p.ThingTypePrefix) {
+		errs.Addf("commandapi: ThingTypePrefix %q must be 1-81 lowercase letters, digits and underscores, starting with a letter (the fleet's rule prefix, e.g. smartcity_dev)", p.ThingTypePrefix)
+	}
 	if !propcheck.IsUnresolved(p.StageName) && !stageNamePattern.MatchString(p.StageName) {
 		errs.Addf("commandapi: StageName %q must be 1-128 of [a-zA-Z0-9_-]", p.StageName)
 	}
@@ -165,22 +177,14 @@ func New(scope constructs.Construct, id string, props *Props) *API {
 	var (
 		schema  map[string]any
 		runtime []byte
-		chunks  [][]string
 	)
 	if p.Fleet != nil {
 		var err error
 		if schema, err = CommandSchema(p.Fleet); err != nil {
 			errs.Addf("%v", err)
 		}
-		if runtime, err = p.Fleet.RuntimeJSON(); err != nil {
+		if runtime, err = RuntimeFleet(p.Fleet); err != nil {
 			errs.Addf("commandapi: fleet runtime copy: %v", err)
-		}
-		names := make([]string, len(p.Fleet.Things))
-		for i, t := range p.Fleet.Things {
-			names[i] = t.Name
-		}
-		if chunks, err = chunkThings(names); err != nil {
-			errs.Addf("%v", err)
 		}
 	}
 	if len(errs) > 0 {
@@ -188,7 +192,7 @@ func New(scope constructs.Construct, id string, props *Props) *API {
 	}
 
 	stack := awscdk.Stack_Of(this)
-	a.Function = a.function(p, runtime, chunks)
+	a.Function = a.function(p, runtime)
 
 	a.Api = awsapigateway.NewRestApi(this, jsii.String("Resource"), &awsapigateway.RestApiProps{
 		RestApiName:           jsii.String(*awscdk.Names_UniqueResourceName(this, &awscdk.UniqueResourceNameOptions{MaxLength: jsii.Number(128), Separator: jsii.String("-")})),
@@ -309,20 +313,30 @@ func (a *API) stageOptions(p Props) *awsapigateway.StageOptions {
 	}
 }
 
-func (a *API) function(p Props, runtime []byte, chunks [][]string) *processor.Function {
+// RuntimeFleet is the fleet copy the function reads: classes, districts, fields and commands,
+// without the declared things, so the function's asset holds no thing name and does not change
+// when things are added to the fleet file.
+func RuntimeFleet(f *fleetspec.Fleet) ([]byte, error) {
+	c := *f
+	c.Things = nil
+	return c.RuntimeJSON()
+}
+
+func (a *API) function(p Props, runtime []byte) *processor.Function {
 	env := map[string]string{
-		"STATE_TABLE": *p.StateTable.TableName(),
-		"AUDIT_TABLE": *p.AuditTable.TableName(),
+		api.EnvStateTable:      *p.StateTable.TableName(),
+		api.EnvAuditTable:      *p.AuditTable.TableName(),
+		api.EnvThingTypePrefix: p.ThingTypePrefix,
 	}
 	if p.IoTDataEndpoint != "" {
-		env["IOT_DATA_ENDPOINT"] = p.IoTDataEndpoint
+		env[api.EnvDataEndpoint] = p.IoTDataEndpoint
 	}
 	fn := processor.New(a.Construct, "Function", &processor.Props{
 		Entry:         Entry,
 		Description:   "Smart city command processor: device state and audited operator commands",
 		EncryptionKey: p.EncryptionKey,
 		Environment:   env,
-		Files:         map[string][]byte{"fleet.json": runtime},
+		Files:         map[string][]byte{api.DefaultFleetFile: runtime},
 		Timeout:       10 * time.Second,
 		LogRetention:  p.LogRetention,
 		RemovalPolicy: p.RemovalPolicy,
@@ -345,27 +359,23 @@ func (a *API) function(p Props, runtime []byte, chunks [][]string) *processor.Fu
 			Resources: jsii.Strings("*"),
 		}))
 	}
-	// One command topic and one shadow per fleet thing, never a wildcard; in as many managed
-	// policies as the ARNs need (an inline policy would stop at a few dozen things).
+	// The function acts on any thing of the fleet's classes, including things provisioned at
+	// run time, so no statement names a thing: the command topic namespace and the thing
+	// family, by pattern. IAM cannot narrow a thing ARN to a thing type (things carry no tags,
+	// and the Service Authorization Reference lists no thing-type condition key for these
+	// actions), so the function itself refuses any thing whose registered type is not one of
+	// the fleet's classes under ThingTypePrefix, before it publishes or writes a shadow.
 	stack := awscdk.Stack_Of(a.Construct)
-	for i, chunk := range chunks {
-		var topicArns, thingArns []*string
-		for _, name := range chunk {
-			topicArns = append(topicArns, iotArn(stack, "topic", topics.Command(name)))
-			thingArns = append(thingArns, iotArn(stack, "thing", name))
-		}
-		awsiam.NewManagedPolicy(a.Construct, jsii.String(fmt.Sprintf("ThingScope%d", i)), &awsiam.ManagedPolicyProps{
-			Description: jsii.String(fmt.Sprintf("Command processor: publish to and update the shadows of fleet things (part %d of %d)", i+1, len(chunks))),
-			Roles:       &[]awsiam.IRole{fn.Role},
-			Statements: &[]awsiam.PolicyStatement{
-				awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-					Sid: jsii.String("PublishCommands"), Actions: jsii.Strings("iot:Publish"), Resources: &topicArns,
-				}),
-				awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-					Sid: jsii.String("UpdateShadows"), Actions: jsii.Strings("iot:UpdateThingShadow"), Resources: &thingArns,
-				}),
-			},
-		})
+	thing := iotArn(stack, "thing", "*")
+	for _, st := range []*awsiam.PolicyStatementProps{
+		// The thing's type and district attribute: which class it is, and whether it is ours.
+		{Sid: jsii.String("DescribeFleetThings"), Actions: jsii.Strings("iot:DescribeThing"), Resources: &[]*string{thing}},
+		// topics.Command(thing) for every thing: city/things/*/commands, nothing else.
+		{Sid: jsii.String("PublishCommands"), Actions: jsii.Strings("iot:Publish"), Resources: &[]*string{iotArn(stack, "topic", topics.CommandFilter)}},
+		// The classic shadow's desired state (UpdateThingShadow's resource is the thing).
+		{Sid: jsii.String("UpdateShadows"), Actions: jsii.Strings("iot:UpdateThingShadow"), Resources: &[]*string{thing}},
+	} {
+		fn.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(st))
 	}
 	return fn
 }

@@ -2,7 +2,6 @@ package commandapi
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -86,50 +85,36 @@ func TestCommandSchemaErrors(t *testing.T) {
 	}
 }
 
-func TestChunkThings(t *testing.T) {
-	names := func(n, length int) []string {
-		out := make([]string, n)
-		for i := range out {
-			s := fmt.Sprintf("t-%05d", i)
-			out[i] = s + strings.Repeat("x", length-len(s))
-		}
-		return out
+// TestRuntimeFleetHasNoThings: the function's fleet copy keeps classes and commands and drops
+// the declared things, so its asset names no thing and does not change as the fleet grows.
+func TestRuntimeFleetHasNoThings(t *testing.T) {
+	f := twoClasses()
+	f.Name = "smartcity"
+	f.Districts = []fleetspec.District{{ID: "old_town", Name: "Old Town"}}
+	for i := range f.Classes {
+		f.Classes[i].Name = f.Classes[i].ID
 	}
-	// 24 dev things fit one policy.
-	chunks, err := chunkThings(names(24, 16))
-	if err != nil || len(chunks) != 1 || len(chunks[0]) != 24 {
-		t.Fatalf("24 things: %d chunks, err %v; want 1 chunk", len(chunks), err)
-	}
-	// Every chunk stays under the budget and the chunks hold every thing once, in order.
-	all := names(200, 40)
-	chunks, err = chunkThings(all)
+	bare, err := RuntimeFleet(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var flat []string
-	for _, c := range chunks {
-		size := 0
-		for _, n := range c {
-			size += thingARNBytes(n)
-		}
-		if size > managedPolicyBudget {
-			t.Errorf("chunk of %d things is %d bytes, over %d", len(c), size, managedPolicyBudget)
-		}
-		flat = append(flat, c...)
+	f.Things = []fleetspec.Thing{{Name: "aq-secret-001", Class: "air_quality", District: "old_town", Serial: "S1"}}
+	data, err := RuntimeFleet(f)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if diff := cmp.Diff(all, flat); diff != "" {
-		t.Errorf("things across chunks (-want +got):\n%s", diff)
+	if strings.Contains(string(data), "aq-secret-001") || string(data) != string(bare) {
+		t.Errorf("runtime copy changes with the declared things:\n%s\n%s", bare, data)
 	}
-	// A full chunk plus the document around its ARNs (version, two statements: about 200
-	// bytes) stays under IAM's 6,144, with ARNs estimated for the longest partition and region.
-	if managedPolicyBudget+300 > 6144 {
-		t.Errorf("budget %d leaves too little room for the statements", managedPolicyBudget)
+	back, err := fleetspec.ParseRuntime(data)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if b := thingARNBytes(strings.Repeat("x", 128)); b > managedPolicyBudget {
-		t.Errorf("one 128-char thing (%d bytes) does not fit a policy", b)
+	if c, ok := back.Class("parking"); !ok || len(c.Commands) != 3 || len(back.Things) != 0 {
+		t.Errorf("runtime copy lost the classes or kept things: %+v", back)
 	}
-	if _, err := chunkThings(names(5000, 64)); err == nil || !strings.Contains(err.Error(), "more than the 10 a role may have") {
-		t.Errorf("5000 things: error %v, want the policy limit named", err)
+	if len(f.Things) != 1 {
+		t.Error("RuntimeFleet changed the caller's fleet")
 	}
 }
 

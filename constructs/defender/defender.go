@@ -50,8 +50,14 @@ type Props struct {
 	// EncryptionKey encrypts the remediation functions' environment, logs and failure queues.
 	// Required.
 	EncryptionKey awskms.IKey
-	// Fleet is shipped to the remediation functions, which act only on its things. Required.
+	// Fleet's classes are shipped to the remediation functions (its declared things are left
+	// out): they act on any thing the IoT registry holds whose thing type is one of these
+	// classes (topics.RuleName(ThingTypePrefix, class)), declared or provisioned at run time.
+	// Required.
 	Fleet *fleetspec.Fleet
+	// ThingTypePrefix is the prefix of the fleet's thing type names, for example
+	// "smartcity_dev". Default: NamePrefix.
+	ThingTypePrefix string
 	// NamePrefix prefixes the account-wide names (mitigation actions, scheduled audits, security
 	// profiles), for example "smartcity_dev". Required.
 	NamePrefix string
@@ -154,9 +160,11 @@ type Defender struct {
 
 var (
 	namePattern = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,90}$`)
-	days        = map[string]bool{"SUN": true, "MON": true, "TUE": true, "WED": true, "THU": true, "FRI": true, "SAT": true}
-	logLevels   = map[string]bool{"ERROR": true, "WARN": true, "INFO": true, "DEBUG": true}
-	durations   = map[int]bool{300: true, 600: true, 900: true, 1800: true, 3600: true}
+	// thingTypePrefixPattern is a fleet name and stage joined by "_" (fleetspec RulePrefix).
+	thingTypePrefixPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,80}$`)
+	days                   = map[string]bool{"SUN": true, "MON": true, "TUE": true, "WED": true, "THU": true, "FRI": true, "SAT": true}
+	logLevels              = map[string]bool{"ERROR": true, "WARN": true, "INFO": true, "DEBUG": true}
+	durations              = map[int]bool{300: true, 600: true, 900: true, 1800: true, 3600: true}
 )
 
 // FleetFile is where the remediation functions find the fleet: beside their binary in the
@@ -174,7 +182,7 @@ func New(scope constructs.Construct, id string, props *Props) *Defender {
 	}
 	d.namePrefix, d.monitoring = p.NamePrefix, p.Monitoring
 	// Both remediation functions read the same runtime copy of the fleet.
-	fleet, err := p.Fleet.RuntimeJSON()
+	fleet, err := runtimeFleet(p.Fleet)
 	if err != nil {
 		errs.Addf("defender: fleet runtime copy: %v", err)
 		return d
@@ -187,6 +195,14 @@ func New(scope constructs.Construct, id string, props *Props) *Defender {
 		d.securityProfiles(p)
 	}
 	return d
+}
+
+// runtimeFleet is the fleet copy the remediation functions read: classes, without the declared
+// things, so their assets name no thing and do not change when things are added to the fleet.
+func runtimeFleet(f *fleetspec.Fleet) ([]byte, error) {
+	c := *f
+	c.Things = nil
+	return c.RuntimeJSON()
 }
 
 func validate(props *Props) (Props, propcheck.Errors) {
@@ -205,10 +221,16 @@ func validate(props *Props) (Props, propcheck.Errors) {
 		errs.Addf("defender: EncryptionKey is required for the remediation functions")
 	}
 	if p.Fleet == nil {
-		errs.Addf("defender: Fleet is required: the remediation functions act only on the fleet's things")
+		errs.Addf("defender: Fleet is required: the remediation functions act only on things of the fleet's classes")
 	}
 	if !namePattern.MatchString(p.NamePrefix) {
 		errs.Addf("defender: NamePrefix %q must be 1-90 of [a-zA-Z0-9_-] (it prefixes account-wide names)", p.NamePrefix)
+	}
+	if p.ThingTypePrefix == "" {
+		p.ThingTypePrefix = p.NamePrefix
+	}
+	if !thingTypePrefixPattern.MatchString(p.ThingTypePrefix) {
+		errs.Addf("defender: ThingTypePrefix %q must be 1-81 lowercase letters, digits and underscores, starting with a letter (the fleet's rule prefix, e.g. smartcity_dev)", p.ThingTypePrefix)
 	}
 	if p.QuarantineGroup.Name == nil || p.QuarantineGroup.Arn == nil {
 		errs.Addf("defender: QuarantineGroup needs Name and Arn")
@@ -342,8 +364,9 @@ func (d *Defender) audit(p Props) {
 		TargetCheckNames:   jsii.Strings(WeeklyChecks()...),
 	})
 	// A scheduled audit may name only checks the account configuration enables.
-	d.DailyAudit.AddDependency(d.AuditConfiguration)
-	d.WeeklyAudit.AddDependency(d.AuditConfiguration)
+	reason := jsii.String("a scheduled audit may name only checks the account audit configuration enables")
+	d.DailyAudit.AddResourceDependency(d.AuditConfiguration, reason)
+	d.WeeklyAudit.AddResourceDependency(d.AuditConfiguration, reason)
 }
 
 // jsName is a CloudFormation property key as CDK's JavaScript props spell it.
@@ -439,11 +462,12 @@ func (d *Defender) auditRemediation(p Props, fleet []byte) {
 		Description:   "Smart city platform: starts Device Defender mitigation tasks for audit findings",
 		EncryptionKey: p.EncryptionKey,
 		Environment: map[string]string{
-			"FLEET_FILE":             FleetFile,
-			"ACTION_DEACTIVATE_CERT": d.ActionNames.DeactivateCertificate,
-			"ACTION_QUARANTINE":      d.ActionNames.Quarantine,
-			"ACTION_ENABLE_LOGGING":  d.ActionNames.EnableLogging,
-			"ACTION_PUBLISH_FINDING": d.ActionNames.PublishFinding,
+			"FLEET_FILE":                 FleetFile,
+			remediate.EnvThingTypePrefix: p.ThingTypePrefix,
+			"ACTION_DEACTIVATE_CERT":     d.ActionNames.DeactivateCertificate,
+			"ACTION_QUARANTINE":          d.ActionNames.Quarantine,
+			"ACTION_ENABLE_LOGGING":      d.ActionNames.EnableLogging,
+			"ACTION_PUBLISH_FINDING":     d.ActionNames.PublishFinding,
 		},
 		Files:   map[string][]byte{"fleet.json": fleet},
 		Timeout: 60 * time.Second,
@@ -460,6 +484,7 @@ func (d *Defender) auditRemediation(p Props, fleet []byte) {
 		Actions:   jsii.Strings("iot:ListAuditFindings", "iot:StartAuditMitigationActionsTask"),
 		Resources: jsii.Strings("*"),
 	}))
+	d.grantDescribeThings(fn)
 	d.subscribe("AuditNotifications", p.AlertTopic, fn, bodyFilter(AuditNotificationFilter(), nil))
 	d.AuditRemediation = fn
 	p.Monitoring.WatchFunction("AuditRemediation", fn, nil)
@@ -599,10 +624,11 @@ func (d *Defender) detection(p Props, fleet []byte) {
 		Description:   "Smart city platform: quarantines the devices the security alarms name",
 		EncryptionKey: p.EncryptionKey,
 		Environment: map[string]string{
-			"FLEET_FILE":              FleetFile,
-			"QUARANTINE_GROUP":        *p.QuarantineGroup.Name,
-			"DEACTIVATE_CERTIFICATES": strconv.FormatBool(p.DeactivateCertificates),
-			"DEVICE_THRESHOLD":        strconv.Itoa(p.DeviceThreshold),
+			"FLEET_FILE":                 FleetFile,
+			remediate.EnvThingTypePrefix: p.ThingTypePrefix,
+			"QUARANTINE_GROUP":           *p.QuarantineGroup.Name,
+			"DEACTIVATE_CERTIFICATES":    strconv.FormatBool(p.DeactivateCertificates),
+			"DEVICE_THRESHOLD":           strconv.Itoa(p.DeviceThreshold),
 		},
 		Files:               map[string][]byte{"fleet.json": fleet},
 		Timeout:             60 * time.Second,
@@ -619,6 +645,7 @@ func (d *Defender) detection(p Props, fleet []byte) {
 	fn.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions: jsii.Strings("iot:AddThingToThingGroup"), Resources: &[]*string{p.QuarantineGroup.Arn, d.arn("thing")},
 	}))
+	d.grantDescribeThings(fn)
 	if p.DeactivateCertificates {
 		// ListThingPrincipals has no resource-level permissions.
 		fn.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -642,6 +669,15 @@ func (d *Defender) detection(p Props, fleet []byte) {
 	}
 	d.Quarantine = fn
 	p.Monitoring.WatchFunction("Quarantine", fn, nil)
+}
+
+// grantDescribeThings lets a remediation function read any thing's type and attributes: it acts
+// only on things whose registered type is one of the fleet's classes, and those include things
+// provisioned at run time, which no ARN can name in advance.
+func (d *Defender) grantDescribeThings(fn *processor.Function) {
+	fn.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("iot:DescribeThing"), Resources: &[]*string{d.arn("thing")},
+	}))
 }
 
 // SecurityMetrics are the fleet totals the detection counts, for dashboards.

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 
+	"github.com/secure-smart-city/platform/internal/registry"
 	"github.com/secure-smart-city/platform/lambdas/command/api"
 )
 
@@ -46,7 +47,8 @@ func setup(ctx context.Context, logger *slog.Logger) (*api.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	endpoint, err := api.DataEndpoint(ctx, env.DataEndpoint, iot.NewFromConfig(cfg))
+	control := iot.NewFromConfig(cfg)
+	endpoint, err := api.DataEndpoint(ctx, env.DataEndpoint, control)
 	if err != nil {
 		return nil, err
 	}
@@ -54,9 +56,13 @@ func setup(ctx context.Context, logger *slog.Logger) (*api.Handler, error) {
 		o.BaseEndpoint = aws.String("https://" + endpoint)
 	})
 	db := dynamodb.NewFromConfig(cfg)
-	logger.Info("cold start", "things", len(fleet.Things), "dataEndpoint", endpoint)
+	logger.Info("cold start", "classes", len(fleet.Classes), "thingTypePrefix", env.ThingTypePrefix, "dataEndpoint", endpoint)
 	return &api.Handler{
-		Fleet:      fleet,
+		Fleet:           fleet,
+		ThingTypePrefix: env.ThingTypePrefix,
+		// The cache lives as long as the execution environment: registry.DefaultTTL bounds
+		// how stale an answer can be, registry.DefaultMaxEntries its memory.
+		Things:     registry.NewCache(control, registry.Options{}),
 		StateTable: env.StateTable,
 		AuditTable: env.AuditTable,
 		State:      db,

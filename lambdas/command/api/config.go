@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,6 +21,9 @@ const (
 	EnvAuditTable   = "AUDIT_TABLE"
 	EnvFleetFile    = "FLEET_FILE"
 	EnvDataEndpoint = "IOT_DATA_ENDPOINT"
+	// EnvThingTypePrefix is the fleet's thing type prefix, e.g. "smartcity_dev": a thing of
+	// type topics.RuleName(prefix, class) is of that class of the runtime fleet.
+	EnvThingTypePrefix = "THING_TYPE_PREFIX"
 )
 
 // DefaultFleetFile is the runtime fleet copy's name beside the function's binary, where the
@@ -33,7 +37,12 @@ type Env struct {
 	FleetFile string
 	// DataEndpoint is the account's iot:Data-ATS host. Default: discovered at cold start.
 	DataEndpoint string
+	// ThingTypePrefix names the fleet's thing types. Required.
+	ThingTypePrefix string
 }
+
+// thingTypePrefix is a fleet name and stage joined by "_" (fleetspec.(*Fleet).RulePrefix).
+var thingTypePrefix = regexp.MustCompile(`^[a-z][a-z0-9_]{0,80}$`)
 
 // ReadEnv reads the configuration through lookup (os.LookupEnv in main); executable is the
 // running binary's path, from which the default fleet file resolves.
@@ -43,10 +52,11 @@ func ReadEnv(lookup func(string) (string, bool), executable string) (Env, error)
 		return strings.TrimSpace(v)
 	}
 	e := Env{
-		StateTable:   get(EnvStateTable),
-		AuditTable:   get(EnvAuditTable),
-		FleetFile:    get(EnvFleetFile),
-		DataEndpoint: get(EnvDataEndpoint),
+		StateTable:      get(EnvStateTable),
+		AuditTable:      get(EnvAuditTable),
+		FleetFile:       get(EnvFleetFile),
+		DataEndpoint:    get(EnvDataEndpoint),
+		ThingTypePrefix: get(EnvThingTypePrefix),
 	}
 	var missing []string
 	if e.StateTable == "" {
@@ -55,8 +65,15 @@ func ReadEnv(lookup func(string) (string, bool), executable string) (Env, error)
 	if e.AuditTable == "" {
 		missing = append(missing, EnvAuditTable)
 	}
+	if e.ThingTypePrefix == "" {
+		missing = append(missing, EnvThingTypePrefix)
+	}
 	if len(missing) > 0 {
 		return Env{}, fmt.Errorf("environment variables not set: %s", strings.Join(missing, ", "))
+	}
+	if !thingTypePrefix.MatchString(e.ThingTypePrefix) {
+		return Env{}, fmt.Errorf("environment variable %s: %q is not a thing type prefix (lowercase letters, digits and underscores, e.g. smartcity_dev)",
+			EnvThingTypePrefix, e.ThingTypePrefix)
 	}
 	if e.FleetFile == "" {
 		e.FleetFile = filepath.Join(filepath.Dir(executable), DefaultFleetFile)

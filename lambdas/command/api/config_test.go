@@ -20,21 +20,26 @@ func lookup(m map[string]string) func(string) (string, bool) {
 func TestReadEnv(t *testing.T) {
 	got, err := ReadEnv(lookup(map[string]string{
 		EnvStateTable: "state", EnvAuditTable: "audit", EnvDataEndpoint: "https://abc-ats.iot.eu-west-1.amazonaws.com/",
+		EnvThingTypePrefix: "smartcity_dev",
 	}), "/var/task/bootstrap")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Env{StateTable: "state", AuditTable: "audit", FleetFile: "/var/task/fleet.json", DataEndpoint: "abc-ats.iot.eu-west-1.amazonaws.com"}
+	want := Env{StateTable: "state", AuditTable: "audit", FleetFile: "/var/task/fleet.json", DataEndpoint: "abc-ats.iot.eu-west-1.amazonaws.com", ThingTypePrefix: "smartcity_dev"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	got, err = ReadEnv(lookup(map[string]string{EnvStateTable: "s", EnvAuditTable: "a", EnvFleetFile: "/opt/fleet.json"}), "/var/task/bootstrap")
+	got, err = ReadEnv(lookup(map[string]string{EnvStateTable: "s", EnvAuditTable: "a", EnvFleetFile: "/opt/fleet.json", EnvThingTypePrefix: "x_prod"}), "/var/task/bootstrap")
 	if err != nil || got.FleetFile != "/opt/fleet.json" || got.DataEndpoint != "" {
 		t.Errorf("got %+v, %v", got, err)
 	}
 	_, err = ReadEnv(lookup(nil), "/x")
-	if err == nil || !strings.Contains(err.Error(), "STATE_TABLE, AUDIT_TABLE") {
+	if err == nil || !strings.Contains(err.Error(), "STATE_TABLE, AUDIT_TABLE, THING_TYPE_PREFIX") {
 		t.Errorf("missing variables: err = %v", err)
+	}
+	_, err = ReadEnv(lookup(map[string]string{EnvStateTable: "s", EnvAuditTable: "a", EnvThingTypePrefix: "SmartCity-dev"}), "/x")
+	if err == nil || !strings.Contains(err.Error(), `THING_TYPE_PREFIX: "SmartCity-dev" is not a thing type prefix`) {
+		t.Errorf("bad prefix: err = %v", err)
 	}
 }
 
@@ -51,8 +56,8 @@ func TestLoadFleet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if th, ok := f.Thing("sl-001"); !ok || th.Class != "street_light" {
-		t.Errorf("thing sl-001 = %+v, %v", th, ok)
+	if c, ok := f.Class("street_light"); !ok || len(c.Commands) != 3 {
+		t.Errorf("class street_light = %+v, %v", c, ok)
 	}
 	if _, err := LoadFleet(filepath.Join(t.TempDir(), "missing.json")); err == nil || !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "missing.json") {
 		t.Errorf("missing file: err = %v", err)

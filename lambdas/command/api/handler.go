@@ -1,6 +1,8 @@
 // Package api is the command processor behind the operators' HTTPS API (API Gateway REST,
 // IAM auth): it reads a device's latest state, and validates, delivers and audits operator
-// commands against the fleet's device classes.
+// commands against the device's class. Which devices exist, and of which class, the AWS IoT
+// registry says (internal/registry), not a list bundled with the function: a thing that JITP
+// or claim provisioning created is served like a declared one.
 package api
 
 import (
@@ -27,6 +29,7 @@ import (
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iotdataplane/types"
 
 	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/internal/registry"
 	"github.com/secure-smart-city/platform/lambdas/command/message"
 	"github.com/secure-smart-city/platform/topics"
 )
@@ -101,9 +104,22 @@ type ShadowUpdater interface {
 	UpdateThingShadow(ctx context.Context, in *iotdataplane.UpdateThingShadowInput, opts ...func(*iotdataplane.Options)) (*iotdataplane.UpdateThingShadowOutput, error)
 }
 
+// Things looks a thing up in the AWS IoT registry (a *registry.Cache over an *iot.Client).
+// It returns an error wrapping registry.ErrNotFound when there is no such thing.
+type Things interface {
+	Lookup(ctx context.Context, name string) (registry.Thing, error)
+}
+
 // Handler serves the command API. Every field but Logger, Now and NewID is required.
 type Handler struct {
-	Fleet      *fleetspec.Fleet
+	// Fleet is the runtime fleet copy: its classes and their commands. Its things, if any, are
+	// not consulted; Things is the truth about which devices exist.
+	Fleet *fleetspec.Fleet
+	// ThingTypePrefix is the fleet's thing type prefix (env THING_TYPE_PREFIX, e.g.
+	// "smartcity_dev"): a thing of type topics.RuleName(prefix, class) is of that class.
+	ThingTypePrefix string
+	// Things is the registry.
+	Things     Things
 	StateTable string
 	AuditTable string
 	State      StateReader
@@ -122,8 +138,51 @@ type request struct {
 	id        string
 	caller    string
 	sourceIP  string
-	thing     fleetspec.Thing
 	startedAt time.Time
+}
+
+// device is a registered thing of one of the fleet's classes.
+type device struct {
+	name, thingType, class, district string
+}
+
+// refusal is why a request names no device the API serves.
+type refusal struct {
+	status  int
+	message string // for the caller
+	reason  string // for the log and the audit
+	outcome string
+	// audit is false for names the registry does not hold: they are caller-chosen and would
+	// become partition keys of the audit table. They are logged.
+	audit bool
+}
+
+// resolve looks the thing up in the registry and checks that it is of one of the fleet's
+// classes. A thing of another type (another stage's or fleet's, or none) is answered like a
+// missing one, 404, so the API serves exactly this fleet's devices; the reason is logged and,
+// for commands, audited.
+func (h *Handler) resolve(ctx context.Context, name string) (device, *refusal) {
+	t, err := h.Things.Lookup(ctx, name)
+	switch {
+	case errors.Is(err, registry.ErrNotFound):
+		return device{}, &refusal{status: 404, message: fmt.Sprintf("thing %q is not registered", truncate(name, 128)),
+			reason: "thing is not registered", outcome: OutcomeRejected}
+	case err != nil:
+		return device{}, &refusal{status: 502, message: "could not look up the device, try again later",
+			reason: "registry lookup failed: " + err.Error(), outcome: OutcomeFailed, audit: true}
+	}
+	d := device{name: t.Name, thingType: t.Type, district: t.District}
+	id, ok := t.Class(h.ThingTypePrefix)
+	if ok {
+		_, ok = h.Fleet.Class(id)
+	}
+	if !ok {
+		return d, &refusal{status: 404, message: fmt.Sprintf("thing %q is not a device of this fleet", t.Name),
+			reason:  fmt.Sprintf("thing type %q is not one of the fleet's classes (%s_<class>)", t.Type, h.ThingTypePrefix),
+			outcome: OutcomeRejected, audit: true}
+	}
+	d.class = id
+	return d, nil
 }
 
 // Handle routes an API Gateway REST proxy event. It never returns an error: every failure is
@@ -143,14 +202,16 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) 
 		resp.Headers["Allow"] = want
 		return resp, nil
 	}
-	t, ok := h.Fleet.Thing(thing)
-	if !ok {
-		return h.respond(ev, 404, errorBody(fmt.Sprintf("thing %q is not in the fleet", truncate(thing, 128)), ev.RequestContext.RequestID)), nil
-	}
+	d, refused := h.resolve(ctx, thing)
 	if commands {
-		return h.command(ctx, ev, t), nil
+		return h.command(ctx, ev, d, refused), nil
 	}
-	return h.getState(ctx, ev, t), nil
+	if refused != nil {
+		h.logger().WarnContext(ctx, "device refused", "thing", truncate(thing, 128), "thingType", d.thingType,
+			"status", refused.status, "reason", refused.reason, "requestId", ev.RequestContext.RequestID)
+		return h.respond(ev, refused.status, errorBody(refused.message, ev.RequestContext.RequestID)), nil
+	}
+	return h.getState(ctx, ev, d), nil
 }
 
 // route extracts the thing from "/devices/{thing}" or "/devices/{thing}/commands", from the
@@ -175,28 +236,29 @@ func route(ev events.APIGatewayProxyRequest) (thing string, commands bool, ok bo
 }
 
 type stateResponse struct {
-	Thing string         `json:"thing"`
-	Class string         `json:"class"`
-	State map[string]any `json:"state"`
+	Thing    string         `json:"thing"`
+	Class    string         `json:"class"`
+	District string         `json:"district,omitempty"`
+	State    map[string]any `json:"state"`
 }
 
-func (h *Handler) getState(ctx context.Context, ev events.APIGatewayProxyRequest, t fleetspec.Thing) events.APIGatewayProxyResponse {
+func (h *Handler) getState(ctx context.Context, ev events.APIGatewayProxyRequest, t device) events.APIGatewayProxyResponse {
 	out, err := h.State.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(h.StateTable),
 		Key: map[string]ddbtypes.AttributeValue{
-			StateKey:     &ddbtypes.AttributeValueMemberS{Value: t.Name},
+			StateKey:     &ddbtypes.AttributeValueMemberS{Value: t.name},
 			StateSortKey: &ddbtypes.AttributeValueMemberS{Value: StateSortValue},
 		},
 	})
 	if err != nil {
-		h.logger().ErrorContext(ctx, "read state failed", "thing", t.Name, "requestId", ev.RequestContext.RequestID, "error", err)
+		h.logger().ErrorContext(ctx, "read state failed", "thing", t.name, "requestId", ev.RequestContext.RequestID, "error", err)
 		return h.respond(ev, 502, errorBody("could not read the device state, try again later", ev.RequestContext.RequestID))
 	}
-	resp := stateResponse{Thing: t.Name, Class: t.Class}
+	resp := stateResponse{Thing: t.name, Class: t.class, District: t.district}
 	if len(out.Item) > 0 {
 		var state map[string]any
 		if err := attributevalue.UnmarshalMap(out.Item, &state); err != nil {
-			h.logger().ErrorContext(ctx, "decode state failed", "thing", t.Name, "requestId", ev.RequestContext.RequestID, "error", err)
+			h.logger().ErrorContext(ctx, "decode state failed", "thing", t.name, "requestId", ev.RequestContext.RequestID, "error", err)
 			return h.respond(ev, 502, errorBody("could not read the device state, try again later", ev.RequestContext.RequestID))
 		}
 		delete(state, StateKey)
@@ -232,6 +294,8 @@ type auditRecord struct {
 	Caller      string         `dynamodbav:"callerArn"`
 	SourceIP    string         `dynamodbav:"sourceIp,omitempty"`
 	Class       string         `dynamodbav:"class"`
+	ThingType   string         `dynamodbav:"thingType,omitempty"`
+	District    string         `dynamodbav:"district,omitempty"`
 	Command     string         `dynamodbav:"command,omitempty"`
 	Params      map[string]any `dynamodbav:"params,omitempty"`
 	Delivery    string         `dynamodbav:"delivery,omitempty"`
@@ -242,26 +306,36 @@ type auditRecord struct {
 
 const auditTimeLayout = "2006-01-02T15:04:05.000Z"
 
-func (h *Handler) command(ctx context.Context, ev events.APIGatewayProxyRequest, t fleetspec.Thing) events.APIGatewayProxyResponse {
+func (h *Handler) command(ctx context.Context, ev events.APIGatewayProxyRequest, t device, refused *refusal) events.APIGatewayProxyResponse {
 	req := request{
 		id:        ev.RequestContext.RequestID,
 		caller:    ev.RequestContext.Identity.UserArn,
 		sourceIP:  ev.RequestContext.Identity.SourceIP,
-		thing:     t,
 		startedAt: h.now().UTC(),
+	}
+	if refused != nil && !refused.audit {
+		h.logger().WarnContext(ctx, "command for no device", "thing", truncate(t.name, 128), "status", refused.status,
+			"reason", refused.reason, "requestId", req.id, "callerArn", req.caller)
+		return h.respond(ev, refused.status, errorBody(refused.message, req.id))
+	}
+	if t.name == "" {
+		// A lookup that failed knows no registered name; the route's (valid) name is audited.
+		t.name, _, _ = route(ev)
 	}
 	if req.id == "" {
 		// API Gateway always sets one; a made-up id keeps audit keys unique without it.
 		req.id = h.newID()
 	}
 	rec := auditRecord{
-		Thing:       t.Name,
+		Thing:       t.name,
 		Key:         req.startedAt.Format(auditTimeLayout) + "#" + req.id,
 		RequestedAt: req.startedAt.Format(auditTimeLayout),
 		RequestID:   req.id,
 		Caller:      req.caller,
 		SourceIP:    req.sourceIP,
-		Class:       t.Class,
+		Class:       t.class,
+		ThingType:   t.thingType,
+		District:    t.district,
 	}
 	finish := func(status int, outcome, reason string, body any) events.APIGatewayProxyResponse {
 		rec.Outcome, rec.Status, rec.Reason = outcome, status, reason
@@ -270,6 +344,15 @@ func (h *Handler) command(ctx context.Context, ev events.APIGatewayProxyRequest,
 	}
 	reject := func(status int, reason string) events.APIGatewayProxyResponse {
 		return finish(status, OutcomeRejected, reason, errorBody(reason, req.id))
+	}
+	if refused != nil {
+		if refused.status >= 500 {
+			h.logger().ErrorContext(ctx, "device lookup failed", "thing", t.name, "requestId", req.id, "error", refused.reason)
+		}
+		if req.caller == "" {
+			rec.Caller = UnknownCaller
+		}
+		return finish(refused.status, refused.outcome, refused.reason, errorBody(refused.message, req.id))
 	}
 
 	// The method is IAM-authorized, so API Gateway always names the caller; a request without
@@ -290,10 +373,10 @@ func (h *Handler) command(ctx context.Context, ev events.APIGatewayProxyRequest,
 		return reject(400, err.Error())
 	}
 	rec.Command, rec.Delivery = cr.command, string(cr.delivery)
-	class, ok := h.Fleet.Class(t.Class)
+	class, ok := h.Fleet.Class(t.class)
 	if !ok {
-		// Fleet validation makes this impossible; refusing keeps it harmless if it happens.
-		return reject(400, fmt.Sprintf("thing %s has unknown class %q", t.Name, t.Class))
+		// resolve makes this impossible; refusing keeps it harmless if it happens.
+		return reject(400, fmt.Sprintf("thing %s has unknown class %q", t.name, t.class))
 	}
 	spec, ok := message.FindCommand(class, cr.command)
 	if !ok {
@@ -315,12 +398,12 @@ func (h *Handler) command(ctx context.Context, ev events.APIGatewayProxyRequest,
 
 	cmd := message.Command{ID: h.newID(), Name: spec.Name, Params: params, IssuedAt: req.startedAt.UnixMilli()}
 	rec.CommandID = cmd.ID
-	if err := h.deliver(ctx, t.Name, cr.delivery, cmd, changes); err != nil {
-		h.logger().ErrorContext(ctx, "command delivery failed", "thing", t.Name, "commandId", cmd.ID, "delivery", cr.delivery, "requestId", req.id, "error", err)
+	if err := h.deliver(ctx, t.name, cr.delivery, cmd, changes); err != nil {
+		h.logger().ErrorContext(ctx, "command delivery failed", "thing", t.name, "commandId", cmd.ID, "delivery", cr.delivery, "requestId", req.id, "error", err)
 		return finish(502, OutcomeFailed, "delivery failed: "+err.Error(), errorBody("the command could not be delivered, try again later", req.id))
 	}
 	return finish(202, OutcomeAccepted, "", commandResponse{
-		CommandID: cmd.ID, Thing: t.Name, Command: spec.Name, Delivery: cr.delivery, Status: OutcomeAccepted, RequestID: req.id,
+		CommandID: cmd.ID, Thing: t.name, Command: spec.Name, Delivery: cr.delivery, Status: OutcomeAccepted, RequestID: req.id,
 	})
 }
 

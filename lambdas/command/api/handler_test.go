@@ -18,10 +18,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/internal/registry"
 	"github.com/secure-smart-city/platform/lambdas/command/message"
 	"github.com/secure-smart-city/platform/lambdas/telemetry/pipeline"
 )
@@ -54,11 +57,55 @@ func testFleet() *fleetspec.Fleet {
 				},
 			},
 		},
-		Things: []fleetspec.Thing{
-			{Name: "sl-001", Class: "street_light", District: "old_town", Serial: "S1"},
-			{Name: "ts-001", Class: "traffic_signal", District: "old_town", Serial: "T1"},
-		},
+		// No things: the handler must not need the fleet file's declared things.
 	}
+}
+
+// fakeRegistry is the AWS IoT registry as DescribeThing sees it; it counts the calls.
+type fakeRegistry struct {
+	mu     sync.Mutex
+	things map[string]*iot.DescribeThingOutput
+	err    error
+	calls  int
+}
+
+func (f *fakeRegistry) DescribeThing(_ context.Context, in *iot.DescribeThingInput, _ ...func(*iot.Options)) (*iot.DescribeThingOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.err != nil {
+		return nil, f.err
+	}
+	if out, ok := f.things[aws.ToString(in.ThingName)]; ok {
+		return out, nil
+	}
+	return nil, &iottypes.ResourceNotFoundException{Message: aws.String("Thing cannot be found.")}
+}
+
+func registered(thingType, district string) *iot.DescribeThingOutput {
+	out := &iot.DescribeThingOutput{Attributes: map[string]string{}}
+	if thingType != "" {
+		out.ThingTypeName = aws.String(thingType)
+	}
+	if district != "" {
+		out.Attributes["district"] = district
+	}
+	return out
+}
+
+const testPrefix = "smartcity_dev"
+
+// testRegistry holds the devices the tests address: sl-001 and ts-001 as declared things
+// would be, sl-runtime-009 as JITP would create it, and things that are not this fleet's.
+func testRegistry() *fakeRegistry {
+	return &fakeRegistry{things: map[string]*iot.DescribeThingOutput{
+		"sl-001":         registered(testPrefix+"_street_light", "old_town"),
+		"ts-001":         registered(testPrefix+"_traffic_signal", "old_town"),
+		"sl-runtime-009": registered(testPrefix+"_street_light", "harbour"),
+		"sl-prod-001":    registered("smartcity_prod_street_light", "old_town"),
+		"pk-001":         registered(testPrefix+"_parking", "old_town"),
+		"untyped":        registered("", ""),
+	}}
 }
 
 type fakeDB struct {
@@ -122,20 +169,23 @@ var testNow = time.Date(2026, 3, 4, 5, 6, 7, 891_000_000, time.UTC)
 const operatorARN = "arn:aws:iam::123456789012:user/operator"
 
 type fixture struct {
-	h    *Handler
-	db   *fakeDB
-	iot  *fakeIoT
-	logs *bytes.Buffer
+	h        *Handler
+	db       *fakeDB
+	iot      *fakeIoT
+	registry *fakeRegistry
+	logs     *bytes.Buffer
 }
 
 func newFixture() *fixture {
 	db := &fakeDB{items: map[string]map[string]ddbtypes.AttributeValue{}}
 	iot := &fakeIoT{}
+	reg := testRegistry()
 	logs := &bytes.Buffer{}
 	n := 0
 	return &fixture{
 		h: &Handler{
-			Fleet: testFleet(), StateTable: "state", AuditTable: "audit",
+			Fleet: testFleet(), ThingTypePrefix: testPrefix, Things: registry.NewCache(reg, registry.Options{Now: func() time.Time { return testNow }}),
+			StateTable: "state", AuditTable: "audit",
 			State: db, Audit: db, Publisher: iot, Shadow: iot,
 			Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 			Now:    func() time.Time { return testNow },
@@ -144,7 +194,7 @@ func newFixture() *fixture {
 				return fmt.Sprintf("cmd-%d", n)
 			},
 		},
-		db: db, iot: iot, logs: logs,
+		db: db, iot: iot, registry: reg, logs: logs,
 	}
 }
 
@@ -209,7 +259,7 @@ func TestGetState(t *testing.T) {
 	f.db.items["state/sl-001#state"] = item
 
 	status, body := f.do(t, get("sl-001"))
-	want := map[string]any{"thing": "sl-001", "class": "street_light", "state": map[string]any{"on": true, "brightness": 40.0, "ts": 1700000000000.0}}
+	want := map[string]any{"thing": "sl-001", "class": "street_light", "district": "old_town", "state": map[string]any{"on": true, "brightness": 40.0, "ts": 1700000000000.0}}
 	if status != 200 {
 		t.Errorf("status = %d", status)
 	}
@@ -221,7 +271,7 @@ func TestGetState(t *testing.T) {
 	}
 
 	status, body = f.do(t, get("ts-001"))
-	want = map[string]any{"thing": "ts-001", "class": "traffic_signal", "state": nil}
+	want = map[string]any{"thing": "ts-001", "class": "traffic_signal", "district": "old_town", "state": nil}
 	if status != 200 {
 		t.Errorf("no state yet: status = %d", status)
 	}
@@ -276,7 +326,7 @@ func TestCommandPublished(t *testing.T) {
 	wantAudit := []auditRecord{{
 		Thing: "sl-001", Key: "2026-03-04T05:06:07.891Z#req-1", RequestedAt: "2026-03-04T05:06:07.891Z",
 		RequestID: "req-1", CommandID: "cmd-1", Caller: operatorARN, SourceIP: "198.51.100.7", Class: "street_light",
-		Command: "set-light", Params: map[string]any{"on": true}, Delivery: "mqtt", Outcome: OutcomeAccepted, Status: 202,
+		ThingType: testPrefix + "_street_light", District: "old_town", Command: "set-light", Params: map[string]any{"on": true}, Delivery: "mqtt", Outcome: OutcomeAccepted, Status: 202,
 	}}
 	if diff := cmp.Diff(wantAudit, f.audits(t)); diff != "" {
 		t.Errorf("audit (-want +got):\n%s", diff)
@@ -351,7 +401,11 @@ func TestCommandRejected(t *testing.T) {
 			ev.IsBase64Encoded = true
 			return ev
 		}(), 400, []string{"base64"}, OutcomeRejected},
-		{"unknown thing", post("nope", `{"command": "reboot"}`), 404, []string{`"nope"`, "not in the fleet"}, ""},
+		{"unknown thing", post("nope", `{"command": "reboot"}`), 404, []string{`"nope"`, "not registered"}, ""},
+		{"invalid thing name", post("a b", `{"command": "reboot"}`), 404, []string{`"a b"`, "not registered"}, ""},
+		{"another stage's thing", post("sl-prod-001", `{"command": "reboot"}`), 404, []string{`"sl-prod-001"`, "not a device of this fleet"}, OutcomeRejected},
+		{"a thing of a type the fleet has no class for", post("pk-001", `{"command": "reboot"}`), 404, []string{"not a device of this fleet"}, OutcomeRejected},
+		{"a thing with no type", post("untyped", `{"command": "reboot"}`), 404, []string{"not a device of this fleet"}, OutcomeRejected},
 		{"GET on commands", func() events.APIGatewayProxyRequest {
 			ev := post("sl-001", `{"command": "reboot"}`)
 			ev.HTTPMethod = "GET"
@@ -393,6 +447,87 @@ func TestCommandRejected(t *testing.T) {
 				t.Errorf("audit = %+v, want one %s record with a reason", audits, c.audited)
 			}
 		})
+	}
+}
+
+// TestRuntimeProvisionedThingServed: a thing the fleet file does not declare (JITP created it)
+// is read and commanded like any other, by the class its thing type names.
+func TestRuntimeProvisionedThingServed(t *testing.T) {
+	f := newFixture()
+	if status, body := f.do(t, get("sl-runtime-009")); status != 200 || body["class"] != "street_light" || body["district"] != "harbour" {
+		t.Errorf("GET: %d %v", status, body)
+	}
+	status, body := f.do(t, post("sl-runtime-009", `{"command": "set-brightness", "level": 10}`))
+	if status != 202 || len(f.iot.publishes) != 1 || aws.ToString(f.iot.publishes[0].Topic) != "city/things/sl-runtime-009/commands" {
+		t.Fatalf("POST: %d %v, publishes %d", status, body, len(f.iot.publishes))
+	}
+	audits := f.audits(t)
+	if len(audits) != 1 || audits[0].Class != "street_light" || audits[0].District != "harbour" || audits[0].Outcome != OutcomeAccepted {
+		t.Errorf("audit = %+v", audits)
+	}
+	// Its class decides what it may be sent.
+	f = newFixture()
+	if status, body := f.do(t, post("sl-runtime-009", `{"command": "set-mode", "mode": "off"}`)); status != 400 ||
+		!strings.Contains(body["message"].(string), "not allowed for class street_light") {
+		t.Errorf("another class's command: %d %v", status, body)
+	}
+}
+
+// TestThingNotOfTheFleet: GET answers 404 for a registered thing of another type and is not
+// audited (reads never are); the reason, with the type, is logged.
+func TestThingNotOfTheFleet(t *testing.T) {
+	f := newFixture()
+	status, body := f.do(t, get("sl-prod-001"))
+	if status != 404 || !strings.Contains(body["message"].(string), "not a device of this fleet") {
+		t.Errorf("GET: %d %v", status, body)
+	}
+	if len(f.db.gets)+len(f.db.puts) != 0 {
+		t.Error("a thing of another fleet reached DynamoDB")
+	}
+	if !strings.Contains(f.logs.String(), `smartcity_prod_street_light`) {
+		t.Errorf("the refusal's reason is not logged:\n%s", f.logs)
+	}
+	f = newFixture()
+	f.do(t, post("sl-prod-001", `{"command": "reboot"}`))
+	audits := f.audits(t)
+	if len(audits) != 1 || audits[0].Thing != "sl-prod-001" || audits[0].ThingType != "smartcity_prod_street_light" || audits[0].Status != 404 ||
+		!strings.Contains(audits[0].Reason, `"smartcity_prod_street_light" is not one of the fleet's classes`) {
+		t.Errorf("audit = %+v", audits)
+	}
+}
+
+// TestRegistryFailure: a registry that cannot answer is a 502 (never a 404: the thing may
+// exist), audited as failed for commands, with the cause in the audit but not the answer.
+func TestRegistryFailure(t *testing.T) {
+	f := newFixture()
+	f.registry.err = &iottypes.ThrottlingException{Message: aws.String("Rate exceeded for arn:aws:iot:internal")}
+	status, body := f.do(t, post("sl-001", `{"command": "reboot"}`))
+	if status != 502 || strings.Contains(body["message"].(string), "arn:") {
+		t.Errorf("POST: %d %v", status, body)
+	}
+	audits := f.audits(t)
+	if len(audits) != 1 || audits[0].Thing != "sl-001" || audits[0].Outcome != OutcomeFailed || audits[0].Status != 502 || !strings.Contains(audits[0].Reason, "Rate exceeded") {
+		t.Errorf("audit = %+v", audits)
+	}
+	if len(f.iot.publishes) != 0 {
+		t.Error("a command was delivered to a thing the registry did not confirm")
+	}
+	if status, _ := f.do(t, get("sl-001")); status != 502 {
+		t.Errorf("GET: %d, want 502", status)
+	}
+}
+
+// TestRegistryLookupsAreCached: requests for one thing within the cache's lifetime cost one
+// DescribeThing call.
+func TestRegistryLookupsAreCached(t *testing.T) {
+	f := newFixture()
+	for range 3 {
+		if status, _ := f.do(t, post("sl-001", `{"command": "reboot"}`)); status != 202 {
+			t.Fatalf("status %d", status)
+		}
+	}
+	if f.registry.calls != 1 {
+		t.Errorf("%d DescribeThing calls for three commands, want 1", f.registry.calls)
 	}
 }
 

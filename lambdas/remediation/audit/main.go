@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
+	"github.com/secure-smart-city/platform/internal/registry"
 	"github.com/secure-smart-city/platform/lambdas/remediation/remediate"
 )
 
@@ -19,6 +20,11 @@ func main() {
 	fleet, err := remediate.LoadFleet(os.Getenv("FLEET_FILE"))
 	if err != nil {
 		log.Error("load fleet", "error", err)
+		os.Exit(1)
+	}
+	prefix := os.Getenv(remediate.EnvThingTypePrefix)
+	if prefix == "" {
+		log.Error(remediate.EnvThingTypePrefix + " is not set")
 		os.Exit(1)
 	}
 	actions := remediate.ActionNames{
@@ -37,6 +43,11 @@ func main() {
 		os.Exit(1)
 	}
 	client := iot.NewFromConfig(cfg)
-	h := &remediate.Audit{Actions: actions, Fleet: fleet, Findings: client, Tasks: client, Log: log}
+	h := &remediate.Audit{
+		Actions: actions,
+		// Findings name things by client id; the registry says which are the fleet's.
+		Scope:    remediate.Scope{Fleet: fleet, ThingTypePrefix: prefix, Things: registry.NewCache(client, registry.Options{})},
+		Findings: client, Tasks: client, Log: log,
+	}
 	lambda.Start(h.Handle)
 }

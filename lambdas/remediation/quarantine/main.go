@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
+	"github.com/secure-smart-city/platform/internal/registry"
 	"github.com/secure-smart-city/platform/lambdas/remediation/remediate"
 )
 
@@ -26,6 +27,10 @@ func main() {
 	fleet, err := remediate.LoadFleet(os.Getenv("FLEET_FILE"))
 	if err != nil {
 		fail("load fleet", "error", err)
+	}
+	prefix := os.Getenv(remediate.EnvThingTypePrefix)
+	if prefix == "" {
+		fail(remediate.EnvThingTypePrefix + " is not set")
 	}
 	group := os.Getenv("QUARANTINE_GROUP")
 	if group == "" {
@@ -52,12 +57,14 @@ func main() {
 		Group:                  group,
 		DeactivateCertificates: deactivate,
 		DeviceThreshold:        threshold,
-		Fleet:                  fleet,
-		Metrics:                cloudwatch.NewFromConfig(cfg),
-		Groups:                 iotc,
-		Principals:             iotc,
-		Certificates:           iotc,
-		Log:                    log,
+		// Which things it may quarantine, from the registry; the cache lives as long as the
+		// execution environment, its answers at most registry.DefaultTTL.
+		Scope:        remediate.Scope{Fleet: fleet, ThingTypePrefix: prefix, Things: registry.NewCache(iotc, registry.Options{})},
+		Metrics:      cloudwatch.NewFromConfig(cfg),
+		Groups:       iotc,
+		Principals:   iotc,
+		Certificates: iotc,
+		Log:          log,
 	}
 	lambda.Start(h.Handle)
 }

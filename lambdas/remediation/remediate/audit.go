@@ -15,8 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
-
-	"github.com/secure-smart-city/platform/fleetspec"
 )
 
 // Step is one kind of response to an audit finding. Each maps to a mitigation action the CDK
@@ -128,8 +126,9 @@ type MitigationStarter interface {
 
 // Audit handles Device Defender audit notifications delivered through SNS.
 type Audit struct {
-	Actions  ActionNames
-	Fleet    *fleetspec.Fleet
+	Actions ActionNames
+	// Scope is which things a finding must name before a containment step acts on it.
+	Scope    Scope
 	Findings FindingLister
 	Tasks    MitigationStarter
 	Log      *slog.Logger
@@ -261,9 +260,14 @@ func (a *Audit) mitigate(ctx context.Context, log *slog.Logger, auditTaskID, che
 			continue
 		}
 		if targetsDevice {
-			if clients := clientIDs(f); len(clients) > 0 && !slices.ContainsFunc(clients, func(c string) bool { return knownThing(a.Fleet, c) }) {
+			clients := clientIDs(f)
+			member, reasons, err := a.anyMember(ctx, clients)
+			if err != nil {
+				return fmt.Errorf("audit %s check %s finding %s: %w", auditTaskID, check, id, err)
+			}
+			if len(clients) > 0 && !member {
 				log.Error("finding names only things outside the fleet; no action",
-					slog.String("findingId", id), slog.Any("clientIds", clients))
+					slog.String("findingId", id), slog.Any("clientIds", clients), slog.Any("reasons", reasons))
 				continue
 			}
 		}
@@ -299,6 +303,27 @@ func (a *Audit) mitigate(ctx context.Context, log *slog.Logger, auditTaskID, che
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// anyMember reports whether any of the client ids is a thing of the fleet, with the reason
+// for each that is not.
+func (a *Audit) anyMember(ctx context.Context, clients []string) (bool, []string, error) {
+	var reasons []string
+	for _, c := range clients {
+		if !thingNamePattern.MatchString(c) {
+			reasons = append(reasons, c+": not a valid thing name")
+			continue
+		}
+		ok, why, err := a.Scope.Member(ctx, c)
+		if err != nil {
+			return false, nil, fmt.Errorf("look up %s: %w", c, err)
+		}
+		if ok {
+			return true, nil, nil
+		}
+		reasons = append(reasons, c+": "+why)
+	}
+	return false, reasons, nil
 }
 
 func (a *Audit) listFindings(ctx context.Context, auditTaskID, check string) ([]iottypes.AuditFinding, error) {

@@ -58,12 +58,18 @@ type auditRig struct {
 	h        *Audit
 	findings *fakeFindings
 	tasks    *fakeTasks
+	registry *fakeRegistry
 	logs     *logRecords
 }
 
+// newAuditRig: the registry holds light-0001 to light-0003 of the fleet's street light type.
 func newAuditRig(findings map[string][]iottypes.AuditFinding) *auditRig {
-	r := &auditRig{findings: &fakeFindings{byCheck: findings}, tasks: &fakeTasks{}, logs: &logRecords{}}
-	r.h = &Audit{Actions: testActions, Fleet: testFleet(), Findings: r.findings, Tasks: r.tasks, Log: r.logs.logger()}
+	reg := newFakeRegistry()
+	for _, n := range []string{"light-0001", "light-0002", "light-0003"} {
+		reg.register(n, streetLightType)
+	}
+	r := &auditRig{findings: &fakeFindings{byCheck: findings}, tasks: &fakeTasks{}, registry: reg, logs: &logRecords{}}
+	r.h = &Audit{Actions: testActions, Scope: testScope(reg), Findings: r.findings, Tasks: r.tasks, Log: r.logs.logger()}
 	return r
 }
 
@@ -175,6 +181,41 @@ func TestAuditSkipsFindingsForUnknownThings(t *testing.T) {
 	}
 	if diff := cmp.Diff([]any{"f-unknown"}, logged); diff != "" {
 		t.Errorf("logged unknown-thing findings (-want +got):\n%s", diff)
+	}
+}
+
+// TestAuditActsOnRuntimeThings: a finding about a thing the fleet file never declared, of the
+// fleet's thing type, is contained; one about another stage's thing is not; a registry that
+// cannot answer fails the event so Lambda retries it.
+func TestAuditActsOnRuntimeThings(t *testing.T) {
+	const check = "DEVICE_CERTIFICATE_SHARED_CHECK"
+	findings := map[string][]iottypes.AuditFinding{check: {
+		finding("f-runtime", check, "sl-harbour-042"),
+		finding("f-prod", check, "sl-prod-001"),
+	}}
+	msg := fmt.Sprintf(`{"taskId":%q,"taskStatus":"COMPLETED","auditDetails":[{"checkName":%q,"checkRunStatus":"COMPLETED_NON_COMPLIANT","nonCompliantResourcesCount":2}]}`, auditTaskID, check)
+	r := newAuditRig(findings)
+	r.registry.register("sl-harbour-042", streetLightType)
+	r.registry.register("sl-prod-001", "smartcity_prod_street_light")
+	if err := r.h.Handle(context.Background(), snsEvent(msg)); err != nil {
+		t.Fatal(err)
+	}
+	want := []iot.StartAuditMitigationActionsTaskInput{wantTask(check,
+		[]string{"smartcity-deactivate-cert", "smartcity-quarantine", "smartcity-publish-finding"}, "f-runtime")}
+	if diff := cmp.Diff(want, r.tasks.inputs(), taskOpts); diff != "" {
+		t.Errorf("tasks (-want +got):\n%s", diff)
+	}
+	if got := r.logs.field(t, "ERROR finding names only things outside the fleet; no action", "findingId"); !cmp.Equal(got, []string{"f-prod"}) {
+		t.Errorf("no-action findings %v, want [f-prod]", got)
+	}
+
+	r = newAuditRig(findings)
+	r.registry.describeErr = errNetwork
+	if err := r.h.Handle(context.Background(), snsEvent(msg)); !errors.Is(err, errNetwork) {
+		t.Errorf("registry failure: %v, want it returned for a retry", err)
+	}
+	if len(r.tasks.started) != 0 {
+		t.Errorf("started %v while the registry could not say which things are the fleet's", r.tasks.order)
 	}
 }
 

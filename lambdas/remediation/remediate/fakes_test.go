@@ -22,20 +22,28 @@ import (
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 
 	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/internal/registry"
 )
 
-// testFleet is built in code, the seam main.go fills from FLEET_FILE.
+// testFleet is built in code, the seam main.go fills from FLEET_FILE. It declares no things:
+// which things exist is the registry's business (fakeRegistry), as in the runtime copy.
 func testFleet() *fleetspec.Fleet {
 	return &fleetspec.Fleet{
 		Name:      "smartcity",
 		Districts: []fleetspec.District{{ID: "old_town", Name: "Old Town"}},
 		Classes:   []fleetspec.DeviceClass{{ID: "street_light", Name: "Street light"}},
-		Things: []fleetspec.Thing{
-			{Name: "light-0001", Class: "street_light", District: "old_town", Serial: "SN-0001"},
-			{Name: "light-0002", Class: "street_light", District: "old_town", Serial: "SN-0002"},
-			{Name: "light-0003", Class: "street_light", District: "old_town", Serial: "SN-0003"},
-		},
 	}
+}
+
+const (
+	testPrefix      = "smartcity_dev"
+	streetLightType = testPrefix + "_street_light"
+)
+
+// testScope acts on reg's things of the test fleet's classes, through the registry cache the
+// functions use.
+func testScope(reg *fakeRegistry) Scope {
+	return Scope{Fleet: testFleet(), ThingTypePrefix: testPrefix, Things: registry.NewCache(reg, registry.Options{})}
 }
 
 func snsEvent(messages ...string) events.SNSEvent {
@@ -104,6 +112,18 @@ func (l *logRecords) messages(t *testing.T) []string {
 
 func (l *logRecords) has(t *testing.T, levelMsg string) bool {
 	return slices.Contains(l.messages(t), levelMsg)
+}
+
+// field returns the string values of key in the records logged as levelMsg.
+func (l *logRecords) field(t *testing.T, levelMsg, key string) []string {
+	var out []string
+	for _, r := range l.records(t) {
+		if r["level"].(string)+" "+r["msg"].(string) == levelMsg {
+			s, _ := r[key].(string)
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // fakeFindings serves findings per check, two per page so pagination is exercised.
@@ -192,21 +212,49 @@ func series(thing string, values ...float64) cwtypes.MetricDataResult {
 	return cwtypes.MetricDataResult{Id: aws.String("devices"), Label: aws.String(thing), Values: values, StatusCode: cwtypes.StatusCodeComplete}
 }
 
-// fakeRegistry is the IoT registry: things, their principals, group members and certificates.
+// fakeRegistry is the IoT registry: things, their types, principals, group members and
+// certificates.
 type fakeRegistry struct {
-	mu         sync.Mutex
-	things     map[string][]string // thing -> principals
-	members    map[string][]string // group -> things
-	certStatus map[string]iottypes.CertificateStatus
-	addErr     map[string]error // per thing
-	listErr    error
-	updateErr  map[string]error // per certificate id
-	addCalls   int
+	mu            sync.Mutex
+	things        map[string][]string // thing -> principals
+	types         map[string]string   // thing -> thing type ("" none)
+	describeErr   error
+	describeCalls int
+	members       map[string][]string // group -> things
+	certStatus    map[string]iottypes.CertificateStatus
+	addErr        map[string]error // per thing
+	listErr       error
+	updateErr     map[string]error // per certificate id
+	addCalls      int
 }
 
 func newFakeRegistry() *fakeRegistry {
-	return &fakeRegistry{things: map[string][]string{}, members: map[string][]string{}, certStatus: map[string]iottypes.CertificateStatus{},
+	return &fakeRegistry{things: map[string][]string{}, types: map[string]string{}, members: map[string][]string{}, certStatus: map[string]iottypes.CertificateStatus{},
 		addErr: map[string]error{}, updateErr: map[string]error{}}
+}
+
+// register adds a thing of a type with its principals.
+func (r *fakeRegistry) register(thing, thingType string, principals ...string) {
+	r.things[thing] = principals
+	r.types[thing] = thingType
+}
+
+func (r *fakeRegistry) DescribeThing(_ context.Context, in *iot.DescribeThingInput, _ ...func(*iot.Options)) (*iot.DescribeThingOutput, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.describeCalls++
+	if r.describeErr != nil {
+		return nil, r.describeErr
+	}
+	thing := aws.ToString(in.ThingName)
+	if _, ok := r.things[thing]; !ok {
+		return nil, &iottypes.ResourceNotFoundException{Message: aws.String("Thing " + thing + " cannot be found.")}
+	}
+	out := &iot.DescribeThingOutput{ThingName: aws.String(thing), Attributes: map[string]string{"district": "old_town"}}
+	if typ := r.types[thing]; typ != "" {
+		out.ThingTypeName = aws.String(typ)
+	}
+	return out, nil
 }
 
 func (r *fakeRegistry) AddThingToThingGroup(_ context.Context, in *iot.AddThingToThingGroupInput, _ ...func(*iot.Options)) (*iot.AddThingToThingGroupOutput, error) {

@@ -17,8 +17,6 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
-
-	"github.com/secure-smart-city/platform/fleetspec"
 )
 
 // MetricDataGetter reads metric data (cloudwatch.Client satisfies it).
@@ -56,7 +54,8 @@ type Quarantine struct {
 	// the alarm's comparison operator) a device is an offender (env DEVICE_THRESHOLD).
 	// Default (0): the alarm's own threshold.
 	DeviceThreshold float64
-	Fleet           *fleetspec.Fleet
+	// Scope is which things may be quarantined: the registry's things of the fleet's classes.
+	Scope Scope
 
 	Metrics      MetricDataGetter
 	Groups       ThingGroupAdder
@@ -153,8 +152,18 @@ func (q *Quarantine) handleMessage(ctx context.Context, messageID, message strin
 	}
 	var errs []error
 	for _, thing := range offenders {
-		if !thingNamePattern.MatchString(thing) || !knownThing(q.Fleet, thing) {
-			log.Error("offending client id is not a thing of the fleet; no action", slog.String("thingName", truncate(thing, 128)))
+		if !thingNamePattern.MatchString(thing) {
+			log.Error("offending client id is not a thing of the fleet; no action", slog.String("thingName", truncate(thing, 128)),
+				slog.String("reason", "not a valid thing name"))
+			continue
+		}
+		member, why, err := q.Scope.Member(ctx, thing)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("look up %s: %w", thing, err))
+			continue
+		}
+		if !member {
+			log.Error("offending client id is not a thing of the fleet; no action", slog.String("thingName", truncate(thing, 128)), slog.String("reason", why))
 			continue
 		}
 		if err := q.quarantine(ctx, log.With(slog.String("thingName", thing)), thing); err != nil {
@@ -175,8 +184,16 @@ func (q *Quarantine) handleViolation(ctx context.Context, log *slog.Logger, v Vi
 		log.Info("detect violation not in alarm; nothing to do", slog.String("violationEventType", truncate(v.ViolationEventType, 32)))
 		return nil
 	}
-	if !thingNamePattern.MatchString(v.ThingName) || !knownThing(q.Fleet, v.ThingName) {
-		log.Error("detect violation names no thing of the fleet; no action")
+	if !thingNamePattern.MatchString(v.ThingName) {
+		log.Error("detect violation names no thing of the fleet; no action", slog.String("reason", "not a valid thing name"))
+		return nil
+	}
+	member, why, err := q.Scope.Member(ctx, v.ThingName)
+	if err != nil {
+		return fmt.Errorf("violation %s: look up %s: %w", v.ViolationID, v.ThingName, err)
+	}
+	if !member {
+		log.Error("detect violation names no thing of the fleet; no action", slog.String("reason", why))
 		return nil
 	}
 	if err := q.quarantine(ctx, log, v.ThingName); err != nil {
@@ -304,8 +321,8 @@ func (q *Quarantine) quarantine(ctx context.Context, log *slog.Logger, thing str
 	})
 	switch {
 	case err != nil && isBadInput(err):
-		// The fleet file lists the thing but the registry has none (not yet deployed, or
-		// deleted): nothing to quarantine, and retrying will not create it.
+		// The registry held the thing a moment ago (or the cache did) but has none now: it
+		// was deleted, so there is nothing to quarantine, and retrying will not create it.
 		log.Error("thing cannot be added to the quarantine group", slog.String("group", q.Group), slog.String("error", err.Error()))
 		return nil
 	case err != nil:

@@ -3,6 +3,7 @@ package remediate
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -35,9 +36,9 @@ type quarantineRig struct {
 // threshold of 10), light-0002 3 times, and "intruder-7", a client id outside the fleet, 50.
 func newQuarantineRig() *quarantineRig {
 	reg := newFakeRegistry()
-	reg.things["light-0001"] = []string{certARN(cert1), "eu-west-1:5d6e7f00-0000-0000-0000-000000000000", certARN(cert1b)}
-	reg.things["light-0002"] = []string{certARN(cert2)}
-	reg.things["light-0003"] = nil
+	reg.register("light-0001", streetLightType, certARN(cert1), "eu-west-1:5d6e7f00-0000-0000-0000-000000000000", certARN(cert1b))
+	reg.register("light-0002", streetLightType, certARN(cert2))
+	reg.register("light-0003", streetLightType)
 	for _, c := range []string{cert1, cert1b, cert2} {
 		reg.certStatus[c] = iottypes.CertificateStatusActive
 	}
@@ -51,7 +52,7 @@ func newQuarantineRig() *quarantineRig {
 		logs:     &logRecords{},
 	}
 	r.h = &Quarantine{
-		Group: quarantineGroup, Fleet: testFleet(),
+		Group: quarantineGroup, Scope: testScope(reg),
 		Metrics: r.metrics, Groups: reg, Principals: reg, Certificates: reg, Log: r.logs.logger(),
 	}
 	return r
@@ -202,17 +203,54 @@ func TestQuarantineBadInputIsLoggedNotReturned(t *testing.T) {
 	}
 }
 
+// TestQuarantineThingMissingFromRegistry: a client id the registry holds no thing for is "no
+// action", logged; so is a thing deleted between the lookup and the group add.
 func TestQuarantineThingMissingFromRegistry(t *testing.T) {
 	r := newQuarantineRig()
-	delete(r.registry.things, "light-0001") // in the fleet file, not (or no longer) in AWS IoT
+	delete(r.registry.things, "light-0001") // not (or no longer) in AWS IoT
 	if err := r.h.Handle(context.Background(), snsEvent(readTestdata(t, "alarm-authorization-failures.json"))); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
-	if len(r.registry.members) != 0 {
-		t.Errorf("members = %v, want none", r.registry.members)
+	if len(r.registry.members) != 0 || r.registry.addCalls != 0 {
+		t.Errorf("members = %v after %d adds, want none", r.registry.members, r.registry.addCalls)
+	}
+	if got := r.logs.field(t, "ERROR offending client id is not a thing of the fleet; no action", "reason"); !slices.Contains(got, "no such thing in the registry") {
+		t.Errorf("no-action reasons %v, want the missing thing's", got)
+	}
+
+	r = newQuarantineRig()
+	r.registry.addErr["light-0001"] = &iottypes.ResourceNotFoundException{Message: aws.String("thing light-0001 not found")}
+	if err := r.h.Handle(context.Background(), snsEvent(readTestdata(t, "alarm-authorization-failures.json"))); err != nil {
+		t.Fatalf("Handle: %v", err)
 	}
 	if !r.logs.has(t, "ERROR thing cannot be added to the quarantine group") {
 		t.Errorf("log %v lacks the registry error", r.logs.messages(t))
+	}
+}
+
+// TestQuarantineThingProvisionedAtRunTime: a thing the fleet file does not declare, which JITP
+// or claim provisioning created with the fleet's thing type, is quarantined when it
+// misbehaves; a thing of another stage's type, or of no type, is not, and the reason is logged.
+func TestQuarantineThingProvisionedAtRunTime(t *testing.T) {
+	r := newQuarantineRig()
+	r.registry.register("sl-harbour-042", streetLightType, certARN(cert2))
+	r.registry.register("sl-prod-001", "smartcity_prod_street_light")
+	r.registry.register("untyped-1", "")
+	r.metrics.series = []cwtypes.MetricDataResult{series("sl-harbour-042", 30), series("sl-prod-001", 40), series("untyped-1", 40)}
+	if _, declared := r.h.Scope.Fleet.Thing("sl-harbour-042"); declared {
+		t.Fatal("the fixture declares the thing")
+	}
+	if err := r.h.Handle(context.Background(), snsEvent(readTestdata(t, "alarm-authorization-failures.json"))); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if diff := cmp.Diff(map[string][]string{quarantineGroup: {"sl-harbour-042"}}, r.registry.members); diff != "" {
+		t.Errorf("group members (-want +got):\n%s", diff)
+	}
+	got := r.logs.field(t, "ERROR offending client id is not a thing of the fleet; no action", "reason")
+	want := []string{`thing type "smartcity_prod_street_light" is not one of the fleet's classes (smartcity_dev_<class>)`,
+		`thing type "" is not one of the fleet's classes (smartcity_dev_<class>)`}
+	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("no-action reasons (-want +got):\n%s", diff)
 	}
 }
 
@@ -236,6 +274,8 @@ func TestQuarantineAWSFailuresAreReturned(t *testing.T) {
 		want  error
 	}{
 		{"metric query fails", func(r *quarantineRig) { r.metrics.err = errNetwork }, errNetwork},
+		// "Unknown" is not "no such thing": the event is retried, not dropped.
+		{"registry lookup throttled", func(r *quarantineRig) { r.registry.describeErr = throttled }, throttled},
 		{"group add throttled", func(r *quarantineRig) { r.registry.addErr["light-0001"] = throttled }, throttled},
 		{"principal listing fails", func(r *quarantineRig) { r.h.DeactivateCertificates = true; r.registry.listErr = errNetwork }, errNetwork},
 		{"certificate update throttled", func(r *quarantineRig) {
@@ -304,6 +344,12 @@ func TestQuarantineDetectViolation(t *testing.T) {
 		if !r.logs.has(t, c.log) {
 			t.Errorf("%s: logs %v, want %q", name, r.logs.messages(t), c.log)
 		}
+	}
+
+	r = newQuarantineRig()
+	r.registry.describeErr = errNetwork
+	if err := r.h.Handle(context.Background(), snsEvent(violation)); !errors.Is(err, errNetwork) {
+		t.Errorf("registry failure on a violation: %v, want it returned for a retry", err)
 	}
 
 	r = newQuarantineRig()

@@ -4,6 +4,7 @@
 package remediate
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/internal/registry"
 )
 
 // Names the detection path and the CDK's metric filters must agree on.
@@ -49,15 +51,52 @@ func LoadFleet(path string) (*fleetspec.Fleet, error) {
 	return f, nil
 }
 
-// knownThing reports whether name is one of the fleet's things. A nil fleet knows none, so a
-// handler built without one acts on nothing.
-func knownThing(f *fleetspec.Fleet, name string) bool {
-	if f == nil || name == "" {
-		return false
-	}
-	_, ok := f.Thing(name)
-	return ok
+// Things looks a thing up in the AWS IoT registry (a *registry.Cache over an *iot.Client); it
+// returns an error wrapping registry.ErrNotFound when there is no such thing.
+type Things interface {
+	Lookup(ctx context.Context, name string) (registry.Thing, error)
 }
+
+// Scope is which things the remediation functions act on: every thing the registry holds
+// whose thing type is one of the fleet's classes (topics.RuleName(ThingTypePrefix, class)),
+// declared in the fleet file or provisioned at run time. Another stage's or fleet's thing,
+// one with no type, and a name the registry does not hold are out of scope: containing them
+// is not this platform's call.
+type Scope struct {
+	// Fleet is the runtime fleet copy (env FLEET_FILE): its classes. Its things, if any, are
+	// not consulted.
+	Fleet *fleetspec.Fleet
+	// ThingTypePrefix is the fleet's thing type prefix (env THING_TYPE_PREFIX).
+	ThingTypePrefix string
+	// Things is the registry.
+	Things Things
+}
+
+// Member reports whether name is a thing of the fleet; when it is not, reason says why, for
+// the log. err is a registry failure: the caller returns it so Lambda retries, because
+// "unknown" must not turn into "no action". A zero Scope holds nothing.
+func (s Scope) Member(ctx context.Context, name string) (ok bool, reason string, err error) {
+	if s.Fleet == nil || s.Things == nil || s.ThingTypePrefix == "" {
+		return false, "no fleet configured", nil
+	}
+	t, err := s.Things.Lookup(ctx, name)
+	switch {
+	case errors.Is(err, registry.ErrNotFound):
+		return false, "no such thing in the registry", nil
+	case err != nil:
+		return false, "", err
+	}
+	if class, isOurs := t.Class(s.ThingTypePrefix); isOurs {
+		if _, known := s.Fleet.Class(class); known {
+			return true, "", nil
+		}
+	}
+	return false, fmt.Sprintf("thing type %q is not one of the fleet's classes (%s_<class>)", truncate(t.Type, 128), s.ThingTypePrefix), nil
+}
+
+// EnvThingTypePrefix names the environment variable both remediation functions read the
+// fleet's thing type prefix from.
+const EnvThingTypePrefix = "THING_TYPE_PREFIX"
 
 // apiErrorCode returns the AWS error code of err, or "" for errors that did not come from a
 // service response (network errors, cancelled contexts).

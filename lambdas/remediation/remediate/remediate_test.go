@@ -1,6 +1,7 @@
 package remediate
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -23,14 +24,36 @@ func TestLoadFleetReadsTheRuntimeCopy(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadFleet: %v", err)
 	}
+	if _, ok := f.Class("street_light"); !ok || len(f.Things) != 0 {
+		t.Errorf("runtime copy: classes %v, things %v", f.Classes, f.Things)
+	}
+}
+
+// TestScopeMember: the registry decides, by thing type, whatever the fleet file declares.
+func TestScopeMember(t *testing.T) {
+	reg := newFakeRegistry()
+	reg.register("light-0001", streetLightType)
+	reg.register("sl-jitp-9", streetLightType)
+	reg.register("pk-1", testPrefix+"_parking")
+	reg.register("sl-prod-1", "smartcity_prod_street_light")
+	reg.register("bare", "")
+	s := testScope(reg)
+	s.Fleet.Things = []fleetspec.Thing{{Name: "declared-only", Class: "street_light", District: "old_town", Serial: "S"}}
 	var got []string
-	for _, name := range []string{"light-0001", "light-0003", "light-0004", "intruder-7", ""} {
-		if knownThing(f, name) {
+	for _, name := range []string{"light-0001", "sl-jitp-9", "pk-1", "sl-prod-1", "bare", "declared-only", "intruder-7"} {
+		ok, why, err := s.Member(context.Background(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok != (why == "") {
+			t.Errorf("%s: member %v with reason %q", name, ok, why)
+		}
+		if ok {
 			got = append(got, name)
 		}
 	}
-	if diff := cmp.Diff([]string{"light-0001", "light-0003"}, got); diff != "" {
-		t.Errorf("known things (-want +got):\n%s", diff)
+	if diff := cmp.Diff([]string{"light-0001", "sl-jitp-9"}, got); diff != "" {
+		t.Errorf("members (-want +got):\n%s", diff)
 	}
 }
 
@@ -57,8 +80,15 @@ func TestLoadFleetRejects(t *testing.T) {
 	}
 }
 
-func TestKnownThingWithoutFleet(t *testing.T) {
-	if knownThing(nil, "light-0001") || knownThing(&fleetspec.Fleet{}, "light-0001") {
-		t.Errorf("knownThing found a thing in an empty fleet")
+func TestZeroScopeHoldsNothing(t *testing.T) {
+	reg := newFakeRegistry()
+	reg.register("light-0001", streetLightType)
+	for _, s := range []Scope{{}, {Fleet: testFleet(), Things: testScope(reg).Things}, {Fleet: testFleet(), ThingTypePrefix: testPrefix}} {
+		if ok, _, err := s.Member(context.Background(), "light-0001"); ok || err != nil {
+			t.Errorf("scope %+v holds light-0001 (err %v)", s, err)
+		}
+	}
+	if reg.describeCalls != 0 {
+		t.Errorf("an incomplete scope called the registry %d times", reg.describeCalls)
 	}
 }
