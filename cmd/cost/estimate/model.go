@@ -3,6 +3,7 @@ package estimate
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -328,12 +329,12 @@ func (e *estimator) tables() {
 			}
 			w := e.provisioned(tb.ID, "WCU", tb.WCU, tb.WriteScale, 0)
 			r := e.provisioned(tb.ID, "RCU", tb.RCU, tb.ReadScale, 0)
-			e.add("DynamoDB "+tb.ID+" (provisioned, idle)", fmt.Sprintf("%.0f WCU + %.0f RCU x %d hours", w, r, monthHours),
+			e.add("DynamoDB "+name(tb.ID)+" (provisioned, no telemetry)", fmt.Sprintf("%.0f WCU + %.0f RCU x %d hours", w, r, monthHours),
 				t.cost(PriceDDBWCUHour, w*monthHours)+t.cost(PriceDDBRCUHour, r*monthHours), "")
 			continue
 		}
 		found = true
-		label := fmt.Sprintf("DynamoDB %s", tb.ID)
+		label := "DynamoDB " + name(tb.ID)
 		if tb.OnDemand {
 			e.add(label+" writes", fmt.Sprintf("%s WRU (%.3g per message)", si(e.msgs*wru), wru), t.cost(PriceDDBWrite, e.msgs*wru), "")
 			e.add(label+" reads", fmt.Sprintf("%s RRU (%.3g per message)", si(e.msgs*rru), rru), t.cost(PriceDDBRead, e.msgs*rru), "")
@@ -391,7 +392,7 @@ func (e *estimator) observability() {
 			perDevice++
 		}
 	}
-	e.add("CloudWatch custom metrics", fmt.Sprintf("%.0f series (%d classes x %d districts x %d reasons; %d per-device filter metrics only for misbehaving devices)",
+	e.add("CloudWatch custom metrics", fmt.Sprintf("%.0f series (%d classes, %d districts, %d reasons; %d per-device filter metrics: misbehaving devices only)",
 		series, inv.Classes, inv.Districts, len(pipeline.Reasons), perDevice), t.cost(PriceCWMetric, series), DefaultLogsAlms)
 	a := inv.Alarms
 	alarms := t.cost(PriceCWAlarm, float64(a.Standard)) + t.cost(PriceCWAlarmHighRes, float64(a.HighRes)) + t.cost(PriceCWAlarmInsights, float64(a.InsightsMetrics))
@@ -449,11 +450,15 @@ func (e *estimator) idle() {
 		parts = append(parts, fmt.Sprintf("%d %s", len(e.inv.Idle[typ]), strings.TrimPrefix(typ, "AWS::")))
 		n += len(e.inv.Idle[typ])
 	}
+	idleTables := 0
 	for _, tb := range e.inv.Tables {
 		if !tb.Telemetry && tb.OnDemand {
-			parts = append(parts, "on-demand table "+tb.ID)
-			n++
+			idleTables++
 		}
+	}
+	if idleTables > 0 {
+		parts = append(parts, fmt.Sprintf("%d on-demand tables", idleTables))
+		n += idleTables
 	}
 	var others int
 	for _, f := range e.inv.Functions {
@@ -489,6 +494,11 @@ func (e *estimator) perMessage() {
 	wru := math.Max(1, ceilDiv(e.stateBytes(), kib))
 	add("DynamoDB on-demand writes", fmt.Sprintf("%s WRU (%.0f per message)", si(e.msgs*wru), wru), t.cost(PriceDDBWrite, e.msgs*wru))
 }
+
+var hashSuffix = regexp.MustCompile(`[0-9A-F]{8}$`)
+
+// name drops the hash CDK appends to a logical id.
+func name(id string) string { return hashSuffix.ReplaceAllString(id, "") }
 
 // si formats a quantity compactly: 4.32e9 -> "4.32G".
 func si(v float64) string {

@@ -14,7 +14,7 @@ func WriteTable(w io.Writer, r Result) error {
 	fmt.Fprintf(w, "Monthly cost, %s list prices read %s: %s devices x %g/min x %g B = %s messages a month (30 days)\n\n",
 		r.Region, r.PriceDate, si(r.Devices), r.PerMinute, r.Bytes, si(r.Messages))
 	section := func(title string, lines []Line, total float64) {
-		fmt.Fprintf(tw, "%s\t\t%12s\n", title, "USD/month")
+		fmt.Fprintf(tw, "%s\n", title)
 		for _, l := range lines {
 			usd := fmt.Sprintf("%.2f", l.USD)
 			if l.Unpriced {
