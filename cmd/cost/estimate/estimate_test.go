@@ -71,11 +71,11 @@ func TestHandChecked(t *testing.T) {
 		"telemetry processor requests": 10.8e6 * 0.20 / 1e6,
 		"telemetry processor duration": 10.8e6 * 0.008 * 0.5 * 0.0000133334,
 		// 1,000 B state items: 1 WRU each.
-		"DynamoDB State writes":  43.2e6 * 0.625 / 1e6,
-		"DynamoDB State reads":   0,
-		"DynamoDB State storage": 1000 * 1000.0 / gb * 0.25,
-		"S3 archive PUTs":        10.8e6 * 0.005 / 1000,
-		"S3 archive storage":     43.2e6 * 1000 * 0.3 / gb * 0.023,
+		"DynamoDB State writes":     43.2e6 * 0.625 / 1e6,
+		"DynamoDB State reads":      0,
+		"DynamoDB State storage":    1000 * 1000.0 / gb * 0.25,
+		"S3 archive PUTs":           10.8e6 * 0.005 / 1000,
+		"S3 archive storage":        43.2e6 * 1000 * 0.3 / gb * 0.023,
 		"KMS customer-managed keys": 1,
 		// Services: 4 credentials per shard x 4 shards x 12 an hour x 720 hours.
 		"KMS requests": 4 * 4 * 12 * 720 * 0.03 / 10000,
