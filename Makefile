@@ -18,7 +18,7 @@ BENCH_COUNT ?= 6
 BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 MOSQUITTO := $(shell command -v mosquitto 2>/dev/null || ls /usr/sbin/mosquitto 2>/dev/null)
 
-.PHONY: help deps node-deps go-deps broker synth diff deploy test test-unit bench fuzz lint clean
+.PHONY: help deps node-deps go-deps broker synth diff deploy test test-unit bench fuzz lint clean cost
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -65,6 +65,18 @@ bench: deps ## run the benchmarks and summarize them with benchstat (results in 
 	@mkdir -p .bench
 	go test -run='^$$' -bench=. -benchmem -count=$(BENCH_COUNT) ./lambdas/... | tee .bench/new.txt
 	go run $(BENCHSTAT) .bench/new.txt
+	go run ./cmd/cost -update-figures bench/telemetry.json < .bench/new.txt
+
+# The priced fleet of issue 13, whose table the README shows (with the plot). Another fleet,
+# make cost COST_FLAGS='-devices 5000 -rate 1/min -bytes 512', leaves the README alone.
+COST_FLAGS ?= -devices 100000 -rate 1/min -bytes 1024
+COST_DOCS := -plot docs/cost.svg -readme README.md
+ifneq ($(origin COST_FLAGS),file)
+COST_DOCS :=
+endif
+cost: ## price prod for a fleet (COST_FLAGS); writes docs/cost.svg and the README's cost section
+	$(MAKE) synth STAGE=prod
+	go run ./cmd/cost $(COST_FLAGS) -stage prod -region us-east-1 $(COST_DOCS)
 
 fuzz: ## fuzz the telemetry decoder and validator (FUZZTIME=60s)
 	go test -run='^$$' -fuzz=FuzzDecodeValidate -fuzztime=$${FUZZTIME:-60s} ./lambdas/telemetry/pipeline

@@ -116,6 +116,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		for _, w := range curve.Warnings {
+			fmt.Fprintln(stderr, "cost: plot: warning:", w)
+		}
 		title := fmt.Sprintf("Monthly cost, %s, %g B messages at %s, %s list prices", *stage, *bytes, *rate, reg)
 		if err := curve.Plot(*plotPath, title); err != nil {
 			return err

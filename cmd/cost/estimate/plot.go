@@ -25,6 +25,8 @@ func FleetSizes() []float64 {
 // Curve is monthly cost against fleet size for both paths.
 type Curve struct {
 	Devices, Platform, PerMessage []float64
+	// Warnings are the estimates' warnings, each prefixed with its fleet size.
+	Warnings []string
 }
 
 // Sweep prices every fleet size with the same inventory, figures and prices.
@@ -40,6 +42,9 @@ func Sweep(inv *Inventory, fig Figures, prices PriceTable, p Params) (Curve, err
 		c.Devices = append(c.Devices, d)
 		c.Platform = append(c.Platform, r.PlatformUSD)
 		c.PerMessage = append(c.PerMessage, r.PerMessageUSD)
+		for _, w := range r.Warnings {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("at %s devices: %s", thousands(d), w))
+		}
 	}
 	return c, nil
 }

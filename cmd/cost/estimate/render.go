@@ -64,16 +64,21 @@ func (r Result) Defaults() []Line {
 	return out
 }
 
+// money formats dollars and cents with thousands separators: $6,770.56.
 func money(v float64) string {
-	if v >= 100 {
-		return fmt.Sprintf("$%s", thousands(v))
-	}
-	return fmt.Sprintf("$%.2f", v)
+	s := fmt.Sprintf("%.2f", v)
+	return "$" + thousands(s[:len(s)-3]) + s[len(s)-3:]
 }
 
-// thousands formats v rounded to dollars with thousands separators.
-func thousands(v float64) string {
-	s := fmt.Sprintf("%.0f", v)
+// thousands puts separators into the digits of v (a float, rounded, or a string of digits).
+func thousands[T float64 | string](v T) string {
+	var s string
+	switch x := any(v).(type) {
+	case float64:
+		s = fmt.Sprintf("%.0f", x)
+	case string:
+		s = x
+	}
 	var b strings.Builder
 	for i, c := range s {
 		if i > 0 && (len(s)-i)%3 == 0 {
@@ -82,6 +87,17 @@ func thousands(v float64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// words spells a large count: 4.32e9 -> "4.32 billion".
+func words(v float64) string {
+	switch {
+	case v >= 1e9:
+		return fmt.Sprintf("%.3g billion", v/1e9)
+	case v >= 1e6:
+		return fmt.Sprintf("%.3g million", v/1e6)
+	}
+	return thousands(v)
 }
 
 // README section markers: `make cost` rewrites what is between them.
@@ -98,7 +114,7 @@ func Markdown(r Result, prices PriceTable, plotPath string) string {
 	p("`make cost` synthesizes prod and runs `go run ./cmd/cost -devices %g -rate %g/min -bytes %g -stage prod`: it reads what the templates in `cdk.out/` deploy and the telemetry processor's measured store operations (`bench/telemetry.json`, rewritten by `make bench`), and prices both paths with the same code at %s list prices (read %s). ",
 		r.Devices, r.PerMinute, r.Bytes, r.Region, r.PriceDate)
 	p("At %s devices sending %g message of %g bytes a minute (%s messages a month), the platform costs **%s** a month and the per-message pattern **%s**: ratio **%.2f**.\n\n",
-		thousands(r.Devices), r.PerMinute, r.Bytes, si(r.Messages), money(r.PlatformUSD), money(r.PerMessageUSD), r.Ratio)
+		thousands(r.Devices), r.PerMinute, r.Bytes, words(r.Messages), money(r.PlatformUSD), money(r.PerMessageUSD), r.Ratio)
 	p("![Monthly cost against fleet size, both paths](%s)\n\n", plotPath)
 	p("The three biggest lines at %s devices:\n\n", thousands(r.Devices))
 	for i, l := range r.Top(3) {
