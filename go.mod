@@ -21,6 +21,7 @@ require (
 	github.com/cdklabs/cdk-nag-go/cdknag/v2 v2.38.2
 	github.com/eclipse/paho.golang v0.23.0
 	github.com/google/go-cmp v0.7.0
+	gonum.org/v1/plot v0.17.0
 )
 
 require (
@@ -63,5 +64,4 @@ require (
 	golang.org/x/tools v0.48.0 // indirect
 	golang.org/x/tools/cmd/godoc v0.1.0-deprecated // indirect
 	golang.org/x/tools/godoc v0.1.0-deprecated // indirect
-	gonum.org/v1/plot v0.17.0 // indirect
 )
