@@ -71,12 +71,14 @@ func TestHandChecked(t *testing.T) {
 		"telemetry processor requests": 10.8e6 * 0.20 / 1e6,
 		"telemetry processor duration": 10.8e6 * 0.008 * 0.5 * 0.0000133334,
 		// 1,000 B state items: 1 WRU each.
-		"DynamoDB State writes":     43.2e6 * 0.625 / 1e6,
-		"DynamoDB State reads":      0,
-		"DynamoDB State storage":    1000 * 1000.0 / gb * 0.25,
-		"S3 archive PUTs":           10.8e6 * 0.005 / 1000,
-		"S3 archive storage":        43.2e6 * 1000 * 0.3 / gb * 0.023,
-		"KMS customer-managed keys": 1,
+		"DynamoDB State writes": 43.2e6 * 0.625 / 1e6,
+		"DynamoDB State reads":  0,
+		// One 1,000 B state item per device, plus DynamoDB's 100 B per item; PITR on the same.
+		"DynamoDB State storage":                1000 * 1100.0 / gb * 0.25,
+		"DynamoDB State point-in-time recovery": 1000 * 1100.0 / gb * 0.20,
+		"S3 archive PUTs":                       10.8e6 * 0.005 / 1000,
+		"S3 archive storage":                    43.2e6 * 1000 * 0.3 / gb * 0.023,
+		"KMS customer-managed keys":             1,
 		// Services: 4 credentials per shard x 4 shards x 12 an hour x 720 hours.
 		"KMS requests": 4 * 4 * 12 * 720 * 0.03 / 10000,
 		// 6 metrics for the class and for "unknown", no districts, Rejected per reason.
@@ -388,5 +390,22 @@ func TestReplaceSection(t *testing.T) {
 	}
 	if _, err := ReplaceSection("# no markers\n", "x"); err == nil {
 		t.Error("a README without markers was accepted")
+	}
+}
+
+// TestRetainedItemsStorage: items written per message are stored until their TTL.
+func TestRetainedItemsStorage(t *testing.T) {
+	tmpls, fig, prices := fixture(t)
+	fig.DynamoWrites = append(fig.DynamoWrites, ItemOp{Item: "marker", PerMessage: 1, Bytes: 250, RetainedHours: 168})
+	got := byComponent(estimateFixture(t, tmpls, fig, prices).Platform)
+	// 43.2 million a month kept 168 of 720 hours: 10.08 million markers of 250 + 100 B.
+	const gb = 1 << 30
+	stored := (1000*1100.0 + 43.2e6*168/720*350) / gb
+	if w := stored * 0.25; !near(got["DynamoDB State storage"], w) {
+		t.Errorf("storage %.6f, want %.6f", got["DynamoDB State storage"], w)
+	}
+	// Each marker is a 1 KB write: 2 WRU a message in all.
+	if w := 2 * 43.2e6 * 0.625 / 1e6; !near(got["DynamoDB State writes"], w) {
+		t.Errorf("writes %.6f, want %.6f", got["DynamoDB State writes"], w)
 	}
 }

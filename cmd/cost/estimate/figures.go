@@ -53,6 +53,9 @@ type ItemOp struct {
 	Bytes        int  `json:"bytes"`
 	// Consistent reads cost a full read unit per 4 KB, eventually consistent ones half.
 	Consistent bool `json:"consistent,omitempty"`
+	// RetainedHours is how long a written item stays stored (a TTL), for items written anew
+	// per message; 0 for items overwritten in place (one per device, like the state).
+	RetainedHours float64 `json:"retainedHours,omitempty"`
 }
 
 // LoadFigures reads and validates a figures file.
@@ -88,6 +91,9 @@ func ParseFigures(name string, data []byte) (Figures, error) {
 		for i, op := range ops {
 			if op.PerMessage < 0 || math.IsNaN(op.PerMessage) || math.IsInf(op.PerMessage, 0) {
 				bad(fmt.Sprintf("%s[%d].perMessage", list, i), op.PerMessage)
+			}
+			if op.RetainedHours < 0 {
+				errs = append(errs, fmt.Errorf("figures %s: %s[%d].retainedHours: %v is negative", name, list, i, op.RetainedHours))
 			}
 			if op.Bytes < 0 {
 				errs = append(errs, fmt.Errorf("figures %s: %s[%d].bytes: %d is negative", name, list, i, op.Bytes))

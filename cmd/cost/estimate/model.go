@@ -47,6 +47,9 @@ const (
 	apiLogBytes = 2500
 	// apiFunctionSeconds: the command function's duration per request (I/O bound).
 	apiFunctionSeconds = 0.1
+	// ddbItemOverhead: DynamoDB bills 100 bytes of overhead per stored item (its pricing
+	// page's storage note; not checked against stored docs).
+	ddbItemOverhead = 100
 )
 
 // Secure defaults, for the README's "what each secure default adds".
@@ -55,6 +58,7 @@ const (
 	DefaultAudit    = "Device Defender audits"
 	DefaultWAF      = "WAF on the command API"
 	DefaultLogsAlms = "logs and alarms"
+	DefaultPITR     = "DynamoDB point-in-time recovery"
 )
 
 // Params is the fleet being priced.
@@ -344,13 +348,37 @@ func (e *estimator) tables() {
 			e.add(label+" write capacity", fmt.Sprintf("%.0f WCU x %d hours (%.3g WRU per message, target tracking)", w, monthHours, wru), t.cost(PriceDDBWCUHour, w*monthHours), "")
 			e.add(label+" read capacity", fmt.Sprintf("%.0f RCU x %d hours (%.3g RRU per message, target tracking)", r, monthHours, rru), t.cost(PriceDDBRCUHour, r*monthHours), "")
 		}
-		gb := e.p.Devices * e.stateBytes() / gib
-		e.add(label+" storage", fmt.Sprintf("%s GB of latest state (dedup markers expire by TTL, not counted)", si(gb)), t.cost(PriceDDBStorage, gb), "")
+		gb, what := e.storedGB()
+		e.add(label+" storage", fmt.Sprintf("%s GB (%s)", si(gb), what), t.cost(PriceDDBStorage, gb), "")
+		if tb.PITR {
+			e.add(label+" point-in-time recovery", fmt.Sprintf("%s GB", si(gb)), t.cost(PriceDDBPITR, gb), DefaultPITR)
+		}
 	}
 	if !found && (wru > 0 || rru > 0) {
 		e.lines = append(e.lines, Line{Component: "DynamoDB telemetry traffic", Usage: "no table referenced by the processor's environment", Unpriced: true})
 		e.warn("the figures file has DynamoDB operations per message, but no table is referenced by the telemetry processor")
 	}
+}
+
+// storedGB is the telemetry table's size: one payload-sized item per device, and the items
+// written anew per message for as long as they are retained (until their TTL; DynamoDB's
+// deletion lag after expiry is not counted).
+func (e *estimator) storedGB() (float64, string) {
+	var bytes float64
+	var parts []string
+	for _, op := range e.fig.DynamoWrites {
+		size := float64(op.Bytes) + ddbItemOverhead
+		switch {
+		case op.PayloadSized:
+			size += e.p.Bytes
+			bytes += e.p.Devices * size
+			parts = append(parts, op.Item+" per device")
+		case op.RetainedHours > 0:
+			bytes += e.msgs * op.PerMessage * op.RetainedHours / monthHours * size
+			parts = append(parts, fmt.Sprintf("%s for %.0f h", op.Item, op.RetainedHours))
+		}
+	}
+	return bytes / gib, strings.Join(parts, ", ")
 }
 
 func (e *estimator) archive() {

@@ -57,6 +57,7 @@ const (
 	PriceDDBWCUHour       = "dynamodb.provisioned.wcu-hour"
 	PriceDDBRCUHour       = "dynamodb.provisioned.rcu-hour"
 	PriceDDBStorage       = "dynamodb.storage"
+	PriceDDBPITR          = "dynamodb.pitr"
 	PriceS3Put            = "s3.put"
 	PriceS3Storage        = "s3.storage"
 	PriceKMSKey           = "kms.key-month"
@@ -120,6 +121,8 @@ var priceTables = map[string]PriceTable{
 			PriceDDBRCUHour: {"DynamoDB", "provisioned RCU-hour", 0.00013, 1, "RCU-hours",
 				"Amazon DynamoDB provisioned pricing: $0.00013/RCU/hr in a stored third-party page (zeonedge.com); AWS page cell not rendered"},
 			PriceDDBStorage: {"DynamoDB", "storage (Standard table class)", 0.25, 1, "GB-months",
+				"Amazon DynamoDB pricing: " + notFound},
+			PriceDDBPITR: {"DynamoDB", "continuous backups (PITR)", 0.20, 1, "GB-months",
 				"Amazon DynamoDB pricing: " + notFound},
 			PriceS3Put: {"S3", "PUT requests (S3 Standard)", 0.005, 1000, "requests",
 				"Amazon S3 pricing: " + notFound + " (stored pages show only older prices)"},

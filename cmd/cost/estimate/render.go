@@ -46,7 +46,7 @@ func (r Result) Top(n int) []Line {
 
 // Defaults sums the platform lines per secure default, in a fixed order.
 func (r Result) Defaults() []Line {
-	order := []string{DefaultKeys, DefaultAudit, DefaultWAF, DefaultLogsAlms}
+	order := []string{DefaultKeys, DefaultAudit, DefaultWAF, DefaultLogsAlms, DefaultPITR}
 	sums := map[string]*Line{}
 	for _, d := range order {
 		sums[d] = &Line{Component: d}
