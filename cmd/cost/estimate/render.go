@@ -33,7 +33,7 @@ func WriteTable(w io.Writer, r Result) error {
 	for _, wn := range r.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", wn)
 	}
-	_, err := fmt.Fprintf(w, "ratio %.2f\n", r.Ratio)
+	_, err := fmt.Fprintf(w, "ratio %.3f\n", r.Ratio)
 	return err
 }
 
@@ -113,7 +113,7 @@ func Markdown(r Result, prices PriceTable, plotPath string) string {
 	p("%s\n", SectionBegin)
 	p("`make cost` synthesizes prod and runs `go run ./cmd/cost -devices %g -rate %g/min -bytes %g -stage prod`: it reads what the templates in `cdk.out/` deploy and the telemetry processor's measured store operations (`bench/telemetry.json`, rewritten by `make bench`), and prices both paths with the same code at %s list prices (read %s). ",
 		r.Devices, r.PerMinute, r.Bytes, r.Region, r.PriceDate)
-	p("At %s devices sending %g message of %g bytes a minute (%s messages a month), the platform costs **%s** a month and the per-message pattern **%s**: ratio **%.2f**.\n\n",
+	p("At %s devices sending %g message of %g bytes a minute (%s messages a month), the platform costs **%s** a month and the per-message pattern **%s**: ratio **%.3f**.\n\n",
 		thousands(r.Devices), r.PerMinute, r.Bytes, words(r.Messages), money(r.PlatformUSD), money(r.PerMessageUSD), r.Ratio)
 	p("![Monthly cost against fleet size, both paths](%s)\n\n", plotPath)
 	p("The three biggest lines at %s devices:\n\n", thousands(r.Devices))
