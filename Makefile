@@ -18,7 +18,7 @@ BENCH_COUNT ?= 6
 BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 MOSQUITTO := $(shell command -v mosquitto 2>/dev/null || ls /usr/sbin/mosquitto 2>/dev/null)
 
-.PHONY: help deps node-deps go-deps broker synth diff deploy test test-unit bench fuzz lint clean cost
+.PHONY: help deps node-deps go-deps broker synth diff deploy test test-unit bench fuzz lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -74,6 +74,7 @@ COST_DOCS := -plot docs/cost.svg -readme README.md
 ifneq ($(origin COST_FLAGS),file)
 COST_DOCS :=
 endif
+.PHONY: cost
 cost: ## price prod for a fleet (COST_FLAGS); writes docs/cost.svg and the README's cost section
 	$(MAKE) synth STAGE=prod
 	go run ./cmd/cost $(COST_FLAGS) -stage prod -region us-east-1 $(COST_DOCS)
