@@ -65,6 +65,19 @@ bench: deps ## run the benchmarks and summarize them with benchstat (results in 
 	@mkdir -p .bench
 	go test -run='^$$' -bench=. -benchmem -count=$(BENCH_COUNT) ./lambdas/... | tee .bench/new.txt
 	go run $(BENCHSTAT) .bench/new.txt
+	go run ./cmd/cost -update-figures bench/telemetry.json < .bench/new.txt
+
+# The priced fleet of issue 13, whose table the README shows (with the plot). Another fleet,
+# make cost COST_FLAGS='-devices 5000 -rate 1/min -bytes 512', leaves the README alone.
+COST_FLAGS ?= -devices 100000 -rate 1/min -bytes 1024
+COST_DOCS := -plot docs/cost.svg -readme README.md
+ifneq ($(origin COST_FLAGS),file)
+COST_DOCS :=
+endif
+.PHONY: cost
+cost: ## price prod for a fleet (COST_FLAGS); writes docs/cost.svg and the README's cost section
+	$(MAKE) synth STAGE=prod
+	go run ./cmd/cost $(COST_FLAGS) -stage prod -region us-east-1 $(COST_DOCS)
 
 fuzz: ## fuzz the telemetry decoder and validator (FUZZTIME=60s)
 	go test -run='^$$' -fuzz=FuzzDecodeValidate -fuzztime=$${FUZZTIME:-60s} ./lambdas/telemetry/pipeline

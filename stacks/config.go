@@ -38,6 +38,9 @@ type Config struct {
 	// DefenderDetect creates Device Defender Detect security profiles, for accounts that still
 	// have Detect (closed to new customers since 31 August 2026). Default: false.
 	DefenderDetect bool
+	// TableBilling is how the Foundation tables pay for throughput (see billing.go).
+	// Default: - provisioned with autoscaling in prod, on-demand in dev.
+	TableBilling *TableBilling
 }
 
 // Context keys read by ConfigFromContext.
@@ -111,6 +114,11 @@ func ConfigFromContext(scope constructs.Construct) (Config, error) {
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}
+	billing, err := tableBillingFromContext(scope, cfg.Stage)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg.TableBilling = &billing
 	if fleetFile == "" {
 		fleetFile = filepath.Join("config", "fleet."+string(cfg.Stage)+".json")
 	}

@@ -39,6 +39,7 @@ func NewFoundation(scope constructs.Construct, cfg Config) *Foundation {
 	stack := awscdk.NewStack(scope, jsii.String(cfg.StackName("Foundation")),
 		cfg.stackProps("Foundation", "Smart city IoT platform: keys, encrypted stores and the alert topic"))
 	f := &Foundation{Stack: stack}
+	billing := cfg.Billing()
 
 	f.PlatformKey = keys.New(stack, "PlatformKey", &keys.Props{
 		Alias:       jsii.String(cfg.AliasPrefix() + "platform"),
@@ -60,17 +61,20 @@ func NewFoundation(scope constructs.Construct, cfg Config) *Foundation {
 		TimeToLiveAttribute: "expiresAt",
 		EncryptionKey:       f.PlatformKey.Key,
 		RemovalPolicy:       cfg.DataRemovalPolicy(),
+		Capacity:            billing.stateCapacity(),
 	})
 	f.ProvisioningAllowlist = securestore.NewTable(stack, "ProvisioningAllowlist", &securestore.TableProps{
 		PartitionKey:  "serial",
 		EncryptionKey: f.PlatformKey.Key,
 		RemovalPolicy: cfg.DataRemovalPolicy(),
+		Capacity:      billing.quietCapacity(),
 	})
 	f.CommandAudit = securestore.NewTable(stack, "CommandAudit", &securestore.TableProps{
 		PartitionKey:  "thingName",
 		SortKey:       "requestKey",
 		EncryptionKey: f.PlatformKey.Key,
 		RemovalPolicy: cfg.DataRemovalPolicy(),
+		Capacity:      billing.quietCapacity(),
 	})
 	f.AlertTopic = securestore.NewTopic(stack, "AlertTopic", &securestore.TopicProps{
 		EncryptionKey: f.PlatformKey.Key,

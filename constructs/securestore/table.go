@@ -1,6 +1,8 @@
 package securestore
 
 import (
+	"fmt"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
@@ -29,10 +31,49 @@ type TableProps struct {
 	RemovalPolicy awscdk.RemovalPolicy
 	// DeletionProtection blocks DeleteTable. Default: - true unless RemovalPolicy is DESTROY.
 	DeletionProtection *bool
+	// Capacity switches the table to provisioned capacity with target-tracking autoscaling,
+	// which costs less than on-demand for steady traffic (a fleet reporting on a schedule).
+	// Default: - on-demand (pay per request).
+	Capacity *TableCapacity
 }
 
-// Table is an on-demand DynamoDB table encrypted with a customer-managed key, with
-// point-in-time recovery always on.
+// TableCapacity is provisioned read and write capacity that target tracking keeps at
+// TargetUtilizationPercent of the consumed capacity, between the minimums and maximums.
+type TableCapacity struct {
+	// MinReadCapacity and MaxReadCapacity bound the read capacity units. Required, 1 <= min <= max.
+	MinReadCapacity, MaxReadCapacity int
+	// MinWriteCapacity and MaxWriteCapacity bound the write capacity units. Required, 1 <= min <= max.
+	MinWriteCapacity, MaxWriteCapacity int
+	// TargetUtilizationPercent is the consumed share of provisioned capacity that autoscaling
+	// aims for (DynamoDB accepts 20 to 90). Default: 70.
+	TargetUtilizationPercent *int
+}
+
+// DefaultTargetUtilization is TableCapacity's default target, DynamoDB's own console default.
+const DefaultTargetUtilization = 70
+
+// capacityErrors validates a TableCapacity; messages name the field and the value.
+func capacityErrors(c *TableCapacity) []string {
+	var errs []string
+	for _, r := range []struct {
+		name     string
+		min, max int
+	}{{"Read", c.MinReadCapacity, c.MaxReadCapacity}, {"Write", c.MinWriteCapacity, c.MaxWriteCapacity}} {
+		if r.min < 1 {
+			errs = append(errs, fmt.Sprintf("securestore: table Capacity.Min%sCapacity must be at least 1, got %d", r.name, r.min))
+		}
+		if r.max < r.min {
+			errs = append(errs, fmt.Sprintf("securestore: table Capacity.Max%sCapacity (%d) is below Min%sCapacity (%d)", r.name, r.max, r.name, r.min))
+		}
+	}
+	if t := c.TargetUtilizationPercent; t != nil && (*t < 20 || *t > 90) {
+		errs = append(errs, fmt.Sprintf("securestore: table Capacity.TargetUtilizationPercent must be 20 to 90, got %d", *t))
+	}
+	return errs
+}
+
+// Table is a DynamoDB table encrypted with a customer-managed key, with point-in-time
+// recovery always on: on-demand, or provisioned with target-tracking autoscaling.
 type Table struct {
 	constructs.Construct
 	// Table is the table (child id "Resource").
@@ -58,6 +99,11 @@ func NewTable(scope constructs.Construct, id string, props *TableProps) *Table {
 	if p.RemovalPolicy == "" {
 		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
 	}
+	if p.Capacity != nil {
+		for _, e := range capacityErrors(p.Capacity) {
+			errs.Addf("%s", e)
+		}
+	}
 	if p.DeletionProtection == nil {
 		p.DeletionProtection = jsii.Bool(p.RemovalPolicy != awscdk.RemovalPolicy_DESTROY)
 	}
@@ -80,7 +126,23 @@ func NewTable(scope constructs.Construct, id string, props *TableProps) *Table {
 	if p.TimeToLiveAttribute != "" {
 		tp.TimeToLiveAttribute = jsii.String(p.TimeToLiveAttribute)
 	}
+	c := p.Capacity
+	if c != nil && len(capacityErrors(c)) == 0 {
+		tp.BillingMode = awsdynamodb.BillingMode_PROVISIONED
+		tp.ReadCapacity = jsii.Number(c.MinReadCapacity)
+		tp.WriteCapacity = jsii.Number(c.MinWriteCapacity)
+	}
 	t := awsdynamodb.NewTable(this, jsii.String("Resource"), tp)
+	if tp.BillingMode == awsdynamodb.BillingMode_PROVISIONED {
+		target := DefaultTargetUtilization
+		if c.TargetUtilizationPercent != nil {
+			target = *c.TargetUtilizationPercent
+		}
+		t.AutoScaleReadCapacity(&awsdynamodb.EnableScalingProps{MinCapacity: jsii.Number(c.MinReadCapacity), MaxCapacity: jsii.Number(c.MaxReadCapacity)}).
+			ScaleOnUtilization(&awsdynamodb.UtilizationScalingProps{TargetUtilizationPercent: jsii.Number(target)})
+		t.AutoScaleWriteCapacity(&awsdynamodb.EnableScalingProps{MinCapacity: jsii.Number(c.MinWriteCapacity), MaxCapacity: jsii.Number(c.MaxWriteCapacity)}).
+			ScaleOnUtilization(&awsdynamodb.UtilizationScalingProps{TargetUtilizationPercent: jsii.Number(target)})
+	}
 	return &Table{Construct: this, Table: t, Key: key}
 }
 
