@@ -20,7 +20,7 @@ type lineWriter struct {
 //
 //	{"thing":..,"class":..,"msgId":..,"seq":..,"ts":..,"receivedAt":..,"streamSeq":..,<fields>}
 //
-// with msgId and seq each when the device sent it
+// where msgId and seq each appear when the device sent them.
 //
 // Fields follow the class's order; integers are written canonically, other values as the
 // device sent them (the decoder checked their grammar), and sensitive values as envelopes
