@@ -42,8 +42,9 @@ const (
 //     Kinesis partition key, which the rule's action sets from clientid() outside the SQL
 //     result, and the topic's thing must equal clientId, so a device cannot speak as another
 //     thing; receivedAt must lie within ArrivalTolerance of the record's Kinesis arrival, so
-//     it cannot backdate a record or push its state's ts into the future (and ts is bounded
-//     by receivedAt); class must be a class of the fleet and agree with the rule named in the
+//     a record can neither backdate itself by more than that nor freeze its device's state by
+//     a ts far ahead (ts is bounded by receivedAt, so at most ArrivalTolerance plus
+//     MaxFutureSkew ahead of the arrival); class must be a class of the fleet and agree with the
 //     topic when the topic carries it; the district must be a district of the fleet. What
 //     remains is that a device, already authenticated and bound by its policy to its own
 //     class's rule, district and name, could label its own records with another of the
