@@ -1,7 +1,10 @@
 package test
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -185,16 +188,21 @@ func checkIngestion(t *testing.T, tmpl compliance.Template, cfg stacks.Config) {
 	role := oneResource(t, tmpl, "AWS::IAM::Role", "TelemetryRuleRole")
 	fn := oneResource(t, tmpl, "AWS::Lambda::Function", "TelemetryProcessor")
 
-	t.Run("one rule per class through Basic Ingest", func(t *testing.T) {
+	t.Run("one rule per class through Basic Ingest, adding the class as a constant", func(t *testing.T) {
 		var want, got []string
+		classOf := map[string]string{}
 		for _, c := range cfg.Fleet.Classes {
-			want = append(want, topics.RuleName(cfg.RulePrefix(), c.ID))
+			name := topics.RuleName(cfg.RulePrefix(), c.ID)
+			want = append(want, name)
+			classOf[name] = c.ID
 		}
 		for _, r := range tmpl.Resources("AWS::IoT::TopicRule") {
-			got = append(got, compliance.Get(r.Properties, "RuleName").(string))
+			name := compliance.Get(r.Properties, "RuleName").(string)
+			got = append(got, name)
 			p := compliance.Get(r.Properties, "TopicRulePayload")
-			if sql := compliance.Get(p, "Sql"); sql != "SELECT *, topic() AS topic, clientid() AS clientId, timestamp() AS receivedAt" {
-				t.Errorf("%s: Sql %v", r.ID, sql)
+			wantSQL := "SELECT *, topic() AS topic, clientid() AS clientId, timestamp() AS receivedAt, '" + classOf[name] + "' AS class"
+			if sql := compliance.Get(p, "Sql"); sql != wantSQL {
+				t.Errorf("%s: Sql %v, want %s", r.ID, sql, wantSQL)
 			}
 			if v := compliance.Get(p, "AwsIotSqlVersion"); v != "2016-03-23" {
 				t.Errorf("%s: SQL version %v", r.ID, v)
@@ -400,6 +408,9 @@ func checkIngestion(t *testing.T, tmpl compliance.Template, cfg stacks.Config) {
 
 	t.Run("the processor gets the fleet, the table, the bucket and the field key", func(t *testing.T) {
 		vars, _ := compliance.Get(fn.Properties, "Environment", "Variables").(map[string]any)
+		if got := vars[ingest.EnvRulePrefix]; got != cfg.RulePrefix() {
+			t.Errorf("environment %s = %v, want %s (the processor checks a Basic Ingest topic's rule against the class)", ingest.EnvRulePrefix, got, cfg.RulePrefix())
+		}
 		for name, want := range map[string]string{ingest.EnvStateTable: "DeviceState", ingest.EnvArchiveBucket: "TelemetryArchive", ingest.EnvFieldKeyID: "FieldKey"} {
 			if !strings.Contains(refText(vars[name]), want) {
 				t.Errorf("environment %s = %s, want a reference to %s", name, refText(vars[name]), want)
@@ -467,6 +478,10 @@ func TestIngestDirectMode(t *testing.T) {
 	if len(cfgs) != 1 || compliance.Get(cfgs[0].Properties, "DestinationConfig", "OnFailure", "Destination") == nil {
 		t.Errorf("invoke configs %v, want one with an on-failure destination", cfgs)
 	}
+	// The processor bounds a direct-mode receivedAt by the oldest retry Lambda delivers.
+	if len(cfgs) == 1 && compliance.Get(cfgs[0].Properties, "MaximumEventAgeInSeconds") != pipeline.DefaultMaxEventAge.Seconds() {
+		t.Errorf("direct mode: maximum event age %v s, want pipeline.DefaultMaxEventAge (%v s)", compliance.Get(cfgs[0].Properties, "MaximumEventAgeInSeconds"), pipeline.DefaultMaxEventAge.Seconds())
+	}
 	for _, role := range tmpl.Resources("AWS::IAM::Role") {
 		if !strings.HasPrefix(role.ID, "TelemetryRuleRole") {
 			continue
@@ -503,6 +518,10 @@ func TestIngestPropsErrors(t *testing.T) {
 		{"retention beyond a shorter dedup window", ingest.Props{StreamRetention: 48 * time.Hour, Environment: map[string]string{ingest.EnvDedupTTL: "36h"}}, []string{"StreamRetention 48h0m0s must be below the processor's deduplication window (DEDUP_TTL, 36h0m0s)"}, nil},
 		{"a dedup window that is not a duration", ingest.Props{Environment: map[string]string{ingest.EnvDedupTTL: "a week"}}, []string{`Environment DEDUP_TTL="a week" is not a positive Go duration`}, nil},
 		{"mode overridden through the environment", ingest.Props{Environment: map[string]string{ingest.EnvMode: "direct"}}, []string{`Environment "TELEMETRY_MODE" is set by the construct`}, nil},
+		{"rule prefix overridden through the environment", ingest.Props{Environment: map[string]string{ingest.EnvRulePrefix: "other"}}, []string{`Environment "RULE_PREFIX" is set by the construct`}, nil},
+		{"a class id that would break out of the rule's SQL literal", ingest.Props{}, []string{`Fleet.Classes[0].ID "street_light' AS class, 'x" is not a lowercase letter`}, func(p *ingest.Props) {
+			p.Fleet.Classes[0].ID = "street_light' AS class, 'x"
+		}},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -600,6 +619,8 @@ func TestIngestAgreesWithTelemetryProcessor(t *testing.T) {
 		{ingest.KeyTopic, pipeline.KeyTopic},
 		{ingest.KeyClientID, pipeline.KeyClientID},
 		{ingest.KeyReceivedAt, pipeline.KeyReceivedAt},
+		{ingest.KeyClass, pipeline.KeyClass},
+		{strings.Join(ingest.RuleKeys, ","), strings.Join(pipeline.RuleKeys, ",")},
 		{ingest.TelemetryNamespace, pipeline.Namespace},
 		{ingest.DimensionClass, pipeline.DimensionClass},
 		{ingest.DimensionDistrict, pipeline.DimensionDistrict},
@@ -619,4 +640,121 @@ func TestIngestAgreesWithTelemetryProcessor(t *testing.T) {
 			t.Errorf("construct uses %v, processor %v", p.construct, p.processor)
 		}
 	}
+}
+
+// TestIngestionDoesNotGrowWithTheFleet synthesizes the Ingestion stack for the dev fleet and
+// for the same fleet with 40 more things: the two have the same resources, and neither the
+// template nor any file of the processor's asset names a thing of either fleet.
+func TestIngestionDoesNotGrowWithTheFleet(t *testing.T) {
+	fleet, err := fleetspec.Load(filepath.Join(moduleRoot(t), "config", "fleet.dev.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fleet.Things) == 0 {
+		t.Fatal("the dev fleet declares no things: this test would prove nothing")
+	}
+	more := *fleet
+	more.Things = append([]fleetspec.Thing(nil), fleet.Things...)
+	for i := range 40 {
+		c, d := fleet.Classes[i%len(fleet.Classes)].ID, fleet.Districts[i%len(fleet.Districts)].ID
+		more.Things = append(more.Things, fleetspec.Thing{Name: fmt.Sprintf("scale-%s-%04d", c, i), Class: c, District: d, Serial: fmt.Sprintf("SN-SCALE-%04d", i)})
+	}
+	if err := more.Validate(); err != nil {
+		t.Fatalf("the bigger fleet is not valid: %v", err)
+	}
+
+	small, smallFiles := synthIngestion(t, fleet)
+	big, bigFiles := synthIngestion(t, &more)
+
+	count := func(tmpl compliance.Template) map[string]int {
+		n := map[string]int{}
+		for _, r := range tmpl.Resources("") {
+			n[r.Type]++
+		}
+		return n
+	}
+	if diff := cmp.Diff(count(small), count(big)); diff != "" {
+		t.Errorf("resources per type with %d and %d things (-fewer +more):\n%s", len(fleet.Things), len(more.Things), diff)
+	}
+	if len(smallFiles) == 0 || smallFiles[ingest.FleetFile] == nil {
+		t.Fatalf("processor asset files %v, want %s among them", fileNames(smallFiles), ingest.FleetFile)
+	}
+	if !bytes.Equal(smallFiles[ingest.FleetFile], bigFiles[ingest.FleetFile]) {
+		t.Error("the bundled fleet changed when things were added")
+	}
+	for label, synth := range map[string]struct {
+		tmpl  compliance.Template
+		files map[string][]byte
+	}{"dev fleet": {small, smallFiles}, "bigger fleet": {big, bigFiles}} {
+		tmplJSON, err := json.Marshal(synth.tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, th := range more.Things {
+			if bytes.Contains(tmplJSON, []byte(th.Name)) {
+				t.Errorf("%s: the Ingestion template names thing %s", label, th.Name)
+			}
+			for name, data := range synth.files {
+				if bytes.Contains(data, []byte(th.Name)) {
+					t.Errorf("%s: the processor's asset file %s names thing %s", label, name, th.Name)
+				}
+			}
+		}
+	}
+	var runtime fleetspec.Fleet
+	if err := json.Unmarshal(smallFiles[ingest.FleetFile], &runtime); err != nil || len(runtime.Classes) != len(fleet.Classes) || len(runtime.Districts) != len(fleet.Districts) {
+		t.Errorf("bundled fleet: %d classes, %d districts (%v); want the fleet's %d and %d", len(runtime.Classes), len(runtime.Districts), err, len(fleet.Classes), len(fleet.Districts))
+	}
+}
+
+// synthIngestion synthesizes the Foundation and Ingestion stacks for fleet and returns the
+// Ingestion template and the files of the telemetry processor's asset, by name.
+func synthIngestion(t *testing.T, fleet *fleetspec.Fleet) (compliance.Template, map[string][]byte) {
+	t.Helper()
+	app := newApp(t, map[string]any{"stage": string(stacks.StageDev)})
+	cfg := stacks.Config{Stage: stacks.StageDev, Fleet: fleet, Account: testAccount, Region: testRegion}
+	stacks.NewIngestion(app, cfg, stacks.NewFoundation(app, cfg))
+	asm := synthOrFail(t, app)
+	defer os.RemoveAll(*asm.Directory())
+	var tmpl compliance.Template
+	for _, st := range *asm.Stacks() {
+		if *st.StackName() == cfg.StackName("Ingestion") {
+			var err error
+			if tmpl, err = compliance.FromValue(st.Template()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if tmpl == nil {
+		t.Fatal("no Ingestion stack")
+	}
+	fn := oneResource(t, tmpl, "AWS::Lambda::Function", "TelemetryProcessor")
+	key, _ := compliance.Get(fn.Properties, "Code", "S3Key").(string)
+	hash := strings.TrimSuffix(key, ".zip")
+	if hash == "" || hash == key {
+		t.Fatalf("processor code key %v is not <hash>.zip", compliance.Get(fn.Properties, "Code"))
+	}
+	dir := filepath.Join(*asm.Directory(), "asset."+hash)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("processor asset: %v", err)
+	}
+	files := map[string][]byte{}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[e.Name()] = data
+	}
+	return tmpl, files
+}
+
+func fileNames(m map[string][]byte) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -6,6 +6,7 @@ package ingest
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"time"
 
@@ -184,7 +185,7 @@ func New(scope constructs.Construct, id string, props *Props) *Ingest {
 			RuleName: jsii.String(name),
 			TopicRulePayload: &awsiot.CfnTopicRule_TopicRulePayloadProperty{
 				Description:      jsii.String(fmt.Sprintf("Telemetry of device class %s, published to %s (Basic Ingest), into the %s path", c, topics.Telemetry(name, "<district>", "<thing>"), p.Mode)),
-				Sql:              jsii.String(RuleSQL()),
+				Sql:              jsii.String(RuleSQL(c)),
 				AwsIotSqlVersion: jsii.String(SQLVersion),
 				RuleDisabled:     jsii.Bool(false),
 				Actions:          &[]any{action},
@@ -277,8 +278,12 @@ func (in *Ingest) check(p *Props) []string {
 		return nil
 	}
 	known := map[string]bool{}
-	for _, c := range p.Fleet.Classes {
+	for i, c := range p.Fleet.Classes {
 		known[c.ID] = true
+		// The id becomes a SQL string literal in the class's rule (RuleSQL).
+		if !classIDRe.MatchString(c.ID) {
+			errs.Addf("ingest: Fleet.Classes[%d].ID %q is not a lowercase letter followed by lowercase letters, digits or underscores", i, c.ID)
+		}
 	}
 	classes := p.Classes
 	if classes == nil {
@@ -304,6 +309,9 @@ func (in *Ingest) check(p *Props) []string {
 	return classes
 }
 
+// classIDRe is fleetspec's class id format.
+var classIDRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+
 // DedupWindow is how long the processor keeps deduplication markers (pipeline.DefaultDedupTTL);
 // the stream must not keep records longer.
 const DedupWindow = 7 * 24 * time.Hour
@@ -323,8 +331,19 @@ func (in *Ingest) stream(p *Props) awskinesis.Stream {
 	return awskinesis.NewStream(in.Construct, jsii.String("Stream"), sp)
 }
 
+// RuntimeFleet is the fleet file the processor gets: the fleet's classes and districts with no
+// things. The processor reads a device's name, class and district from its record, so no
+// thing name reaches the processor's asset, and adding things to the fleet file changes
+// neither the asset nor the Ingestion stack. It clears Things before fleetspec's own
+// RuntimeJSON, so it stays thing-free whatever that keeps.
+func RuntimeFleet(f *fleetspec.Fleet) ([]byte, error) {
+	c := *f
+	c.Things = []fleetspec.Thing{}
+	return c.RuntimeJSON()
+}
+
 func (in *Ingest) processor(p *Props) *processor.Function {
-	runtime, err := p.Fleet.RuntimeJSON()
+	runtime, err := RuntimeFleet(p.Fleet)
 	if err != nil {
 		in.errs.Addf("ingest: the fleet cannot be shipped to the processor: %v", err)
 	}

@@ -26,10 +26,13 @@ const (
 	// EnvDedupTTL, when set in Props.Environment, changes the processor's deduplication
 	// window; the stream retention must stay below it.
 	EnvDedupTTL = "DEDUP_TTL"
+	// EnvRulePrefix is Props.RulePrefix: the processor checks that a Basic Ingest topic's
+	// rule is the rule of the record's class.
+	EnvRulePrefix = "RULE_PREFIX"
 )
 
 // reservedEnv are the variables Props.Environment may not override.
-var reservedEnv = map[string]bool{EnvStateTable: true, EnvArchiveBucket: true, EnvFieldKeyID: true, EnvMode: true}
+var reservedEnv = map[string]bool{EnvStateTable: true, EnvArchiveBucket: true, EnvFieldKeyID: true, EnvMode: true, EnvRulePrefix: true}
 
 // Archive prefixes the processor writes under (see lambdas/telemetry/pipeline).
 const (
@@ -120,6 +123,7 @@ func (in *Ingest) processorEnv(p *Props) map[string]string {
 		EnvArchiveBucket: *p.Archive.Bucket.BucketName(),
 		EnvFieldKeyID:    *p.FieldKey.KeyArn(),
 		EnvMode:          string(p.Mode),
+		EnvRulePrefix:    p.RulePrefix,
 	}
 }
 

@@ -8,6 +8,9 @@
 //	                 beside the binary)
 //	MAX_FUTURE_SKEW  how far ts may be ahead of receivedAt, a Go duration (default 5m)
 //	MAX_PAST_SKEW    how far ts may be behind receivedAt (default 24h)
+//	ARRIVAL_TOLERANCE how far receivedAt may be from the record's stream arrival (default 1m)
+//	RULE_PREFIX      prefix of the classes' topic rule names, to check a Basic Ingest topic's
+//	                 rule against the record's class (default: the rule must end in _<class>)
 //	DEDUP_TTL        lifetime of dedup markers, above the stream's retention (default 168h)
 package main
 
@@ -61,6 +64,7 @@ func run(log *slog.Logger) error {
 		StateReader: db, StateWriter: db, Objects: objects, Heads: objects,
 		DataKeys:      kms.NewFromConfig(awsCfg),
 		MaxFutureSkew: env.maxFuture, MaxPastSkew: env.maxPast, DedupTTL: env.dedupTTL,
+		ArrivalTolerance: env.arrivalTol, RulePrefix: env.rulePrefix,
 		Logger: log,
 	})
 	if err != nil {
@@ -77,14 +81,14 @@ func run(log *slog.Logger) error {
 type settings struct {
 	// direct: a topic rule invokes the function with one message (TELEMETRY_MODE=direct);
 	// otherwise a Kinesis event source mapping delivers batches.
-	direct                          bool
-	table, bucket, keyID, fleetFile string
-	maxFuture, maxPast, dedupTTL    time.Duration
+	direct                                      bool
+	table, bucket, keyID, fleetFile, rulePrefix string
+	maxFuture, maxPast, dedupTTL, arrivalTol    time.Duration
 }
 
 // readEnv reads the settings; durations left unset stay zero, which means the default.
 func readEnv(getenv func(string) string) (settings, error) {
-	s := settings{table: getenv("STATE_TABLE"), bucket: getenv("ARCHIVE_BUCKET"), keyID: getenv("FIELD_KEY_ID"), fleetFile: getenv("FLEET_FILE")}
+	s := settings{table: getenv("STATE_TABLE"), bucket: getenv("ARCHIVE_BUCKET"), keyID: getenv("FIELD_KEY_ID"), fleetFile: getenv("FLEET_FILE"), rulePrefix: getenv("RULE_PREFIX")}
 	for name, v := range map[string]string{"STATE_TABLE": s.table, "ARCHIVE_BUCKET": s.bucket, "FIELD_KEY_ID": s.keyID} {
 		if v == "" {
 			return s, fmt.Errorf("%s is not set", name)
@@ -108,7 +112,7 @@ func readEnv(getenv func(string) string) (settings, error) {
 		}
 		s.fleetFile = filepath.Join(dir, "fleet.json")
 	}
-	for name, dst := range map[string]*time.Duration{"MAX_FUTURE_SKEW": &s.maxFuture, "MAX_PAST_SKEW": &s.maxPast, "DEDUP_TTL": &s.dedupTTL} {
+	for name, dst := range map[string]*time.Duration{"MAX_FUTURE_SKEW": &s.maxFuture, "MAX_PAST_SKEW": &s.maxPast, "DEDUP_TTL": &s.dedupTTL, "ARRIVAL_TOLERANCE": &s.arrivalTol} {
 		v := getenv(name)
 		if v == "" {
 			continue

@@ -34,7 +34,6 @@ func benchFleet() *fleetspec.Fleet {
 	)
 	f := testFleet()
 	f.Classes = append(f.Classes, fleetspec.DeviceClass{ID: "env_station", Fields: fields})
-	f.Things = append(f.Things, fleetspec.Thing{Name: "env-old-town-0001", Class: "env_station"})
 	return f
 }
 
@@ -49,18 +48,19 @@ func benchMessage(msgID string) []byte {
 	}
 	b.WriteString(`,"flag_0":true,"flag_1":false,"flag_2":true,"status":"degraded","firmware":"2.14.3-rc1"`)
 	b.WriteString(`,"location_note":"north side of the market square, mounted 4 m up the lamp post next to the bus shelter; service access from Quay Street, key at the district depot, last calibrated by the city lab in spring, next visit due with the autumn maintenance round of the north depot"`)
-	fmt.Fprintf(&b, `,"topic":"things/env-old-town-0001/telemetry","clientId":"env-old-town-0001","receivedAt":%d}`, baseTime.UnixMilli())
+	b.WriteString("," + meta("env-old-town-0001", baseTime.UnixMilli()) + "}")
 	return []byte(b.String())
 }
 
 // BenchmarkDecodeValidateTransform is the per-message hot path: decode, validate and write
 // the archive line of a ~1 KB message.
 func BenchmarkDecodeValidateTransform(b *testing.B) {
-	s, err := compile(benchFleet())
+	s, err := compile(benchFleet(), "smartcity_dev")
 	if err != nil {
 		b.Fatal(err)
 	}
-	v := newValidator(s, DefaultMaxFutureSkew, DefaultMaxPastSkew)
+	v := newValidator(s, DefaultMaxFutureSkew, DefaultMaxPastSkew, DefaultArrivalTolerance, DefaultMaxEventAge)
+	o := origin{partitionKey: "env-old-town-0001", arrival: baseTime.UnixMilli() + 800}
 	data := benchMessage("5f0c2b1e-9a7d-4c1b-8e2f-0a1b2c3d4e5f")
 	var d decoder
 	var w lineWriter
@@ -72,7 +72,7 @@ func BenchmarkDecodeValidateTransform(b *testing.B) {
 	for b.Loop() {
 		var r Reason
 		d.reset()
-		vals, r, _ = v.check(&d, data, &m, vals[:0])
+		vals, r, _ = v.check(&d, data, &o, &m, vals[:0])
 		if r != "" {
 			b.Fatal(r)
 		}
@@ -107,7 +107,7 @@ func naive(cls fleetspec.DeviceClass, data []byte) ([]byte, error) {
 	}
 	for k, val := range in {
 		switch k {
-		case "topic":
+		case "topic", "class":
 			continue
 		case "clientId":
 			out["thing"] = val

@@ -21,6 +21,12 @@ const directSeqDigits = 39
 // device's re-send is a new delivery that the msgId/seq marker marks a duplicate. A bad message
 // is rejected and archived like any other; only a transient failure returns an error, so that
 // Lambda retries and its on-failure destination keeps what still fails.
+//
+// Direct mode has no partition key: the message is all the function gets, so its identity
+// rests on topic and clientId agreeing (and on duplicated rule keys being refused; see
+// RuleKeys), and receivedAt may be neither after the invocation (plus ArrivalTolerance) nor
+// older than the oldest retry Lambda can deliver (MaxEventAge plus ArrivalTolerance). It is
+// not bounded more tightly by the invocation time, since retries arrive hours late.
 func (p *Pipeline) HandleMessage(ctx context.Context, msg json.RawMessage) error {
 	var hdr struct {
 		ClientID string `json:"clientId"`
@@ -28,15 +34,17 @@ func (p *Pipeline) HandleMessage(ctx context.Context, msg json.RawMessage) error
 	// A malformed message is rejected by Process with its reason; the header only names the
 	// partition (the thing) for rejected records' metrics.
 	_ = json.Unmarshal(msg, &hdr)
-	res := p.Process(ctx, events.KinesisEvent{Records: []events.KinesisEventRecord{{
+	res := p.process(ctx, events.KinesisEvent{Records: []events.KinesisEventRecord{{
 		EventSource: "aws:iot",
 		Kinesis: events.KinesisRecord{
-			Data:                        msg,
-			PartitionKey:                hdr.ClientID,
-			SequenceNumber:              directSeq(msg),
+			Data:           msg,
+			PartitionKey:   hdr.ClientID,
+			SequenceNumber: directSeq(msg),
+			// The invocation is the only clock outside the message: receivedAt is bounded by
+			// it and MaxEventAge (see validator.checkArrival).
 			ApproximateArrivalTimestamp: events.SecondsEpochTime{Time: p.cfg.Now()},
 		},
-	}}})
+	}}}, true)
 	if len(res.BatchItemFailures) > 0 {
 		return fmt.Errorf("telemetry: message from client %q was not stored (transient failure; Lambda retries it)", hdr.ClientID)
 	}

@@ -55,3 +55,37 @@ func TestDirectSeqIsFixedWidthAndStable(t *testing.T) {
 		t.Errorf("directSeq: %q, %q", a, b)
 	}
 }
+
+// TestHandleMessageBoundsReceivedAtByTheInvocation: direct mode has no stream arrival, so
+// receivedAt is bounded by the invocation: an asynchronous retry hours later is accepted, a
+// message older than the oldest retry Lambda delivers (MaxEventAge) or stamped after the
+// invocation is rejected as arrival_skew and archived.
+func TestHandleMessageBoundsReceivedAtByTheInvocation(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		now  time.Duration // invocation time after receivedAt
+		want string        // "accepted" or the reason
+	}{
+		{"retry five hours late", 5 * time.Hour, "accepted"},
+		{"at the oldest retry", DefaultMaxEventAge + DefaultArrivalTolerance, "accepted"},
+		{"older than any retry", DefaultMaxEventAge + DefaultArrivalTolerance + time.Second, string(ReasonArrivalSkew)},
+		{"stamped after the invocation", -DefaultArrivalTolerance - time.Second, string(ReasonArrivalSkew)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.now = baseTime.Add(tc.now)
+			if err := e.p.HandleMessage(context.Background(), msg("sl-1", "a1", `"on":true,"brightness":80`)); err != nil {
+				t.Fatal(err)
+			}
+			got := "accepted"
+			if lines := e.s3.allLines(t, "rejected/"); len(lines) == 1 {
+				got = lines[0]["reason"].(string)
+			} else if n := len(e.s3.allLines(t, "accepted/")); n != 1 {
+				t.Fatalf("%d accepted and %d rejected lines", n, len(lines))
+			}
+			if got != tc.want {
+				t.Errorf("outcome %s, want %s", got, tc.want)
+			}
+		})
+	}
+}

@@ -4,31 +4,43 @@
 //
 // # Records
 //
-// A device publishes JSON to its class's Basic Ingest topic (topics.Telemetry); the class's
-// topic rule, SELECT *, topic() AS topic, clientid() AS clientId, timestamp() AS receivedAt,
-// puts it on the stream with the thing name as partition key. A record is therefore:
+// A device publishes JSON to its class's Basic Ingest topic
+// (topics.Telemetry(rule, district, thing)); the class's topic rule, SELECT *, topic() AS
+// topic, clientid() AS clientId, timestamp() AS receivedAt, '<class>' AS class, puts it on the
+// stream with the client id as partition key. A record is therefore:
 //
-//	{"msgId": "5f0c...",      // unique per device: 1-128 of [A-Za-z0-9._:-]; or
-//	 "seq": 1234,             //   an integer in [0, 2^53] when the device has no msgId
+//	{"msgId": "5f0c...",      // unique per device: 1-128 of [A-Za-z0-9._:-]; and/or
+//	 "seq": 1234,             //   an integer in [0, 2^53] (the dedup id when no msgId)
 //	 "ts": 1767225600000,     // device time, Unix milliseconds (an integer)
 //	 "<field>": <value>, ...  // the class's fields: scalars only
-//	 "topic": "things/<thing>/telemetry",   // added by the rule (with or without the
-//	 "clientId": "<thing>",                 //   $aws/rules/<rule>/ prefix)
-//	 "receivedAt": 1767225600123}           // the rule's clock, Unix milliseconds
+//	 "topic": "districts/<district>/things/<thing>/telemetry",  // added by the rule (with
+//	 "clientId": "<thing>",                 //   or without the $aws/rules/<rule>/ prefix)
+//	 "receivedAt": 1767225600123,           // the rule's clock, Unix milliseconds
+//	 "class": "<class>"}                    // the rule's constant
 //
-// Device policies force client id = thing name, so clientId is the identity: a record whose
-// topic names another thing is rejected, and so is a client id that is not a thing of the
-// fleet. The class comes from the fleet's thing, never from the message.
+// The processor needs no device list: any thing AWS IoT authenticated is served, declared in
+// the fleet file or provisioned at run time. Device policies force client id = thing name and
+// let a device publish only to its own class's rule under its own district and name, so the
+// record names the thing (clientId, which the topic's thing and, in stream mode, the Kinesis
+// partition key must equal), its class (the rule's constant, a class of the fleet, agreeing
+// with the rule the topic names when it names one) and its district (from the topic, a
+// district of the fleet). receivedAt must lie within ArrivalTolerance of the record's Kinesis
+// arrival. A payload that itself carries a key the rule adds is rejected; RuleKeys says what
+// can and cannot be detected when AWS merges such a key, and why the other checks close the
+// gap. Direct mode (HandleMessage) has no partition key and bounds receivedAt by the
+// invocation and MaxEventAge instead.
 //
 // # Validation
 //
 // The decoder is a hand-written strict JSON scanner (no map[string]any, no reflection): one
 // object, RFC 8259 grammar, valid UTF-8 without lone surrogate escapes, nesting at most
 // MaxDepth. Then, in this order, the first problem is the reason (see Reason): size, syntax,
-// duplicate metadata keys, metadata, topic and identity, the class's size limit
-// (MaxMessageBytes + RuleOverheadBytes), duplicate keys, unknown keys, msgId/seq, ts and its
-// skew against receivedAt (MaxFutureSkew ahead, MaxPastSkew behind), each field in the
-// class's order (type, Min/Max, MaxLength, Enum), required fields. Unknown keys are rejected,
+// rule keys in the payload, duplicate msgId/seq/ts, metadata, topic, thing against clientId,
+// clientId against the partition key, receivedAt against the arrival, class, the rule named
+// in the topic, district, the class's size limit (MaxMessageBytes + RuleOverheadBytes),
+// duplicate fields, unknown keys, msgId and seq (each whenever present), ts and its skew
+// against receivedAt (MaxFutureSkew ahead, MaxPastSkew behind), each field in the class's
+// order (type, Min/Max, MaxLength, Enum), required fields. Unknown keys are rejected,
 // not dropped: a device sending fields the fleet does not declare runs firmware the platform
 // does not know, and the rejected archive keeps the whole payload so nothing is lost while
 // the fleet file catches up. Integer fields accept any integral JSON number ("5", "5.0",
@@ -73,7 +85,7 @@
 // shared stream whose batch holds one class) and one PUT per class otherwise: correct
 // partitions for Athena matter more than a PUT. hash is 128 bits of SHA-256 over the records'
 // (thing, id) in order: a retry that stores the same records writes the same key. Each line
-// is {"thing","class","msgId"|"seq","ts","receivedAt","streamSeq", <fields in class order>},
+// is {"thing","class","msgId"?,"seq"?,"ts","receivedAt","streamSeq", <fields in class order>},
 // sensitive fields as envelopes (package envelope).
 //
 // Rejected records go to rejected/reason=<reason>/dt=<YYYY-MM-DD>/hour=<HH>/<first sequence
@@ -87,7 +99,7 @@
 //
 // # State
 //
-// pk=<thing>, sk="state": class, msgId|seq, ts, receivedAt, streamSeq, obj and one attribute
+// pk=<thing>, sk="state": class, msgId and/or seq, ts, receivedAt, streamSeq, obj and one attribute
 // per present field (N, S, BOOL; a sensitive field as S holding its envelope JSON). It is the
 // message with the greatest ts seen, written only when newer than the stored one.
 //
@@ -102,7 +114,9 @@
 //
 // # Metrics and logs
 //
-// Embedded metric format on stdout, namespace SmartCity/Telemetry, dimension Class: Received,
-// Accepted, Rejected, Duplicates, Retried, ProcessingLatency; dimensions Class, Reason:
-// Rejected. Logs are slog JSON on stderr; they never hold payloads or field values.
+// Embedded metric format on stdout, namespace SmartCity/Telemetry, dimension Class (and Class,
+// District): Received, Accepted, Rejected, Duplicates, Retried, ProcessingLatency; dimensions
+// Class, Reason: Rejected. Class and District take only the fleet's values or "unknown", so
+// no device can grow the number of metrics. Logs are slog JSON on stderr; they never hold
+// payloads or field values.
 package pipeline

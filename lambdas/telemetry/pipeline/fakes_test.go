@@ -67,14 +67,34 @@ func testFleet() *fleetspec.Fleet {
 				{Name: "battery_pct", Type: fleetspec.TypeInteger, Min: f64(0), Max: f64(100)},
 			}},
 		},
-		Things: []fleetspec.Thing{
-			{Name: "sl-1", Class: "street_light", District: "old_town"},
-			{Name: "sl-2", Class: "street_light", District: "harbour"},
-			{Name: "ts-1", Class: "traffic_signal"},
-			{Name: "cam-1", Class: "camera"},
-			{Name: "pk-1", Class: "parking"},
-		},
+		// No things: the pipeline serves any thing whose record names a class and a district
+		// of the fleet.
+		Districts: []fleetspec.District{{ID: "old_town", Name: "Old town"}, {ID: "harbour", Name: "Harbour"}},
 	}
+}
+
+// classOf is the device class of a test thing, by its name's prefix.
+func classOf(thing string) string {
+	for prefix, class := range map[string]string{"sl-": "street_light", "ts-": "traffic_signal", "cam-": "camera", "pk-": "parking", "env-": "env_station"} {
+		if strings.HasPrefix(thing, prefix) {
+			return class
+		}
+	}
+	return "unknown_class_of_" + thing
+}
+
+// districtOf is the district of a test thing: sl-2 is in the harbour, every other one in the
+// old town.
+func districtOf(thing string) string {
+	if thing == "sl-2" {
+		return "harbour"
+	}
+	return "old_town"
+}
+
+// meta is what the topic rule adds for thing, received at ms.
+func meta(thing string, ms int64) string {
+	return fmt.Sprintf(`"topic":%q,"clientId":%q,"receivedAt":%d,"class":%q`, topics.TelemetrySuffix(districtOf(thing), thing), thing, ms, classOf(thing))
 }
 
 // baseTime is receivedAt of test messages: 2026-01-01T10:00:00Z.
@@ -92,20 +112,31 @@ func msgAt(thing, msgID string, at time.Time, fields string) []byte {
 	if fields != "" {
 		b.WriteString("," + fields)
 	}
-	fmt.Fprintf(&b, `,"topic":%q,"clientId":%q,"receivedAt":%d}`, topics.TelemetrySuffix("old_town", thing), thing, at.UnixMilli())
+	b.WriteString("," + meta(thing, at.UnixMilli()) + "}")
 	return []byte(b.String())
 }
 
 func seqNo(n int) string { return fmt.Sprintf("4959%052d", n) }
 
+// kinRec is a stream record as the rule's Kinesis action puts it: it arrives a second after
+// the rule stamped receivedAt (at baseTime+1s when data has no readable receivedAt).
 func kinRec(n int, partitionKey string, data []byte) events.KinesisEventRecord {
+	arrival := baseTime.Add(time.Second)
+	var h struct{ ReceivedAt *int64 }
+	if json.Unmarshal(data, &h) == nil && h.ReceivedAt != nil {
+		arrival = time.UnixMilli(*h.ReceivedAt + 1000)
+	}
+	return kinRecAt(n, partitionKey, data, arrival)
+}
+
+func kinRecAt(n int, partitionKey string, data []byte, arrival time.Time) events.KinesisEventRecord {
 	var r events.KinesisEventRecord
 	r.EventSource = "aws:kinesis"
 	r.EventID = "shardId-000000000000:" + seqNo(n)
 	r.Kinesis.SequenceNumber = seqNo(n)
 	r.Kinesis.PartitionKey = partitionKey
 	r.Kinesis.Data = data
-	r.Kinesis.ApproximateArrivalTimestamp = events.SecondsEpochTime{Time: baseTime.Add(time.Second)}
+	r.Kinesis.ApproximateArrivalTimestamp = events.SecondsEpochTime{Time: arrival}
 	return r
 }
 

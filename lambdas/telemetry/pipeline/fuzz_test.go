@@ -17,47 +17,79 @@ import (
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/lambdas/telemetry/envelope"
 	"github.com/secure-smart-city/platform/lambdas/telemetry/internal/fakekms"
+	"github.com/secure-smart-city/platform/topics"
 )
 
 var updateSeeds = flag.Bool("update-seeds", false, "rewrite testdata/fuzz/FuzzDecodeValidate from fuzzSeeds")
 
 const seedDir = "testdata/fuzz/FuzzDecodeValidate"
 
-// fuzzSeeds are the committed seed corpus: valid messages of each class and the classic ways
-// to break a parser.
-func fuzzSeeds() map[string][]byte {
+// fuzzSeed is one input of FuzzDecodeValidate: a record and how it arrived.
+type fuzzSeed struct {
+	data         []byte
+	partitionKey string
+	arrival      int64 // Unix ms
+	direct       bool
+}
+
+// fuzzSeeds are the committed seed corpus: valid messages of each class, the classic ways to
+// break a parser, and one seed per way a record can contradict what the rule and the stream
+// vouch for. A seed named after a reason must be rejected for it.
+func fuzzSeeds() map[string]fuzzSeed {
 	ms := baseTime.UnixMilli()
-	meta := func(thing string) string {
-		return fmt.Sprintf(`"topic":"things/%s/telemetry","clientId":"%s","receivedAt":%d`, thing, thing, ms)
-	}
-	obj := func(thing, body string) []byte { return []byte("{" + body + "," + meta(thing) + "}") }
+	obj := func(thing, body string) []byte { return []byte("{" + body + "," + meta(thing, ms) + "}") }
 	id := fmt.Sprintf(`"msgId":"5f0c2b1e-9a7d-4c1b-8e2f-0a1b2c3d4e5f","ts":%d`, ms-250)
-	return map[string][]byte{
-		"valid_street_light":    obj("sl-1", id+`,"on":true,"brightness":80,"power_w":35.5,"lux":12000,"lamp_fault":false`),
-		"valid_traffic_signal":  obj("ts-1", id+`,"phase":"flashing_amber","fault":false,"cycle_s":90`),
-		"valid_camera":          obj("cam-1", id+`,"vehicle_count":17,"avg_speed_kmh":31.4,"plate_reads":"AB-123-CD,EF-456-GH","snapshot_ref":"s3://snap/cam-1/1.jpg"`),
-		"valid_parking_seq":     obj("pk-1", fmt.Sprintf(`"seq":12345,"ts":%d,"occupied":true,"bay":"B-17","battery_pct":88`, ms)),
-		"valid_basic_ingest":    []byte(fmt.Sprintf(`{%s,"on":false,"brightness":0,"topic":"$aws/rules/smartcity_street_light/things/sl-1/telemetry","clientId":"sl-1","receivedAt":%d}`, id, ms)),
-		"valid_escapes":         obj("ts-1", id+`,"phase":"\u0067reen","fault":true`),
-		"truncated":             obj("sl-1", id+`,"on":true,"brightness":80`)[:57],
-		"truncated_escape":      []byte(`{"msgId":"a\u00`),
-		"huge_numbers":          obj("sl-1", id+`,"on":true,"brightness":123456789012345678901234567890,"lux":1e400`),
-		"tiny_number":           obj("sl-1", id+`,"on":true,"brightness":1,"lux":1e-400`),
-		"wrong_types":           obj("sl-1", id+`,"on":"true","brightness":"80","lux":null`),
-		"deep_nesting":          obj("sl-1", id+`,"on":true,"brightness":1,"x":`+strings.Repeat(`{"a":[`, 60)+strings.Repeat(`]}`, 60)),
-		"invalid_utf8":          obj("pk-1", id+",\"occupied\":true,\"bay\":\"\xff\xfe\""),
-		"lone_surrogate":        obj("pk-1", id+`,"occupied":true,"bay":"\ud83d"`),
-		"duplicate_keys":        obj("sl-1", id+`,"on":true,"brightness":1,"on":false`),
-		"duplicate_escaped_key": obj("sl-1", id+`,"on":true,"brightness":1,"\u006fn":false`),
-		"duplicate_client_id":   []byte(fmt.Sprintf(`{%s,"on":true,"brightness":1,"clientId":"sl-2",%s}`, id, meta("sl-1"))),
-		"thing_mismatch":        []byte(fmt.Sprintf(`{%s,"on":true,"brightness":1,"topic":"things/sl-2/telemetry","clientId":"sl-1","receivedAt":%d}`, id, ms)),
-		"unknown_thing":         obj("nobody", id+`,"on":true`),
-		"clock_skew":            obj("sl-1", fmt.Sprintf(`"msgId":"a","ts":%d,"on":true,"brightness":1`, ms+3600000)),
-		"unknown_field":         obj("sl-1", id+`,"on":true,"brightness":1,"firmware":"2.1"`),
-		"empty":                 {},
-		"not_an_object":         []byte(`["on",true]`),
-		"trailing_garbage":      append(obj("sl-1", id+`,"on":true,"brightness":1`), "xyz"...),
+	light := id + `,"on":true,"brightness":1`
+	data := map[string][]byte{
+		"valid_street_light":     obj("sl-1", id+`,"on":true,"brightness":80,"power_w":35.5,"lux":12000,"lamp_fault":false`),
+		"valid_traffic_signal":   obj("ts-1", id+`,"phase":"flashing_amber","fault":false,"cycle_s":90`),
+		"valid_camera":           obj("cam-1", id+`,"vehicle_count":17,"avg_speed_kmh":31.4,"plate_reads":"AB-123-CD,EF-456-GH","snapshot_ref":"s3://snap/cam-1/1.jpg"`),
+		"valid_parking_seq":      obj("pk-1", fmt.Sprintf(`"seq":12345,"ts":%d,"occupied":true,"bay":"B-17","battery_pct":88`, ms)),
+		"valid_basic_ingest":     withMeta(id+`,"on":false,"brightness":0`, topics.Telemetry("smartcity_street_light", "old_town", "sl-1"), "sl-1", "street_light", ms),
+		"valid_escapes":          obj("ts-1", id+`,"phase":"\u0067reen","fault":true`),
+		"valid_undeclared_thing": obj("sl-jitp-0042", light),
+		"valid_msg_id_and_seq":   obj("sl-1", light+`,"seq":9`),
+		"truncated":              obj("sl-1", id+`,"on":true,"brightness":80`)[:57],
+		"truncated_escape":       []byte(`{"msgId":"a\u00`),
+		"huge_numbers":           obj("sl-1", id+`,"on":true,"brightness":123456789012345678901234567890,"lux":1e400`),
+		"tiny_number":            obj("sl-1", id+`,"on":true,"brightness":1,"lux":1e-400`),
+		"wrong_types":            obj("sl-1", id+`,"on":"true","brightness":"80","lux":null`),
+		"deep_nesting":           obj("sl-1", light+`,"x":`+strings.Repeat(`{"a":[`, 60)+strings.Repeat(`]}`, 60)),
+		"invalid_utf8":           obj("pk-1", id+",\"occupied\":true,\"bay\":\"\xff\xfe\""),
+		"lone_surrogate":         obj("pk-1", id+`,"occupied":true,"bay":"\ud83d"`),
+		"duplicate_keys":         obj("sl-1", light+`,"on":false`),
+		"duplicate_escaped_key":  obj("sl-1", light+`,"\u006fn":false`),
+		"duplicate_client_id":    obj("sl-1", light+`,"clientId":"sl-2"`),
+		"rule_key_in_payload":    obj("sl-1", `"class":"camera",`+light),
+		"payload_topic":          obj("sl-1", `"topic":"districts/harbour/things/sl-1/telemetry",`+light),
+		"payload_received_at":    obj("sl-1", light+fmt.Sprintf(`,"receivedAt":%d`, ms+86400000)),
+		"thing_mismatch":         withMeta(light, topics.TelemetrySuffix("old_town", "sl-2"), "sl-1", "street_light", ms),
+		"unknown_class":          withMeta(light, topics.TelemetrySuffix("old_town", "sl-1"), "sl-1", "tram", ms),
+		"class_mismatch":         withMeta(light, topics.Telemetry("smartcity_camera", "old_town", "sl-1"), "sl-1", "street_light", ms),
+		"unknown_district":       withMeta(light, topics.TelemetrySuffix("atlantis", "sl-1"), "sl-1", "street_light", ms),
+		"missing_metadata":       []byte(fmt.Sprintf(`{%s,"topic":%q,"clientId":"sl-1","receivedAt":%d}`, light, topics.TelemetrySuffix("old_town", "sl-1"), ms)),
+		"seq_invalid_beside_msg": obj("sl-1", light+`,"seq":{"a":1}`),
+		"clock_skew":             obj("sl-1", fmt.Sprintf(`"msgId":"a","ts":%d,"on":true,"brightness":1`, ms+3600000)),
+		"unknown_field":          obj("sl-1", light+`,"firmware":"2.1"`),
+		"empty":                  {},
+		"not_an_object":          []byte(`["on",true]`),
+		"trailing_garbage":       append(obj("sl-1", light), "xyz"...),
 	}
+	seeds := map[string]fuzzSeed{}
+	for name, d := range data {
+		seeds[name] = fuzzSeed{data: d, partitionKey: streamOrigin(d).partitionKey, arrival: ms + 1000}
+	}
+	seeds["partition_key_mismatch"] = fuzzSeed{data: obj("sl-1", light), partitionKey: "sl-2", arrival: ms + 1000}
+	seeds["arrival_skew"] = fuzzSeed{data: obj("sl-1", light), partitionKey: "sl-1", arrival: ms + 3600000}
+	seeds["arrival_skew_direct"] = fuzzSeed{data: obj("sl-1", light), arrival: ms + 7*3600000, direct: true}
+	seeds["valid_direct_retry"] = fuzzSeed{data: obj("sl-1", light), arrival: ms + 5*3600000, direct: true}
+	return seeds
+}
+
+// seedFile is a seed in the fuzzing engine's corpus format, one line per argument.
+func seedFile(s fuzzSeed) string {
+	return "go test fuzz v1\n[]byte(" + strconv.Quote(string(s.data)) + ")\nstring(" + strconv.Quote(s.partitionKey) +
+		")\nint64(" + strconv.FormatInt(s.arrival, 10) + ")\nbool(" + strconv.FormatBool(s.direct) + ")\n"
 }
 
 func TestFuzzSeedCorpus(t *testing.T) {
@@ -66,9 +98,14 @@ func TestFuzzSeedCorpus(t *testing.T) {
 		if err := os.MkdirAll(seedDir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for name, data := range seeds {
-			body := "go test fuzz v1\n[]byte(" + strconv.Quote(string(data)) + ")\n"
-			if err := os.WriteFile(filepath.Join(seedDir, name), []byte(body), 0o644); err != nil {
+		old, _ := os.ReadDir(seedDir)
+		for _, e := range old {
+			if _, keep := seeds[e.Name()]; !keep {
+				_ = os.Remove(filepath.Join(seedDir, e.Name()))
+			}
+		}
+		for name, seed := range seeds {
+			if err := os.WriteFile(filepath.Join(seedDir, name), []byte(seedFile(seed)), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -88,14 +125,29 @@ func TestFuzzSeedCorpus(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("seed files (-want +got), regenerate with -update-seeds:\n%s", diff)
 	}
-	// The seeds must exercise both outcomes: valid_* are accepted, the rest rejected.
+	// The seeds must exercise both outcomes: valid_* are accepted, the rest rejected, those
+	// named after a reason for that reason; and each file must hold its seed.
 	v := testValidator(t)
 	var d decoder
-	for name, data := range seeds {
+	for name, seed := range seeds {
+		if body, err := os.ReadFile(filepath.Join(seedDir, name)); err == nil && string(body) != seedFile(seed) {
+			t.Errorf("seed file %s is stale, regenerate with -update-seeds", name)
+		}
 		var m message
-		_, reason, detail := v.check(&d, data, &m, nil)
+		o := origin{direct: seed.direct, partitionKey: seed.partitionKey, arrival: seed.arrival}
+		_, reason, detail := v.check(&d, seed.data, &o, &m, nil)
 		if accepted := reason == ""; accepted != strings.HasPrefix(name, "valid_") {
 			t.Errorf("seed %s: reason %q (%s)", name, reason, detail)
+		}
+		for _, r := range Reasons {
+			if strings.HasPrefix(name, string(r)) && reason != r {
+				t.Errorf("seed %s: reason %q (%s), want %q", name, reason, detail, r)
+			}
+		}
+	}
+	for _, r := range []Reason{ReasonRuleKeyInPayload, ReasonPartitionKeyMismatch, ReasonArrivalSkew, ReasonUnknownClass, ReasonClassMismatch, ReasonUnknownDistrict} {
+		if _, ok := seeds[string(r)]; !ok {
+			t.Errorf("no seed for reason %s", r)
 		}
 	}
 }
@@ -108,10 +160,11 @@ func FuzzDecodeValidate(f *testing.F) {
 	keys := envelope.NewCache(fakekms.New(), "k", envelope.Options{})
 	var d decoder
 	var w lineWriter
-	f.Fuzz(func(t *testing.T, data []byte) {
+	f.Fuzz(func(t *testing.T, data []byte, partitionKey string, arrival int64, direct bool) {
 		var m message
 		d.reset()
-		_, reason, detail := v.check(&d, data, &m, nil)
+		o := origin{direct: direct, partitionKey: partitionKey, arrival: arrival}
+		_, reason, detail := v.check(&d, data, &o, &m, nil)
 		if reason != "" {
 			if !slices.Contains(Reasons, reason) || detail == "" {
 				t.Fatalf("rejected with reason %q detail %q", reason, detail)
@@ -121,10 +174,13 @@ func FuzzDecodeValidate(f *testing.F) {
 		if !json.Valid(data) {
 			t.Fatalf("accepted invalid JSON %q", data)
 		}
+		if !direct && string(m.thing) != partitionKey {
+			t.Fatalf("accepted thing %q from partition key %q", m.thing, partitionKey)
+		}
 		var key *envelope.Key
-		if m.thing.class.hasSensitive {
+		if m.class.hasSensitive {
 			var err error
-			if key, err = keys.Key(context.Background(), m.thing.name, m.thing.class.id); err != nil {
+			if key, err = keys.Key(context.Background(), string(m.thing), m.class.id); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -136,7 +192,7 @@ func FuzzDecodeValidate(f *testing.F) {
 		if err := json.Unmarshal(line, &out); err != nil {
 			t.Fatalf("line %q is not JSON: %v", line, err)
 		}
-		for i, fd := range m.thing.class.fields {
+		for i, fd := range m.class.fields {
 			if mb := m.field(i); mb != nil && fd.typ == fleetspec.TypeNumber {
 				if x, err := strconv.ParseFloat(string(mb.val), 64); err != nil || x != mb.f {
 					t.Fatalf("field %s: %s read as %v, strconv says %v (%v)", fd.name, mb.val, mb.f, x, err)

@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -140,9 +141,15 @@ func integrationFleet() *fleetspec.Fleet {
 				{Name: "plate_reads", Type: fleetspec.TypeString, Sensitive: true},
 			}},
 		},
-		Things: []fleetspec.Thing{{Name: "sl-1", Class: "street_light"}, {Name: "sl-2", Class: "street_light"}, {Name: "cam-1", Class: "camera"}},
+		Districts: []fleetspec.District{{ID: "old_town", Name: "Old town"}},
+		// One declared pilot; every other thing below (sl-2, cam-1 and sl-jitp-0042, which
+		// JITP would create at run time) is absent from the fleet file.
+		Things: []fleetspec.Thing{{Name: "sl-1", Class: "street_light", District: "old_town", Serial: "SN-1"}},
 	}
 }
+
+// undeclared is a thing provisioned at run time: no fleet file names it.
+const undeclared = "sl-jitp-0042"
 
 // TestAgainstEmulators runs batches through the real SDK clients against dynalite and
 // s3rver: table and bucket made with the SDK, items and gzip objects read back with it.
@@ -199,14 +206,23 @@ func TestAgainstEmulators(t *testing.T) {
 	}
 
 	now := time.Now()
+	// rec is a record as the class's rule and its Kinesis action make it: the payload plus
+	// topic, clientId, receivedAt and the class constant, partitioned by clientid().
 	rec := func(n int, thing, id, fields string) events.KinesisEventRecord {
+		class := "street_light"
+		if strings.HasPrefix(thing, "cam-") {
+			class = "camera"
+		}
 		var r events.KinesisEventRecord
 		r.Kinesis.SequenceNumber = fmt.Sprintf("4960%052d", n)
 		r.Kinesis.PartitionKey = thing
 		r.Kinesis.ApproximateArrivalTimestamp = events.SecondsEpochTime{Time: now}
-		r.Kinesis.Data = []byte(fmt.Sprintf(`{"msgId":%q,"ts":%d,%s,"topic":%q,"clientId":%q,"receivedAt":%d}`,
-			id, now.UnixMilli()-100, fields, topics.TelemetrySuffix("old_town", thing), thing, now.UnixMilli()))
+		r.Kinesis.Data = []byte(fmt.Sprintf(`{"msgId":%q,"ts":%d,%s,"topic":%q,"clientId":%q,"receivedAt":%d,"class":%q}`,
+			id, now.UnixMilli()-100, fields, topics.TelemetrySuffix("old_town", thing), thing, now.UnixMilli(), class))
 		return r
+	}
+	if _, declared := integrationFleet().Thing(undeclared); declared {
+		t.Fatalf("%s must be absent from the fleet file", undeclared)
 	}
 	// A marker left by an attempt that died before its PUT: the record must still be stored,
 	// which only works if HeadObject's 404 reads as "absent" through the real client.
@@ -227,8 +243,9 @@ func TestAgainstEmulators(t *testing.T) {
 	for i := 6; i < 60; i++ { // enough items for several BatchWriteItem calls
 		batch = append(batch, rec(i, "sl-1", fmt.Sprint("n", i), fmt.Sprintf(`"on":true,"brightness":%d`, i)))
 	}
+	batch = append(batch, rec(61, undeclared, "j1", `"on":true,"brightness":42,"lux":7.25`))
 	res := p.Process(ctx, events.KinesisEvent{Records: batch})
-	if res.Accepted != 57 || res.Duplicates != 1 || res.Rejected != 1 || len(res.BatchItemFailures) != 0 {
+	if res.Accepted != 58 || res.Duplicates != 1 || res.Rejected != 1 || len(res.BatchItemFailures) != 0 {
 		t.Fatalf("first batch: %+v", res)
 	}
 	if len(res.Objects) != 3 {
@@ -257,6 +274,29 @@ func TestAgainstEmulators(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, state); diff != "" {
 		t.Errorf("sl-2 state (-want +got):\n%s", diff)
+	}
+
+	// The thing provisioned at run time is served like a declared one: state written.
+	out, err = db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true), Key: map[string]ddbtypes.AttributeValue{
+		pipeline.AttrPK: &ddbtypes.AttributeValueMemberS{Value: undeclared}, pipeline.AttrSK: &ddbtypes.AttributeValueMemberS{Value: pipeline.StateSortKey},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state = nil
+	if err := attributevalue.UnmarshalMap(out.Item, &state); err != nil {
+		t.Fatal(err)
+	}
+	if obj, _ := state["obj"].(string); !strings.HasPrefix(obj, "accepted/class=street_light/") {
+		t.Errorf("%s state names object %v, want one under accepted/class=street_light/", undeclared, state["obj"])
+	}
+	delete(state, "obj")
+	want = map[string]any{
+		"pk": undeclared, "sk": "state", "class": "street_light", "msgId": "j1", "ts": float64(now.UnixMilli() - 100),
+		"receivedAt": float64(now.UnixMilli()), "streamSeq": fmt.Sprintf("4960%052d", 61), "on": true, "brightness": 42.0, "lux": 7.25,
+	}
+	if diff := cmp.Diff(want, state); diff != "" {
+		t.Errorf("%s (not in the fleet file) state (-want +got):\n%s", undeclared, diff)
 	}
 
 	list, err := objects.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
@@ -291,7 +331,7 @@ func TestAgainstEmulators(t *testing.T) {
 	for i := 6; i < 60; i++ {
 		wantIDs = append(wantIDs, fmt.Sprint("sl-1/n", i))
 	}
-	wantIDs = append(wantIDs, "cam-1/c1", "sl-1/a1", "sl-2/b1")
+	wantIDs = append(wantIDs, "cam-1/c1", "sl-1/a1", "sl-2/b1", undeclared+"/j1")
 	sort.Strings(wantIDs)
 	if diff := cmp.Diff(wantIDs, ids); diff != "" {
 		t.Errorf("archived messages (-want +got):\n%s", diff)

@@ -18,21 +18,26 @@ type lineWriter struct {
 
 // appendLine appends m as one NDJSON line:
 //
-//	{"thing":..,"class":..,"msgId":..|"seq":..,"ts":..,"receivedAt":..,"streamSeq":..,<fields>}
+//	{"thing":..,"class":..,"msgId":..,"seq":..,"ts":..,"receivedAt":..,"streamSeq":..,<fields>}
+//
+// where msgId and seq each appear when the device sent them.
 //
 // Fields follow the class's order; integers are written canonically, other values as the
 // device sent them (the decoder checked their grammar), and sensitive values as envelopes
 // sealed with key (nil when the class has no sensitive field).
 func (w *lineWriter) appendLine(dst []byte, m *message, streamSeq string, key *envelope.Key) []byte {
-	cs := m.thing.class
-	dst = append(dst, m.thing.jsonThing...)
-	dst = append(dst, ',')
+	cs := m.class
+	// Thing names are 1-128 of [a-zA-Z0-9:_-] (checked), so they need no escaping.
+	dst = append(dst, `{"`+KeyThing+`":"`...)
+	dst = append(dst, m.thing...)
+	dst = append(dst, `",`...)
 	dst = append(dst, cs.jsonClass...)
 	if m.hasMsgID {
 		dst = append(dst, `,"`+KeyMsgID+`":"`...)
 		dst = append(dst, m.msgID...)
 		dst = append(dst, '"')
-	} else {
+	}
+	if m.hasSeq {
 		dst = append(dst, `,"`+KeySeq+`":`...)
 		dst = strconv.AppendInt(dst, m.seq, 10)
 	}

@@ -12,7 +12,9 @@ const Namespace = "SmartCity/Telemetry"
 // Metric names. Received, Accepted, Rejected, Duplicates and Retried are counts per Class and
 // per (Class, District); Rejected is also emitted per (Class, Reason). ProcessingLatency is, per
 // Class (and District) and batch, the longest time in milliseconds from the topic rule
-// (receivedAt) to durable storage. Records whose thing is unknown count under "unknown".
+// (receivedAt) to durable storage. Class and District are read from the record (the rule's
+// class constant, the topic's district) and kept only when the fleet has them: any other
+// value, or a record too broken to name one, counts under "unknown".
 const (
 	MetricReceived   = "Received"
 	MetricAccepted   = "Accepted"

@@ -42,8 +42,13 @@ const unknownClass = "unknown"
 
 // Config configures a Pipeline.
 type Config struct {
-	// Fleet gives the device classes and things. Required.
+	// Fleet gives the device classes and districts. Required. Its things, if any, are not
+	// used: a record names its own thing, class and district (see RuleKeys).
 	Fleet *fleetspec.Fleet
+	// RulePrefix prefixes the classes' topic rule names (topics.RuleName(RulePrefix, class)).
+	// When a record's topic carries the Basic Ingest prefix, its rule must be the record
+	// class's rule. Default: "" - the rule name must end with "_<class>".
+	RulePrefix string
 	// Table is the state table (pk, sk strings; TTL on expiresAt). Required.
 	Table string
 	// Bucket is the archive bucket. Required.
@@ -62,6 +67,13 @@ type Config struct {
 
 	// MaxFutureSkew and MaxPastSkew bound ts against receivedAt. Default: 5 min and 24 h.
 	MaxFutureSkew, MaxPastSkew time.Duration
+	// ArrivalTolerance bounds receivedAt against the record's Kinesis arrival (stream mode)
+	// or, on the late side only beyond MaxEventAge, against the invocation (direct mode).
+	// Default: DefaultArrivalTolerance (1 min).
+	ArrivalTolerance time.Duration
+	// MaxEventAge is the oldest a direct-mode (asynchronous) delivery can be: the function's
+	// maximum event age. Default: DefaultMaxEventAge (6 h, what constructs/processor sets).
+	MaxEventAge time.Duration
 	// DedupTTL is how long a dedup marker lives; it must exceed the stream's retention so a
 	// redelivered record still finds its marker. Default: 7 days.
 	DedupTTL time.Duration
@@ -108,7 +120,7 @@ func New(cfg Config) (*Pipeline, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("pipeline config: missing %v", missing)
 	}
-	s, err := compile(cfg.Fleet)
+	s, err := compile(cfg.Fleet, cfg.RulePrefix)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline config: %w", err)
 	}
@@ -117,6 +129,12 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	if cfg.MaxPastSkew <= 0 {
 		cfg.MaxPastSkew = DefaultMaxPastSkew
+	}
+	if cfg.ArrivalTolerance <= 0 {
+		cfg.ArrivalTolerance = DefaultArrivalTolerance
+	}
+	if cfg.MaxEventAge <= 0 {
+		cfg.MaxEventAge = DefaultMaxEventAge
 	}
 	if cfg.DedupTTL <= 0 {
 		cfg.DedupTTL = DefaultDedupTTL
@@ -151,7 +169,7 @@ func New(cfg Config) (*Pipeline, error) {
 	p := &Pipeline{
 		cfg:    cfg,
 		schema: s,
-		v:      newValidator(s, cfg.MaxFutureSkew, cfg.MaxPastSkew),
+		v:      newValidator(s, cfg.MaxFutureSkew, cfg.MaxPastSkew, cfg.ArrivalTolerance, cfg.MaxEventAge),
 		keys:   envelope.NewCache(cfg.DataKeys, cfg.KeyID, cfg.KeyCache),
 	}
 	p.pool.New = func() any { return new(scratch) }
@@ -192,6 +210,8 @@ type record struct {
 	data    []byte
 	pkey    string
 	arrival time.Time
+	// thing is the validated thing name (the partition key in stream mode), "" until then.
+	thing string
 
 	msg     message
 	reason  Reason
@@ -248,8 +268,14 @@ type batch struct {
 	objects []string
 }
 
-// Process handles one batch and reports what happened.
+// Process handles one batch of Kinesis records and reports what happened.
 func (p *Pipeline) Process(ctx context.Context, ev events.KinesisEvent) Result {
+	return p.process(ctx, ev, false)
+}
+
+// process handles a batch; direct says its records come from a topic rule's asynchronous
+// invocation rather than a stream (see origin).
+func (p *Pipeline) process(ctx context.Context, ev events.KinesisEvent, direct bool) Result {
 	start := p.cfg.Now()
 	s := p.pool.Get().(*scratch)
 	defer func() {
@@ -267,7 +293,7 @@ func (p *Pipeline) Process(ctx context.Context, ev events.KinesisEvent) Result {
 	s.recs = s.recs[:len(ev.Records)]
 	clear(s.recs)
 	b := &batch{p: p, ctx: ctx, s: s, recs: s.recs, now: start}
-	b.validate(ev.Records)
+	b.validate(ev.Records, direct)
 	b.dedupInBatch()
 	b.lookup()
 	b.archiveAccepted()
@@ -276,23 +302,25 @@ func (p *Pipeline) Process(ctx context.Context, ev events.KinesisEvent) Result {
 	return b.finish(start)
 }
 
-func (b *batch) validate(evs []events.KinesisEventRecord) {
+func (b *batch) validate(evs []events.KinesisEventRecord, direct bool) {
 	for i := range evs {
 		r, k := &b.recs[i], &evs[i].Kinesis
 		r.seq, r.data, r.pkey, r.arrival = k.SequenceNumber, k.Data, k.PartitionKey, k.ApproximateArrivalTimestamp.Time
+		o := origin{direct: direct, partitionKey: r.pkey, arrival: r.arrival.UnixMilli()}
 		var reason Reason
-		b.s.vals, reason, r.detail = b.p.v.check(&b.s.dec, r.data, &r.msg, b.s.vals)
+		b.s.vals, reason, r.detail = b.p.v.check(&b.s.dec, r.data, &o, &r.msg, b.s.vals)
+		r.class = unknownClass
+		if r.msg.class != nil {
+			r.class = r.msg.class.id
+		}
 		if reason != "" {
 			r.outcome, r.reason = rejected, reason
-			r.class = unknownClass
-			if r.msg.thing != nil {
-				r.class = r.msg.thing.class.id
-			} else if t := b.p.schema.things[r.pkey]; t != nil {
-				r.class = t.class.id
-			}
 			continue
 		}
-		r.class = r.msg.thing.class.id
+		// In stream mode the partition key is the thing name (checked): share its string.
+		if r.thing = r.pkey; r.pkey != string(r.msg.thing) {
+			r.thing = string(r.msg.thing)
+		}
 		if r.msg.hasMsgID {
 			r.id = "m:" + string(r.msg.msgID)
 		} else {
@@ -311,7 +339,7 @@ func (b *batch) dedupInBatch() {
 		if r.outcome != pending {
 			continue
 		}
-		k := dedupKey{r.msg.thing.name, r.id}
+		k := dedupKey{r.thing, r.id}
 		if _, dup := seen[k]; dup {
 			r.outcome = duplicate
 			continue
@@ -320,7 +348,7 @@ func (b *batch) dedupInBatch() {
 	}
 }
 
-func markerKey(r *record) itemKey { return itemKey{r.msg.thing.name, markerPrefix + r.id} }
+func markerKey(r *record) itemKey { return itemKey{r.thing, markerPrefix + r.id} }
 
 // lookup reads the dedup markers of this batch's candidates and the state items of their
 // things, then settles each candidate that has a marker: its object exists, so the record is
@@ -336,9 +364,9 @@ func (b *batch) lookup() {
 			continue
 		}
 		keys = append(keys, markerKey(r))
-		if !things[r.msg.thing.name] {
-			things[r.msg.thing.name] = true
-			keys = append(keys, itemKey{r.msg.thing.name, stateSK})
+		if !things[r.thing] {
+			things[r.thing] = true
+			keys = append(keys, itemKey{r.thing, stateSK})
 		}
 	}
 	b.stateTS = map[string]int64{}
@@ -427,11 +455,11 @@ func (b *batch) archiveAccepted() {
 		if r.outcome != pending || r.err != nil {
 			continue
 		}
-		cs := r.msg.thing.class
+		cs := r.msg.class
 		var key *envelope.Key
 		if cs.hasSensitive {
 			var err error
-			if key, err = b.p.keys.Key(b.ctx, r.msg.thing.name, cs.id); err != nil {
+			if key, err = b.p.keys.Key(b.ctx, r.thing, cs.id); err != nil {
 				r.fail(err)
 				continue
 			}
@@ -448,7 +476,7 @@ func (b *batch) archiveAccepted() {
 		r.key = key
 		part.lines = b.s.lw.appendLine(part.lines, &r.msg, r.seq, key)
 		part.recs = append(part.recs, i)
-		part.hash = append(part.hash, r.msg.thing.name...)
+		part.hash = append(part.hash, r.thing...)
 		part.hash = append(part.hash, 0)
 		part.hash = append(part.hash, r.id...)
 		part.hash = append(part.hash, 0)
@@ -560,7 +588,7 @@ func (b *batch) writeState() {
 		if r.outcome != accepted || r.err != nil {
 			continue
 		}
-		name := r.msg.thing.name
+		name := r.thing
 		j, ok := best[name]
 		if !ok {
 			order = append(order, name)
@@ -595,8 +623,8 @@ func (b *batch) writeState() {
 // stateItem is a thing's latest state: metadata plus one typed attribute per present field
 // (N, S or BOOL; a sensitive field as S holding its envelope JSON).
 func (b *batch) stateItem(r *record) (map[string]ddbtypes.AttributeValue, error) {
-	cs := r.msg.thing.class
-	item := keyAttrs(itemKey{r.msg.thing.name, stateSK})
+	cs := r.msg.class
+	item := keyAttrs(itemKey{r.thing, stateSK})
 	item[KeyClass] = &ddbtypes.AttributeValueMemberS{Value: cs.id}
 	item[KeyTS] = &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(r.msg.ts, 10)}
 	item[KeyReceivedAt] = &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(r.msg.receivedAt, 10)}
@@ -604,7 +632,8 @@ func (b *batch) stateItem(r *record) (map[string]ddbtypes.AttributeValue, error)
 	item[AttrObject] = &ddbtypes.AttributeValueMemberS{Value: r.obj}
 	if r.msg.hasMsgID {
 		item[KeyMsgID] = &ddbtypes.AttributeValueMemberS{Value: string(r.msg.msgID)}
-	} else {
+	}
+	if r.msg.hasSeq {
 		item[KeySeq] = &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(r.msg.seq, 10)}
 	}
 	// The line's key serves the state too: one message, one use of the data key.
@@ -617,7 +646,7 @@ func (b *batch) stateItem(r *record) (map[string]ddbtypes.AttributeValue, error)
 		if f.sensitive {
 			if key == nil {
 				var err error
-				if key, err = b.p.keys.Key(b.ctx, r.msg.thing.name, cs.id); err != nil {
+				if key, err = b.p.keys.Key(b.ctx, r.thing, cs.id); err != nil {
 					return nil, err
 				}
 			}
@@ -655,12 +684,10 @@ func (b *batch) archiveRejected() {
 			continue
 		}
 		rl := rejectLine{reason: r.reason, detail: r.detail, thing: r.pkey, streamSeq: r.seq, arrival: r.arrival.UnixMilli()}
-		var cs *classSchema
-		if r.msg.thing != nil {
-			rl.thing, cs = r.msg.thing.name, r.msg.thing.class
-		} else if t := b.p.schema.things[r.pkey]; t != nil {
-			cs = t.class
+		if r.thing != "" {
+			rl.thing = r.thing
 		}
+		cs := r.msg.class
 		var key *envelope.Key
 		// A payload whose class is unknown may hold anything, so it is sealed too.
 		if cs == nil || cs.hasSensitive {
@@ -730,19 +757,16 @@ func (b *batch) retryFrom() string {
 	return low
 }
 
-// cmpSeq orders Kinesis sequence numbers, which are decimal strings of varying length.
-// district is r's District metrics dimension: its thing's district, or unknownClass when the
-// record names no thing of the fleet.
+// district is r's District metrics dimension: the fleet district its topic names, or
+// unknownClass when it names none (so the dimension's values stay the fleet's).
 func (b *batch) district(r *record) string {
-	if r.msg.thing != nil {
-		return r.msg.thing.district
-	}
-	if t := b.p.schema.things[r.pkey]; t != nil {
-		return t.district
+	if r.msg.district != "" {
+		return r.msg.district
 	}
 	return unknownClass
 }
 
+// cmpSeq orders Kinesis sequence numbers, which are decimal strings of varying length.
 func cmpSeq(a, b string) int {
 	if len(a) != len(b) {
 		if len(a) < len(b) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/lambdas/telemetry/envelope"
+	"github.com/secure-smart-city/platform/topics"
 )
 
 func TestAcceptedBatchIsOnePutAndState(t *testing.T) {
@@ -70,7 +71,7 @@ func TestAcceptedBatchIsOnePutAndState(t *testing.T) {
 func TestSeqIsTheDedupIDWithoutMsgID(t *testing.T) {
 	e := newEnv(t)
 	data := func(seq int) []byte {
-		return []byte(fmt.Sprintf(`{"seq":%d,"ts":%d,"occupied":true,"topic":"things/pk-1/telemetry","clientId":"pk-1","receivedAt":%d}`, seq, baseTime.UnixMilli(), baseTime.UnixMilli()))
+		return []byte(fmt.Sprintf(`{"seq":%d,"ts":%d,"occupied":true,%s}`, seq, baseTime.UnixMilli(), meta("pk-1", baseTime.UnixMilli())))
 	}
 	res := e.run(t, kinRec(1, "pk-1", data(7)), kinRec(2, "pk-1", data(7)), kinRec(3, "pk-1", data(8)))
 	if res.Accepted != 2 || res.Duplicates != 1 {
@@ -217,33 +218,46 @@ func TestSensitiveFieldsAreEncrypted(t *testing.T) {
 	}
 }
 
+// rejectCase is a record that must be rejected, and how it reaches the processor.
+type rejectCase struct {
+	pk      string // partition key
+	data    []byte
+	arrival time.Time // zero: a second after receivedAt (kinRec)
+}
+
 // rejectCases yields one record per reason. Each is otherwise a valid street light message
-// unless the case needs another class.
-func rejectCases() map[Reason][]byte {
+// from sl-1 unless the case needs another class.
+func rejectCases() map[Reason]rejectCase {
 	ms := baseTime.UnixMilli()
 	valid := `"on":true,"brightness":50`
-	meta := fmt.Sprintf(`"topic":"things/sl-1/telemetry","clientId":"sl-1","receivedAt":%d`, ms)
-	with := func(body string) []byte { return []byte("{" + body + "," + meta + "}") }
-	return map[Reason][]byte{
-		ReasonTooLarge:         msg("sl-1", "a", valid+`,"lux":1`+strings.Repeat(" ", 1600)),
-		ReasonMalformedJSON:    []byte(`{"msgId":"a","ts":1,`),
-		ReasonInvalidUTF8:      with("\"msgId\":\"a\xff\",\"ts\":1"),
-		ReasonMissingMetadata:  []byte(fmt.Sprintf(`{"msgId":"a","ts":%d,%s}`, ms, valid)),
-		ReasonInvalidTopic:     []byte(fmt.Sprintf(`{"msgId":"a","ts":%d,%s,"topic":"city/sl-1","clientId":"sl-1","receivedAt":%d}`, ms, valid, ms)),
-		ReasonThingMismatch:    []byte(fmt.Sprintf(`{"msgId":"a","ts":%d,%s,"topic":"things/sl-2/telemetry","clientId":"sl-1","receivedAt":%d}`, ms, valid, ms)),
-		ReasonUnknownThing:     msg("sl-9", "a", valid),
-		ReasonDuplicateField:   msg("sl-1", "a", valid+`,"on":false`),
-		ReasonUnknownField:     msg("sl-1", "a", valid+`,"colour":"red"`),
-		ReasonMissingMsgID:     with(fmt.Sprintf(`"ts":%d,%s`, ms, valid)),
-		ReasonInvalidMsgID:     with(fmt.Sprintf(`"msgId":"a b","ts":%d,%s`, ms, valid)),
-		ReasonMissingTimestamp: with(`"msgId":"a",` + valid),
-		ReasonInvalidTimestamp: with(`"msgId":"a","ts":"yesterday",` + valid),
-		ReasonClockSkew:        with(fmt.Sprintf(`"msgId":"a","ts":%d,%s`, ms+6*60*1000, valid)),
-		ReasonWrongType:        msg("sl-1", "a", `"on":"yes","brightness":50`),
-		ReasonOutOfRange:       msg("sl-1", "a", `"on":true,"brightness":101`),
-		ReasonTooLong:          msg("pk-1", "a", `"occupied":true,"bay":"`+strings.Repeat("B", 33)+`"`),
-		ReasonNotInEnum:        msg("ts-1", "a", `"phase":"purple","fault":false`),
-		ReasonMissingField:     msg("sl-1", "a", `"on":true`),
+	with := func(body string) []byte { return []byte("{" + body + "," + meta("sl-1", ms) + "}") }
+	light := func(data []byte) rejectCase { return rejectCase{pk: "sl-1", data: data} }
+	ok := fmt.Sprintf(`"msgId":"a","ts":%d,%s`, ms, valid)
+	return map[Reason]rejectCase{
+		ReasonTooLarge:             light(msg("sl-1", "a", valid+`,"lux":1`+strings.Repeat(" ", 1600))),
+		ReasonMalformedJSON:        light([]byte(`{"msgId":"a","ts":1,`)),
+		ReasonInvalidUTF8:          light(with("\"msgId\":\"a\xff\",\"ts\":1")),
+		ReasonRuleKeyInPayload:     light(with(ok + `,"class":"camera"`)),
+		ReasonMissingMetadata:      light([]byte(fmt.Sprintf(`{%s}`, ok))),
+		ReasonInvalidTopic:         light(withMeta(ok, "city/sl-1", "sl-1", "street_light", ms)),
+		ReasonThingMismatch:        light(withMeta(ok, topics.TelemetrySuffix("old_town", "sl-2"), "sl-1", "street_light", ms)),
+		ReasonPartitionKeyMismatch: {pk: "sl-2", data: with(ok)},
+		ReasonArrivalSkew:          {pk: "sl-1", data: with(ok), arrival: baseTime.Add(-2 * time.Minute)},
+		ReasonUnknownClass:         light(withMeta(ok, topics.TelemetrySuffix("old_town", "sl-1"), "sl-1", "tram", ms)),
+		ReasonClassMismatch:        light(withMeta(ok, topics.Telemetry("smartcity_camera", "old_town", "sl-1"), "sl-1", "street_light", ms)),
+		ReasonUnknownDistrict:      light(withMeta(ok, topics.TelemetrySuffix("atlantis", "sl-1"), "sl-1", "street_light", ms)),
+		ReasonDuplicateField:       light(msg("sl-1", "a", valid+`,"on":false`)),
+		ReasonUnknownField:         light(msg("sl-1", "a", valid+`,"colour":"red"`)),
+		ReasonMissingMsgID:         light(with(fmt.Sprintf(`"ts":%d,%s`, ms, valid))),
+		ReasonInvalidMsgID:         light(with(fmt.Sprintf(`"msgId":"a b","ts":%d,%s`, ms, valid))),
+		ReasonMissingTimestamp:     light(with(`"msgId":"a",` + valid)),
+		ReasonInvalidTimestamp:     light(with(`"msgId":"a","ts":"yesterday",` + valid)),
+		ReasonClockSkew:            light(with(fmt.Sprintf(`"msgId":"a","ts":%d,%s`, ms+6*60*1000, valid))),
+		ReasonWrongType:            light(msg("sl-1", "a", `"on":"yes","brightness":50`)),
+		ReasonOutOfRange:           light(msg("sl-1", "a", `"on":true,"brightness":101`)),
+		ReasonTooLong:              {pk: "pk-1", data: msg("pk-1", "a", `"occupied":true,"bay":"`+strings.Repeat("B", 33)+`"`)},
+		ReasonNotInEnum:            {pk: "ts-1", data: msg("ts-1", "a", `"phase":"purple","fault":false`)},
+		ReasonMissingField:         light(msg("sl-1", "a", `"on":true`)),
 	}
 }
 
@@ -254,16 +268,14 @@ func TestEveryRejectReason(t *testing.T) {
 			t.Errorf("no test case for reason %s", r)
 		}
 	}
-	for reason, data := range cases {
+	for reason, c := range cases {
 		t.Run(string(reason), func(t *testing.T) {
 			e := newEnv(t)
-			pk := "sl-1"
-			if reason == ReasonTooLong {
-				pk = "pk-1"
-			} else if reason == ReasonNotInEnum {
-				pk = "ts-1"
+			rec := kinRec(1, c.pk, c.data)
+			if !c.arrival.IsZero() {
+				rec = kinRecAt(1, c.pk, c.data, c.arrival)
 			}
-			res := e.run(t, kinRec(1, pk, data))
+			res := e.run(t, rec)
 			if res.Rejected != 1 || len(res.BatchItemFailures) != 0 {
 				t.Fatalf("result %+v, want one rejection and no retry", res)
 			}
@@ -272,18 +284,21 @@ func TestEveryRejectReason(t *testing.T) {
 				t.Fatalf("rejected objects %v", objs)
 			}
 			for key, lines := range objs {
-				if want := "rejected/reason=" + string(reason) + "/dt=2026-01-01/hour=10/"; !strings.HasPrefix(key, want) {
+				if want := "rejected/reason=" + string(reason) + "/dt=2026-01-01/"; !strings.HasPrefix(key, want) {
 					t.Errorf("object %s, want under %s", key, want)
 				}
 				if len(lines) != 1 || lines[0]["reason"] != string(reason) || lines[0]["detail"] == "" || lines[0]["streamSeq"] != seqNo(1) {
 					t.Fatalf("lines %v", lines)
 				}
-				if got := originalPayload(t, e, lines[0]); string(got) != string(data) {
-					t.Errorf("stored payload %q, want the original %q", got, data)
+				if got := originalPayload(t, e, lines[0]); string(got) != string(c.data) {
+					t.Errorf("stored payload %q, want the original %q", got, c.data)
 				}
 			}
-			if len(e.s3.lines(t, "accepted/")) != 0 || e.ddb.item(pk, "state") != nil {
+			if len(e.s3.lines(t, "accepted/")) != 0 || e.ddb.item(c.pk, "state") != nil || e.ddb.item("sl-1", "state") != nil {
 				t.Error("a rejected record reached the accepted archive or the state")
+			}
+			if !strings.Contains(e.metrics.String(), `"Reason":"`+string(reason)+`"`) {
+				t.Errorf("no Rejected metric for reason %s in %s", reason, e.metrics.String())
 			}
 		})
 	}
@@ -492,6 +507,7 @@ func TestMetricsAreEmbeddedMetricFormat(t *testing.T) {
 		kinRec(4, "nobody", []byte(`nope`)),
 		kinRec(5, "sl-2", msg("sl-2", "c", `"on":false,"brightness":0`)),
 		kinRec(6, "ts-1", []byte(`nope`)),
+		kinRec(7, "ts-1", withMeta(fmt.Sprintf(`"msgId":"t","ts":%d,"phase":"red","fault":false`, baseTime.UnixMilli()), topics.TelemetrySuffix("atlantis", "ts-1"), "ts-1", "traffic_signal", baseTime.UnixMilli())),
 	)
 	var docs []map[string]any
 	for _, line := range strings.Split(strings.TrimSpace(e.metrics.String()), "\n") {
@@ -502,16 +518,17 @@ func TestMetricsAreEmbeddedMetricFormat(t *testing.T) {
 		delete(d, "_aws")
 		docs = append(docs, d)
 	}
-	// One line per (class, district): a malformed record counts under its partition key's
-	// thing (ts-1: traffic_signal in no district) or under "unknown".
+	// One line per (class, district), both read from the record (the rule's class, the
+	// topic's district) and kept only when the fleet has them: a malformed record counts
+	// under "unknown", and so does a district the fleet does not have.
 	want := []map[string]any{
 		{"Class": "street_light", "District": "old_town", "Received": 3.0, "Accepted": 1.0, "Rejected": 1.0, "Duplicates": 1.0, "Retried": 0.0, "ProcessingLatency": 2000.0},
 		{"Class": "street_light", "Reason": "out_of_range", "Rejected": 1.0},
-		{"Class": "unknown", "District": "unknown", "Received": 1.0, "Accepted": 0.0, "Rejected": 1.0, "Duplicates": 0.0, "Retried": 0.0},
-		{"Class": "unknown", "Reason": "malformed_json", "Rejected": 1.0},
+		{"Class": "unknown", "District": "unknown", "Received": 2.0, "Accepted": 0.0, "Rejected": 2.0, "Duplicates": 0.0, "Retried": 0.0},
+		{"Class": "unknown", "Reason": "malformed_json", "Rejected": 2.0},
 		{"Class": "street_light", "District": "harbour", "Received": 1.0, "Accepted": 1.0, "Rejected": 0.0, "Duplicates": 0.0, "Retried": 0.0, "ProcessingLatency": 2000.0},
 		{"Class": "traffic_signal", "District": "unknown", "Received": 1.0, "Accepted": 0.0, "Rejected": 1.0, "Duplicates": 0.0, "Retried": 0.0},
-		{"Class": "traffic_signal", "Reason": "malformed_json", "Rejected": 1.0},
+		{"Class": "traffic_signal", "Reason": "unknown_district", "Rejected": 1.0},
 	}
 	if diff := cmp.Diff(want, docs); diff != "" {
 		t.Errorf("metric documents (-want +got):\n%s", diff)
@@ -575,19 +592,18 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}
 	}
 	tests := map[string]func(*Config){
-		"no fleet":          func(c *Config) { c.Fleet = nil },
-		"no table":          func(c *Config) { c.Table = "" },
-		"no KMS client":     func(c *Config) { c.DataKeys = nil },
-		"reserved field":    withFleet(func(f *fleetspec.Fleet) { f.Classes[0].Fields[0].Name = "ts" }),
-		"duplicate field":   withFleet(func(f *fleetspec.Fleet) { f.Classes[0].Fields[1].Name = "on" }),
-		"bad field name":    withFleet(func(f *fleetspec.Fleet) { f.Classes[0].Fields[0].Name = "a\"b" }),
-		"bad type":          withFleet(func(f *fleetspec.Fleet) { f.Classes[0].Fields[0].Type = "date" }),
-		"min above max":     withFleet(func(f *fleetspec.Fleet) { f.Classes[0].Fields[1].Min = f64(200) }),
-		"bad class id":      withFleet(func(f *fleetspec.Fleet) { f.Classes[0].ID = "Street/Light" }),
-		"duplicate class":   withFleet(func(f *fleetspec.Fleet) { f.Classes[1].ID = "street_light" }),
-		"thing of no class": withFleet(func(f *fleetspec.Fleet) { f.Things[0].Class = "tram" }),
-		"duplicate thing":   withFleet(func(f *fleetspec.Fleet) { f.Things[1].Name = "sl-1" }),
-		"bad thing name":    withFleet(func(f *fleetspec.Fleet) { f.Things[0].Name = "sl 1" }),
+		"no fleet":           func(c *Config) { c.Fleet = nil },
+		"no table":           func(c *Config) { c.Table = "" },
+		"no KMS client":      func(c *Config) { c.DataKeys = nil },
+		"reserved field":     withFleet(func(f *fleetspec.Fleet) { f.Classes[0].Fields[0].Name = "ts" }),
+		"duplicate field":    withFleet(func(f *fleetspec.Fleet) { f.Classes[0].Fields[1].Name = "on" }),
+		"bad field name":     withFleet(func(f *fleetspec.Fleet) { f.Classes[0].Fields[0].Name = "a\"b" }),
+		"bad type":           withFleet(func(f *fleetspec.Fleet) { f.Classes[0].Fields[0].Type = "date" }),
+		"min above max":      withFleet(func(f *fleetspec.Fleet) { f.Classes[0].Fields[1].Min = f64(200) }),
+		"bad class id":       withFleet(func(f *fleetspec.Fleet) { f.Classes[0].ID = "Street/Light" }),
+		"duplicate class":    withFleet(func(f *fleetspec.Fleet) { f.Classes[1].ID = "street_light" }),
+		"duplicate district": withFleet(func(f *fleetspec.Fleet) { f.Districts[1].ID = "old_town" }),
+		"bad district id":    withFleet(func(f *fleetspec.Fleet) { f.Districts[0].ID = "Old/Town" }),
 	}
 	for name, mut := range tests {
 		t.Run(name, func(t *testing.T) {

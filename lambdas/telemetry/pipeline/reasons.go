@@ -14,15 +14,33 @@ const (
 	ReasonMalformedJSON Reason = "malformed_json"
 	// ReasonInvalidUTF8: a string holds invalid UTF-8 or a lone UTF-16 surrogate escape.
 	ReasonInvalidUTF8 Reason = "invalid_utf8"
-	// ReasonMissingMetadata: topic, clientId or receivedAt (added by the topic rule) is
-	// missing or of the wrong type; the rule is misconfigured.
+	// ReasonRuleKeyInPayload: a key the topic rule adds (topic, clientId, receivedAt, class)
+	// appears more than once, so the device's payload carried it. See RuleKeys for what is
+	// and is not detectable.
+	ReasonRuleKeyInPayload Reason = "rule_key_in_payload"
+	// ReasonMissingMetadata: topic, clientId, class or receivedAt (added by the topic rule)
+	// is missing or of the wrong type; the rule is misconfigured.
 	ReasonMissingMetadata Reason = "missing_metadata"
-	// ReasonInvalidTopic: topic is not a telemetry topic.
+	// ReasonInvalidTopic: topic is not a telemetry topic, or the thing name in it is not a
+	// valid thing name.
 	ReasonInvalidTopic Reason = "invalid_topic"
 	// ReasonThingMismatch: the thing in the topic is not the MQTT client id.
 	ReasonThingMismatch Reason = "thing_mismatch"
-	// ReasonUnknownThing: the client id is not a thing of the fleet.
-	ReasonUnknownThing Reason = "unknown_thing"
+	// ReasonPartitionKeyMismatch (stream mode): clientId is not the Kinesis partition key,
+	// which the rule's Kinesis action sets from clientid() outside the record.
+	ReasonPartitionKeyMismatch Reason = "partition_key_mismatch"
+	// ReasonArrivalSkew: receivedAt lies outside what the transport vouches for: further
+	// than ArrivalTolerance from the record's Kinesis arrival (stream mode), or after the
+	// invocation plus ArrivalTolerance or before it minus MaxEventAge and ArrivalTolerance
+	// (direct mode).
+	ReasonArrivalSkew Reason = "arrival_skew"
+	// ReasonUnknownClass: class (the rule's constant) is not a device class of the fleet.
+	ReasonUnknownClass Reason = "unknown_class"
+	// ReasonClassMismatch: the topic names the Basic Ingest rule of another class than the
+	// record's class.
+	ReasonClassMismatch Reason = "class_mismatch"
+	// ReasonUnknownDistrict: the district in the topic is not a district of the fleet.
+	ReasonUnknownDistrict Reason = "unknown_district"
 	// ReasonDuplicateField: a key appears twice (parsers disagree on which one wins).
 	ReasonDuplicateField Reason = "duplicate_field"
 	// ReasonUnknownField: a key is neither a class field nor a message key.
@@ -30,7 +48,7 @@ const (
 	// ReasonMissingMsgID: neither msgId nor seq.
 	ReasonMissingMsgID Reason = "missing_msg_id"
 	// ReasonInvalidMsgID: msgId is not 1-128 of [A-Za-z0-9._:-], or seq is not an integer in
-	// [0, 2^53].
+	// [0, 2^53]. Both are checked whenever present, whichever one is the dedup id.
 	ReasonInvalidMsgID Reason = "invalid_msg_id"
 	// ReasonMissingTimestamp: no ts.
 	ReasonMissingTimestamp Reason = "missing_timestamp"
@@ -53,8 +71,10 @@ const (
 
 // Reasons lists every reason, for dashboards and tests.
 var Reasons = []Reason{
-	ReasonTooLarge, ReasonMalformedJSON, ReasonInvalidUTF8, ReasonMissingMetadata,
-	ReasonInvalidTopic, ReasonThingMismatch, ReasonUnknownThing, ReasonDuplicateField,
+	ReasonTooLarge, ReasonMalformedJSON, ReasonInvalidUTF8, ReasonRuleKeyInPayload,
+	ReasonMissingMetadata, ReasonInvalidTopic, ReasonThingMismatch, ReasonPartitionKeyMismatch,
+	ReasonArrivalSkew, ReasonUnknownClass, ReasonClassMismatch, ReasonUnknownDistrict,
+	ReasonDuplicateField,
 	ReasonUnknownField, ReasonMissingMsgID, ReasonInvalidMsgID, ReasonMissingTimestamp,
 	ReasonInvalidTimestamp, ReasonClockSkew, ReasonWrongType, ReasonOutOfRange, ReasonTooLong,
 	ReasonNotInEnum, ReasonMissingField,

@@ -8,10 +8,11 @@ import (
 
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/lambdas/telemetry/internal/jsonenc"
+	"github.com/secure-smart-city/platform/topics"
 )
 
-// Keys of a telemetry record besides the class's fields. A device sends msgId (or seq) and
-// ts; the topic rule adds topic, clientId and receivedAt.
+// Keys of a telemetry record besides the class's fields. A device sends msgId and/or seq, and
+// ts; the topic rule adds topic, clientId, receivedAt and class (RuleKeys).
 const (
 	KeyMsgID      = "msgId"
 	KeySeq        = "seq"
@@ -19,12 +20,45 @@ const (
 	KeyTopic      = "topic"
 	KeyClientID   = "clientId"
 	KeyReceivedAt = "receivedAt"
+	// KeyClass is the class id, a constant of the class's rule ('street_light' AS class). The
+	// pipeline also writes it into stored records and state items.
+	KeyClass = "class"
 )
 
-// Keys the pipeline writes into stored records and state items.
+// RuleKeys are the keys the topic rule adds to a device's payload
+// (SELECT *, topic() AS topic, clientid() AS clientId, timestamp() AS receivedAt,
+// '<class>' AS class). A device must never send them.
+//
+// What a device can and cannot do with them: AWS does not document which value wins when
+// SELECT * meets a payload key of the same name as a rule alias. Three outcomes are possible,
+// and the pipeline covers each:
+//
+//   - both keys reach the record: the decoder sees the key twice and rejects the record
+//     (ReasonRuleKeyInPayload), before reading either value;
+//   - the rule's value replaces the device's: the record holds only what the rule vouches
+//     for, and the device's key is lost harmlessly (not detectable, nothing to detect);
+//   - the device's value replaces the rule's: not detectable from the record alone. What
+//     closes the gap is what the device cannot reach: in stream mode clientId must equal the
+//     Kinesis partition key, which the rule's action sets from clientid() outside the SQL
+//     result, and the topic's thing must equal clientId, so a device cannot speak as another
+//     thing; receivedAt must lie within ArrivalTolerance of the record's Kinesis arrival, so
+//     a record can neither backdate itself by more than that nor freeze its device's state by
+//     a ts far ahead (ts is bounded by receivedAt, so at most ArrivalTolerance plus
+//     MaxFutureSkew ahead of the arrival); class must be a class of the fleet and agree with the
+//     topic when the topic carries it; the district must be a district of the fleet. What
+//     remains is that a device, already authenticated and bound by its policy to its own
+//     class's rule, district and name, could label its own records with another of the
+//     fleet's classes (whose schema then validates them) or districts. In direct mode no
+//     partition key exists and the invocation carries nothing but the SQL result: if the
+//     device's values won, a device could name another thing in both topic and clientId,
+//     and nothing the function receives could tell. Direct mode's identity therefore rests
+//     on AWS keeping the rule's values (or both); receivedAt is still bounded by the
+//     invocation and MaxEventAge. Stream mode, the default, does not depend on that.
+var RuleKeys = []string{KeyTopic, KeyClientID, KeyReceivedAt, KeyClass}
+
+// Keys the pipeline writes into stored records and state items, besides KeyClass.
 const (
 	KeyThing     = "thing"
-	KeyClass     = "class"
 	KeyStreamSeq = "streamSeq"
 )
 
@@ -54,8 +88,18 @@ const (
 	DefaultMaxLength       = 256
 	DefaultMaxFutureSkew   = 5 * time.Minute
 	DefaultMaxPastSkew     = 24 * time.Hour
+	// DefaultArrivalTolerance bounds receivedAt (the rules engine's clock) against the
+	// record's Kinesis ApproximateArrivalTimestamp (Kinesis' clock). The rule stamps the
+	// message and its Kinesis action puts it on the stream within seconds; a minute covers
+	// the two services' clock difference and the action's latency. It also caps how far a
+	// forged receivedAt could move a device's state ahead: this plus MaxFutureSkew.
+	DefaultArrivalTolerance = time.Minute
+	// DefaultMaxEventAge is how old an asynchronous (direct mode) invocation can be when
+	// Lambda delivers it: the maximum event age constructs/processor sets for asynchronous
+	// functions (6 hours, also Lambda's default). Retries arrive up to that late.
+	DefaultMaxEventAge = 6 * time.Hour
 	// RuleOverheadBytes is what the topic rule adds to a device's message (topic, clientId,
-	// receivedAt), allowed on top of the class's MaxMessageBytes.
+	// receivedAt, class), allowed on top of the class's MaxMessageBytes.
 	RuleOverheadBytes = 512
 	// MaxDepth bounds nesting inside a record; fields are scalars, so anything deeper than a
 	// few levels is an attack or a bug.
@@ -87,31 +131,29 @@ type classSchema struct {
 	index        map[string]int
 	maxBytes     int
 	hasSensitive bool
+	// rule is the class's topic rule name when the rule prefix is known; ruleSuffix is
+	// "_<id>", what every rule name of the class ends with (topics.RuleName).
+	rule, ruleSuffix string
 	// jsonClass is `"class":"<id>"`.
 	jsonClass []byte
 }
 
-type thingInfo struct {
-	name  string
-	class *classSchema
-	// district is the metrics' District dimension ("unknown" when the fleet names none).
-	district string
-	// jsonThing is `{"thing":"<name>"`, the start of every stored line of this thing.
-	jsonThing []byte
-}
-
-// schema is the fleet compiled for lookups that allocate nothing.
+// schema is the fleet compiled for lookups that allocate nothing. It holds no things: a
+// device's name, class and district come from its record (see RuleKeys).
 type schema struct {
-	classes   map[string]*classSchema
-	things    map[string]*thingInfo
+	classes map[string]*classSchema
+	// districts maps each district id to itself, so a record's district can be kept without
+	// holding on to the record's memory.
+	districts map[string]string
 	maxRecord int
 }
 
-func compile(f *fleetspec.Fleet) (*schema, error) {
+// compile builds the schema; rulePrefix ("" when unknown) names the classes' rules.
+func compile(f *fleetspec.Fleet, rulePrefix string) (*schema, error) {
 	if f == nil {
 		return nil, errors.New("fleet is nil")
 	}
-	s := &schema{classes: map[string]*classSchema{}, things: map[string]*thingInfo{}}
+	s := &schema{classes: map[string]*classSchema{}, districts: map[string]string{}}
 	for _, c := range f.Classes {
 		if !validClassID(c.ID) {
 			return nil, fmt.Errorf("fleet: class id %q is not a lowercase letter followed by lowercase letters, digits or underscores", c.ID)
@@ -123,30 +165,21 @@ func compile(f *fleetspec.Fleet) (*schema, error) {
 		if err != nil {
 			return nil, err
 		}
+		cs.ruleSuffix = "_" + c.ID
+		if rulePrefix != "" {
+			cs.rule = topics.RuleName(rulePrefix, c.ID)
+		}
 		s.classes[c.ID] = cs
 		s.maxRecord = max(s.maxRecord, cs.maxBytes+RuleOverheadBytes)
 	}
-	for _, t := range f.Things {
-		if !validThingName(t.Name) {
-			return nil, fmt.Errorf("fleet: thing name %q is not 1-128 of [a-zA-Z0-9:_-]", t.Name)
+	for _, d := range f.Districts {
+		if !validClassID(d.ID) {
+			return nil, fmt.Errorf("fleet: district id %q is not a lowercase letter followed by lowercase letters, digits or underscores", d.ID)
 		}
-		if _, dup := s.things[t.Name]; dup {
-			return nil, fmt.Errorf("fleet: duplicate thing %q", t.Name)
+		if _, dup := s.districts[d.ID]; dup {
+			return nil, fmt.Errorf("fleet: duplicate district %q", d.ID)
 		}
-		cs, ok := s.classes[t.Class]
-		if !ok {
-			return nil, fmt.Errorf("fleet: thing %q has unknown class %q", t.Name, t.Class)
-		}
-		district := t.District
-		if district == "" {
-			district = unknownClass
-		}
-		s.things[t.Name] = &thingInfo{
-			name:      t.Name,
-			class:     cs,
-			district:  district,
-			jsonThing: jsonenc.AppendString([]byte(`{"`+KeyThing+`":`), t.Name),
-		}
+		s.districts[d.ID] = d.ID
 	}
 	return s, nil
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"math"
 	"strconv"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -12,11 +13,19 @@ import (
 
 // message is a validated record. Slices point into the record's data.
 type message struct {
-	thing      *thingInfo
-	msgID      []byte // msgId's characters (never escaped)
-	seq        int64
-	hasMsgID   bool
-	ts         int64
+	// thing is the thing name: clientId, equal to the topic's thing (and in stream mode to
+	// the partition key).
+	thing []byte
+	// class and district are the fleet's, set as soon as the record names a known one, so
+	// that a rejected record still counts under them; nil and "" otherwise.
+	class    *classSchema
+	district string
+	msgID    []byte // msgId's characters (never escaped)
+	seq      int64
+	hasMsgID bool
+	hasSeq   bool
+	ts       int64
+	// receivedAt is the rules engine's receive time, Unix ms.
 	receivedAt int64
 	mem        []member // the record's members
 	vals       []int32  // per class field, in the class's order: 1 + its index in mem, or 0
@@ -30,30 +39,46 @@ func (m *message) field(i int) *member {
 	return nil
 }
 
+// origin is what the transport vouches for about a record, from outside the record.
+type origin struct {
+	// direct: a topic rule invoked the function with this one message (no stream).
+	direct bool
+	// partitionKey is the Kinesis partition key, which the rule's action sets from
+	// clientid(); unused in direct mode, where the function has no such second source.
+	partitionKey string
+	// arrival is Kinesis' ApproximateArrivalTimestamp (stream) or the invocation time
+	// (direct), Unix ms.
+	arrival int64
+}
+
 // validator checks records against the compiled fleet.
 type validator struct {
 	schema    *schema
 	maxFuture int64 // ms
 	maxPast   int64 // ms
+	// arrivalTol bounds receivedAt against origin.arrival; maxEventAge is how late direct
+	// mode's asynchronous deliveries arrive at most (ms).
+	arrivalTol, maxEventAge int64
 }
 
-func newValidator(s *schema, maxFuture, maxPast time.Duration) *validator {
-	return &validator{schema: s, maxFuture: maxFuture.Milliseconds(), maxPast: maxPast.Milliseconds()}
+func newValidator(s *schema, maxFuture, maxPast, arrivalTol, maxEventAge time.Duration) *validator {
+	return &validator{schema: s, maxFuture: maxFuture.Milliseconds(), maxPast: maxPast.Milliseconds(),
+		arrivalTol: arrivalTol.Milliseconds(), maxEventAge: maxEventAge.Milliseconds()}
 }
 
-// check decodes and validates data into m. m's members go to d's arena and its field
-// indexes to vals, an arena the caller reuses; check returns vals grown and, for a rejected
-// record, the reason and a detail that never quotes a sensitive value.
-func (v *validator) check(d *decoder, data []byte, m *message, vals []int32) ([]int32, Reason, string) {
+// check decodes and validates data, which came through o, into m. m's members go to d's
+// arena and its field indexes to vals, an arena the caller reuses; check returns vals grown
+// and, for a rejected record, the reason and a detail that never quotes a sensitive value.
+func (v *validator) check(d *decoder, data []byte, o *origin, m *message, vals []int32) ([]int32, Reason, string) {
 	base := len(d.members)
-	vals, r, detail := v.checkIn(d, data, m, vals)
+	vals, r, detail := v.checkIn(d, data, o, m, vals)
 	if r != "" {
 		d.members = d.members[:base] // a rejected record keeps nothing in the arena
 	}
 	return vals, r, detail
 }
 
-func (v *validator) checkIn(d *decoder, data []byte, m *message, vals []int32) ([]int32, Reason, string) {
+func (v *validator) checkIn(d *decoder, data []byte, o *origin, m *message, vals []int32) ([]int32, Reason, string) {
 	*m = message{}
 	if len(data) > v.schema.maxRecord {
 		return vals, ReasonTooLarge, "record of " + strconv.Itoa(len(data)) + " bytes exceeds every class's limit"
@@ -65,17 +90,21 @@ func (v *validator) checkIn(d *decoder, data []byte, m *message, vals []int32) (
 	mem := d.members[base:len(d.members):len(d.members)]
 	m.mem = mem
 
-	var topic, client, received, msgID, seq, ts *member
+	var topic, client, received, class, msgID, seq, ts *member
+	var dupKey []byte
 	for i := range mem {
 		mb := &mem[i]
 		var slot **member
+		ruleKey := false
 		switch string(mb.key) {
 		case KeyTopic:
-			slot = &topic
+			slot, ruleKey = &topic, true
 		case KeyClientID:
-			slot = &client
+			slot, ruleKey = &client, true
 		case KeyReceivedAt:
-			slot = &received
+			slot, ruleKey = &received, true
+		case KeyClass:
+			slot, ruleKey = &class, true
 		case KeyMsgID:
 			slot = &msgID
 		case KeySeq:
@@ -86,34 +115,64 @@ func (v *validator) checkIn(d *decoder, data []byte, m *message, vals []int32) (
 			continue
 		}
 		if *slot != nil {
-			// Two clientIds (or topics) leave no trustworthy identity: refuse before using either.
-			return vals, ReasonDuplicateField, "key " + string(mb.key) + " appears twice"
+			if ruleKey {
+				// The payload carried a key the rule adds: refuse before using either value.
+				return vals, ReasonRuleKeyInPayload, "key " + string(mb.key) + " appears more than once: the payload carries a key the topic rule adds"
+			}
+			if dupKey == nil {
+				dupKey = mb.key
+			}
+			continue
 		}
 		*slot = mb
 	}
+	if dupKey != nil {
+		return vals, ReasonDuplicateField, "key " + string(dupKey) + " appears twice"
+	}
 
-	if topic == nil || topic.kind != kindString || client == nil || client.kind != kindString || received == nil {
-		return vals, ReasonMissingMetadata, "topic, clientId and receivedAt must be strings and a number"
+	if topic == nil || topic.kind != kindString || client == nil || client.kind != kindString ||
+		class == nil || class.kind != kindString || received == nil {
+		return vals, ReasonMissingMetadata, "topic, clientId and class must be strings and receivedAt a number"
 	}
 	receivedAt, ok := integer(received)
 	if !ok || receivedAt <= 0 {
 		return vals, ReasonMissingMetadata, "receivedAt is not a positive integer"
 	}
-	clientID := d.str(client)
-	_, thingName, ok := topics.TelemetryOrigin(d.strTemp(topic))
+	m.receivedAt = receivedAt
+	// Class and district first, so that whatever the verdict the record counts under them.
+	cs := v.schema.classes[string(d.inner(class))]
+	m.class = cs
+	topicStr := d.strTemp(topic)
+	district, thingName, ok := topics.TelemetryOrigin(topicStr)
+	if ok {
+		m.district = v.schema.districts[district]
+	}
 	if !ok {
 		return vals, ReasonInvalidTopic, "topic is not a telemetry topic"
 	}
+	if !validThingName(thingName) {
+		return vals, ReasonInvalidTopic, "the topic's thing name is not 1-128 of [a-zA-Z0-9:_-]"
+	}
+	clientID := d.str(client)
 	if thingName != string(clientID) {
 		return vals, ReasonThingMismatch, "topic names another thing than the client id"
 	}
-	ti := v.schema.things[string(clientID)]
-	if ti == nil {
-		return vals, ReasonUnknownThing, "client id is not a thing of the fleet"
+	if !o.direct && o.partitionKey != thingName {
+		return vals, ReasonPartitionKeyMismatch, "client id is not the stream's partition key (the rule sets it from clientid())"
 	}
-	cs := ti.class
-	m.thing = ti
-	m.receivedAt = receivedAt
+	if r, detail := v.checkArrival(o, receivedAt); r != "" {
+		return vals, r, detail
+	}
+	if cs == nil {
+		return vals, ReasonUnknownClass, "class " + strconv.Quote(truncate(d.inner(class), 64)) + " is not a device class of the fleet"
+	}
+	if rule, found := ruleOf(topicStr); found && !(cs.rule == "" && strings.HasSuffix(rule, cs.ruleSuffix) || cs.rule != "" && rule == cs.rule) {
+		return vals, ReasonClassMismatch, "the topic's rule is not the rule of class " + cs.id
+	}
+	if m.district == "" {
+		return vals, ReasonUnknownDistrict, "district " + strconv.Quote(truncate([]byte(district), 64)) + " is not a district of the fleet"
+	}
+	m.thing = clientID
 	if len(data) > cs.maxBytes+RuleOverheadBytes {
 		return vals, ReasonTooLarge, "record of " + strconv.Itoa(len(data)) + " bytes exceeds " + strconv.Itoa(cs.maxBytes) + " + " + strconv.Itoa(RuleOverheadBytes)
 	}
@@ -128,7 +187,7 @@ func (v *validator) checkIn(d *decoder, data []byte, m *message, vals []int32) (
 	guess := 0
 	for i := range mem {
 		mb := &mem[i]
-		if mb == topic || mb == client || mb == received || mb == msgID || mb == seq || mb == ts {
+		if mb == topic || mb == client || mb == received || mb == class || mb == msgID || mb == seq || mb == ts {
 			continue
 		}
 		// Devices usually send fields in the class's order: try the next one before hashing.
@@ -152,20 +211,23 @@ func (v *validator) checkIn(d *decoder, data []byte, m *message, vals []int32) (
 		return vals, ReasonUnknownField, "key " + strconv.Quote(truncate(unknown, 64)) + " is not a field of " + cs.id
 	}
 
-	switch {
-	case msgID != nil:
+	// Both id keys are checked whenever present: which one is the dedup id (msgId, else seq)
+	// does not exempt the other from validation.
+	if msgID == nil && seq == nil {
+		return vals, ReasonMissingMsgID, "neither msgId nor seq"
+	}
+	if msgID != nil {
 		if msgID.kind != kindString || msgID.esc || !validMsgID(msgID.val[1:len(msgID.val)-1]) {
 			return vals, ReasonInvalidMsgID, "msgId must be 1-128 of [A-Za-z0-9._:-]"
 		}
 		m.msgID, m.hasMsgID = msgID.val[1:len(msgID.val)-1], true
-	case seq != nil:
+	}
+	if seq != nil {
 		n, ok := integer(seq)
 		if !ok || n < 0 {
 			return vals, ReasonInvalidMsgID, "seq must be an integer in [0, 2^53]"
 		}
-		m.seq = n
-	default:
-		return vals, ReasonMissingMsgID, "neither msgId nor seq"
+		m.seq, m.hasSeq = n, true
 	}
 
 	if ts == nil {
@@ -199,6 +261,45 @@ func (v *validator) checkIn(d *decoder, data []byte, m *message, vals []int32) (
 		return vals, ReasonMissingField, "field " + missing + " is required"
 	}
 	return vals, "", ""
+}
+
+// checkArrival bounds receivedAt by what the transport vouches for. In stream mode Kinesis
+// stamped the record when the rule's action put it: receivedAt must lie within arrivalTol of
+// that. In direct mode the only outside clock is the invocation, and asynchronous retries
+// deliver up to maxEventAge late, so receivedAt may not be after the invocation (plus
+// arrivalTol) nor older than maxEventAge (plus arrivalTol): a delivery outside that window
+// cannot have come from Lambda's queue.
+func (v *validator) checkArrival(o *origin, receivedAt int64) (Reason, string) {
+	lo, hi := o.arrival-v.arrivalTol, o.arrival+v.arrivalTol
+	if o.direct {
+		lo -= v.maxEventAge
+	}
+	switch {
+	case receivedAt > hi:
+		what := "the record's stream arrival"
+		if o.direct {
+			what = "the invocation"
+		}
+		return ReasonArrivalSkew, "receivedAt is " + strconv.FormatInt(receivedAt-o.arrival, 10) + " ms after " + what
+	case receivedAt < lo:
+		what := "the record's stream arrival"
+		if o.direct {
+			what = "the invocation, beyond the oldest asynchronous retry"
+		}
+		return ReasonArrivalSkew, "receivedAt is " + strconv.FormatInt(o.arrival-receivedAt, 10) + " ms before " + what
+	}
+	return "", ""
+}
+
+// ruleOf returns the rule name of a Basic Ingest topic ("$aws/rules/<rule>/..."), without
+// allocating, and false for a topic without that prefix (topic() usually returns none).
+func ruleOf(topic string) (string, bool) {
+	rest, found := strings.CutPrefix(topic, "$aws/rules/")
+	if !found {
+		return "", false
+	}
+	rule, _, found := strings.Cut(rest, "/")
+	return rule, found
 }
 
 // checkField checks one present value against its field, filling val.i or val.f.
