@@ -318,7 +318,8 @@ func TestOTAAlarms(t *testing.T) {
 	for _, d := range ops.Resources("AWS::CloudWatch::Dashboard") {
 		if lit(d.Properties["DashboardName"]) == "SmartCity-dev-Rollouts" {
 			body := mustJSON(t, d.Properties["DashboardBody"])
-			rollouts = strings.Contains(body, "GROUP BY JobId")
+			rollouts = strings.Contains(body, "GROUP BY JobId") && strings.Count(body, "OtaFailedExecutionsAlarm") == 1 &&
+				strings.Count(body, "OtaRejectedExecutionsAlarm") == 1 && strings.Count(body, "OtaAbortedExecutionsAlarm") == 1
 		}
 	}
 	if !rollouts {

@@ -66,6 +66,7 @@ func (o *OTA) alarms(p Props) {
 			Threshold:          jsii.Number(threshold),
 			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
 			EvaluationPeriods:  jsii.Number(1),
+			DatapointsToAlarm:  jsii.Number(1),
 			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 		})
 		if p.AlarmAction != nil {
@@ -102,7 +103,7 @@ func (o *OTA) dashboard(p Props) {
 	d.AddWidgets(awscloudwatch.NewTextWidget(&awscloudwatch.TextWidgetProps{
 		Markdown: jsii.String("# Firmware rollouts (" + p.NamePrefix + ")\nOne series per job (`JobId`). Release, watch and " +
 			"cancel with `go run ./cmd/ota`; the job templates abort a rollout when " + fmtPercent(o.Rollout.AbortPercent) +
-			" of the first executions fail, reject or time out."),
+			" of the first " + strconv.Itoa(o.Rollout.AbortMinExecuted) + " executions fail, are rejected or time out."),
 		Width: jsii.Number(24), Height: jsii.Number(2),
 	}))
 	d.AddWidgets(
