@@ -308,11 +308,17 @@ func JobID(class, version, scope string, now time.Time) string {
 
 type signedObject struct{ key, version string }
 
+func requestToken(class, version, sum string) string {
+	h := sha256.Sum256([]byte(class + "\x00" + version + "\x00" + sum))
+	return hex.EncodeToString(h[:])[:40]
+}
+
 func (e *Env) sign(ctx context.Context, c Clients, class, version, sum, key, objVersion string, res *Result) (signedObject, error) {
 	start, err := c.StartSigningJob.StartSigningJob(ctx, &signer.StartSigningJobInput{
 		ProfileName: aws.String(e.Profile),
-		// The same image of the same release signs once, however often the command is retried.
-		ClientRequestToken: aws.String(sum[:32] + "-" + class),
+		// The same image of the same release signs once, however often the command is retried;
+		// a rollback (the same image under a new version) is a new signing job.
+		ClientRequestToken: aws.String(requestToken(class, version, sum)),
 		Source: &signertypes.Source{S3: &signertypes.S3Source{
 			BucketName: aws.String(e.Bucket), Key: aws.String(key), Version: aws.String(objVersion),
 		}},

@@ -225,6 +225,9 @@ func TestReleaseClassWide(t *testing.T) {
 	if aws.ToString(f.signing.ProfileName) != "smartcity_dev_firmware" || aws.ToString(src.Version) != "v-image" || aws.ToString(src.Key) != aws.ToString(f.put.Key) {
 		t.Errorf("signing job %+v / source %+v", f.signing, src)
 	}
+	if tok := aws.ToString(f.signing.ClientRequestToken); len(tok) != 40 {
+		t.Errorf("client request token %q", tok)
+	}
 	if strings.Count(out.String(), "signing job sig-1: InProgress") != 2 || !strings.Contains(out.String(), "go run ./cmd/ota status -job "+res.JobID) {
 		t.Errorf("progress output:\n%s", out.String())
 	}
