@@ -11,7 +11,19 @@ const (
 	// (<fleet>_<stage>_<class>); validation keeps every rule name within AWS's limit for any
 	// stage up to this length.
 	MaxStageLength = 8
+	// Firmware image limits per class (maxFirmwareBytes): 1 KiB to 2 GiB, default 16 MiB.
+	DefaultFirmwareLimit int64 = 16 << 20
+	MinFirmwareLimit     int64 = 1 << 10
+	MaxFirmwareLimit     int64 = 2 << 30
 )
+
+// FirmwareLimit is the largest firmware image in bytes the class may be released.
+func (c DeviceClass) FirmwareLimit() int64 {
+	if c.MaxFirmwareBytes > 0 {
+		return c.MaxFirmwareBytes
+	}
+	return DefaultFirmwareLimit
+}
 
 // MessageLimit is the largest telemetry message in bytes a device of this class may send.
 func (c DeviceClass) MessageLimit() int {

@@ -48,6 +48,9 @@ type DeviceClass struct {
 	Commands []Command `json:"commands"`
 	// MaxMessageBytes bounds one telemetry message. Default: 4096.
 	MaxMessageBytes int `json:"maxMessageBytes,omitempty"`
+	// MaxFirmwareBytes bounds a firmware image released to the class (cmd/ota refuses a bigger
+	// file before uploading it). Default: 16 MiB (DefaultFirmwareLimit).
+	MaxFirmwareBytes int64 `json:"maxFirmwareBytes,omitempty"`
 }
 
 // FieldType is the JSON type of a telemetry field or command parameter.

@@ -143,6 +143,11 @@ func TestInvalidFleets(t *testing.T) {
 			path: "classes[0].maxMessageBytes", want: "200000 is outside 64..131072",
 		},
 		{
+			name: "firmware limit below 1 KiB",
+			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0)["maxFirmwareBytes"] = 100 },
+			path: "classes[0].maxFirmwareBytes", want: "100 is outside 1024..2147483648",
+		},
+		{
 			name: "invalid class id",
 			edit: func(t *testing.T, doc map[string]any, _ string) {
 				at(doc, "classes", 0)["id"] = "street-light"

@@ -10,6 +10,8 @@ type Platform struct {
 	Fleet      *Fleet
 	Ingestion  *Ingestion
 	Operations *Operations
+	// OTA is over-the-air updates, in the Foundation and Operations stacks (stacks/ota.go).
+	OTA *OTA
 }
 
 // NewPlatform builds the four stacks into app and applies the synth-time checks (cdk-nag
@@ -20,6 +22,7 @@ func NewPlatform(app constructs.Construct, cfg Config) *Platform {
 	p.Fleet = NewFleet(app, cfg, p.Foundation)
 	p.Ingestion = NewIngestion(app, cfg, p.Foundation)
 	p.Operations = NewOperations(app, cfg, p.Foundation, p.Fleet, p.Ingestion)
+	p.OTA = NewOTA(cfg, p.Foundation, p.Operations)
 	ApplyChecks(app)
 	return p
 }

@@ -61,6 +61,24 @@ var AcceptedFindings = []AcceptedFinding{
 			"regions and budget; versioning, lifecycle and RETAIN protect the data in-region.",
 	},
 	{
+		Rules: []string{"NIST.800.53.R5-S3BucketReplicationEnabled"},
+		Where: "the firmware bucket (OTA)",
+		Path:  regexp.MustCompile(`/Firmware/Bucket/Resource/Resource$`),
+		Reason: "Firmware images are build artifacts the city can upload again; cross-region replication is each city's " +
+			"disaster-recovery choice. Versioning and Object Lock (governance retention) protect every released image in-region.",
+	},
+	{
+		Rules: []string{"AwsSolutions-IAM5"},
+		Where: "OTA presigned-URL roles (one device class's firmware prefix)",
+		Type:  "AWS::IAM::Policy",
+		Path:  regexp.MustCompile(`/Ota/Class-[a-z0-9_]+/PresignRole/DefaultPolicy/Resource$`),
+		AppliesToPattern: []string{`^Resource::<FirmwareBucket[A-Za-z0-9]+\.Arn>/firmware/[a-z0-9_]+/\*$`,
+			`^Resource::arn:` + ArnPart + `:s3:::[^/]+/firmware/[a-z0-9_]+/\*$`},
+		Reason: "AWS IoT Jobs presigns the download URL of whichever image a release names, and each release uploads a new " +
+			"object (firmware/<class>/<version>/<file>), so the role reads that class's prefix: s3:GetObject only, never " +
+			"another class's images, and kms:Decrypt only through S3.",
+	},
+	{
 		Rules: []string{"NIST.800.53.R5-DynamoDBInBackupPlan"},
 		Where: "DynamoDB tables",
 		Type:  "AWS::DynamoDB::Table",

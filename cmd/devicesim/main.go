@@ -44,6 +44,9 @@ func run(args []string) error {
 		timeout    = fs.Duration("timeout", sim.DefaultTimeout, "bound on connecting and on each acknowledgement")
 		noDelta    = fs.Bool("no-shadow-delta", false, "do not subscribe to the shadow's delta topic")
 		verbose    = fs.Bool("v", false, "log every telemetry message")
+		// OTA (sim/jobs.go): firmware updates over AWS IoT Jobs, off unless a certificate is pinned.
+		otaCert  = fs.String("ota-cert", "", "pinned code-signing certificate, PEM: take firmware updates over AWS IoT Jobs and apply only images it signed")
+		firmware = fs.String("firmware-version", "1.0.0", "firmware version the device runs (with --ota-cert); lower or equal releases are refused")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -77,12 +80,19 @@ func run(args []string) error {
 		}
 		*rulePrefix = fleet.RulePrefix(*stage)
 	}
+	var jobs *sim.Jobs // OTA hook
+	if *otaCert != "" {
+		if jobs, err = sim.NewJobs(sim.JobsConfig{Thing: *thing, Class: dc.ID, FirmwareVersion: *firmware,
+			CodeSigningCertFile: *otaCert, Logger: logger}); err != nil {
+			return err
+		}
+	}
 	d, err := sim.New(sim.Config{
 		Endpoint: *endpoint, Port: *port, ALPN: *alpn,
 		CertFile: *certFile, KeyFile: *keyFile, CAFile: *caFile,
 		Thing: *thing, Class: dc, District: dist, RulePrefix: *rulePrefix,
 		Rate: *rate, Count: *count, Timeout: *timeout,
-		SkipShadowDelta: *noDelta, Logger: logger,
+		SkipShadowDelta: *noDelta, Logger: logger, Jobs: jobs,
 	})
 	if err != nil {
 		return err

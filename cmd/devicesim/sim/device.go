@@ -76,6 +76,9 @@ type Config struct {
 	SkipShadowDelta bool
 	// Logger. Default: slog.Default().
 	Logger *slog.Logger
+	// Jobs, when set, takes firmware updates over AWS IoT Jobs on this connection (jobs.go).
+	// Default: nil, no updates.
+	Jobs *Jobs
 	// Rand and Now make telemetry reproducible in tests. Default: random seed, time.Now.
 	Rand *mrand.Rand
 	Now  func() time.Time
@@ -209,6 +212,9 @@ func (d *Device) Connect(ctx context.Context) error {
 	if !d.cfg.SkipShadowDelta {
 		subs = append(subs, topics.ShadowDelta(d.cfg.Thing))
 	}
+	if d.cfg.Jobs != nil { // OTA hook (jobs.go)
+		subs = append(subs, d.cfg.Jobs.Subscriptions()...)
+	}
 	for _, topic := range subs {
 		if err := Subscribe(ctx, client, topic, d.cfg.Timeout); err != nil {
 			d.Close()
@@ -241,6 +247,8 @@ func (d *Device) Run(ctx context.Context) error {
 	if err := publish(); err != nil {
 		return ignoreCancel(ctx, err)
 	}
+	jobsErr, stopJobs := d.runJobs(ctx) // OTA hook (jobs.go)
+	defer stopJobs()
 	for d.cfg.Count == 0 || sent < d.cfg.Count {
 		select {
 		case <-ctx.Done():
@@ -254,6 +262,8 @@ func (d *Device) Run(ctx context.Context) error {
 				return fmt.Errorf("connection to %s lost: %w", d.addr, cause)
 			}
 			return fmt.Errorf("connection to %s lost", d.addr)
+		case err := <-jobsErr:
+			return ignoreCancel(ctx, err)
 		case p := <-d.inbox:
 			if err := d.handle(ctx, p); err != nil {
 				return ignoreCancel(ctx, err)
@@ -339,6 +349,10 @@ func (d *Device) handle(ctx context.Context, p *paho.Publish) error {
 		}
 		d.log.Info("applied shadow delta", "state", changes)
 	default:
+		if d.cfg.Jobs != nil && d.cfg.Jobs.Owns(p.Topic) { // OTA hook (jobs.go)
+			d.cfg.Jobs.Deliver(p)
+			return nil
+		}
 		d.log.Warn("message on unexpected topic", "topic", p.Topic)
 		return nil
 	}
