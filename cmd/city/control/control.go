@@ -68,10 +68,10 @@ type Counts struct {
 
 // CommandRecord is one audited command request.
 type CommandRecord struct {
-	RequestedAt                       time.Time
-	Thing, Command, Params, Caller    string
-	Outcome, Reason                   string
-	Status                            int
+	RequestedAt                    time.Time
+	Thing, Command, Params, Caller string
+	Outcome, Reason                string
+	Status                         int
 }
 
 // CommandResult is the command API's answer to one request.
@@ -181,7 +181,6 @@ func (s *Server) sameOrigin(r *http.Request) bool {
 	u, err := url.Parse(src)
 	return err == nil && u.Scheme == "https" && u.Host == r.Host
 }
-
 
 func (s *Server) requireSession(next func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

@@ -65,7 +65,7 @@ type Stats struct {
 // StatsSnapshot is a copy of Stats.
 type StatsSnapshot struct {
 	Received, Accepted, Rejected, Duplicates, Unrouted, Batches int
-	RejectedByReason                                           map[string]int
+	RejectedByReason                                            map[string]int
 }
 
 // Snapshot copies the counts.
