@@ -122,12 +122,13 @@ func (cfg *Config) defaults() error {
 	return nil
 }
 
-// Start brings the city up, step by step, and stops what it started if a step fails.
+// Start brings the city up, step by step, and stops what it started if a step fails. ctx
+// bounds the start only; the city runs until Close.
 func Start(ctx context.Context, cfg Config) (_ *City, err error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	runCtx, cancel := context.WithCancel(context.Background())
 	c := &City{cancel: cancel, Stats: &Stats{rejectedByReason: map[string]int{}}}
 	defer func() {
 		if err != nil {
@@ -219,7 +220,7 @@ func Start(ctx context.Context, cfg Config) (_ *City, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c.bridge, err = startBridge(ctx, c.BrokerAddr(), rulesTLS, f, c.Prefix, p, c.Stats, cfg.Logger.With("component", "rules"))
+	c.bridge, err = startBridge(runCtx, c.BrokerAddr(), rulesTLS, f, c.Prefix, p, c.Stats, cfg.Logger.With("component", "rules"))
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +253,7 @@ func Start(ctx context.Context, cfg Config) (_ *City, err error) {
 			simulated = append(simulated, t)
 		}
 	}
-	c.devices, err = startDevices(ctx, simulated, f, c.Prefix, c.BrokerHost, c.BrokerPort, cfg.Rate, c.ClientTLS, cfg.Logger.With("component", "device"))
+	c.devices, err = startDevices(runCtx, simulated, f, c.Prefix, c.BrokerHost, c.BrokerPort, cfg.Rate, c.ClientTLS, cfg.Logger.With("component", "device"))
 	if err != nil {
 		return nil, err
 	}

@@ -210,7 +210,14 @@ type CommandReply struct {
 
 // Send posts a command for thing on behalf of operator.
 func (c *CommandClient) Send(ctx context.Context, operator, thing, command string, params map[string]any) (CommandReply, error) {
-	body, err := json.Marshal(map[string]any{"command": command, "params": params})
+	// The API takes parameters beside "command" ({"command": "set-light", "on": true});
+	// "command" and "delivery" are reserved and no command declares them as parameters.
+	req := map[string]any{}
+	for k, v := range params {
+		req[k] = v
+	}
+	req["command"] = command
+	body, err := json.Marshal(req)
 	if err != nil {
 		return CommandReply{}, err
 	}
