@@ -61,7 +61,8 @@ ifeq ($(CHROMIUM),)
 endif
 
 city: deps broker ## run the platform on 127.0.0.1: devices, broker, rules, processor, command API, Control Center (Ctrl-C stops)
-	go run ./cmd/city $(CITY_FLAGS)
+	go build -o bin/city ./cmd/city
+	./bin/city $(CITY_FLAGS)
 
 synth: deps ## synthesize every stack into cdk.out/ (STAGE=dev|prod)
 	cdk synth --quiet -c stage=$(STAGE)
