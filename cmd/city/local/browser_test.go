@@ -42,7 +42,12 @@ func chromium(t *testing.T) string {
 func TestControlCenterInBrowser(t *testing.T) {
 	bin := chromium(t)
 	op, password := testOperator(t)
-	c := startCity(t, []control.Operator{op})
+	devices := 6
+	if *screenshot {
+		// One device of each class in each district, for a page that shows the whole city.
+		devices = 18
+	}
+	c := startCity(t, devices, []control.Operator{op})
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin),
@@ -152,6 +157,9 @@ func TestControlCenterInBrowser(t *testing.T) {
 	}
 
 	if *screenshot {
+		publishBad(ctx, t, c)
+		// Let the switch settle (its "Sending" label clears) and the reject be counted.
+		time.Sleep(6 * time.Second)
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatalf("screenshot: %v", err)

@@ -71,7 +71,7 @@ func requireTools(t *testing.T, root string) {
 
 // startCity runs a small city for one test and stops every process it started when the test
 // ends.
-func startCity(t *testing.T, operators []control.Operator) *local.City {
+func startCity(t *testing.T, devices int, operators []control.Operator) *local.City {
 	t.Helper()
 	root := moduleRoot(t)
 	requireTools(t, root)
@@ -79,7 +79,7 @@ func startCity(t *testing.T, operators []control.Operator) *local.City {
 	defer cancel()
 	var progress strings.Builder
 	c, err := local.Start(ctx, local.Config{
-		Root: root, StateDir: t.TempDir(), Devices: 6, Rate: 1, Addr: "127.0.0.1:0",
+		Root: root, StateDir: t.TempDir(), Devices: devices, Rate: 1, Addr: "127.0.0.1:0",
 		Idle: []local.Thing{idleThing}, Operators: operators, Progress: &progress,
 		Logger: testLogger(),
 	})
@@ -173,7 +173,7 @@ func archiveLines(ctx context.Context, c *local.City, prefix string) ([]map[stri
 // its reason.
 func TestCityEndToEnd(t *testing.T) {
 	op, _ := testOperator(t)
-	c := startCity(t, []control.Operator{op})
+	c := startCity(t, 6, []control.Operator{op})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
@@ -259,20 +259,7 @@ func TestCityEndToEnd(t *testing.T) {
 	})
 
 	t.Run("bad message to rejected with its reason", func(t *testing.T) {
-		tlsCfg, err := c.ClientTLS(idleThing.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dev, err := sim.Dial(ctx, sim.DialOptions{Addr: c.BrokerAddr(), TLS: tlsCfg, ClientID: idleThing.Name, Timeout: 10 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer dev.Disconnect(&paho.Disconnect{})
-		topic := topics.Telemetry(topics.RuleName(c.Prefix, idleThing.Class), idleThing.District, idleThing.Name)
-		payload := fmt.Sprintf(`{"msgId":"bad-1","ts":%d,"on":"yes","brightness":50}`, time.Now().UnixMilli())
-		if err := sim.Publish(ctx, dev, topic, []byte(payload), 10*time.Second); err != nil {
-			t.Fatal(err)
-		}
+		publishBad(ctx, t, c)
 		prefix := "rejected/reason=" + string(pipeline.ReasonWrongType) + "/"
 		eventually(t, "rejected line for "+idleThing.Name+" under "+prefix, func() (bool, error) {
 			lines, err := archiveLines(ctx, c, prefix)
@@ -323,4 +310,23 @@ func testLogger() *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// publishBad publishes, as idleThing, a street light message whose "on" is a string.
+func publishBad(ctx context.Context, t *testing.T, c *local.City) {
+	t.Helper()
+	tlsCfg, err := c.ClientTLS(idleThing.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := sim.Dial(ctx, sim.DialOptions{Addr: c.BrokerAddr(), TLS: tlsCfg, ClientID: idleThing.Name, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Disconnect(&paho.Disconnect{})
+	topic := topics.Telemetry(topics.RuleName(c.Prefix, idleThing.Class), idleThing.District, idleThing.Name)
+	payload := fmt.Sprintf(`{"msgId":"bad-%d","ts":%d,"on":"yes","brightness":50}`, time.Now().UnixNano(), time.Now().UnixMilli())
+	if err := sim.Publish(ctx, dev, topic, []byte(payload), 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
 }
