@@ -63,7 +63,7 @@ type broker struct {
 	LogFile string
 }
 
-func startBroker(dir string, port int, caFile string, server KeyPair, acl string) (*broker, error) {
+func startBroker(dir string, port int, caFile, crlFile string, server KeyPair, acl string) (*broker, error) {
 	bin, err := findMosquitto()
 	if err != nil {
 		return nil, err
@@ -93,6 +93,8 @@ func startBroker(dir string, port int, caFile string, server KeyPair, acl string
 		"acl_file " + aclFile,
 		fmt.Sprintf("listener %d 127.0.0.1", port),
 		"cafile " + caFile,
+		// Quarantined things' certificates are revoked here.
+		"crlfile " + crlFile,
 		"certfile " + server.CertFile,
 		"keyfile " + server.KeyFile,
 		// require_certificate is mutual TLS; use_identity_as_username makes the certificate's

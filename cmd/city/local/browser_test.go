@@ -47,7 +47,7 @@ func TestControlCenterInBrowser(t *testing.T) {
 		// One device of each class in each district, for a page that shows the whole city.
 		devices = 18
 	}
-	c := startCity(t, devices, []control.Operator{op})
+	c := startCity(t, devices, nil, []control.Operator{op})
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin),

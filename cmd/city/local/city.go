@@ -8,6 +8,7 @@ package local
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -189,8 +190,22 @@ func Start(ctx context.Context, cfg Config) (_ *City, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Quarantine as Device Defender's mitigation does it: the certificate is deactivated
+	// (revoked here) besides the deny-all group policy (no per-thing ACL lines here).
+	var revoked []*x509.Certificate
+	for _, q := range reg.Quarantined() {
+		kp, err := c.PKI.Client(q)
+		if err != nil {
+			return nil, err
+		}
+		revoked = append(revoked, kp.Cert)
+	}
+	crl, err := c.PKI.WriteCRL(revoked)
+	if err != nil {
+		return nil, err
+	}
 	runDir := filepath.Join(cfg.StateDir, "run")
-	c.broker, err = startBroker(filepath.Join(runDir, "broker"), 0, c.PKI.CAFile, c.ServerCert, acl)
+	c.broker, err = startBroker(filepath.Join(runDir, "broker"), 0, c.PKI.CAFile, crl, c.ServerCert, acl)
 	if err != nil {
 		return nil, err
 	}

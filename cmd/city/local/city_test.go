@@ -71,7 +71,7 @@ func requireTools(t *testing.T, root string) {
 
 // startCity runs a small city for one test and stops every process it started when the test
 // ends.
-func startCity(t *testing.T, devices int, operators []control.Operator) *local.City {
+func startCity(t *testing.T, devices int, quarantine []string, operators []control.Operator) *local.City {
 	t.Helper()
 	root := moduleRoot(t)
 	requireTools(t, root)
@@ -80,7 +80,7 @@ func startCity(t *testing.T, devices int, operators []control.Operator) *local.C
 	var progress strings.Builder
 	c, err := local.Start(ctx, local.Config{
 		Root: root, StateDir: t.TempDir(), Devices: devices, Rate: 1, Addr: "127.0.0.1:0",
-		Idle: []local.Thing{idleThing}, Operators: operators, Progress: &progress,
+		Idle: []local.Thing{idleThing}, Quarantine: quarantine, Operators: operators, Progress: &progress,
 		Logger: testLogger(),
 	})
 	if err != nil {
@@ -173,7 +173,9 @@ func archiveLines(ctx context.Context, c *local.City, prefix string) ([]map[stri
 // its reason.
 func TestCityEndToEnd(t *testing.T) {
 	op, _ := testOperator(t)
-	c := startCity(t, 6, []control.Operator{op})
+	// Simulate(6) makes one device per class in old_town; the camera is quarantined.
+	const quarantined = "cam-old-town-001"
+	c := startCity(t, 6, []string{quarantined}, []control.Operator{op})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
@@ -276,6 +278,24 @@ func TestCityEndToEnd(t *testing.T) {
 		snap := c.Stats.Snapshot()
 		if snap.RejectedByReason[string(pipeline.ReasonWrongType)] < 1 {
 			t.Errorf("rejected counts %v have no %s", snap.RejectedByReason, pipeline.ReasonWrongType)
+		}
+	})
+
+	t.Run("a quarantined device cannot connect", func(t *testing.T) {
+		if got := c.Registry.Quarantined(); len(got) != 1 || got[0] != quarantined {
+			t.Fatalf("quarantine group %v", got)
+		}
+		tlsCfg, err := c.ClientTLS(quarantined)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dev, err := sim.Dial(ctx, sim.DialOptions{Addr: c.BrokerAddr(), TLS: tlsCfg, ClientID: quarantined, Timeout: 10 * time.Second})
+		if err == nil {
+			dev.Disconnect(&paho.Disconnect{})
+			t.Fatalf("%s connected with its revoked certificate", quarantined)
+		}
+		if m, _ := stateItem(ctx, c, quarantined); m != nil {
+			t.Errorf("quarantined %s has state %v", quarantined, m)
 		}
 	})
 

@@ -147,6 +147,30 @@ func (p *PKI) leaf(name string, tmpl *x509.Certificate) (KeyPair, error) {
 	return kp, nil
 }
 
+// WriteCRL writes the CA's revocation list of the given certificates to crl.pem and returns
+// its path: the broker refuses a revoked certificate at the TLS handshake, as AWS IoT refuses
+// a deactivated one (UpdateCertificate INACTIVE). An empty list is still a valid CRL.
+func (p *PKI) WriteCRL(revoked []*x509.Certificate) (string, error) {
+	var entries []x509.RevocationListEntry
+	for _, c := range revoked {
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: c.SerialNumber, RevocationTime: time.Now()})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number:                    big.NewInt(time.Now().UnixNano()),
+		ThisUpdate:                time.Now().Add(-time.Minute),
+		NextUpdate:                time.Now().Add(leafLifetime),
+		RevokedCertificateEntries: entries,
+	}, p.ca, p.caKey)
+	if err != nil {
+		return "", fmt.Errorf("crl: %w", err)
+	}
+	path := filepath.Join(p.Dir, "crl.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return path, nil
+}
+
 // Pool is a certificate pool holding only the local CA.
 func (p *PKI) Pool() *x509.CertPool {
 	pool := x509.NewCertPool()
