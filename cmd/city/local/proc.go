@@ -49,7 +49,10 @@ func startProcess(name, bin string, args []string, addr string, timeout time.Dur
 	p := &process{name: name, out: &syncBuffer{}, exited: make(chan error, 1)}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group keeps a terminal's Ctrl-C from reaching it before the city stops
+	// it in order; Pdeathsig kills it if the city itself dies (a test binary's timeout panic),
+	// so no broker or emulator outlives its parent.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)
 	}
