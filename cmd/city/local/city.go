@@ -153,6 +153,7 @@ func Start(ctx context.Context, cfg Config) (_ *City, err error) {
 	if err != nil {
 		return nil, err
 	}
+	reg.Prefix = c.Prefix
 	for _, t := range cfg.Idle {
 		if _, dup := reg.things[t.Name]; dup {
 			return nil, fmt.Errorf("idle thing %s is also simulated", t.Name)

@@ -40,7 +40,8 @@ const OperatorHeader = "X-City-Operator"
 
 // handlerFleet is the fleet the command handler looks things up in. On this branch the
 // handler still finds a thing in the fleet's things; the registry provides them. When the
-// handler looks things up through its registry interface, pass the registry instead.
+// handler looks things up through its one-method DescribeThing interface, pass the Registry
+// (it implements DescribeThing as *iot.Client does) and drop this.
 func handlerFleet(f *fleetspec.Fleet, reg *Registry) *fleetspec.Fleet { return pipelineFleet(f, reg) }
 
 // dataPlane publishes as the commands client: iot:Publish and a minimal classic shadow.

@@ -1,10 +1,15 @@
 package local
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/policies"
@@ -23,6 +28,8 @@ type Thing struct {
 // Registry plays the AWS IoT registry for the local city: the processor, the command handler
 // and the broker's ACL look things up here. It also holds the quarantine thing group.
 type Registry struct {
+	// Prefix is the topic rule prefix: a thing's type is topics.RuleName(Prefix, class).
+	Prefix      string
 	mu          sync.RWMutex
 	things      map[string]Thing
 	order       []string
@@ -132,4 +139,23 @@ func (r *Registry) isQuarantined(name string) bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.quarantined[name]
+}
+
+// DescribeThing answers as the IoT control plane does (an *iot.Client's method), so code that
+// looks things up through a one-method DescribeThing interface (the command handler, the
+// remediation functions) can use the local registry unchanged: thing type = the class's rule
+// name, attribute district; an unknown thing is a ResourceNotFoundException.
+func (r *Registry) DescribeThing(_ context.Context, in *iot.DescribeThingInput, _ ...func(*iot.Options)) (*iot.DescribeThingOutput, error) {
+	name := aws.ToString(in.ThingName)
+	t, ok := r.Describe(name)
+	if !ok {
+		return nil, &iottypes.ResourceNotFoundException{Message: aws.String("Thing " + name + " cannot be found.")}
+	}
+	return &iot.DescribeThingOutput{
+		ThingName:       aws.String(t.Name),
+		ThingTypeName:   aws.String(topics.RuleName(r.Prefix, t.Class)),
+		Attributes:      map[string]string{topics.DistrictAttribute: t.District},
+		DefaultClientId: aws.String(t.Name),
+		Version:         1,
+	}, nil
 }

@@ -1,12 +1,18 @@
 package local
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/topics"
@@ -207,5 +213,25 @@ func TestConfigRefusesNonLoopbackAddress(t *testing.T) {
 	cfg := Config{Root: "/x", Addr: "127.0.0.1:0"}
 	if err := cfg.defaults(); err != nil {
 		t.Errorf("127.0.0.1:0 refused: %v", err)
+	}
+}
+
+func TestRegistryDescribeThingAnswersLikeIoT(t *testing.T) {
+	reg, err := Simulate(devFleet(t), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.Prefix = "smartcity_dev"
+	out, err := reg.DescribeThing(context.Background(), &iot.DescribeThingInput{ThingName: aws.String("sl-old-town-001")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(out.ThingTypeName) != "smartcity_dev_street_light" || out.Attributes[topics.DistrictAttribute] != "old_town" {
+		t.Errorf("describe: type %q, attributes %v", aws.ToString(out.ThingTypeName), out.Attributes)
+	}
+	_, err = reg.DescribeThing(context.Background(), &iot.DescribeThingInput{ThingName: aws.String("nope")})
+	var nf *iottypes.ResourceNotFoundException
+	if !errors.As(err, &nf) {
+		t.Errorf("unknown thing: %v, want ResourceNotFoundException", err)
 	}
 }
