@@ -161,9 +161,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Strict-Transport-Security", "max-age=31536000")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
-	if r.Method == http.MethodPost && !s.sameOrigin(r) {
-		http.Error(w, "cross-origin request refused", http.StatusForbidden)
-		return
+	if r.Method == http.MethodPost {
+		if !s.sameOrigin(r) {
+			http.Error(w, "cross-origin request refused", http.StatusForbidden)
+			return
+		}
+		// Every form here is a few short fields.
+		r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	}
 	s.mux.ServeHTTP(w, r)
 }
@@ -240,7 +244,6 @@ func (s *Server) renderLogin(w http.ResponseWriter, status int, msg string) {
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	c, _ := r.Cookie(loginCookie)
 	if c == nil || !tokensEqual(r.PostFormValue("csrf"), c.Value) {
 		s.renderLogin(w, http.StatusForbidden, "The sign-in form expired. Please try again.")
