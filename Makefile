@@ -1,6 +1,7 @@
 # The smart-city IoT platform. Every target installs what it needs first:
 #   make synth   synthesize all four stacks into cdk.out/ (fails on any unsuppressed finding)
 #   make test    run every test (unit, synth, emulator and broker tests)
+#   make city    run the whole platform on this machine (127.0.0.1) with the web Control Center
 # See README.md for the rest.
 
 SHELL := /bin/bash
@@ -17,8 +18,11 @@ GOTEST_FLAGS ?= -count=1 -timeout 30m
 BENCH_COUNT ?= 6
 BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 MOSQUITTO := $(shell command -v mosquitto 2>/dev/null || ls /usr/sbin/mosquitto 2>/dev/null)
+CHROMIUM := $(shell command -v chromium 2>/dev/null || command -v chromium-browser 2>/dev/null)
+# make city: CITY_FLAGS="-devices 48 -rate 0.5" (go run ./cmd/city -h lists them)
+CITY_FLAGS ?=
 
-.PHONY: help deps node-deps go-deps broker synth diff deploy test test-unit bench fuzz lint clean
+.PHONY: help deps node-deps go-deps broker chromium city synth diff deploy test test-unit bench fuzz lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +52,18 @@ ifeq ($(MOSQUITTO),)
 	@systemctl disable --now mosquitto >/dev/null 2>&1 || true
 endif
 
+chromium: ## install Chromium (Debian) for the Control Center's browser test
+ifeq ($(CHROMIUM),)
+	@echo "installing chromium (Debian package) for the browser test"
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+endif
+
+city: deps broker ## run the platform on 127.0.0.1: devices, broker, rules, processor, command API, Control Center (Ctrl-C stops)
+	go build -o bin/city ./cmd/city
+	./bin/city $(CITY_FLAGS)
+
 synth: deps ## synthesize every stack into cdk.out/ (STAGE=dev|prod)
 	cdk synth --quiet -c stage=$(STAGE)
 	@echo "cdk.out/: $$(ls cdk.out/*.template.json | wc -l) templates for stage $(STAGE)"
@@ -58,8 +74,8 @@ diff: deps ## compare with what is deployed (needs AWS credentials)
 deploy: deps ## deploy every stack (needs AWS credentials and cdk bootstrap)
 	cdk deploy --all -c stage=$(STAGE) --require-approval broadening
 
-test: deps broker ## run every test
-	SMARTCITY_REQUIRE_EMULATORS=1 SMARTCITY_REQUIRE_BROKER=1 go test $(GOTEST_FLAGS) ./...
+test: deps broker chromium ## run every test
+	SMARTCITY_REQUIRE_EMULATORS=1 SMARTCITY_REQUIRE_BROKER=1 SMARTCITY_REQUIRE_BROWSER=1 go test $(GOTEST_FLAGS) ./...
 
 bench: deps ## run the benchmarks and summarize them with benchstat (results in .bench/)
 	@mkdir -p .bench
@@ -87,4 +103,4 @@ lint: node_modules/go.mod ## gofmt and go vet
 	go vet ./...
 
 clean: ## remove build output
-	rm -rf cdk.out .bench
+	rm -rf cdk.out .bench .city

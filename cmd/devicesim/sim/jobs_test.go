@@ -193,32 +193,21 @@ func (s *jobsService) update(t *testing.T, thing, jobID string) jobUpdate {
 	}
 }
 
-// jobsACL derives the broker ACL from the device policy's job statements (topics under
-// $aws/things/<thing>/jobs/) and its Connect statement, so the test runs under exactly what
-// the policy allows for jobs. The telemetry line stands in for the policy's telemetry
-// statement: it names the district attribute, which mosquitto cannot express.
+// jobsACL derives the broker ACL from the whole device policy, with the test's devices
+// registered as street lights in old_town, so the flow runs under exactly what the policy
+// allows.
 func jobsACL(t *testing.T) string {
 	t.Helper()
 	doc := policies.Device(streetLight, topics.RuleName(rulePrefix, streetLight.ID))
-	var kept []policies.Statement
-	for _, st := range doc.Statements {
-		var res []policies.Resource
-		for _, r := range st.Resources {
-			if strings.Contains(string(r), "/jobs/") || st.Sid == "ConnectAsOwnThing" {
-				res = append(res, r)
-			}
-		}
-		if len(res) > 0 {
-			st.Resources = res
-			kept = append(kept, st)
-		}
+	var reg policies.Registry
+	for _, name := range []string{"sl-ota-good", "sl-ota-tampered", "sl-ota-rogue", "sl-ota-unsigned", "sl-ota-downgrade", "sl-ota-same", "sl-ota-class", "sl-ota-slow"} {
+		reg = append(reg, policies.CityThing(name, topics.RuleName(rulePrefix, streetLight.ID), "old_town"))
 	}
-	doc.Statements = kept
-	acl, err := policies.MosquittoACL(doc)
+	acl, err := policies.MosquittoACL(reg, doc)
 	if err != nil {
-		t.Fatalf("derive the jobs ACL from the device policy: %v", err)
+		t.Fatalf("derive the ACL from the device policy: %v", err)
 	}
-	return acl + "\npattern write $aws/rules/" + topics.RuleName(rulePrefix, streetLight.ID) + "/districts/old_town/things/%u/telemetry\n"
+	return acl
 }
 
 // TestJobsFlowAgainstMosquitto runs the device's firmware update flow against mosquitto, a
