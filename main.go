@@ -1,46 +1,122 @@
-// Command platform is the smart-city IoT platform's CDK app: `cdk synth` (or `make synth`)
-// runs it. It reads the stage, account, region and fleet file from context, builds the four
-// stacks and applies the synth-time security checks; it never calls AWS.
+// Command platform is the CDK app: it reads the stage, environment and fleet file from context,
+// builds the four stacks, synthesizes them and applies the synth-time security checks; it
+// never calls AWS. Everything that stops it is printed one problem per line (where, field,
+// value), never as a Go panic.
 package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/secure-smart-city/platform/internal/clierr"
 	"github.com/secure-smart-city/platform/stacks"
 )
 
 func main() {
-	os.Exit(run())
+	os.Exit(run(os.Stderr))
 }
 
-func run() int {
-	defer jsii.Close()
-	app := awscdk.NewApp(nil)
-	cfg, err := stacks.ConfigFromContext(app)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "smart city platform:", err)
-		return 1
-	}
-	stacks.NewPlatform(app, cfg)
-	// Synth itself fails on cdk-nag and IoT policy findings (error annotations). The secure-
-	// default checks then read the synthesized templates, where a default weakened through an
-	// escape-hatch override shows and cdk-nag does not look.
-	asm := app.Synth(nil)
-	violations, err := stacks.CheckTemplates(asm, cfg)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "smart city platform:", err)
-		return 1
-	}
-	if len(violations) > 0 {
-		fmt.Fprintln(os.Stderr, "smart city platform: secure defaults violated in the synthesized templates:")
-		for _, v := range violations {
-			fmt.Fprintln(os.Stderr, "  "+v)
+func run(stderr io.Writer) int {
+	fail := func(problems []string) int {
+		for _, p := range problems {
+			fmt.Fprintln(stderr, "error:", p)
 		}
 		return 1
 	}
-	return 0
+	// Before jsii starts: a wrong Node or CLI fails in ways (incompatible cloud assembly,
+	// syntax errors in the kernel) that do not name the cause.
+	if err := clierr.CheckToolchain(".", os.Getenv); err != nil {
+		return fail([]string{err.Error()})
+	}
+	defer jsii.Close()
+
+	app := awscdk.NewApp(nil)
+	cfg, err := stacks.ConfigFromContext(app)
+	if err != nil {
+		return fail(clierr.Lines(err))
+	}
+	if problems := build(app, cfg); len(problems) > 0 {
+		return fail(problems)
+	}
+	asm, problems := synth(app)
+	if len(problems) > 0 {
+		return fail(problems)
+	}
+	// cdk-nag and the IoT policy aspect leave error annotations in the assembly, and the CLI
+	// would print them only if the app succeeded; the secure-default checks read the templates,
+	// where a default weakened through an escape-hatch override shows and cdk-nag does not
+	// look. Both lists are printed together, so one run shows everything to fix.
+	findings, err := clierr.AssemblyErrors(*asm.Directory())
+	if err != nil {
+		return fail(clierr.Lines(err))
+	}
+	violations, err := stacks.CheckTemplates(asm, cfg)
+	if err != nil {
+		return fail(clierr.Lines(err))
+	}
+	if len(findings)+len(violations) == 0 {
+		return 0
+	}
+	if len(findings) > 0 {
+		fmt.Fprintf(stderr, "error: %d cdk-nag and IoT policy findings without a suppression:\n", len(findings))
+		for _, f := range findings {
+			fmt.Fprintln(stderr, "  "+f)
+		}
+	}
+	if len(violations) > 0 {
+		fmt.Fprintf(stderr, "error: %d secure defaults violated in the synthesized templates:\n", len(violations))
+		for _, v := range violations {
+			fmt.Fprintln(stderr, "  "+v)
+		}
+	}
+	return 1
+}
+
+// build composes the stacks. A construct that meets bad props records a validation error and
+// may then panic in a later jsii call (a nil grantee, say), which would hide the cause behind
+// the symptom; so a panic here is answered with the validation errors recorded so far, and
+// with the panic's own message only when there are none.
+func build(app awscdk.App, cfg stacks.Config) (problems []string) {
+	defer func() {
+		if r := recover(); r != nil {
+			if problems = validationErrors(app); len(problems) == 0 {
+				problems = clierr.FromPanic(r)
+			}
+		}
+	}()
+	stacks.NewPlatform(app, cfg)
+	return nil
+}
+
+// synth synthesizes the app. CDK throws on failed construct validation (props errors), which
+// reaches Go as a panic carrying CDK's report and a JavaScript stack; a failed Lambda build
+// panics with the compiler's output.
+func synth(app awscdk.App) (asm cxapi.CloudAssembly, problems []string) {
+	defer func() {
+		if r := recover(); r != nil {
+			problems = clierr.FromPanic(r)
+		}
+	}()
+	return app.Synth(nil), nil
+}
+
+// validationErrors runs every construct's validations, as synth would, and returns
+// "<path>: <message>" lines.
+func validationErrors(app awscdk.App) (out []string) {
+	defer func() {
+		// The tree may be half-built; what was collected before a failure is still useful.
+		_ = recover()
+	}()
+	for _, c := range *app.Node().FindAll(constructs.ConstructOrder_PREORDER) {
+		for _, m := range *c.Node().Validate() {
+			out = append(out, *c.Node().Path()+": "+*m)
+		}
+	}
+	return out
 }
