@@ -10,8 +10,6 @@ import (
 	"os"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
-	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/secure-smart-city/platform/internal/clierr"
@@ -41,10 +39,10 @@ func run(stderr io.Writer) int {
 	if err != nil {
 		return fail(clierr.Lines(err))
 	}
-	if problems := build(app, cfg); len(problems) > 0 {
+	if problems := clierr.Build(app, func() { stacks.NewPlatform(app, cfg) }); len(problems) > 0 {
 		return fail(problems)
 	}
-	asm, problems := synth(app)
+	asm, problems := clierr.Synth(app)
 	if len(problems) > 0 {
 		return fail(problems)
 	}
@@ -76,47 +74,4 @@ func run(stderr io.Writer) int {
 		}
 	}
 	return 1
-}
-
-// build composes the stacks. A construct that meets bad props records a validation error and
-// may then panic in a later jsii call (a nil grantee, say), which would hide the cause behind
-// the symptom; so a panic here is answered with the validation errors recorded so far, and
-// with the panic's own message only when there are none.
-func build(app awscdk.App, cfg stacks.Config) (problems []string) {
-	defer func() {
-		if r := recover(); r != nil {
-			if problems = validationErrors(app); len(problems) == 0 {
-				problems = clierr.FromPanic(r)
-			}
-		}
-	}()
-	stacks.NewPlatform(app, cfg)
-	return nil
-}
-
-// synth synthesizes the app. CDK throws on failed construct validation (props errors), which
-// reaches Go as a panic carrying CDK's report and a JavaScript stack; a failed Lambda build
-// panics with the compiler's output.
-func synth(app awscdk.App) (asm cxapi.CloudAssembly, problems []string) {
-	defer func() {
-		if r := recover(); r != nil {
-			problems = clierr.FromPanic(r)
-		}
-	}()
-	return app.Synth(nil), nil
-}
-
-// validationErrors runs every construct's validations, as synth would, and returns
-// "<path>: <message>" lines.
-func validationErrors(app awscdk.App) (out []string) {
-	defer func() {
-		// The tree may be half-built; what was collected before a failure is still useful.
-		_ = recover()
-	}()
-	for _, c := range *app.Node().FindAll(constructs.ConstructOrder_PREORDER) {
-		for _, m := range *c.Node().Validate() {
-			out = append(out, *c.Node().Path()+": "+*m)
-		}
-	}
-	return out
 }

@@ -75,4 +75,3 @@ func stripStack(msg string) string {
 	out = strings.TrimPrefix(out, "Error: ")
 	return strings.ReplaceAll(out, "\n", "\n    ")
 }
-
