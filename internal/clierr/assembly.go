@@ -10,28 +10,37 @@ import (
 )
 
 // AssemblyErrors reads the error annotations (cdk-nag findings, IoT policy findings,
-// Annotations.addError) from the cloud assembly in dir, one "[path] message" line each, in
-// the order the CLI prints them: stack by stack, construct path by path. It reads
-// manifest.json itself rather than through cxapi, whose message accessors are deprecated.
+// Annotations.addError) from the cloud assembly in dir, one "[Error at path] message" line
+// each, stack by stack and construct path by construct path. It reads the files rather than
+// going through cxapi, whose message accessors are deprecated, and works on an assembly whose
+// synth threw after writing it (CDK's validation report). A stack's metadata is inline in
+// manifest.json or, since cloud assembly schema 5x, in the stack's additionalMetadataFile.
 func AssemblyErrors(dir string) ([]string, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
-	if err != nil {
-		return nil, fmt.Errorf("read the cloud assembly: %w", err)
-	}
 	var m struct {
 		Artifacts map[string]struct {
-			Metadata map[string][]struct {
-				Type string `json:"type"`
-				Data any    `json:"data"`
-			} `json:"metadata"`
+			Metadata               map[string][]metadataEntry `json:"metadata"`
+			AdditionalMetadataFile string                     `json:"additionalMetadataFile"`
 		} `json:"artifacts"`
 	}
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("read the cloud assembly %s: %w", filepath.Join(dir, "manifest.json"), err)
+	if err := readJSON(filepath.Join(dir, "manifest.json"), &m); err != nil {
+		return nil, err
 	}
 	var out []string
 	for _, name := range sortedKeys(m.Artifacts) {
-		md := m.Artifacts[name].Metadata
+		a := m.Artifacts[name]
+		md := map[string][]metadataEntry{}
+		for path, entries := range a.Metadata {
+			md[path] = append(md[path], entries...)
+		}
+		if a.AdditionalMetadataFile != "" {
+			var extra map[string][]metadataEntry
+			if err := readJSON(filepath.Join(dir, a.AdditionalMetadataFile), &extra); err != nil {
+				return nil, err
+			}
+			for path, entries := range extra {
+				md[path] = append(md[path], entries...)
+			}
+		}
 		for _, path := range sortedKeys(md) {
 			for _, e := range md[path] {
 				if e.Type != "aws:cdk:error" {
@@ -46,6 +55,22 @@ func AssemblyErrors(dir string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+type metadataEntry struct {
+	Type string `json:"type"`
+	Data any    `json:"data"`
+}
+
+func readJSON(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read the cloud assembly: %w", err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("read the cloud assembly %s: %w", path, err)
+	}
+	return nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -99,10 +99,15 @@ func TestAssemblyErrors(t *testing.T) {
 	    ],
 	    "/SmartCity-dev-Fleet/Bucket/Resource": [{"type": "aws:cdk:error", "data": "NIST.800.53.R5-S3BucketLoggingEnabled: no logs"}]
 	  }},
+	  "SmartCity-dev-Operations": {"type": "aws:cloudformation:stack", "additionalMetadataFile": "SmartCity-dev-Operations.metadata.json"},
 	  "Tree": {"type": "cdk:tree"}
 	}}`
-	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), []byte(manifest), 0o600); err != nil {
-		t.Fatal(err)
+	// Since cloud assembly schema 5x a stack's metadata may sit in its own file.
+	extra := `{"/SmartCity-dev-Operations/Plain/Resource": [{"type": "aws:cdk:error", "data": "AwsSolutions-SQS4: no TLS"}]}`
+	for name, data := range map[string]string{"manifest.json": manifest, "SmartCity-dev-Operations.metadata.json": extra} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	got, err := AssemblyErrors(dir)
 	if err != nil {
@@ -111,6 +116,7 @@ func TestAssemblyErrors(t *testing.T) {
 	want := []string{
 		"[Error at /SmartCity-dev-Fleet/Bucket/Resource] NIST.800.53.R5-S3BucketLoggingEnabled: no logs",
 		"[Error at /SmartCity-dev-Fleet/Policy/Resource] AwsSolutions-IAM5: The IAM entity contains wildcard permissions. See the docs.",
+		"[Error at /SmartCity-dev-Operations/Plain/Resource] AwsSolutions-SQS4: no TLS",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
