@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/secure-smart-city/platform/internal/clierr"
@@ -42,14 +43,22 @@ func run(stderr io.Writer) int {
 	if problems := clierr.Build(app, func() { stacks.NewPlatform(app, cfg) }); len(problems) > 0 {
 		return fail(problems)
 	}
-	asm, problems := clierr.Synth(app)
-	if len(problems) > 0 {
-		return fail(problems)
-	}
 	// cdk-nag and the IoT policy aspect leave error annotations in the assembly, and the CLI
 	// would print them only if the app succeeded; the secure-default checks read the templates,
 	// where a default weakened through an escape-hatch override shows and cdk-nag does not
-	// look. Both lists are printed together, so one run shows everything to fix.
+	// look. Both lists are printed together, so one run shows everything to fix. cdk.json
+	// sets @aws-cdk/core:annotationsInValidationReport to false for this: when true, synth
+	// throws on the first error annotation (after writing the assembly and printing its own
+	// multi-line report), and the secure-default checks would never run. Should the flag come
+	// back, the assembly on disk is read instead, so nothing is hidden either way.
+	asm, problems := clierr.Synth(app)
+	if len(problems) > 0 {
+		outdir := *app.Outdir()
+		if !clierr.AnnotationsFailedSynth(problems) || !clierr.HasAssembly(outdir) {
+			return fail(problems)
+		}
+		asm = cxapi.NewCloudAssembly(jsii.String(outdir), nil)
+	}
 	findings, err := clierr.AssemblyErrors(*asm.Directory())
 	if err != nil {
 		return fail(clierr.Lines(err))

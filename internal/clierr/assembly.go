@@ -81,3 +81,17 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// AnnotationsFailedSynth reports whether synth's problems are CDK's validation report
+// ("ValidationFailed: Validation failed. A copy of this report can be found in: ..."), which it
+// throws on error annotations when @aws-cdk/core:annotationsInValidationReport is on; the
+// assembly is on disk by then.
+func AnnotationsFailedSynth(problems []string) bool {
+	return len(problems) == 1 && strings.Contains(problems[0], "A copy of this report can be found in")
+}
+
+// HasAssembly reports whether dir holds a cloud assembly.
+func HasAssembly(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "manifest.json"))
+	return err == nil
+}
