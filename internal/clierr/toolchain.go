@@ -11,8 +11,9 @@ import (
 )
 
 // CliVersionEnv is how the CDK CLI tells the app its version: the CLI sets CDK_CLI_VERSION
-// (cx-api's CLI_VERSION_ENV) in the app's environment, beside CDK_OUTDIR and
-// CDK_CLI_ASM_VERSION. go run and go test leave it unset.
+// (CLI_VERSION_ENV in aws-cdk-lib's cx-api/lib/cxapi.ts, "emitted since 1.10.1") in the app's
+// environment, beside CDK_OUTDIR and CDK_CLI_ASM_VERSION; aws-cdk 2.1148.1 does so in both of
+// its app runners. go run and go test leave it unset.
 const CliVersionEnv = "CDK_CLI_VERSION"
 
 // CheckToolchain compares the CDK CLI and the Node runtime the app runs under with the pins in
