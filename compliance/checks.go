@@ -11,7 +11,8 @@ import (
 type Check struct {
 	// Name identifies the check in test names.
 	Name string
-	// Default is the secure default it holds the app to, in ARCHITECTURE.md's words.
+	// Default is the secure default it holds the app to, in the words of the README's "Secure by
+	// default, and proved" section.
 	Default string
 	// ProdOnly checks apply only to the prod stage's templates.
 	ProdOnly bool

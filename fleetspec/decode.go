@@ -2,6 +2,7 @@ package fleetspec
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,25 +13,86 @@ import (
 	"strings"
 )
 
-// decodeStrict decodes a fleet document into f. Before the real decode it walks the token
-// stream against the Go types, because encoding/json names neither the path of an unknown key
-// nor duplicate keys, and matches keys case-insensitively: a file saying "Serial" or "seral"
-// must fail loudly and say where, not deploy a device without a serial.
+// decodeStrict decodes a fleet document into f and reports every problem with it at once,
+// each with its file:line:column. Before the real decode it walks the token stream against the
+// Go types, because encoding/json names neither the path of an unknown key nor duplicate keys,
+// matches keys case-insensitively and stops at the first wrong JSON type: a file saying
+// "Serial" or "seral" must fail loudly and say where, not deploy a device without a serial,
+// and a file with "maxMessageBytes": "1024" must still have the rest of it checked.
+//
+// When the only problems are wrong JSON types, the document is decoded with those values
+// replaced by null and validated (f.validate, the same rules Parse applies next), so one run
+// reports the type errors and every other problem together; a validation problem at (or
+// under) a value already reported as mistyped is its echo and is dropped. Unknown and
+// duplicate keys and syntax errors stop before validation: what follows from a misspelled key
+// would be noise. Validation problems get the line and column of the value they name, or of
+// the nearest enclosing value the file has.
 func decodeStrict(data []byte, file string, f *Fleet) error {
-	w := walker{dec: json.NewDecoder(bytes.NewReader(data)), file: file, data: data}
+	w := walker{dec: json.NewDecoder(bytes.NewReader(data)), file: file, data: data, pos: map[string]int64{}}
 	w.dec.UseNumber()
 	if err := w.top(reflect.TypeFor[Fleet]()); err != nil {
 		return errors.Join(append(w.probs, err)...)
 	}
-	if len(w.probs) > 0 {
+	if len(w.probs) > len(w.mistyped) {
 		return errors.Join(w.probs...)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(f); err != nil {
-		return &Problem{File: file, Message: fmt.Sprintf("decode: %v", err)}
+	if len(w.mistyped) > 0 {
+		// Lenient: the unknown keys were reported already (none here), the mistyped values
+		// are null now.
+		if err := json.Unmarshal(w.nulled(), f); err != nil {
+			return errors.Join(append(w.probs, &Problem{File: file, Message: fmt.Sprintf("decode: %v", err)})...)
+		}
+	} else {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(f); err != nil {
+			return &Problem{File: file, Message: fmt.Sprintf("decode: %v", err)}
+		}
 	}
-	return nil
+	mode := checkFiles
+	if file == runtimeLabel {
+		mode = forbidFiles
+	}
+	probs := w.probs
+	for _, e := range flatten(f.validate(file, mode)) {
+		p, ok := e.(*Problem)
+		if !ok {
+			probs = append(probs, e)
+			continue
+		}
+		if w.echoesMistyped(p.Path) {
+			continue
+		}
+		p.Line, p.Column = w.locate(p.Path)
+		probs = append(probs, p)
+	}
+	if len(w.mistyped) > 0 {
+		// Type errors and validation problems interleave in file order, as an editor lists them.
+		slices.SortStableFunc(probs, func(a, b error) int {
+			pa, _ := a.(*Problem)
+			pb, _ := b.(*Problem)
+			if pa == nil || pb == nil {
+				return 0
+			}
+			return cmp.Or(cmp.Compare(pa.Line, pb.Line), cmp.Compare(pa.Column, pb.Column))
+		})
+	}
+	return errors.Join(probs...)
+}
+
+// flatten splits a joined error into its parts.
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }
 
 type walker struct {
@@ -38,10 +100,77 @@ type walker struct {
 	file  string
 	data  []byte
 	probs []error
+	// pos is the offset of every value by field path ("things[2].name"), for locating the
+	// problems validation reports by path.
+	pos map[string]int64
+	// mistyped are the byte spans of values of the wrong JSON type, by path.
+	mistyped []span
 }
 
-func (w *walker) problem(path, format string, args ...any) {
-	w.probs = append(w.probs, &Problem{File: w.file, Path: path, Message: fmt.Sprintf(format, args...)})
+type span struct {
+	path       string
+	start, end int64
+}
+
+// problem records a problem at the value or key that starts at offset off.
+func (w *walker) problem(path string, off int64, format string, args ...any) {
+	line, col := position(w.data, off)
+	w.probs = append(w.probs, &Problem{File: w.file, Path: path, Line: line, Column: col, Message: fmt.Sprintf(format, args...)})
+}
+
+// next is the offset where the next token starts: the decoder's offset is the end of the last
+// token, before any separator.
+func (w *walker) next() int64 {
+	off := w.dec.InputOffset()
+	for off < int64(len(w.data)) {
+		switch w.data[off] {
+		case ' ', '\t', '\n', '\r', ':', ',':
+			off++
+			continue
+		}
+		break
+	}
+	return off
+}
+
+// locate finds the line and column of the value at path, or of its nearest enclosing value
+// the file has (a missing key is reported at its object).
+func (w *walker) locate(path string) (line, col int) {
+	for p := path; p != ""; p = parent(p) {
+		if off, ok := w.pos[p]; ok {
+			return position(w.data, off)
+		}
+	}
+	return 0, 0
+}
+
+// parent drops the last element of a field path: things[2].name -> things[2] -> things.
+func parent(path string) string {
+	if i := strings.LastIndexAny(path, ".["); i >= 0 {
+		return path[:i]
+	}
+	return ""
+}
+
+func (w *walker) echoesMistyped(path string) bool {
+	for _, m := range w.mistyped {
+		if path == m.path || strings.HasPrefix(path, m.path+".") || strings.HasPrefix(path, m.path+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// nulled is the document with every mistyped value replaced by null.
+func (w *walker) nulled() []byte {
+	var out []byte
+	last := int64(0)
+	for _, m := range w.mistyped { // in file order, never nested: a mistyped value is skipped whole
+		out = append(out, w.data[last:m.start]...)
+		out = append(out, "null"...)
+		last = m.end
+	}
+	return append(out, w.data[last:]...)
 }
 
 // syntax turns a decoder error into a problem with a line and column, which is what a person
@@ -57,7 +186,7 @@ func (w *walker) syntax(err error) error {
 		err = errors.New("unexpected end of JSON input")
 	}
 	line, col := position(w.data, off)
-	return &Problem{File: fmt.Sprintf("%s:%d:%d", w.file, line, col), Message: fmt.Sprintf("invalid JSON: %v", err)}
+	return &Problem{File: w.file, Line: line, Column: col, Message: fmt.Sprintf("invalid JSON: %v", err)}
 }
 
 func position(data []byte, off int64) (line, col int) {
@@ -71,12 +200,14 @@ func position(data []byte, off int64) (line, col int) {
 }
 
 func (w *walker) top(t reflect.Type) error {
+	start := w.next()
 	tok, err := w.dec.Token()
 	if err != nil {
 		return w.syntax(err)
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return &Problem{File: w.file, Message: fmt.Sprintf("the fleet file must be a JSON object, got %s", describe(tok))}
+		line, col := position(w.data, start)
+		return &Problem{File: w.file, Line: line, Column: col, Message: fmt.Sprintf("the fleet file must be a JSON object, got %s", describe(tok))}
 	}
 	if err := w.object(t, ""); err != nil {
 		return err
@@ -85,7 +216,8 @@ func (w *walker) top(t reflect.Type) error {
 		if err != nil {
 			return w.syntax(err)
 		}
-		return &Problem{File: w.file, Message: "unexpected data after the fleet object"}
+		line, col := position(w.data, w.dec.InputOffset())
+		return &Problem{File: w.file, Line: line, Column: col, Message: "unexpected data after the fleet object"}
 	}
 	return nil
 }
@@ -93,10 +225,13 @@ func (w *walker) top(t reflect.Type) error {
 // value checks the next value against t. Syntax errors abort the walk (nothing after them can
 // be trusted); type mismatches are recorded and the walk goes on, so one run reports them all.
 func (w *walker) value(t reflect.Type, path string) error {
+	start := w.next()
+	w.pos[path] = start
 	tok, err := w.dec.Token()
 	if err != nil {
 		return w.syntax(err)
 	}
+	n := len(w.probs)
 	if tok == nil {
 		// null leaves the Go zero value, as encoding/json does; validation then reports a
 		// missing required value by name.
@@ -110,7 +245,7 @@ func (w *walker) value(t reflect.Type, path string) error {
 		if d, ok := tok.(json.Delim); ok && d == '{' {
 			return w.object(t, path)
 		}
-		w.problem(path, "expected an object, got %s", describe(tok))
+		w.problem(path, start, "expected an object, got %s", describe(tok))
 	case reflect.Slice:
 		if d, ok := tok.(json.Delim); ok && d == '[' {
 			for i := 0; w.dec.More(); i++ {
@@ -124,36 +259,43 @@ func (w *walker) value(t reflect.Type, path string) error {
 			}
 			return nil
 		}
-		w.problem(path, "expected an array, got %s", describe(tok))
+		w.problem(path, start, "expected an array, got %s", describe(tok))
 	case reflect.String:
 		if _, ok := tok.(string); !ok {
-			w.problem(path, "expected a string, got %s", describe(tok))
+			w.problem(path, start, "expected a string, got %s", describe(tok))
 		}
 	case reflect.Bool:
 		if _, ok := tok.(bool); !ok {
-			w.problem(path, "expected true or false, got %s", describe(tok))
+			w.problem(path, start, "expected true or false, got %s", describe(tok))
 		}
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		n, ok := tok.(json.Number)
 		if !ok {
-			w.problem(path, "expected an integer, got %s", describe(tok))
+			w.problem(path, start, "expected an integer, got %s", describe(tok))
 		} else if _, err := strconv.ParseInt(n.String(), 10, t.Bits()); err != nil {
-			w.problem(path, "expected an integer, got %s", n)
+			w.problem(path, start, "expected an integer, got %s", n)
 		}
 	case reflect.Float64:
 		n, ok := tok.(json.Number)
 		if !ok {
-			w.problem(path, "expected a number, got %s", describe(tok))
+			w.problem(path, start, "expected a number, got %s", describe(tok))
 		} else if _, err := strconv.ParseFloat(n.String(), 64); err != nil {
-			w.problem(path, "number %s is out of range", n)
+			w.problem(path, start, "number %s is out of range", n)
 		}
 	default:
 		// Only reachable if types.go gains a kind this walker does not know; say so rather
 		// than accept anything.
-		w.problem(path, "unsupported field kind %s", t.Kind())
+		w.problem(path, start, "unsupported field kind %s", t.Kind())
 	}
 	if d, ok := tok.(json.Delim); ok && (d == '{' || d == '[') {
-		return w.skip()
+		if err := w.skip(); err != nil {
+			return err
+		}
+	}
+	if len(w.probs) > n {
+		// This value has the wrong type (containers of the right type returned above, so no
+		// nested problem counts here): remember its whole span for the lenient decode.
+		w.mistyped = append(w.mistyped, span{path: path, start: start, end: w.dec.InputOffset()})
 	}
 	return nil
 }
@@ -163,6 +305,7 @@ func (w *walker) object(t reflect.Type, path string) error {
 	fields := jsonFields(t)
 	seen := map[string]bool{}
 	for w.dec.More() {
+		keyAt := w.next()
 		tok, err := w.dec.Token()
 		if err != nil {
 			return w.syntax(err)
@@ -173,7 +316,7 @@ func (w *walker) object(t reflect.Type, path string) error {
 			where = path + "." + key
 		}
 		if seen[key] {
-			w.problem(where, "duplicate key %q", key)
+			w.problem(where, keyAt, "duplicate key %q", key)
 		}
 		seen[key] = true
 		ft, ok := fields[key]
@@ -182,7 +325,7 @@ func (w *walker) object(t reflect.Type, path string) error {
 			if at == "" {
 				at = "(top level)"
 			}
-			w.problem(at, "unknown key %q%s", key, suggest(key, fields))
+			w.problem(at, keyAt, "unknown key %q%s", key, suggest(key, fields))
 			if err := w.skipValue(); err != nil {
 				return err
 			}

@@ -253,8 +253,8 @@ func TestInvalidFleets(t *testing.T) {
 			if p.File != path || p.Path != c.path || !strings.Contains(p.Message, c.want) {
 				t.Errorf("got problem %q\nwant file %q, path %q, message containing %q", p, path, c.path, c.want)
 			}
-			if !strings.HasPrefix(err.Error(), path+": "+c.path+": ") {
-				t.Errorf("error %q does not start with the file and field path", err)
+			if at := fmt.Sprintf("%s:%d:%d: %s: ", path, p.Line, p.Column, c.path); p.Line == 0 || !strings.HasPrefix(err.Error(), at) {
+				t.Errorf("error %q does not start with the file:line:column and field path", err)
 			}
 		})
 	}

@@ -4,8 +4,8 @@
 package stacks
 
 import (
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -30,8 +30,9 @@ const (
 type Config struct {
 	// Stage selects retention, deletion protection and log levels. Default: dev.
 	Stage Stage
-	// Account and Region pin the stacks to an environment; both empty means
-	// environment-agnostic stacks (synth needs no credentials either way).
+	// Account and Region pin the stacks to an environment, and only the context sets them;
+	// both empty means environment-agnostic stacks, whose templates are the same on every
+	// machine (synth needs no credentials either way).
 	Account, Region string
 	// Fleet is the stage's validated fleet file.
 	Fleet *fleetspec.Fleet
@@ -60,8 +61,10 @@ var (
 )
 
 // ConfigFromContext reads the stage, account and region from CDK context (cdk.json or
-// -c key=value), falling back to CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION, and validates
-// them. It never calls AWS.
+// -c key=value) and validates them. It never calls AWS. It deliberately ignores the CLI's
+// CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION (and so AWS_REGION and the caller's profile):
+// falling back to them pinned every stack to whatever machine ran synth, so one commit gave
+// different templates on different CI runners.
 func ConfigFromContext(scope constructs.Construct) (Config, error) {
 	get := func(key string) (string, error) {
 		v := scope.Node().TryGetContext(jsii.String(key))
@@ -85,12 +88,6 @@ func ConfigFromContext(scope constructs.Construct) (Config, error) {
 	region, err := get(ContextRegion)
 	if err != nil {
 		return Config{}, err
-	}
-	if account == "" {
-		account = os.Getenv("CDK_DEFAULT_ACCOUNT")
-	}
-	if region == "" {
-		region = os.Getenv("CDK_DEFAULT_REGION")
 	}
 	fleetFile, err := get(ContextFleetFile)
 	if err != nil {
@@ -123,6 +120,12 @@ func ConfigFromContext(scope constructs.Construct) (Config, error) {
 		fleetFile = filepath.Join("config", "fleet."+string(cfg.Stage)+".json")
 	}
 	if cfg.Fleet, err = fleetspec.Load(fleetFile); err != nil {
+		var p *fleetspec.Problem
+		if errors.As(err, &p) {
+			// Problems name the file, the line and the field already; kept as the joined
+			// list so that main prints one line per problem.
+			return Config{}, err
+		}
 		return Config{}, fmt.Errorf("fleet file (context %q): %w", ContextFleetFile, err)
 	}
 	return cfg, nil
@@ -134,10 +137,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("context %q: unknown stage %q (want %q or %q)", ContextStage, c.Stage, StageDev, StageProd)
 	}
 	if c.Account != "" && !accountPattern.MatchString(c.Account) {
-		return fmt.Errorf("context %q (or CDK_DEFAULT_ACCOUNT): %q is not a 12-digit AWS account id", ContextAccount, c.Account)
+		return fmt.Errorf("context %q: %q is not a 12-digit AWS account id", ContextAccount, c.Account)
 	}
 	if c.Region != "" && !regionPattern.MatchString(c.Region) {
-		return fmt.Errorf("context %q (or CDK_DEFAULT_REGION): %q is not an AWS region name", ContextRegion, c.Region)
+		return fmt.Errorf("context %q: %q is not an AWS region name", ContextRegion, c.Region)
 	}
 	return nil
 }

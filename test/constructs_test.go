@@ -120,7 +120,7 @@ func TestConfigFromContext(t *testing.T) {
 		{map[string]any{"region": "moon-1"}, `"moon-1" is not an AWS region name`},
 		{map[string]any{"stage": 3.0}, `context "stage": want a string`},
 		{map[string]any{"fleetFile": "config/missing.json"}, `fleet file (context "fleetFile"): `},
-		{map[string]any{"fleetFile": "testdata/bad-fleet.json"}, `testdata/bad-fleet.json: things[0].class: unknown device class "street_lamp"`},
+		{map[string]any{"fleetFile": "testdata/bad-fleet.json"}, `testdata/bad-fleet.json:5:42: things[0].class: unknown device class "street_lamp"`},
 	}
 	for _, c := range cases {
 		_, err := stacks.ConfigFromContext(newApp(t, c.ctx))
