@@ -13,7 +13,8 @@ func attached() Conditions {
 
 // Device is the policy of every device of a class, attached to each device certificate. A
 // device connects only as its own thing (client id = thing name, IsAttached), publishes only
-// its own telemetry, shadow requests and job topics, and subscribes to and receives only its
+// its own telemetry, shadow update and get requests and job topics (never shadow/delete,
+// which would erase the desired state operators set), and subscribes to and receives only its
 // own command (when the class has commands), shadow and job topics. Only Connect carries the
 // IsAttached condition: every later action happens on a connection that passed it, and
 // repeating it would cost 165 of the 2048 characters IoT allows a policy.
@@ -52,7 +53,6 @@ func Device(class fleetspec.DeviceClass, telemetryRule string) Document {
 					Topic(topics.OwnTelemetry),
 					Topic(topics.ShadowUpdate(thing)),
 					Topic(topics.ShadowGet(thing)),
-					Topic(topics.ShadowDelete(thing)),
 					Topic(jobs),
 				},
 			},

@@ -137,3 +137,26 @@ func TestDeviceTelemetryIsOwnTelemetry(t *testing.T) {
 		}
 	}
 }
+
+// TestDeviceCannotDeleteItsShadow: a device may ask for and update its shadow but never
+// publish shadow/delete, which would erase the desired state operators set (issue 12); it
+// still receives the shadow service's answers on its own shadow topics.
+func TestDeviceCannotDeleteItsShadow(t *testing.T) {
+	for _, c := range []fleetspec.DeviceClass{streetLight, airQuality} {
+		doc := Device(c, topics.RuleName("smartcity_dev", c.ID))
+		thing := CityThing("sl-1", topics.RuleName("smartcity_dev", c.ID), "old_town")
+		if AllowsThing(doc, ActionPublish, testPrefix+"topic/"+topics.ShadowDelete("sl-1"), thing) {
+			t.Errorf("class %s: a device may publish %s", c.ID, topics.ShadowDelete("sl-1"))
+		}
+		for _, topic := range []string{topics.ShadowUpdate("sl-1"), topics.ShadowGet("sl-1")} {
+			if !AllowsThing(doc, ActionPublish, testPrefix+"topic/"+topic, thing) {
+				t.Errorf("class %s: a device may not publish %s", c.ID, topic)
+			}
+		}
+		for _, r := range doc.Statements[1].Resources {
+			if strings.Contains(string(r), "/shadow/delete") || strings.HasSuffix(string(r), "/shadow/*") {
+				t.Errorf("class %s: publish resource %s reaches shadow/delete", c.ID, r)
+			}
+		}
+	}
+}

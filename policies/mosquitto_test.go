@@ -32,7 +32,6 @@ func TestMosquittoACLDevice(t *testing.T) {
 	want := []string{
 		"pattern write $aws/things/%u/shadow/update",
 		"pattern write $aws/things/%u/shadow/get",
-		"pattern write $aws/things/%u/shadow/delete",
 		"pattern write $aws/things/%u/jobs/#",
 		"pattern read city/things/%u/commands",
 		"pattern read $aws/things/%u/shadow/#",

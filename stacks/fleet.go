@@ -1,6 +1,9 @@
 package stacks
 
 import (
+	"fmt"
+	"strconv"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiot"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -8,6 +11,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/secure-smart-city/platform/constructs/fleet"
+	"github.com/secure-smart-city/platform/constructs/monitoring"
+	"github.com/secure-smart-city/platform/lambdas/provisioninghook/contract"
 )
 
 // Fleet holds device identity and authorization: thing types, groups, things, certificates,
@@ -30,6 +35,9 @@ type Fleet struct {
 	Logging *fleet.Logging
 	// Endpoint is the devices' domain configuration.
 	Endpoint *fleet.Endpoint
+	// ProvisioningAlarms holds the alarms on the provisioning hook's attack refusals; nil
+	// without claim provisioning.
+	ProvisioningAlarms *monitoring.Monitoring
 }
 
 // IoTLogLevels is the IoT log level by stage. Authorization failures are ERROR entries and
@@ -48,11 +56,20 @@ func IoTLogLevels(stage Stage) (fleet.Level, map[string]fleet.Level) {
 func NewFleet(scope constructs.Construct, cfg Config, f *Foundation) *Fleet {
 	stack := awscdk.NewStack(scope, jsii.String(cfg.StackName("Fleet")),
 		cfg.stackProps("Fleet", "Smart city IoT platform: device identity, policies and provisioning"))
+	unbound, err := allowUnboundClaims(scope)
+	if err != nil {
+		awscdk.Annotations_Of(stack).AddError(jsii.String(err.Error()))
+	}
+	if unbound {
+		awscdk.Annotations_Of(stack).AddWarning(jsii.String("context " + ContextAllowUnboundClaims +
+			"=true: the provisioning hook admits allowlist entries without a key fingerprint, with no device-unique proof (trials only)"))
+	}
 	devices := fleet.New(stack, "Devices", &fleet.Props{
-		Fleet:         cfg.Fleet,
-		Prefix:        cfg.RulePrefix(),
-		EncryptionKey: f.PlatformKey.Key,
-		Allowlist:     f.ProvisioningAllowlist.Table,
+		Fleet:              cfg.Fleet,
+		Prefix:             cfg.RulePrefix(),
+		EncryptionKey:      f.PlatformKey.Key,
+		Allowlist:          f.ProvisioningAllowlist.Table,
+		AllowUnboundClaims: unbound,
 	})
 	// The foundation's placeholder group had this logical id; keeping it means an update does
 	// not replace a named group (CloudFormation would create the new one first, by the same name).
@@ -66,6 +83,10 @@ func NewFleet(scope constructs.Construct, cfg Config, f *Foundation) *Fleet {
 		EventLevels:   events,
 	})
 	endpoint := fleet.NewEndpoint(stack, "DeviceEndpoint", &fleet.EndpointProps{Name: devices.Names.DomainConfiguration()})
+	var alarms *monitoring.Monitoring
+	if devices.ProvisioningHook != nil && devices.ProvisioningHook.Function != nil {
+		alarms = provisioningAlarms(stack, cfg, f, devices)
+	}
 	return &Fleet{
 		Stack:               stack,
 		QuarantineGroup:     devices.QuarantineGroup,
@@ -76,5 +97,53 @@ func NewFleet(scope constructs.Construct, cfg Config, f *Foundation) *Fleet {
 		Devices:             devices,
 		Logging:             logging,
 		Endpoint:            endpoint,
+		ProvisioningAlarms:  alarms,
 	}
+}
+
+// ContextAllowUnboundClaims (true or false, default false) lets the provisioning hook admit
+// allowlist entries without a key fingerprint: `cdk deploy -c allowUnboundClaims=true`, for a
+// trial with devices whose keys were never recorded. It removes the device-unique proof.
+const ContextAllowUnboundClaims = "allowUnboundClaims"
+
+// allowUnboundClaims reads ContextAllowUnboundClaims; anything but a boolean is an error, not
+// a guess.
+func allowUnboundClaims(scope constructs.Construct) (bool, error) {
+	switch v := scope.Node().TryGetContext(jsii.String(ContextAllowUnboundClaims)).(type) {
+	case nil:
+		return false, nil
+	case bool:
+		return v, nil
+	case string:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return false, fmt.Errorf("context %q: want true or false, got %q", ContextAllowUnboundClaims, v)
+		}
+		return b, nil
+	default:
+		return false, fmt.Errorf("context %q: want true or false, got %v", ContextAllowUnboundClaims, v)
+	}
+}
+
+// provisioningAlarms alarms, next to the hook, on each refusal that means someone presents a
+// serial or a thing that is not theirs (contract.AlarmedReasons), notifying the Foundation's
+// alert topic. One refusal is enough: a real device never causes these.
+func provisioningAlarms(stack awscdk.Stack, cfg Config, f *Foundation, devices *fleet.Fleet) *monitoring.Monitoring {
+	m := monitoring.New(stack, "ProvisioningAlarms", &monitoring.Props{AlertTopic: f.AlertTopic.Topic, Prefix: "SmartCity-" + string(cfg.Stage)})
+	why := map[string]string{
+		contract.ReasonRaceLost: "Two certificates claimed the same serial at once and one lost the allowlist's conditional write. " +
+			"With key proof on, both carried the device's key: look for a cloned device.",
+		contract.ReasonAlreadyProvisioned: "A certificate claimed a serial that is already provisioned with another certificate: a copied serial, " +
+			"or a device re-provisioning with a new key (then reset its allowlist entry deliberately).",
+		contract.ReasonFingerprintMismatch: "A claim presented an allowlisted serial with a key that is not the one the manufacturer recorded: " +
+			"someone holds the claim certificate and a serial but not the device.",
+		contract.ReasonThingInUse: "A claim targeted a thing that already has an active certificate: a takeover attempt, or a replaced device " +
+			"whose old certificate must be deactivated first.",
+	}
+	for _, reason := range contract.AlarmedReasons {
+		m.WatchMetric("Provisioning-"+reason,
+			why[reason]+" The hook's log group has the serial, certificate id and client id (filter on reason = "+reason+").",
+			devices.MetricProvisioningDecisions(reason, nil), 1)
+	}
+	return m
 }

@@ -202,8 +202,10 @@ var AcceptedFindings = []AcceptedFinding{
 		AppliesToPattern: []string{`^Resource::arn:.+:iot:.+:(thing|cert)\/\*$`},
 		Reason: "AWS IoT assumes this role while it provisions a device that is not in the fleet file: the thing " +
 			"(named by the CA-signed certificate or the allowlist) and its certificate come into being during that " +
-			"provisioning, so their ARNs exist only then. Groups, thing types and policies are exact ARNs; the role " +
-			"cannot create policies, detach anything or reach the quarantine group.",
+			"provisioning, so their ARNs exist only then: a certificate id is known only once AWS IoT issues the " +
+			"certificate from the device's CSR (claim) or registers it at its first connection (JITP), hence cert/*. Groups, " +
+			"thing types and policies are exact ARNs; the role cannot create policies, update an existing thing, detach " +
+			"anything or reach the quarantine group.",
 	},
 	{
 		Rules: []string{"AwsSolutions-COG4"},
@@ -247,6 +249,17 @@ var AcceptedFindings = []AcceptedFinding{
 			"(city/things/*/commands) and iot:DescribeThing and iot:UpdateThingShadow to the thing family. IAM cannot " +
 			"select a thing by its type, so the function looks each thing up (DescribeThing) and refuses, with an " +
 			"audit record, any whose thing type is not one of the fleet's classes before it publishes or writes a shadow.",
+	},
+	{
+		Rules:            []string{"AwsSolutions-IAM5"},
+		Where:            "the pre-provisioning hook's role (registry reads of the no-hijack check)",
+		Type:             "AWS::IAM::Policy",
+		Path:             regexp.MustCompile(`/Devices/ProvisioningHook/ExecutionRole/DefaultPolicy/Resource$`),
+		AppliesToPattern: []string{`^Resource::arn:` + ArnPart + `:iot:` + ArnPart + `:` + ArnPart + `:(thing|cert)\/\*$`},
+		Reason: "The hook refuses a claim for a thing that already has an active certificate: it lists the principals of " +
+			"whichever thing the allowlist names (iot:ListThingPrincipals, resource type thing) and reads the status of " +
+			"the certificates attached to it (iot:DescribeCertificate, resource type cert). Both are read-only, and " +
+			"those things and certificates are created at run time by provisioning, so only thing/* and cert/* can name them.",
 	},
 	{
 		Rules:            []string{"AwsSolutions-IAM5"},

@@ -577,6 +577,8 @@ func TestDevicePolicyIsolation(t *testing.T) {
 		{policies.ActionSubscribe, "topicfilter", "$aws/things/+/shadow/update/delta"},
 		{policies.ActionReceive, "topic", "$aws/things/" + b + "/shadow/get/accepted"},
 		{policies.ActionRetainPublish, "topic", topics.ShadowUpdate(a)},
+		// Erasing the shadow would erase the desired state operators set (issue 12).
+		{policies.ActionPublish, "topic", topics.ShadowDelete(a)},
 		{policies.ActionUpdateThingShadow, "thing", b},
 		{policies.ActionConnect, "client", "claim.x"},
 	}...)
@@ -906,6 +908,12 @@ func init() {
 				})}),
 			})
 			awscdk.NewCfnOutput(s, jsii.String("Key"), &awscdk.CfnOutputProps{Value: cr.GetResponseField(jsii.String("keyPair.PrivateKey"))})
+		}},
+		// The IoT logging role trusts AWS IoT under the documented confused-deputy condition;
+		// an override that drops it (or a role built without one) is caught.
+		weakening{"iam-service-trust-conditioned", func(s awscdk.Stack, w bool) {
+			l := fleet.NewLogging(s, "Logging", &fleet.LoggingProps{EncryptionKey: platformKey(s).Key})
+			deleteIf(w, cfn(l.Role), "AssumeRolePolicyDocument.Statement.0.Condition")
 		}},
 		weakening{"iot-certificates-from-csr", func(s awscdk.Stack, w bool) {
 			csr, err := os.ReadFile(filepath.Join("..", "config", "csr", "dev", "sl-old-town-001.csr"))

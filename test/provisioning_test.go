@@ -7,11 +7,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/secure-smart-city/platform/compliance"
 	"github.com/secure-smart-city/platform/constructs/fleet"
 	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/lambdas/provisioninghook/contract"
 	"github.com/secure-smart-city/platform/lambdas/provisioninghook/hook"
 	"github.com/secure-smart-city/platform/policies"
 	"github.com/secure-smart-city/platform/stacks"
@@ -60,6 +62,9 @@ func TestFleetJITP(t *testing.T) {
 	if diff := cmp.Diff(jsonValue(t, fleet.JITPTemplate()), body); diff != "" {
 		t.Errorf("JITP template (-want +got):\n%s", diff)
 	}
+	// JITP has no hook: its override settings are all that keeps a CA-signed certificate for
+	// an existing thing name from rewriting that thing.
+	checkNeverChangesExistingThing(t, "JITP", body)
 	ou := map[string]any{"Ref": fleet.CertOrganizationalUnit}
 	thing := compliance.Get(body, "Resources", "thing", "Properties")
 	if !cmp.Equal(compliance.Get(body, "Resources", "policy", "Properties", "PolicyName"), ou) ||
@@ -226,7 +231,22 @@ func TestFleetClaimProvisioning(t *testing.T) {
 			if env := refText(compliance.Get(fn, "Environment", "Variables", "ALLOWLIST_TABLE")); !strings.Contains(env, "ProvisioningAllowlist") {
 				t.Errorf("ALLOWLIST_TABLE %s does not name the Foundation allowlist", env)
 			}
+			if env := compliance.Get(fn, "Environment", "Variables", contract.EnvAllowUnboundClaims); env != nil {
+				t.Errorf("%s = %v by default: entries without a key fingerprint must be refused unless the trial setting is on", contract.EnvAllowUnboundClaims, env)
+			}
 			hookRole := idByPrefix(t, tmpl, "AWS::IAM::Role", "DevicesProvisioningHookExecutionRole")
+			// The no-hijack check reads the registry: exactly these two actions, on the
+			// resource types the Service Authorization Reference gives them, read-only.
+			wantIoT := map[string][]string{"iot:ListThingPrincipals": {iotARN("thing", "*")}, "iot:DescribeCertificate": {iotARN("cert", "*")}}
+			gotIoT := map[string][]string{}
+			for a, res := range grantsByAction(tmpl, hookRole) {
+				if strings.HasPrefix(a, "iot:") {
+					gotIoT[a] = res
+				}
+			}
+			if diff := cmp.Diff(wantIoT, gotIoT); diff != "" {
+				t.Errorf("hook IoT grants (-want +got):\n%s", diff)
+			}
 			for a, res := range grantsByAction(tmpl, hookRole) {
 				switch {
 				case a == "dynamodb:GetItem" || a == "dynamodb:UpdateItem":
@@ -249,7 +269,109 @@ func TestFleetClaimProvisioning(t *testing.T) {
 			}
 
 			checkProvisioningRole(t, tmpl, fl, n, roleID)
+			checkNeverChangesExistingThing(t, "claim", body)
+			checkProvisioningAlarms(t, tmpl, stage)
+
+			// Every role of the Fleet stack that AWS IoT assumes carries the documented
+			// confused-deputy condition.
+			if n, v := checksByName(t, "iam-service-trust-conditioned").Run(tmpl); n == 0 || len(v) > 0 {
+				t.Errorf("iam-service-trust-conditioned on the Fleet stack: inspected %d, violations %v", n, v)
+			}
+			for _, id := range []string{roleID, idByPrefix(t, tmpl, "AWS::IAM::Role", "IoTLoggingRole")} {
+				checkIoTTrust(t, tmpl, id)
+			}
 		})
+	}
+}
+
+// checkIoTTrust: the role trusts AWS IoT only for this account, with the source ARN in the
+// form the AWS IoT guide documents (arn:aws:iot:<region>:<account>:*).
+func checkIoTTrust(t *testing.T, tmpl compliance.Template, roleID string) {
+	t.Helper()
+	sts := compliance.List(compliance.Get(oneResource(t, tmpl, "AWS::IAM::Role", roleID).Properties, "AssumeRolePolicyDocument", "Statement"))
+	if len(sts) != 1 {
+		t.Fatalf("%s: %d trust statements, want 1", roleID, len(sts))
+	}
+	st := sts[0]
+	if compliance.Get(st, "Principal", "Service") != "iot.amazonaws.com" ||
+		lit(compliance.Get(st, "Condition", "StringEquals", "aws:SourceAccount")) != testAccount ||
+		lit(compliance.Get(st, "Condition", "ArnLike", "aws:SourceArn")) != policies.ARNPrefix("aws", testRegion, testAccount)+"*" {
+		t.Errorf("%s trust %v: want iot.amazonaws.com of this account only", roleID, st)
+	}
+}
+
+// checkNeverChangesExistingThing: the template as deployed leaves an existing thing's type,
+// attributes and groups as they are (DO_NOTHING), so provisioning cannot rebind it.
+func checkNeverChangesExistingThing(t *testing.T, name string, body any) {
+	t.Helper()
+	want := map[string]any{"AttributePayload": "DO_NOTHING", "ThingTypeName": "DO_NOTHING", "ThingGroups": "DO_NOTHING"}
+	if diff := cmp.Diff(want, compliance.Get(body, "Resources", "thing", "OverrideSettings")); diff != "" {
+		t.Errorf("%s template override settings for an existing thing (-want +got):\n%s", name, diff)
+	}
+}
+
+// checkProvisioningAlarms: one alarm per attack reason, on the hook's own metric, notifying
+// the alert topic at the first occurrence.
+func checkProvisioningAlarms(t *testing.T, tmpl compliance.Template, stage stacks.Stage) {
+	t.Helper()
+	got := map[string]compliance.Resource{}
+	for _, a := range tmpl.Resources("AWS::CloudWatch::Alarm") {
+		if compliance.Get(a.Properties, "Namespace") == contract.MetricNamespace {
+			got[fmt.Sprint(compliance.Get(a.Properties, "Dimensions", 0, "Value"))] = a
+		}
+	}
+	if len(got) != len(contract.AlarmedReasons) {
+		t.Errorf("%d provisioning alarms, want one per reason in %v", len(got), contract.AlarmedReasons)
+	}
+	for _, reason := range []string{hook.ReasonRaceLost, hook.ReasonAlreadyProvisioned, hook.ReasonFingerprintMismatch, hook.ReasonThingInUse} {
+		a, ok := got[reason]
+		if !ok {
+			t.Errorf("no alarm on %s", reason)
+			continue
+		}
+		p := a.Properties
+		want := map[string]any{
+			"MetricName": contract.MetricDecisions, "Statistic": "Sum", "Period": 300.0, "Threshold": 1.0,
+			"ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
+			"AlarmName":  "SmartCity-" + string(stage) + "-Provisioning-" + reason,
+			"Dimensions": []any{map[string]any{"Name": contract.DimensionReason, "Value": reason}},
+		}
+		for k, v := range want {
+			if diff := cmp.Diff(v, p[k]); diff != "" {
+				t.Errorf("alarm %s %s (-want +got):\n%s", reason, k, diff)
+			}
+		}
+		for _, k := range []string{"AlarmActions", "OKActions"} {
+			if l := compliance.List(p[k]); len(l) != 1 || !strings.Contains(refText(l[0]), "AlertTopic") {
+				t.Errorf("alarm %s %s %v: want the Foundation's alert topic", reason, k, p[k])
+			}
+		}
+	}
+}
+
+// TestProvisioningTrialSetting: `-c allowUnboundClaims=true` reaches the hook as its
+// environment switch, and synth warns that the device-unique proof is off.
+func TestProvisioningTrialSetting(t *testing.T) {
+	app := newApp(t, map[string]any{"stage": "dev", "aws:cdk:bundling-stacks": []any{}, stacks.ContextAllowUnboundClaims: "true"})
+	cfg := stacks.Config{Stage: stacks.StageDev, Fleet: stageFleet(t, stacks.StageDev), Account: testAccount, Region: testRegion}
+	st := stacks.NewFleet(app, cfg, stacks.NewFoundation(app, cfg))
+	asm := app.Synth(nil)
+	defer os.RemoveAll(*asm.Directory())
+	art := asm.GetStackByName(st.StackName())
+	tmpl, err := compliance.FromValue(art.Template())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := oneResource(t, tmpl, "AWS::Lambda::Function", "DevicesProvisioningHook").Properties
+	if got := compliance.Get(fn, "Environment", "Variables", contract.EnvAllowUnboundClaims); got != "true" {
+		t.Errorf("%s = %v with the trial setting, want \"true\"", contract.EnvAllowUnboundClaims, got)
+	}
+	warned := false
+	for _, m := range *art.Messages() {
+		warned = warned || (m.Level == cxapi.SynthesisMessageLevel_WARNING && strings.Contains(fmt.Sprint(m.Entry.Data), stacks.ContextAllowUnboundClaims))
+	}
+	if !warned {
+		t.Error("synth does not warn that the trial setting is on")
 	}
 }
 
@@ -276,7 +398,8 @@ func checkProvisioningRole(t *testing.T, tmpl compliance.Template, fl *fleetspec
 	quarantine := "<" + idByPrefix(t, tmpl, "AWS::IoT::ThingGroup", "QuarantineGroup") + ".Arn>"
 	for a, res := range g {
 		switch a {
-		case "iot:CreatePolicy", "iot:CreatePolicyVersion", "iot:DetachPolicy", "iot:DetachThingPrincipal", "iot:RemoveThingFromThingGroup", "iot:DeleteThing":
+		case "iot:CreatePolicy", "iot:CreatePolicyVersion", "iot:DetachPolicy", "iot:DetachThingPrincipal", "iot:RemoveThingFromThingGroup", "iot:DeleteThing",
+			"iot:UpdateThing": // the templates never change an existing thing, so the role cannot either
 			t.Errorf("provisioning role may %s", a)
 		}
 		for _, r := range res {

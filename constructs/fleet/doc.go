@@ -42,7 +42,13 @@
 //   - the claim template (ClaimTemplate), from the pre-provisioning hook's parameter overrides,
 //     which come from the allowlist table, not from the device ("Pre-provisioning hooks",
 //     "Provisioning templates"). The hook refuses an entry without a class and district in the
-//     fleet file's id format.
+//     fleet file's id format, a certificate that does not carry the key whose fingerprint the
+//     entry records (device-unique proof: the shared claim key and a serial are not enough),
+//     and a thing that already has an active certificate other than the request's (no
+//     hijack).
+//
+// Neither template changes a thing that already exists: type, attributes and groups are
+// DO_NOTHING in their override settings, and the provisioning role has no UpdateThing.
 //
 // Every path writes the same attributes in the same format: district = the fleet file's
 // district id ("old_town"), serial = the device serial; the class is the thing type, whose

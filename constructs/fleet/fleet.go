@@ -32,6 +32,11 @@ type Props struct {
 	// Allowlist is the fleet provisioning allowlist table (partition key "serial"). Required
 	// when the fleet enables claim provisioning; ignored otherwise.
 	Allowlist awsdynamodb.ITable
+	// AllowUnboundClaims lets the pre-provisioning hook admit allowlist entries that carry no
+	// key fingerprint, without any device-unique proof: anyone with the claim certificate and
+	// a listed serial becomes that device. For trials with devices whose keys were never
+	// recorded; never in production. Default: false (such entries are refused).
+	AllowUnboundClaims bool
 	// LogRetention of the functions' log groups. Default: one year.
 	LogRetention awslogs.RetentionDays
 	// RemovalPolicy of the functions' log groups. Default: RETAIN.

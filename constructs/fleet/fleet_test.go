@@ -170,3 +170,30 @@ func TestTemplatesSetThingTypeAndDistrict(t *testing.T) {
 		t.Errorf("district attribute %q, the device policy reads %q", AttrDistrict, topics.DistrictAttribute)
 	}
 }
+
+// TestTemplatesNeverChangeAnExistingThing: on a thing that already exists, neither template
+// replaces or merges its type, attributes or groups ("Provisioning templates", Override
+// settings: DO_NOTHING leaves the resource as is), so provisioning a certificate for an
+// existing thing name cannot move it to another class or district or out of quarantine.
+func TestTemplatesNeverChangeAnExistingThing(t *testing.T) {
+	want := map[string]string{"AttributePayload": "DO_NOTHING", "ThingTypeName": "DO_NOTHING", "ThingGroups": "DO_NOTHING"}
+	for name, tmpl := range map[string]ProvisioningTemplate{"jitp": JITPTemplate(), "claim": ClaimTemplate(Names{Prefix: "smartcity_dev"})} {
+		if diff := cmp.Diff(want, tmpl.Resources["thing"].OverrideSettings); diff != "" {
+			t.Errorf("%s: thing override settings (-want +got):\n%s", name, diff)
+		}
+		// The rendered body carries them (an omitted setting would fall back to AWS's default).
+		body, err := tmpl.JSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var parsed struct {
+			Resources map[string]struct{ OverrideSettings map[string]string }
+		}
+		if err := json.Unmarshal([]byte(body), &parsed); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, parsed.Resources["thing"].OverrideSettings); diff != "" {
+			t.Errorf("%s: rendered override settings (-want +got):\n%s", name, diff)
+		}
+	}
+}

@@ -105,14 +105,8 @@ func NewLogging(scope constructs.Construct, id string, props *LoggingProps) *Log
 		RemovalPolicy: p.RemovalPolicy,
 	})
 	l.Role = awsiam.NewRole(this, jsii.String("Role"), &awsiam.RoleProps{
-		AssumedBy: awsiam.NewServicePrincipal(jsii.String("iot.amazonaws.com"), &awsiam.ServicePrincipalOpts{
-			Conditions: &map[string]any{
-				"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
-				"ArnLike": map[string]any{"aws:SourceArn": stack.FormatArn(&awscdk.ArnComponents{
-					Service: jsii.String("iot"), Resource: jsii.String("*"),
-				})},
-			},
-		}),
+		// The documented confused-deputy condition (iotTrustConditions cites the page).
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("iot.amazonaws.com"), &awsiam.ServicePrincipalOpts{Conditions: iotTrustConditions(stack)}),
 		Description: jsii.String("Lets AWS IoT write its v2 logs to " + LogGroupName + " and nowhere else"),
 	})
 	// Streams and events in the one group. CreateLogGroup on that exact group can only fail

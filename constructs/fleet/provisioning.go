@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiot"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/secure-smart-city/platform/constructs/processor"
 	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/lambdas/provisioninghook/contract"
 	"github.com/secure-smart-city/platform/policies"
 )
 
@@ -34,25 +36,19 @@ const HookTimeout = 5 * time.Second
 
 // provisioningRole is the role AWS IoT assumes to run the JITP and claim templates. Instead of
 // the managed AWSIoTThingsRegistration (30 actions on "*"), it holds the subset the two
-// templates exercise: create or update a thing (with its type and attributes), add it to a
-// class and a district group, attach the certificate and a class policy, activate the
-// certificate, and the Describe/Get lookups of those resources. Group, type and policy
-// resources are this stage's exact ARNs; things and certificates come into being during the
-// provisioning, so only thing/* and cert/* can name them. Left out: CreatePolicy (templates
-// name existing policies), every Detach/Remove action (OverrideSettings never removes), the
-// billing-group actions and the List* lookups bulk registration uses. The role cannot touch
-// the quarantine group or policy.
+// templates exercise: create a thing (with its type and attributes), add it to a class and a
+// district group, attach the certificate and a class policy, activate the certificate, and
+// the Describe/Get lookups of those resources. Group, type and policy resources are this
+// stage's exact ARNs; things and certificates come into being during the provisioning, so
+// only thing/* and cert/* can name them. Left out: UpdateThing (the templates' override
+// settings leave an existing thing's type and attributes as they are, so the role need not,
+// and cannot, rewrite them), CreatePolicy (templates name existing policies), every
+// Detach/Remove action (nothing is ever taken away), the billing-group actions and the List*
+// lookups bulk registration uses. The role cannot touch the quarantine group or policy.
 func (f *Fleet) provisioningRole() awsiam.Role {
 	stack := awscdk.Stack_Of(f.Construct)
 	role := awsiam.NewRole(f.Construct, jsii.String("ProvisioningRole"), &awsiam.RoleProps{
-		AssumedBy: awsiam.NewServicePrincipal(jsii.String("iot.amazonaws.com"), &awsiam.ServicePrincipalOpts{
-			Conditions: &map[string]any{
-				"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
-				"ArnLike": map[string]any{"aws:SourceArn": stack.FormatArn(&awscdk.ArnComponents{
-					Service: jsii.String("iot"), Resource: jsii.String("*"),
-				})},
-			},
-		}),
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("iot.amazonaws.com"), &awsiam.ServicePrincipalOpts{Conditions: iotTrustConditions(stack)}),
 		Description: jsii.String("Assumed by AWS IoT to run the JITP and fleet provisioning templates of " + f.Names.Prefix),
 	})
 	anyThing, anyCert := arn(f.Construct, "thing", "*"), arn(f.Construct, "cert", "*")
@@ -74,7 +70,7 @@ func (f *Fleet) provisioningRole() awsiam.Role {
 			Sid: jsii.String(sid), Actions: jsii.Strings(actions...), Resources: &res,
 		}))
 	}
-	add("Things", []string{"iot:CreateThing", "iot:DescribeThing", "iot:UpdateThing", "iot:ListThingGroupsForThing"},
+	add("Things", []string{"iot:CreateThing", "iot:DescribeThing", "iot:ListThingGroupsForThing"},
 		[]*string{anyThing}, types)
 	add("ClassAndDistrictGroups", []string{"iot:AddThingToThingGroup", "iot:UpdateThingGroupsForThing", "iot:DescribeThingGroup"},
 		[]*string{anyThing}, groups)
@@ -83,6 +79,26 @@ func (f *Fleet) provisioningRole() awsiam.Role {
 		[]*string{anyCert, anyThing})
 	add("ClassPolicies", []string{"iot:AttachPolicy", "iot:AttachPrincipalPolicy", "iot:GetPolicy"}, pols, []*string{anyCert})
 	return role
+}
+
+// iotTrustConditions is the confused-deputy condition of a role AWS IoT assumes for this
+// account's provisioning templates, CA registration and logging. "Cross-service confused
+// deputy prevention" in the AWS IoT Developer Guide
+// (https://docs.aws.amazon.com/iot/latest/developerguide/cross-service-confused-deputy-prevention.html)
+// documents aws:SourceAccount together with aws:SourceArn in the format
+// arn:aws:iot:<region>:<account-id>:*. AWS documents no narrower source ARN for these roles:
+// neither the provisioning template's nor the CA certificate's ARN is stated as what AWS IoT
+// sends when it assumes the provisioning role (JITP, fleet provisioning), nor any resource
+// for the logging role ("Configure logging role and policy"). A guessed exact ARN that AWS
+// does not send would silently stop every provisioning, so the documented account-wide ARN is
+// the narrowest sound condition.
+func iotTrustConditions(stack awscdk.Stack) *map[string]any {
+	return &map[string]any{
+		"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
+		"ArnLike": map[string]any{"aws:SourceArn": stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("iot"), Resource: jsii.String("*"),
+		})},
+	}
 }
 
 // jitp registers the fleet file's CA for Just-in-Time Provisioning with JITPTemplate.
@@ -117,11 +133,15 @@ func (f *Fleet) jitp(fl *fleetspec.Fleet) error {
 func (f *Fleet) claim(allowlist awsdynamodb.ITable) {
 	name := f.Names.ClaimTemplate()
 	stack := awscdk.Stack_Of(f.Construct)
+	env := map[string]string{contract.EnvAllowlistTable: *allowlist.TableName()}
+	if f.props.AllowUnboundClaims {
+		env[contract.EnvAllowUnboundClaims] = "true"
+	}
 	f.ProvisioningHook = processor.New(f.Construct, "ProvisioningHook", &processor.Props{
 		Entry:         "lambdas/provisioninghook",
-		Description:   "Pre-provisioning hook of " + name + ": admits allowlisted serials once",
+		Description:   "Pre-provisioning hook of " + name + ": admits an allowlisted serial once, with its device's key, for a thing not in service",
 		EncryptionKey: f.props.EncryptionKey,
-		Environment:   map[string]string{"ALLOWLIST_TABLE": *allowlist.TableName()},
+		Environment:   env,
 		Timeout:       HookTimeout,
 		LogRetention:  f.props.LogRetention,
 		RemovalPolicy: f.props.RemovalPolicy,
@@ -133,6 +153,19 @@ func (f *Fleet) claim(allowlist awsdynamodb.ITable) {
 	if k := allowlist.EncryptionKey(); k != nil {
 		k.GrantEncryptDecrypt(f.ProvisioningHook.Role)
 	}
+	// The registry reads of the no-hijack check. The Service Authorization Reference ("Actions,
+	// resources, and condition keys for AWS IoT") gives iot:ListThingPrincipals the required
+	// resource type thing and iot:DescribeCertificate the required resource type cert; the
+	// thing is whichever the allowlist names and the certificates whichever are attached to
+	// it, so thing/* and cert/* of this account and region are the narrowest ARNs. Read-only.
+	f.ProvisioningHook.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("ThingPrincipals"), Actions: jsii.Strings("iot:ListThingPrincipals"),
+		Resources: &[]*string{arn(f.Construct, "thing", "*")},
+	}))
+	f.ProvisioningHook.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("CertificateStatus"), Actions: jsii.Strings("iot:DescribeCertificate"),
+		Resources: &[]*string{arn(f.Construct, "cert", "*")},
+	}))
 	templateArn := arn(f.Construct, "provisioningtemplate", name)
 	f.ProvisioningHook.Function.AddPermission(jsii.String("InvokedByClaimTemplate"), &awslambda.Permission{
 		Principal:     awsiam.NewServicePrincipal(jsii.String("iot.amazonaws.com"), nil),
@@ -146,7 +179,7 @@ func (f *Fleet) claim(allowlist awsdynamodb.ITable) {
 	}
 	f.ClaimTemplate = awsiot.NewCfnProvisioningTemplate(f.Construct, jsii.String("ClaimTemplate"), &awsiot.CfnProvisioningTemplateProps{
 		TemplateName:        jsii.String(name),
-		Description:         jsii.String("Fleet provisioning by claim: the hook admits allowlisted serials and pins thing name, class and district"),
+		Description:         jsii.String("Fleet provisioning by claim: the hook admits allowlisted serials with their device's key and pins thing name, class and district"),
 		Enabled:             jsii.Bool(true),
 		TemplateType:        jsii.String("FLEET_PROVISIONING"),
 		ProvisioningRoleArn: f.ProvisioningRole.RoleArn(),
@@ -169,5 +202,33 @@ func (f *Fleet) claim(allowlist awsdynamodb.ITable) {
 	f.ClaimPolicy = awsiot.NewCfnPolicy(f.Construct, jsii.String("ClaimPolicy"), &awsiot.CfnPolicyProps{
 		PolicyName:     jsii.String(f.Names.ClaimPolicy()),
 		PolicyDocument: policies.Claim(name).CloudFormation(),
+	})
+}
+
+// MetricProvisioningDecisions is the count of the pre-provisioning hook's decisions with the
+// given reason (contract.Reason...), from the hook's embedded-metric-format log lines.
+// Default statistic Sum over five minutes.
+func (f *Fleet) MetricProvisioningDecisions(reason string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	o := awscloudwatch.MetricOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	if o.Statistic == nil {
+		o.Statistic = jsii.String("Sum")
+	}
+	if o.Period == nil {
+		o.Period = awscdk.Duration_Minutes(jsii.Number(5))
+	}
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace:     jsii.String(contract.MetricNamespace),
+		MetricName:    jsii.String(contract.MetricDecisions),
+		DimensionsMap: &map[string]*string{contract.DimensionReason: jsii.String(reason)},
+		Statistic:     o.Statistic,
+		Period:        o.Period,
+		Label:         o.Label,
+		Unit:          o.Unit,
+		Color:         o.Color,
+		Account:       o.Account,
+		Region:        o.Region,
 	})
 }

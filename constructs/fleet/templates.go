@@ -72,10 +72,16 @@ func stringParams(names ...string) map[string]TemplateParameter {
 	return out
 }
 
-// thingOverrides: a thing that already exists (a retried provisioning request) keeps its
-// groups, so the provisioning role never needs to remove a thing from a group (the
-// quarantine group included), and takes the template's type and attributes.
-var thingOverrides = map[string]string{"AttributePayload": "REPLACE", "ThingTypeName": "REPLACE", "ThingGroups": "DO_NOTHING"}
+// thingOverrides: a template never changes a thing that already exists. "Provisioning
+// templates" in the AWS IoT Developer Guide (Override settings) defines DO_NOTHING as "leave
+// the resource as is" for a thing's AttributePayload, ThingTypeName and ThingGroups; REPLACE
+// and MERGE would let whoever provisions a certificate for an existing thing name rewrite
+// its class, district or groups (or, for groups, take it out of quarantine). DO_NOTHING
+// rather than FAIL because a RegisterThing retried after a lost response finds the thing it
+// created and must still succeed. Whether the request may bind a certificate to an existing
+// thing at all is the pre-provisioning hook's decision (claim); JITP has no hook, so there the
+// CA's discipline and these settings are all there is (README, "Adding a device").
+var thingOverrides = map[string]string{"AttributePayload": "DO_NOTHING", "ThingTypeName": "DO_NOTHING", "ThingGroups": "DO_NOTHING"}
 
 // activeCertificate activates the certificate AWS IoT registered for the request; its private
 // key never left the device (JITP: the device's own key under the city's CA; claim:

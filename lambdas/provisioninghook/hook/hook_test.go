@@ -132,9 +132,12 @@ func logLines(t *testing.T, buf *bytes.Buffer) []map[string]any {
 	return out
 }
 
-func newHandler(f *fakeTable) (*Handler, *bytes.Buffer) {
+// newHandler returns a handler on f whose registry holds no things (every thing is new),
+// unless opts give it another.
+func newHandler(f *fakeTable, opts ...Option) (*Handler, *bytes.Buffer) {
 	var buf bytes.Buffer
-	h := New(table, f, f, slog.New(slog.NewJSONHandler(&buf, nil)))
+	reg := newFakeRegistry()
+	h := New(table, f, f, slog.New(slog.NewJSONHandler(&buf, nil)), append([]Option{WithRegistry(reg, reg)}, opts...)...)
 	h.now = func() time.Time { return fixedNow }
 	return h, &buf
 }
@@ -143,14 +146,14 @@ func request(cert string, params map[string]string) Request {
 	return Request{
 		ClaimCertificateID: "claim-cert",
 		CertificateID:      cert,
-		CertificatePEM:     "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+		CertificatePEM:     devicePEM,
 		TemplateARN:        "arn:aws:iot:eu-west-1:123456789012:provisioningtemplate/smartcity",
 		ClientID:           "claim-client",
 		Parameters:         params,
 	}
 }
 
-var lightEntry = entry{Serial: "SN-0001", Status: allowlist.StatusAllowed, ThingName: "light-0001", Class: "street_light", District: "old_town"}
+var lightEntry = entry{Serial: "SN-0001", Status: allowlist.StatusAllowed, KeyFingerprint: deviceFP, ThingName: "light-0001", Class: "street_light", District: "old_town"}
 
 func TestHandle(t *testing.T) {
 	tests := []struct {
@@ -173,7 +176,7 @@ func TestHandle(t *testing.T) {
 		},
 		{
 			name:       "admit without a listed thing name uses the serial",
-			entries:    []entry{{Serial: "SN-0002", Status: allowlist.StatusAllowed, Class: "air_quality", District: "harbour"}},
+			entries:    []entry{{Serial: "SN-0002", Status: allowlist.StatusAllowed, KeyFingerprint: deviceFP, Class: "air_quality", District: "harbour"}},
 			req:        request("cert-b", map[string]string{ParamSerialNumber: "SN-0002"}),
 			want:       Response{AllowProvisioning: true, ParameterOverrides: map[string]string{ParamSerialNumber: "SN-0002", ParamThingName: "SN-0002", ParamClass: "air_quality", ParamDistrict: "harbour"}},
 			wantReason: ReasonAdmitted,
@@ -195,20 +198,20 @@ func TestHandle(t *testing.T) {
 		},
 		{
 			name:       "already provisioned with another certificate",
-			entries:    []entry{{Serial: "SN-0001", Status: allowlist.StatusProvisioned, ThingName: "light-0001", Class: "street_light", District: "old_town", CertificateID: "cert-first"}},
+			entries:    []entry{{Serial: "SN-0001", Status: allowlist.StatusProvisioned, KeyFingerprint: deviceFP, ThingName: "light-0001", Class: "street_light", District: "old_town", CertificateID: "cert-first"}},
 			req:        request("cert-second", map[string]string{ParamSerialNumber: "SN-0001"}),
 			wantReason: ReasonAlreadyProvisioned,
 		},
 		{
 			name:       "retry with the certificate that was admitted",
-			entries:    []entry{{Serial: "SN-0001", Status: allowlist.StatusProvisioned, ThingName: "light-0001", Class: "street_light", District: "old_town", CertificateID: "cert-first"}},
+			entries:    []entry{{Serial: "SN-0001", Status: allowlist.StatusProvisioned, KeyFingerprint: deviceFP, ThingName: "light-0001", Class: "street_light", District: "old_town", CertificateID: "cert-first"}},
 			req:        request("cert-first", map[string]string{ParamSerialNumber: "SN-0001"}),
 			want:       Response{AllowProvisioning: true, ParameterOverrides: map[string]string{ParamSerialNumber: "SN-0001", ParamThingName: "light-0001", ParamClass: "street_light", ParamDistrict: "old_town"}},
 			wantReason: ReasonRetrySameCert,
 		},
 		{
 			name:       "status neither allowed nor provisioned",
-			entries:    []entry{{Serial: "SN-0001", Status: "revoked", ThingName: "light-0001", Class: "street_light", District: "old_town"}},
+			entries:    []entry{{Serial: "SN-0001", Status: "revoked", KeyFingerprint: deviceFP, ThingName: "light-0001", Class: "street_light", District: "old_town"}},
 			req:        request("cert-a", map[string]string{ParamSerialNumber: "SN-0001"}),
 			wantReason: ReasonNotAllowed,
 		},
@@ -238,7 +241,7 @@ func TestHandle(t *testing.T) {
 		},
 		{
 			name:       "fleet-style serial with a listed thing name",
-			entries:    []entry{{Serial: "ACME/2026.001#7", Status: allowlist.StatusAllowed, ThingName: "aq-0007", Class: "air_quality", District: "harbour"}},
+			entries:    []entry{{Serial: "ACME/2026.001#7", Status: allowlist.StatusAllowed, KeyFingerprint: deviceFP, ThingName: "aq-0007", Class: "air_quality", District: "harbour"}},
 			req:        request("cert-a", map[string]string{ParamSerialNumber: "ACME/2026.001#7"}),
 			want:       Response{AllowProvisioning: true, ParameterOverrides: map[string]string{ParamSerialNumber: "ACME/2026.001#7", ParamThingName: "aq-0007", ParamClass: "air_quality", ParamDistrict: "harbour"}},
 			wantReason: ReasonAdmitted,
@@ -246,7 +249,7 @@ func TestHandle(t *testing.T) {
 		},
 		{
 			name:       "fleet-style serial without a listed thing name",
-			entries:    []entry{{Serial: "ACME/2026.001#8", Status: allowlist.StatusAllowed}},
+			entries:    []entry{{Serial: "ACME/2026.001#8", Status: allowlist.StatusAllowed, KeyFingerprint: deviceFP}},
 			req:        request("cert-a", map[string]string{ParamSerialNumber: "ACME/2026.001#8"}),
 			wantReason: ReasonInvalidAllowlist,
 		},
@@ -276,37 +279,37 @@ func TestHandle(t *testing.T) {
 		},
 		{
 			name:       "device sends a class the allowlist does not pin",
-			entries:    []entry{{Serial: "SN-0003", Status: allowlist.StatusAllowed, District: "harbour"}},
+			entries:    []entry{{Serial: "SN-0003", Status: allowlist.StatusAllowed, KeyFingerprint: deviceFP, District: "harbour"}},
 			req:        request("cert-a", map[string]string{ParamSerialNumber: "SN-0003", ParamClass: "camera"}),
 			wantReason: ReasonInvalidAllowlist,
 		},
 		{
 			name:       "entry without a class is refused before it is consumed",
-			entries:    []entry{{Serial: "SN-0003", Status: allowlist.StatusAllowed, District: "harbour"}},
+			entries:    []entry{{Serial: "SN-0003", Status: allowlist.StatusAllowed, KeyFingerprint: deviceFP, District: "harbour"}},
 			req:        request("cert-a", map[string]string{ParamSerialNumber: "SN-0003"}),
 			wantReason: ReasonInvalidAllowlist,
 		},
 		{
 			name:       "entry without a district is refused before it is consumed",
-			entries:    []entry{{Serial: "SN-0003", Status: allowlist.StatusAllowed, Class: "camera"}},
+			entries:    []entry{{Serial: "SN-0003", Status: allowlist.StatusAllowed, KeyFingerprint: deviceFP, Class: "camera"}},
 			req:        request("cert-a", map[string]string{ParamSerialNumber: "SN-0003"}),
 			wantReason: ReasonInvalidAllowlist,
 		},
 		{
 			name:       "district not in the fleet file's id format",
-			entries:    []entry{{Serial: "SN-0003", Status: allowlist.StatusAllowed, Class: "camera", District: "smartcity_dev_district_harbour/x"}},
+			entries:    []entry{{Serial: "SN-0003", Status: allowlist.StatusAllowed, KeyFingerprint: deviceFP, Class: "camera", District: "smartcity_dev_district_harbour/x"}},
 			req:        request("cert-a", map[string]string{ParamSerialNumber: "SN-0003"}),
 			wantReason: ReasonInvalidAllowlist,
 		},
 		{
 			name:       "class given as a qualified name with capitals",
-			entries:    []entry{{Serial: "SN-0003", Status: allowlist.StatusAllowed, Class: "Camera", District: "harbour"}},
+			entries:    []entry{{Serial: "SN-0003", Status: allowlist.StatusAllowed, KeyFingerprint: deviceFP, Class: "Camera", District: "harbour"}},
 			req:        request("cert-a", map[string]string{ParamSerialNumber: "SN-0003"}),
 			wantReason: ReasonInvalidAllowlist,
 		},
 		{
 			name:       "allowlist thing name outside the thing-name alphabet",
-			entries:    []entry{{Serial: "SN-0004", Status: allowlist.StatusAllowed, ThingName: "bad name"}},
+			entries:    []entry{{Serial: "SN-0004", Status: allowlist.StatusAllowed, KeyFingerprint: deviceFP, ThingName: "bad name"}},
 			req:        request("cert-a", map[string]string{ParamSerialNumber: "SN-0004"}),
 			wantReason: ReasonInvalidAllowlist,
 		},
@@ -338,12 +341,13 @@ func TestHandle(t *testing.T) {
 			if _, ok := lines[0]["serial"]; !ok {
 				t.Errorf("log line has no serial: %v", lines[0])
 			}
+			checkMetricLine(t, lines[0])
 		})
 	}
 }
 
 func TestHandleMarksEntryProvisioned(t *testing.T) {
-	f := newFakeTable(entry{Serial: "SN-0002", Status: allowlist.StatusAllowed, Class: "air_quality", District: "harbour"})
+	f := newFakeTable(entry{Serial: "SN-0002", Status: allowlist.StatusAllowed, KeyFingerprint: deviceFP, Class: "air_quality", District: "harbour"})
 	h, _ := newHandler(f)
 	if _, err := h.Handle(context.Background(), request("cert-b", map[string]string{ParamSerialNumber: "SN-0002"})); err != nil {
 		t.Fatal(err)
@@ -351,7 +355,7 @@ func TestHandleMarksEntryProvisioned(t *testing.T) {
 	want := map[string]string{
 		allowlist.AttrSerial: "SN-0002", allowlist.AttrStatus: allowlist.StatusProvisioned, allowlist.AttrCertificateID: "cert-b",
 		allowlist.AttrProvisionedAt: "2026-03-01T12:00:00Z", allowlist.AttrThingName: "SN-0002",
-		allowlist.AttrClass: "air_quality", allowlist.AttrDistrict: "harbour",
+		allowlist.AttrClass: "air_quality", allowlist.AttrDistrict: "harbour", allowlist.AttrKeyFingerprint: deviceFP,
 	}
 	if diff := cmp.Diff(want, f.stored(t, "SN-0002")); diff != "" {
 		t.Errorf("stored entry (-want +got):\n%s", diff)
@@ -475,7 +479,7 @@ func TestRequestWireFormat(t *testing.T) {
 // TestEntryUsesTheContractNames: the item the hook reads and writes has the allowlist
 // contract's attribute names, which fleetctl writes.
 func TestEntryUsesTheContractNames(t *testing.T) {
-	item, err := attributevalue.MarshalMap(entry{Serial: "s", Status: "x", ThingName: "t", Class: "c", District: "d", CertificateID: "i"})
+	item, err := attributevalue.MarshalMap(entry{Serial: "s", Status: "x", ThingName: "t", Class: "c", District: "d", KeyFingerprint: "k", CertificateID: "i"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -483,7 +487,7 @@ func TestEntryUsesTheContractNames(t *testing.T) {
 	for k := range item {
 		got = append(got, k)
 	}
-	want := []string{allowlist.AttrSerial, allowlist.AttrStatus, allowlist.AttrThingName, allowlist.AttrClass, allowlist.AttrDistrict, allowlist.AttrCertificateID}
+	want := []string{allowlist.AttrSerial, allowlist.AttrStatus, allowlist.AttrThingName, allowlist.AttrClass, allowlist.AttrDistrict, allowlist.AttrKeyFingerprint, allowlist.AttrCertificateID}
 	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("entry attributes (-want +got):\n%s", diff)
 	}
