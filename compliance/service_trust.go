@@ -18,12 +18,23 @@ import (
 // only for a function that names it, which only a principal allowed iam:PassRole on the role
 // can create, and the IAM guide does not recommend source conditions there.
 //
+// A second, narrower exception: the role an AWS::ApiGateway::Account names as its
+// CloudWatchRoleArn may trust apigateway.amazonaws.com without a condition. AWS documents no
+// source context for the calls API Gateway makes with the account's CloudWatch logging role
+// (the AWS::ApiGateway::Account reference shows an unconditioned trust, and API Gateway has no
+// "Cross-service confused deputy prevention" page), and a condition on a key the service does
+// not send would silently stop API logging. Only that role, and only that principal, is
+// exempt: any other role trusting API Gateway still needs a condition.
+//
 // The check proves a condition is present and can hold; it cannot know which ARN a service
 // sends, so the narrowest documented form (an exact aws:SourceArn where the service documents
 // it) is the constructs' job, each citing its AWS page.
 
 // ServiceTrustExempt are the service principals whose trust needs no source condition.
 var ServiceTrustExempt = map[string]bool{"lambda.amazonaws.com": true}
+
+// apiGatewayService is exempt only in the role an AWS::ApiGateway::Account logs with.
+const apiGatewayService = "apigateway.amazonaws.com"
 
 // sourceKeys are the global condition keys that scope a service principal to a source.
 var sourceKeys = map[string]bool{
@@ -49,6 +60,14 @@ func scopingOperator(op string) bool {
 // condition on a source key whose value is not a bare wildcard; no statement may trust every
 // principal.
 func serviceTrustConditioned(t Template) (int, []string) {
+	accountLogRoles := map[string]bool{}
+	for _, a := range t.Resources("AWS::ApiGateway::Account") {
+		if ga := List(Get(a.Properties, "CloudWatchRoleArn", "Fn::GetAtt")); len(ga) == 2 && ga[1] == "Arn" {
+			if id, ok := ga[0].(string); ok {
+				accountLogRoles[id] = true
+			}
+		}
+	}
 	return each(t, "AWS::IAM::Role", func(r Resource) string {
 		var bad []string
 		for i, st := range List(Get(r.Properties, "AssumeRolePolicyDocument", "Statement")) {
@@ -66,7 +85,7 @@ func serviceTrustConditioned(t Template) (int, []string) {
 				if !ok {
 					name = fmt.Sprint(s)
 				}
-				if !ServiceTrustExempt[name] {
+				if !ServiceTrustExempt[name] && !(name == apiGatewayService && accountLogRoles[r.ID]) {
 					services = append(services, name)
 				}
 			}
