@@ -323,9 +323,27 @@ func checkIngestion(t *testing.T, tmpl compliance.Template, cfg stacks.Config) {
 		}
 		trust := compliance.List(compliance.Get(role.Properties, "AssumeRolePolicyDocument", "Statement"))
 		if len(trust) != 1 || compliance.Get(trust[0], "Principal", "Service") != "iot.amazonaws.com" ||
-			compliance.Get(trust[0], "Condition", "StringEquals", "aws:SourceAccount") == nil ||
-			compliance.Get(trust[0], "Condition", "ArnLike", "aws:SourceArn") == nil {
+			compliance.Get(trust[0], "Condition", "StringEquals", "aws:SourceAccount") == nil {
 			t.Errorf("rule role trust %s, want iot.amazonaws.com scoped by source account and ARN", refText(trust))
+		} else {
+			// Exactly the rules of this fleet, by ARN, as the AWS IoT guide documents.
+			var gotRules, wantRules []string
+			for _, a := range compliance.List(compliance.Get(trust[0], "Condition", "ArnEquals", "aws:SourceArn")) {
+				text := refText(a)
+				if i := strings.LastIndex(text, ":rule/"); i >= 0 {
+					gotRules = append(gotRules, text[i+len(":rule/"):])
+				} else {
+					t.Errorf("rule role trust: source ARN %s is not a topic rule ARN", text)
+				}
+			}
+			for _, c := range cfg.Fleet.Classes {
+				wantRules = append(wantRules, topics.RuleName(cfg.Fleet.RulePrefix(string(cfg.Stage)), c.ID))
+			}
+			sort.Strings(gotRules)
+			sort.Strings(wantRules)
+			if !cmp.Equal(gotRules, wantRules) {
+				t.Errorf("rule role trust source ARNs name rules %v, want exactly %v", gotRules, wantRules)
+			}
 		}
 		if compliance.Get(role.Properties, "ManagedPolicyArns") != nil {
 			t.Errorf("rule role has managed policies %v", compliance.Get(role.Properties, "ManagedPolicyArns"))

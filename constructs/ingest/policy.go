@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"github.com/secure-smart-city/platform/topics"
 	"sort"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -88,13 +89,21 @@ func statement(actions []string, resources []*string, conditions *map[string]any
 // ruleRole is assumed by AWS IoT for every rule of this construct: the rules' actions are the
 // same for every class (one stream or one function, one dead-letter queue), so per-class roles
 // would hold identical policies. The trust policy takes only AWS IoT acting for this account
-// (confused deputy prevention, in the form the AWS IoT guide gives).
+// and for exactly these rules: the AWS IoT guide ("Granting an AWS IoT rule the access it
+// requires", and "Cross-service confused deputy prevention") documents the rule's ARN,
+// arn:<partition>:iot:<region>:<account>:rule/<rule name>, as the aws:SourceArn AWS IoT sends
+// when it assumes a rule's role.
 func (in *Ingest) ruleRole(stack awscdk.Stack, classes []string) awsiam.Role {
+	rules := make([]string, len(classes))
+	for i, c := range classes {
+		rules[i] = *stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("iot"), Resource: jsii.String("rule"), ResourceName: jsii.String(topics.RuleName(in.prefix, c)),
+			ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+		})
+	}
 	conditions := map[string]any{
 		"StringEquals": map[string]any{"aws:SourceAccount": *stack.Account()},
-		"ArnLike": map[string]any{"aws:SourceArn": *stack.FormatArn(&awscdk.ArnComponents{
-			Service: jsii.String("iot"), Resource: jsii.String("*"), ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME,
-		})},
+		"ArnEquals":    map[string]any{"aws:SourceArn": rules},
 	}
 	return awsiam.NewRole(in.Construct, jsii.String("RuleRole"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("iot.amazonaws.com"), &awsiam.ServicePrincipalOpts{Conditions: &conditions}),
