@@ -331,7 +331,7 @@ func checkIngestion(t *testing.T, tmpl compliance.Template, cfg stacks.Config) {
 			for _, a := range compliance.List(compliance.Get(trust[0], "Condition", "ArnEquals", "aws:SourceArn")) {
 				text := refText(a)
 				if i := strings.LastIndex(text, ":rule/"); i >= 0 {
-					gotRules = append(gotRules, text[i+len(":rule/"):])
+					gotRules = append(gotRules, strings.Trim(text[i+len(":rule/"):], `"`))
 				} else {
 					t.Errorf("rule role trust: source ARN %s is not a topic rule ARN", text)
 				}

@@ -1324,7 +1324,9 @@ func synthGrown(t *testing.T) *grownOperations {
 		f := stacks.NewFoundation(app, cfg)
 		fl := stacks.NewFleet(app, cfg, f)
 		in := stacks.NewIngestion(app, cfg, f)
-		stacks.ApplyChecks(stacks.NewOperations(app, cfg, f, fl, in).Stack)
+		ops := stacks.NewOperations(app, cfg, f, fl, in)
+		stacks.NewOTA(cfg, f, ops)
+		stacks.ApplyChecks(ops.Stack)
 		asm := synthOrFail(t, app)
 		defer os.RemoveAll(*asm.Directory())
 		g := &grownOperations{assets: map[string]map[string][]byte{}, added: added}
