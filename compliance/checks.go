@@ -48,6 +48,7 @@ var All = []Check{
 	{Name: "stream-source-hardening", Default: "stream consumers batch (>= 100), bisect on error, retry a bounded number of times, report partial failures and send what still fails to a queue", Run: streamSourceHardening},
 	{Name: "api-methods-authorized", Default: "every API Gateway method requires IAM (SigV4) authorization; only an OPTIONS mock (CORS preflight) may not", Run: apiMethodsAuthorized},
 	{Name: "lambda-iot-permission-scoped", Default: "a Lambda permission for AWS IoT (a topic rule) names principal iot.amazonaws.com, the source ARN and the source account (cfn-lint W3664)", Run: lambdaIoTPermissionScoped},
+	{Name: "kms-grant-guard", Default: "every key policy denies kms:CreateGrant unless the grant is for an AWS resource (Control Tower CT.KMS.PR.3)", Run: kmsGrantGuard},
 }
 
 // UnscopableActions have no resource-level permissions, so only they may use Resource "*".

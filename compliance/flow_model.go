@@ -97,7 +97,7 @@ func (w *World) identityPolicies(role Ref) ([]iameval.Policy, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, pol)
+		out = append(out, w.drop(pol))
 	}
 	for _, typ := range []string{"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"} {
 		for _, p := range w.Stacks[role.Stack].Template.Resources(typ) {
@@ -118,7 +118,7 @@ func (w *World) identityPolicies(role Ref) ([]iameval.Policy, error) {
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, pol)
+			out = append(out, w.drop(pol))
 		}
 	}
 	return out, nil
@@ -144,7 +144,7 @@ func (w *World) target(r Ref) (iameval.Target, error) {
 		if err != nil {
 			return err
 		}
-		t.Policy = append(t.Policy, p...)
+		t.Policy = append(t.Policy, w.drop(p)...)
 		return nil
 	}
 	names := func(stack string, v any, want any) (bool, error) {
@@ -208,7 +208,7 @@ func (w *World) target(r Ref) (iameval.Target, error) {
 				if err != nil {
 					return t, err
 				}
-				t.Policy = append(t.Policy, st)
+				t.Policy = append(t.Policy, w.drop(iameval.Policy{st})...)
 			}
 		}
 	}
@@ -337,4 +337,17 @@ func (w *World) keySteps(c Caller, r Ref, via string, ctx map[string][]string, a
 func (w *World) Decide(s Step) (iameval.Decision, error) {
 	return iameval.Evaluate(iameval.Request{Principal: s.Caller.Principal, Action: s.Action, Resource: s.Resource, Context: s.Context},
 		s.Caller.Identity, s.Target, w.Account)
+}
+
+func (w *World) drop(p iameval.Policy) iameval.Policy {
+	if len(w.Without) == 0 {
+		return p
+	}
+	var out iameval.Policy
+	for _, st := range p {
+		if !w.Without[st.Where] {
+			out = append(out, st)
+		}
+	}
+	return out
 }

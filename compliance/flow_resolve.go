@@ -26,7 +26,9 @@ type World struct {
 	Account   string
 	Region    string
 	Partition string
-	order     []string
+	// Without drops statements (by their Where) from every policy: weakening proofs.
+	Without map[string]bool
+	order   []string
 }
 
 // SymbolicAccount stands for the deploying account in environment-agnostic templates.

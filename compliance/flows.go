@@ -26,6 +26,8 @@ type FlowResult struct {
 	Cases int
 	// Failures are the cases whose outcome differs from the table, with the deciding reason.
 	Failures []string
+	// AllowedBy are the statements that allowed the first case's steps (allowed flows).
+	AllowedBy []string
 }
 
 // Holds reports whether every case of the flow came out as the table says.
@@ -44,10 +46,17 @@ func (r FlowResult) Verdict() string {
 
 // EvaluateFlows runs the flow table over every stack of one synth.
 func EvaluateFlows(stacks []StackTemplate) ([]FlowResult, error) {
+	return EvaluateFlowsWithout(stacks, nil)
+}
+
+// EvaluateFlowsWithout runs the flow table with the named statements removed from every
+// policy (their Where, as FlowResult.AllowedBy reports them): the weakening proofs.
+func EvaluateFlowsWithout(stacks []StackTemplate, without map[string]bool) ([]FlowResult, error) {
 	w, err := NewWorld(stacks)
 	if err != nil {
 		return nil, err
 	}
+	w.Without = without
 	var out []FlowResult
 	for _, f := range Flows {
 		res := FlowResult{Flow: f}
@@ -68,6 +77,9 @@ func EvaluateFlows(stacks []StackTemplate) ([]FlowResult, error) {
 				if err != nil {
 					allowed, reason = !f.Allow, err.Error()
 					break
+				}
+				if f.Allow && len(res.AllowedBy) < 64 && c.Name == cases[0].Name {
+					res.AllowedBy = append(res.AllowedBy, d.By...)
 				}
 				if !d.Allowed {
 					allowed = false

@@ -205,6 +205,8 @@ type Decision struct {
 	Allowed bool
 	// Reason says which statement decided, or why nothing allowed.
 	Reason string
+	// By are the statements (their Where) that allowed the request.
+	By []string
 }
 
 // Target is the resource side of a request.
@@ -236,7 +238,7 @@ func Evaluate(req Request, identity []Policy, target Target, account string) (De
 				continue
 			}
 			if st.Effect == "Deny" {
-				return Decision{false, "explicit deny: " + st.Where}, nil
+				return Decision{Allowed: false, Reason: "explicit deny: " + st.Where}, nil
 			}
 			if identityAllow == "" {
 				identityAllow = st.Where
@@ -256,7 +258,7 @@ func Evaluate(req Request, identity []Policy, target Target, account string) (De
 			continue
 		}
 		if st.Effect == "Deny" {
-			return Decision{false, "explicit deny: " + st.Where}, nil
+			return Decision{Allowed: false, Reason: "explicit deny: " + st.Where}, nil
 		}
 		if isAccountDelegation(st, req.Principal, account) {
 			if delegated == "" {
@@ -268,21 +270,21 @@ func Evaluate(req Request, identity []Policy, target Target, account string) (De
 	}
 	switch {
 	case direct != "":
-		return Decision{true, "allowed by " + direct}, nil
+		return Decision{true, "allowed by " + direct, []string{direct}}, nil
 	case delegated != "" && identityAllow != "":
-		return Decision{true, "allowed by " + identityAllow + " (delegated by " + delegated + ")"}, nil
+		return Decision{true, "allowed by " + identityAllow + " (delegated by " + delegated + ")", []string{identityAllow, delegated}}, nil
 	case target.KMS && identityAllow != "":
-		return Decision{false, "the key policy does not allow the account, so " + identityAllow + " does not count"}, nil
+		return Decision{Allowed: false, Reason: "the key policy does not allow the account, so " + identityAllow + " does not count"}, nil
 	case target.KMS:
-		return Decision{false, "no key policy statement allows " + req.Principal.String()}, nil
+		return Decision{Allowed: false, Reason: "no key policy statement allows " + req.Principal.String()}, nil
 	case sameAccount && identityAllow != "":
-		return Decision{true, "allowed by " + identityAllow}, nil
+		return Decision{true, "allowed by " + identityAllow, []string{identityAllow}}, nil
 	case req.Principal.Service != "":
-		return Decision{false, "no resource policy statement allows " + req.Principal.Service}, nil
+		return Decision{Allowed: false, Reason: "no resource policy statement allows " + req.Principal.Service}, nil
 	case foreign:
-		return Decision{false, "no resource policy statement allows account " + req.Principal.Account}, nil
+		return Decision{Allowed: false, Reason: "no resource policy statement allows account " + req.Principal.Account}, nil
 	}
-	return Decision{false, "no identity or resource policy statement allows it"}, nil
+	return Decision{Allowed: false, Reason: "no identity or resource policy statement allows it"}, nil
 }
 
 func withGlobals(req Request) map[string][]string {
