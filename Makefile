@@ -59,6 +59,7 @@ deploy: deps ## deploy every stack (needs AWS credentials and cdk bootstrap)
 	cdk deploy --all -c stage=$(STAGE) --require-approval broadening
 
 test: deps broker ## run every test
+	@if command -v cfn-lint >/dev/null; then echo "cfn-lint $$(cfn-lint --version 2>&1 | awk '{print $$2}'): TestCfnLintSecure lints every dev and prod template"; else echo "cfn-lint: SKIPPED, not on PATH: the synthesized templates are not linted (pip install cfn-lint)"; fi
 	SMARTCITY_REQUIRE_EMULATORS=1 SMARTCITY_REQUIRE_BROKER=1 go test $(GOTEST_FLAGS) ./...
 
 bench: deps ## run the benchmarks and summarize them with benchstat (results in .bench/)

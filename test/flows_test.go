@@ -237,3 +237,32 @@ func TestCfnLintSecure(t *testing.T) {
 	}
 	t.Logf("cfn-lint linted %d templates: %d errors", len(files), len(errs))
 }
+
+// TestFlowTableInReadme: the README's "### Flow proofs" table lists every flow with the
+// verdict the dev synth gives it.
+func TestFlowTableInReadme(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(moduleRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(data), "### Flow proofs")
+	if !ok {
+		t.Fatal(`README.md has no "### Flow proofs" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	res, err := compliance.EvaluateFlows(flowStacks("dev", synthOnce(t, "dev")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		row := ""
+		for _, l := range strings.Split(section, "\n") {
+			if strings.HasPrefix(l, "| `"+r.ID+"` |") {
+				row = l
+			}
+		}
+		if row == "" || !strings.HasSuffix(row, "| "+r.Verdict()+" |") {
+			t.Errorf("README flow row for %s is %q, want verdict %s", r.ID, row, r.Verdict())
+		}
+	}
+}
