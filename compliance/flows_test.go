@@ -128,3 +128,21 @@ func TestEveryFlowIsDescribed(t *testing.T) {
 		t.Errorf("%d refused flows, want the attacks of issue 11 (>= 5)", refused)
 	}
 }
+
+// TestCheckFlowsSkipsAbsentFlows: an app without the platform's resources (a test app of one
+// construct) gets no flow findings, while the platform's stacks with the alarm allow deleted do.
+func TestCheckFlowsSkipsAbsentFlows(t *testing.T) {
+	if got := CheckFlows([]StackTemplate{{Name: "Empty", Template: Template{"Resources": map[string]any{}}}}); len(got) != 0 {
+		t.Errorf("empty app: %v", got)
+	}
+	got := CheckFlows(loadStacks(t, "testdata/flows/noncompliant.json", "123456789012"))
+	found := false
+	for _, l := range got {
+		if strings.Contains(l, "flow alarm-to-topic") && strings.Contains(l, "no resource policy statement allows cloudwatch.amazonaws.com") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("noncompliant fixture: alarm-to-topic not reported: %v", got)
+	}
+}
