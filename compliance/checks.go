@@ -50,6 +50,7 @@ var All = []Check{
 	{Name: "api-methods-authorized", Default: "every API Gateway method requires IAM (SigV4) authorization; only an OPTIONS mock (CORS preflight) may not", Run: apiMethodsAuthorized},
 	{Name: "lambda-iot-permission-scoped", Default: "a Lambda permission for AWS IoT (a topic rule) names principal iot.amazonaws.com, the source ARN and the source account (cfn-lint W3664)", Run: lambdaIoTPermissionScoped},
 	{Name: "iam-service-trust-conditioned", Default: "every role a service assumes, other than Lambda execution roles, trusts it only under a confused-deputy condition (aws:SourceArn or aws:SourceAccount)", Run: serviceTrustConditioned},
+	{Name: "kms-grant-guard", Default: "every key policy denies kms:CreateGrant unless the grant is for an AWS resource (Control Tower CT.KMS.PR.3)", Run: kmsGrantGuard},
 }
 
 // UnscopableActions have no resource-level permissions, so only they may use Resource "*".

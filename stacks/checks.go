@@ -34,11 +34,14 @@ func ApplyChecks(scope constructs.Construct) {
 // constructs) do not; main runs it after synth and fails on any line.
 func CheckTemplates(asm cxapi.CloudAssembly, cfg Config) ([]string, error) {
 	var out []string
+	var all []compliance.StackTemplate
 	for _, st := range *asm.Stacks() {
 		tmpl, err := compliance.FromValue(st.Template())
 		if err != nil {
 			return nil, fmt.Errorf("stack %s: %w", *st.StackName(), err)
 		}
+		all = append(all, compliance.StackTemplate{Name: *st.StackName(), Template: tmpl,
+			Account: *st.Environment().Account, Region: *st.Environment().Region})
 		for _, c := range compliance.All {
 			if c.ProdOnly && !cfg.Prod() {
 				continue
@@ -48,6 +51,10 @@ func CheckTemplates(asm cxapi.CloudAssembly, cfg Config) ([]string, error) {
 				out = append(out, fmt.Sprintf("%s: %s (%s): %s", *st.StackName(), c.Name, c.Default, v))
 			}
 		}
+	}
+	// The flow proofs need every stack at once (cross-stack references).
+	for _, v := range compliance.CheckFlows(all) {
+		out = append(out, "flows: "+v)
 	}
 	return out, nil
 }

@@ -32,6 +32,9 @@ type Foundation struct {
 	CommandAudit *securestore.Table
 	// AlertTopic receives every alarm and security finding.
 	AlertTopic *securestore.Topic
+	// AlertPublisherPath is the IAM path of the only roles the alert topic lets publish
+	// (Device Defender's notification and finding roles); see securestore.TopicProps.
+	AlertPublisherPath string
 }
 
 // NewFoundation builds the Foundation stack.
@@ -76,9 +79,13 @@ func NewFoundation(scope constructs.Construct, cfg Config) *Foundation {
 		RemovalPolicy: cfg.DataRemovalPolicy(),
 		Capacity:      billing.quietCapacity(),
 	})
+	f.AlertPublisherPath = "/smartcity/" + string(cfg.Stage) + "/alert-publishers/"
 	f.AlertTopic = securestore.NewTopic(stack, "AlertTopic", &securestore.TopicProps{
 		EncryptionKey: f.PlatformKey.Key,
 		DisplayName:   jsii.String("Smart city alerts (" + string(cfg.Stage) + ")"),
+		// The alarm prefix of stacks/operations.go (monitoring.Props.Prefix) and its "-".
+		AlarmNamePrefix:   jsii.String("SmartCity-" + string(cfg.Stage) + "-"),
+		PublisherRolePath: jsii.String(f.AlertPublisherPath),
 	})
 	return f
 }

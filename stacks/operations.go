@@ -89,6 +89,13 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 		Detect:      cfg.DefenderDetect,
 		ClassGroups: groups,
 	})
+	// The alert topic denies sns:Publish to every role outside Foundation.AlertPublisherPath
+	// (issue 11): Defender's two publishing roles live there.
+	for _, id := range []string{"NotificationRole", "PublishFindingRole"} {
+		if r := o.Defender.Node().TryFindChild(jsii.String(id)); r != nil {
+			r.Node().DefaultChild().(awscdk.CfnResource).AddPropertyOverride(jsii.String("Path"), jsii.String(f.AlertPublisherPath))
+		}
+	}
 
 	o.CommandAPI = newCommandAPI(stack, cfg, f)
 	if api := o.CommandAPI; api.Function != nil {

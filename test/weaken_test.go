@@ -75,6 +75,10 @@ var weakenings = []weakening{
 			}), jsii.Bool(false))
 		}
 	}},
+	{"kms-grant-guard", func(s awscdk.Stack, w bool) {
+		// Statement 1 is CT.KMS.PR.3 (after the account statement).
+		overrideIf(w, cfn(platformKey(s).Key), "KeyPolicy.Statement.1.Condition.BoolIfExists.kms:GrantIsForAWSResource", "true")
+	}},
 	{"s3-encryption", func(s awscdk.Stack, w bool) {
 		overrideIf(w, cfn(bucket(s).Bucket), "BucketEncryption.ServerSideEncryptionConfiguration.0.ServerSideEncryptionByDefault.SSEAlgorithm", "AES256")
 	}},

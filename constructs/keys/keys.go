@@ -115,6 +115,7 @@ func New(scope constructs.Construct, id string, props *Props) *Key {
 	if alias != "" {
 		k.Alias = key.AddAlias(jsii.String(alias))
 	}
+	key.AddToResourcePolicy(GrantGuardStatement(), jsii.Bool(false))
 	for _, s := range props.Services {
 		if st := serviceStatement(this, s); st != nil {
 			key.AddToResourcePolicy(st, jsii.Bool(false))

@@ -56,3 +56,27 @@ func serviceStatement(scope constructs.Construct, s Service) awsiam.PolicyStatem
 	}
 	return nil
 }
+
+// GrantGuardSid names the statement of Control Tower control CT.KMS.PR.3.
+const GrantGuardSid = "DenyGrantsNotForAWSResources"
+
+// GrantGuardStatement is Control Tower control CT.KMS.PR.3, which every key policy carries:
+// no principal may create a grant unless the grant is for an AWS resource (DynamoDB, Lambda,
+// SQS and the other integrated services create those with kms:GrantIsForAWSResource true) or
+// an AWS service makes the call. Without it, any principal the account lets use kms:* could
+// hand the key to anyone through a grant.
+func GrantGuardStatement() awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String(GrantGuardSid),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings("kms:CreateGrant"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{
+			"BoolIfExists": map[string]any{
+				"kms:GrantIsForAWSResource": "false",
+				"aws:PrincipalIsAWSService": "false",
+			},
+		},
+	})
+}

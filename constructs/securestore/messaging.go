@@ -94,6 +94,16 @@ type TopicProps struct {
 	EncryptionKey awskms.IKey
 	// DisplayName shown in e-mail and SMS notifications. Default: - none.
 	DisplayName *string
+	// AlarmNamePrefix lets CloudWatch alarms of this account whose names start with it publish
+	// (aws:SourceArn, aws:SourceAccount): a topic policy replaces SNS's default one, so without
+	// an allow no alarm can notify anyone. Default: - no alarm may publish.
+	AlarmNamePrefix *string
+	// PublisherRolePath restricts IAM publishers: every principal that is not an AWS service is
+	// denied sns:Publish unless it is a role of this account under this IAM path (for example
+	// "/smartcity/dev/alert-publishers/"), and every service is denied unless it is one of the
+	// allowed alarms. Same-account roles need no topic-policy allow, so only such a Deny keeps
+	// other roles with sns:Publish out. Default: - publishers are not restricted.
+	PublisherRolePath *string
 }
 
 // Topic is an SNS topic encrypted with a customer-managed key whose policy refuses
@@ -120,7 +130,69 @@ func NewTopic(scope constructs.Construct, id string, props *TopicProps) *Topic {
 		EnforceSSL:  jsii.Bool(true),
 		DisplayName: p.DisplayName,
 	})
+	for _, st := range publisherStatements(this, t.TopicArn(), p) {
+		t.AddToResourcePolicy(st)
+	}
 	return &Topic{Construct: this, Topic: t, Key: key}
+}
+
+// Sids of the alert topic's publisher statements.
+const (
+	AllowAlarmsSid       = "AllowThisStagesAlarms"
+	DenyOtherRolesSid    = "DenyPublishersOutsideThePublisherPath"
+	DenyOtherServicesSid = "DenyServicesOtherThanThisStagesAlarms"
+)
+
+// publisherStatements are the topic policy statements for AlarmNamePrefix and
+// PublisherRolePath. A service principal has no aws:PrincipalArn, so the role Deny is limited
+// to non-service callers (aws:PrincipalIsAWSService false), or it would block CloudWatch too;
+// services get their own Deny, keyed on the alarm ARN. (IAM: AWS global condition context
+// keys, aws:PrincipalIsAWSService, aws:PrincipalArn, aws:SourceArn.)
+func publisherStatements(scope constructs.Construct, topicArn *string, p TopicProps) []awsiam.PolicyStatement {
+	stack := awscdk.Stack_Of(scope)
+	partition, region, account := *stack.Partition(), *stack.Region(), *stack.Account()
+	var out []awsiam.PolicyStatement
+	alarms := ""
+	if p.AlarmNamePrefix != nil {
+		alarms = "arn:" + partition + ":cloudwatch:" + region + ":" + account + ":alarm:" + *p.AlarmNamePrefix + "*"
+		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String(AllowAlarmsSid),
+			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+			Actions:    jsii.Strings("sns:Publish"),
+			Resources:  &[]*string{topicArn},
+			Conditions: &map[string]any{
+				"ArnLike":      map[string]any{"aws:SourceArn": alarms},
+				"StringEquals": map[string]any{"aws:SourceAccount": account},
+			},
+		}))
+	}
+	if p.PublisherRolePath != nil {
+		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String(DenyOtherRolesSid),
+			Effect:     awsiam.Effect_DENY,
+			Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+			Actions:    jsii.Strings("sns:Publish"),
+			Resources:  &[]*string{topicArn},
+			Conditions: &map[string]any{
+				"Bool":       map[string]any{"aws:PrincipalIsAWSService": "false"},
+				"ArnNotLike": map[string]any{"aws:PrincipalArn": "arn:" + partition + ":iam::" + account + ":role" + *p.PublisherRolePath + "*"},
+			},
+		}))
+		// Services: only this stage's alarms (none when AlarmNamePrefix is unset).
+		cond := map[string]any{"Bool": map[string]any{"aws:PrincipalIsAWSService": "true"}}
+		if alarms != "" {
+			cond["ArnNotLike"] = map[string]any{"aws:SourceArn": alarms}
+		}
+		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String(DenyOtherServicesSid),
+			Effect:     awsiam.Effect_DENY,
+			Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+			Actions:    jsii.Strings("sns:Publish"),
+			Resources:  &[]*string{topicArn},
+			Conditions: &cond,
+		}))
+	}
+	return out
 }
 
 // GrantPublish lets grantee publish and encrypt messages.
