@@ -243,7 +243,7 @@ func newFixture() *fixture {
 			State: db, Audit: db, AuditReads: db, Publisher: iot, Shadow: iot,
 			Logger:  slog.New(slog.NewJSONHandler(logs, nil)),
 			Metrics: metrics,
-			Now:    func() time.Time { return testNow },
+			Now:     func() time.Time { return testNow },
 			NewID: func() string {
 				n++
 				return fmt.Sprintf("cmd-%d", n)
