@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -707,6 +708,13 @@ func TestCommandAPIMetrics(t *testing.T) {
 	} {
 		if *m.MetricName() != name || *m.Namespace() != "AWS/ApiGateway" || (*m.Dimensions())["Stage"] == nil {
 			t.Errorf("metric %s: %s/%s %v", name, *m.Namespace(), *m.MetricName(), *m.Dimensions())
+		}
+	}
+	for _, m := range []awscloudwatch.Metric{fx.api.MetricAuditWriteFailed(api.KindIntent, nil), fx.api.MetricRefused(api.ReasonOutOfScope, nil)} {
+		dims := *m.Dimensions()
+		if *m.Namespace() != api.Namespace || *m.Statistic() != "Sum" || len(dims) != 1 ||
+			(dims[api.DimensionPhase] != api.KindIntent && dims[api.DimensionReason] != api.ReasonOutOfScope) {
+			t.Errorf("function metric %s/%s %v", *m.Namespace(), *m.MetricName(), dims)
 		}
 	}
 	waf := fx.api.MetricWafBlockedRequests(nil)

@@ -664,3 +664,35 @@ func (a *API) MetricWafRuleBlockedRequests(rule string, opts *awscloudwatch.Metr
 		StackAccount: o.StackAccount, StackRegion: o.StackRegion, Unit: o.Unit, Visible: o.Visible,
 	})
 }
+
+// MetricAuditWriteFailed counts the command function's failed audit table writes in one
+// phase (Sum): api.KindIntent (the command was not sent, 503), api.KindOutcome (sent, outcome
+// not recorded), "refusal", api.KindIdemClaim or api.KindIdemAnswer. Any non-zero value means
+// the trail has a gap or commands are being refused; alarm on intent and outcome.
+func (a *API) MetricAuditWriteFailed(phase string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return functionMetric(api.MetricAuditWriteFailed, api.DimensionPhase, phase, opts)
+}
+
+// MetricRefused counts requests the function refused for a security reason (Sum), one of
+// api.ReasonNotOperator, api.ReasonOutOfScope, api.ReasonIdempotencyMismatch,
+// api.ReasonIdempotencyInProgress, api.ReasonAuditUnavailable.
+func (a *API) MetricRefused(reason string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return functionMetric(api.MetricRefused, api.DimensionReason, reason, opts)
+}
+
+func functionMetric(name, dim, value string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	o := awscloudwatch.MetricOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	statistic := o.Statistic
+	if statistic == nil {
+		statistic = jsii.String("Sum")
+	}
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace: jsii.String(api.Namespace), MetricName: jsii.String(name),
+		DimensionsMap: &map[string]*string{dim: jsii.String(value)}, Statistic: statistic,
+		Account: o.Account, Color: o.Color, Id: o.Id, Label: o.Label, Period: o.Period, Region: o.Region,
+		StackAccount: o.StackAccount, StackRegion: o.StackRegion, Unit: o.Unit, Visible: o.Visible,
+	})
+}
