@@ -1,6 +1,8 @@
 // Package api is the command processor behind the operators' HTTPS API (API Gateway REST,
-// IAM auth): it reads a device's latest state, and validates, delivers and audits operator
-// commands against the device's class. Which devices exist, and of which class, the AWS IoT
+// IAM auth): it reads a device's latest state, and validates operator commands against the
+// device's class, authorizes them against the caller's operator role (fleetspec.Operator),
+// records their intent before delivery (no record, no delivery) and their outcome after, and
+// answers a repeated Idempotency-Key with the first answer. Which devices exist, and of which class, the AWS IoT
 // registry says (internal/registry), not a list bundled with the function: a thing that JITP
 // or claim provisioning created is served like a declared one.
 package api
@@ -112,7 +114,7 @@ type Things interface {
 	Lookup(ctx context.Context, name string) (registry.Thing, error)
 }
 
-// Handler serves the command API. Every field but Logger, Now and NewID is required.
+// Handler serves the command API. Every field but Logger, Metrics, Now and NewID is required.
 type Handler struct {
 	// Fleet is the runtime fleet copy: its classes and their commands. Its things, if any, are
 	// not consulted; Things is the truth about which devices exist.
