@@ -468,6 +468,8 @@ func hasVariant(t *testing.T, variants []any, cmd fleetspec.Command) bool {
 	props := map[string]any{
 		"command":  map[string]any{"type": "string", "enum": []any{cmd.Name}},
 		"delivery": map[string]any{"type": "string", "enum": []any{string(api.DeliveryMQTT), string(api.DeliveryShadow)}},
+		// The optional idempotency key, in the body instead of the header, with its format.
+		api.IdempotencyField: map[string]any{"type": "string", "pattern": api.IdempotencyKeyPattern},
 	}
 	required := []any{"command"}
 	for _, p := range cmd.Params {

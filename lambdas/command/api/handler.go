@@ -420,7 +420,7 @@ func (h *Handler) command(ctx context.Context, ev events.APIGatewayProxyRequest,
 		}
 		return reject(400, err.Error())
 	}
-	key, keyed, err := idempotencyKey(ev)
+	key, keyed, err := idempotencyKey(ev, body)
 	if err != nil {
 		return reject(400, err.Error())
 	}
@@ -572,8 +572,8 @@ func readBody(ev events.APIGatewayProxyRequest) ([]byte, error) {
 	return b, nil
 }
 
-// parseCommand decodes {"command": "...", "delivery": "...", <params>...}: "command" and
-// "delivery" are reserved, every other key is a parameter of the command.
+// parseCommand decodes {"command": "...", "delivery": "...", <params>...}: "command",
+// "delivery" and "idempotencyKey" are reserved, every other key is a parameter of the command.
 func parseCommand(body []byte) (commandRequest, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return commandRequest{}, errors.New(`request body is empty; send {"command": "<name>", <params>}`)
@@ -605,7 +605,8 @@ func parseCommand(body []byte) (commandRequest, error) {
 		cr.delivery = Delivery(s)
 	}
 	for k, v := range raw {
-		if k != "command" && k != "delivery" {
+		// The idempotency key is the request's, not the command's (see idempotencyKey).
+		if k != "command" && k != "delivery" && k != IdempotencyField {
 			cr.params[k] = v
 		}
 	}

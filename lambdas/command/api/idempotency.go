@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -20,12 +21,19 @@ import (
 // same key gets the first request's answer and never sends the command again.
 const IdempotencyHeader = "Idempotency-Key"
 
+// IdempotencyField is the request body key that may carry the key instead of the header.
+const IdempotencyField = "idempotencyKey"
+
+// IdempotencyKeyPattern is what a key must match, in the header or the body (the API's request
+// schema checks the body's with it too).
+const IdempotencyKeyPattern = `^[A-Za-z0-9._:-]{1,128}$`
+
 // ReplayedHeader is set to "true" on an answer replayed for a repeated Idempotency-Key.
 const ReplayedHeader = "Idempotent-Replayed"
 
 // idempotencyKeyPattern admits UUIDs, ULIDs and similar tokens; the key becomes part of an
 // audit table sort key, so it is bounded and has no "#".
-var idempotencyKeyPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+var idempotencyKeyPattern = regexp.MustCompile(IdempotencyKeyPattern)
 
 // Kinds of audit table items (attribute "kind").
 const (
@@ -55,8 +63,33 @@ type idemItem struct {
 	Body        string `dynamodbav:"body,omitempty"`
 }
 
-// idempotencyKey reads the Idempotency-Key header (any case); present is false without one.
-func idempotencyKey(ev events.APIGatewayProxyRequest) (key string, present bool, err error) {
+// idempotencyKey reads the Idempotency-Key header (any case) or the body's "idempotencyKey";
+// present is false without either. Both may be given only with the same value.
+func idempotencyKey(ev events.APIGatewayProxyRequest, body []byte) (string, bool, error) {
+	key, present, err := headerKey(ev)
+	if err != nil {
+		return "", true, err
+	}
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(body, &doc) != nil {
+		// parseCommand refuses the body with a precise message.
+		return key, present, nil
+	}
+	raw, inBody := doc[IdempotencyField]
+	if !inBody {
+		return key, present, nil
+	}
+	var bk string
+	if err := json.Unmarshal(raw, &bk); err != nil || !idempotencyKeyPattern.MatchString(bk) {
+		return "", true, fmt.Errorf("%q %s must be a string of 1-128 letters, digits and ._:- (a UUID, say)", IdempotencyField, truncate(string(raw), 64))
+	}
+	if present && bk != key {
+		return "", true, fmt.Errorf("header %s %q and body %q %q differ; send one key", IdempotencyHeader, key, IdempotencyField, bk)
+	}
+	return bk, true, nil
+}
+
+func headerKey(ev events.APIGatewayProxyRequest) (key string, present bool, err error) {
 	for k, v := range ev.Headers {
 		if strings.EqualFold(k, IdempotencyHeader) {
 			key, present = v, true

@@ -161,3 +161,43 @@ func TestIdempotencyItemsNeverOverwrite(t *testing.T) {
 		t.Errorf("audit items (-want +got):\n%s", diff)
 	}
 }
+
+// TestIdempotencyKeyInBody: the key may come in the body instead of the header; it is not a
+// command param, and header and body may not disagree.
+func TestIdempotencyKeyInBody(t *testing.T) {
+	f := newFixture()
+	body := `{"command": "set-light", "on": true, "idempotencyKey": "k-7"}`
+	first := post("sl-001", body)
+	if status, resp := f.do(t, first); status != 202 {
+		t.Fatalf("first: %d %v", status, resp)
+	}
+	again := post("sl-001", body)
+	again.RequestContext.RequestID = "req-2"
+	resp, _ := f.h.Handle(context.Background(), again)
+	if resp.StatusCode != 202 || resp.Headers[ReplayedHeader] != "true" || len(f.iot.publishes) != 1 {
+		t.Errorf("replay by body key: %d %v, publishes %d", resp.StatusCode, resp.Headers, len(f.iot.publishes))
+	}
+	if a := f.audits(t); a[1].Kind != KindIntent || a[1].IdempotencyKey != "k-7" || a[1].Params["idempotencyKey"] != nil {
+		t.Errorf("intent %+v: the key must be the request's, not a param", a[1])
+	}
+	// The same key in the header names the same request.
+	same := withKey(post("sl-001", body), "Idempotency-Key", "k-7", "req-3")
+	if resp, _ := f.h.Handle(context.Background(), same); resp.Headers[ReplayedHeader] != "true" {
+		t.Errorf("header and body with one key: %d %v", resp.StatusCode, resp.Headers)
+	}
+	for _, c := range []struct{ header, body, want string }{
+		{"k-8", `{"command": "reboot", "idempotencyKey": "k-9"}`, "differ"},
+		{"", `{"command": "reboot", "idempotencyKey": 7}`, `"idempotencyKey" 7 must be a string`},
+		{"", `{"command": "reboot", "idempotencyKey": "a b"}`, "must be a string of 1-128"},
+	} {
+		f := newFixture()
+		ev := post("sl-001", c.body)
+		if c.header != "" {
+			ev = withKey(ev, "Idempotency-Key", c.header, "req-1")
+		}
+		status, resp := f.do(t, ev)
+		if status != 400 || !strings.Contains(resp["message"].(string), c.want) || len(f.iot.publishes) != 0 {
+			t.Errorf("%s: %d %v", c.body, status, resp)
+		}
+	}
+}
