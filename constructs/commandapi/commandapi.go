@@ -1,5 +1,6 @@
 // Package commandapi builds the operators' command API: a regional REST API on which every
-// method requires SigV4 (IAM) authorization, bodies are validated against a JSON schema made
+// method requires SigV4 (IAM) authorization and whose resource policy denies every principal
+// but the fleet's operator roles, bodies are validated against a JSON schema made
 // from the fleet's commands, calls are throttled per stage and per method, access and
 // execution logs go to log groups encrypted with the platform key, and a WAFv2 web ACL (AWS
 // managed rules, a per-IP rate limit, path and content-type rules) guards the stage. The
@@ -63,9 +64,10 @@ const DefaultStageName = "v1"
 
 // Props configures an API.
 type Props struct {
-	// Fleet is the validated fleet: its commands make the request schema, and its runtime copy
-	// (classes and commands; its declared things are left out) ships beside the function.
-	// Required.
+	// Fleet is the validated fleet: its commands make the request schema, its operators the
+	// resource policy (at least one is required), and its runtime copy (classes, commands and
+	// operators; its declared things are left out) ships beside the function, which enforces
+	// each operator's scope. Required.
 	Fleet *fleetspec.Fleet
 	// ThingTypePrefix is the prefix of the fleet's thing type names, for example
 	// "smartcity_dev": a thing of type topics.RuleName(ThingTypePrefix, classID) is of that
