@@ -374,8 +374,10 @@ func (h *Handler) command(ctx context.Context, ev events.APIGatewayProxyRequest,
 		rec.Kind, rec.Key = KindOutcome, AuditRecordKey(req.startedAt, req.id, KindOutcome)
 		rec.Outcome, rec.Status, rec.Reason = outcome, status, reason
 		if err := h.audit(ctx, rec); err != nil {
+			// After an intent record, the outcome of a delivery (accepted or failed); else
+			// the record of a refusal, nothing having been sent.
 			phase := KindOutcome
-			if rec.CommandID == "" || status != 202 {
+			if rec.CommandID == "" || status == 503 {
 				phase = "refusal"
 			}
 			h.metric(MetricAuditWriteFailed, DimensionPhase, phase)
