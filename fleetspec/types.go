@@ -19,6 +19,11 @@ type Fleet struct {
 	Things []Thing `json:"things,omitempty"`
 	// Provisioning configures the optional Just-in-Time and fleet (claim) provisioning paths.
 	Provisioning Provisioning `json:"provisioning"`
+	// Operators are the IAM roles that may call the command API, each with what it may send.
+	// The API's resource policy denies every other principal, and the command function
+	// enforces each role's scope. Default: none, and the command API refuses to build (nobody
+	// could use it).
+	Operators []Operator `json:"operators,omitempty"`
 
 	// Path is the file the fleet was loaded from; relative paths inside it resolve from its
 	// directory. Empty for a fleet built in code.
@@ -81,6 +86,11 @@ type Field struct {
 	Enum []string `json:"enum,omitempty"`
 	// Sensitive fields (a camera's plate reads, say) are envelope-encrypted before storage.
 	Sensitive bool `json:"sensitive,omitempty"`
+	// Critical values of a string command parameter (a traffic signal's "flashing" and "off")
+	// may be sent only by an operator role whose scope names them in its values for this
+	// command and parameter; a role granted the command without naming them is refused.
+	// Command params only; each must be one of Enum when Enum is set. Default: none.
+	Critical []string `json:"critical,omitempty"`
 }
 
 // Command is an operator command a device class accepts, for example "set-light".
@@ -113,4 +123,41 @@ type Provisioning struct {
 	CACertificate string `json:"caCertificate,omitempty"`
 	// Claim enables fleet provisioning by claim with a pre-provisioning hook. Default: off.
 	Claim bool `json:"claim,omitempty"`
+}
+
+// Operator is an IAM role that may call the command API, and what it may send.
+type Operator struct {
+	// Role is the IAM role's name (1-64 of letters, digits and +=,.@_-), without its path:
+	// role names are unique in an account whatever their path, and the command function sees
+	// the caller as arn:<partition>:sts::<account>:assumed-role/<name>/<session>, which has
+	// no path either. Unique (IAM names are not distinguished by case).
+	Role string `json:"role"`
+	// Description says whose role it is, for reviewers of the fleet file. Optional.
+	Description string `json:"description,omitempty"`
+	// Allow lists, per class, the commands the role may send. Default: none, so the role may
+	// read device state (GET) but send nothing.
+	Allow []Permission `json:"allow,omitempty"`
+}
+
+// Permission lets an operator send some commands to the devices of one class.
+type Permission struct {
+	// Class is a device class id of this fleet; at most one permission per class.
+	Class string `json:"class"`
+	// Commands are command names of the class; at least one.
+	Commands []string `json:"commands"`
+	// Values narrows string parameters of these commands to listed values, and is the only
+	// way to allow a parameter's critical values. Default: any valid value that is not
+	// critical.
+	Values []ParamValues `json:"values,omitempty"`
+}
+
+// ParamValues is the set of values an operator may give one string parameter of one command.
+type ParamValues struct {
+	// Command is one of the permission's commands.
+	Command string `json:"command"`
+	// Param is a string parameter of that command.
+	Param string `json:"param"`
+	// Values are allowed values of the parameter (each one of its enum when it has one);
+	// at least one.
+	Values []string `json:"values"`
 }

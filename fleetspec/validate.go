@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -23,6 +24,8 @@ var (
 	serialRe   = regexp.MustCompile(`^[a-zA-Z0-9_.,@/:#-]{1,800}$`)
 	ruleNameRe = regexp.MustCompile(`^[a-zA-Z0-9_]+$`)
 	stageRe    = regexp.MustCompile(`^[a-z][a-z0-9]{0,` + strconv.Itoa(MaxStageLength-1) + `}$`)
+	// IAM role names (the IAM API's RoleName pattern, 1-64 characters).
+	roleNameRe = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 )
 
 const maxRuleName = 128
@@ -159,6 +162,8 @@ func (f *Fleet) validate(file string, mode fileMode) error {
 		}
 	}
 
+	f.checkOperators(c, classes)
+
 	if mode == forbidFiles && len(f.Things) > 0 {
 		c.add("things", "the runtime copy must not list things (got %d): functions know a device from its AWS IoT identity", len(f.Things))
 	}
@@ -281,6 +286,7 @@ func (c *checker) checkFields(path, kind string, fields []Field) {
 		if fd.MaxLength < 0 || fd.MaxLength > MaxMessageLimit {
 			c.add(p+".maxLength", "maxLength %d is outside 1..%d", fd.MaxLength, MaxMessageLimit)
 		}
+		c.checkCritical(p, kind, fd)
 		values := map[string]bool{}
 		for j, v := range fd.Enum {
 			ep := fmt.Sprintf("%s.enum[%d]", p, j)
@@ -299,4 +305,118 @@ func (c *checker) checkFields(path, kind string, fields []Field) {
 
 func num(v float64) string {
 	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+// checkCritical: critical values exist only on string command params, and each is a value the
+// param can take.
+func (c *checker) checkCritical(path, kind string, fd Field) {
+	if len(fd.Critical) == 0 {
+		return
+	}
+	if kind != "param" {
+		c.add(path+".critical", "critical values are only allowed on command params, not on telemetry fields")
+		return
+	}
+	if fd.Type != TypeString {
+		c.add(path+".critical", "critical values %q are only allowed on string params, not on type %q", fd.Critical, fd.Type)
+		return
+	}
+	seen := map[string]bool{}
+	for j, v := range fd.Critical {
+		cp := fmt.Sprintf("%s.critical[%d]", path, j)
+		switch {
+		case v == "":
+			c.add(cp, "critical values must not be empty")
+		case seen[v]:
+			c.add(cp, "duplicate critical value %q", v)
+		case len(fd.Enum) > 0 && !slices.Contains(fd.Enum, v):
+			c.add(cp, "critical value %q is not one of the param's enum %q", v, fd.Enum)
+		}
+		seen[v] = true
+	}
+}
+
+// checkOperators validates the operator roles and their scopes against the classes.
+func (f *Fleet) checkOperators(c *checker, classes map[string]int) {
+	roles := map[string]int{}
+	for i, op := range f.Operators {
+		p := fmt.Sprintf("operators[%d]", i)
+		if c.required(p+".role", op.Role) {
+			if !roleNameRe.MatchString(op.Role) {
+				c.add(p+".role", "invalid IAM role name %q: want 1-64 letters, digits and +=,.@_- (the role's name, not its ARN or path)", op.Role)
+			}
+			// IAM role names are unique in an account without regard to case.
+			c.unique(roles, p+".role", "operator role", strings.ToLower(op.Role), "operators", i)
+		}
+		perClass := map[string]int{}
+		for j, perm := range op.Allow {
+			pp := fmt.Sprintf("%s.allow[%d]", p, j)
+			if !c.required(pp+".class", perm.Class) {
+				continue
+			}
+			ci, ok := classes[perm.Class]
+			if !ok {
+				c.add(pp+".class", "unknown device class %q", perm.Class)
+				continue
+			}
+			c.unique(perClass, pp+".class", "class", perm.Class, p+".allow", j)
+			class := f.Classes[ci]
+			if len(perm.Commands) == 0 {
+				c.add(pp+".commands", "at least one command is required (omit the class to allow none)")
+			}
+			cmds := map[string]Command{}
+			seen := map[string]int{}
+			for k, name := range perm.Commands {
+				kp := fmt.Sprintf("%s.commands[%d]", pp, k)
+				cmd, ok := commandOf(class, name)
+				if !ok {
+					c.add(kp, "class %s has no command %q", class.ID, name)
+					continue
+				}
+				c.unique(seen, kp, "command", name, pp+".commands", k)
+				cmds[name] = cmd
+			}
+			pairs := map[string]int{}
+			for k, pv := range perm.Values {
+				vp := fmt.Sprintf("%s.values[%d]", pp, k)
+				cmd, ok := cmds[pv.Command]
+				if !ok {
+					c.add(vp+".command", "command %q is not one of this permission's commands %q", pv.Command, perm.Commands)
+					continue
+				}
+				var param *Field
+				for n := range cmd.Params {
+					if cmd.Params[n].Name == pv.Param {
+						param = &cmd.Params[n]
+					}
+				}
+				if param == nil {
+					c.add(vp+".param", "command %s of class %s has no param %q", cmd.Name, class.ID, pv.Param)
+					continue
+				}
+				if param.Type != TypeString {
+					c.add(vp+".param", "param %q of command %s is of type %q; values can only narrow string params", pv.Param, cmd.Name, param.Type)
+					continue
+				}
+				c.unique(pairs, vp, "values for command and param", pv.Command+" "+pv.Param, pp+".values", k)
+				if len(pv.Values) == 0 {
+					c.add(vp+".values", "at least one value is required")
+				}
+				for n, v := range pv.Values {
+					if err := checkValue(*param, v); err != nil {
+						c.add(fmt.Sprintf("%s.values[%d]", vp, n), "%v", err)
+					}
+				}
+			}
+		}
+	}
+}
+
+func commandOf(class DeviceClass, name string) (Command, bool) {
+	for _, cmd := range class.Commands {
+		if cmd.Name == name {
+			return cmd, true
+		}
+	}
+	return Command{}, false
 }

@@ -403,3 +403,118 @@ func TestThingCap(t *testing.T) {
 		})
 	}
 }
+
+// operatorDoc is the base fleet with a command whose string param has critical values, and
+// two valid operator roles.
+func operatorDoc(t *testing.T) map[string]any {
+	t.Helper()
+	doc := baseDoc(t)
+	class := at(doc, "classes", 0)
+	class["commands"] = append(class["commands"].([]any), map[string]any{
+		"name": "set-mode",
+		"params": []any{map[string]any{"name": "mode", "type": "string", "required": true,
+			"enum": []any{"auto", "manual", "off"}, "critical": []any{"off"}}},
+	})
+	doc["operators"] = []any{
+		map[string]any{"role": "lighting-operator", "allow": []any{map[string]any{
+			"class": "street_light", "commands": []any{"set-brightness", "set-mode"},
+			"values": []any{map[string]any{"command": "set-mode", "param": "mode", "values": []any{"auto", "manual"}}},
+		}}},
+		map[string]any{"role": "lighting-engineer", "description": "may switch lights off", "allow": []any{map[string]any{
+			"class": "street_light", "commands": []any{"set-mode"},
+			"values": []any{map[string]any{"command": "set-mode", "param": "mode", "values": []any{"off"}}},
+		}}},
+		map[string]any{"role": "auditor"},
+	}
+	return doc
+}
+
+func TestOperatorsValid(t *testing.T) {
+	dir := t.TempDir()
+	writeFixtures(t, dir)
+	f, err := fleetspec.Load(writeFleet(t, dir, operatorDoc(t)))
+	if err != nil {
+		t.Fatalf("fleet with operators: %v", err)
+	}
+	if len(f.Operators) != 3 || f.Operators[1].Allow[0].Values[0].Values[0] != "off" {
+		t.Errorf("operators = %+v", f.Operators)
+	}
+	// The runtime copy keeps the operators: the command function enforces them.
+	data, err := f.RuntimeJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := fleetspec.ParseRuntime(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rt.Operators) != 3 || rt.Classes[0].Commands[1].Params[0].Critical[0] != "off" {
+		t.Errorf("runtime copy lost operators or critical values: %+v", rt.Operators)
+	}
+}
+
+// TestOperatorProblems breaks one thing of a valid operator section per case and expects
+// exactly that problem, with its path and value.
+func TestOperatorProblems(t *testing.T) {
+	op := func(doc map[string]any, i int) map[string]any { return at(doc, "operators", i) }
+	perm := func(doc map[string]any) map[string]any { return at(doc, "operators", 0, "allow", 0) }
+	vals := func(doc map[string]any) map[string]any { return at(doc, "operators", 0, "allow", 0, "values", 0) }
+	cases := []struct {
+		name string
+		edit func(doc map[string]any)
+		path string
+		want string
+	}{
+		{"role missing", func(d map[string]any) { delete(op(d, 2), "role") }, "operators[2].role", "is required"},
+		{"role is an ARN", func(d map[string]any) { op(d, 2)["role"] = "arn:aws:iam::123456789012:role/auditor" },
+			"operators[2].role", `invalid IAM role name "arn:aws:iam::123456789012:role/auditor"`},
+		{"role with a path", func(d map[string]any) { op(d, 2)["role"] = "ops/auditor" }, "operators[2].role", `invalid IAM role name "ops/auditor"`},
+		{"duplicate role ignoring case", func(d map[string]any) { op(d, 2)["role"] = "Lighting-Operator" },
+			"operators[2].role", `duplicate operator role "lighting-operator" (also operators[0])`},
+		{"unknown class", func(d map[string]any) { perm(d)["class"] = "street_lamp" }, "operators[0].allow[0].class", `unknown device class "street_lamp"`},
+		{"duplicate class", func(d map[string]any) {
+			o := op(d, 1)
+			o["allow"] = append(o["allow"].([]any), map[string]any{"class": "street_light", "commands": []any{"set-brightness"}})
+		}, "operators[1].allow[1].class", `duplicate class "street_light" (also operators[1].allow[0])`},
+		{"no commands", func(d map[string]any) { perm(d)["commands"] = []any{}; delete(perm(d), "values") },
+			"operators[0].allow[0].commands", "at least one command is required"},
+		{"unknown command", func(d map[string]any) { perm(d)["commands"] = []any{"set-brightness", "set-mode", "self-destruct"} },
+			"operators[0].allow[0].commands[2]", `class street_light has no command "self-destruct"`},
+		{"duplicate command", func(d map[string]any) { perm(d)["commands"] = []any{"set-brightness", "set-mode", "set-mode"} },
+			"operators[0].allow[0].commands[2]", `duplicate command "set-mode"`},
+		{"values for a command not granted", func(d map[string]any) { perm(d)["commands"] = []any{"set-brightness"} },
+			"operators[0].allow[0].values[0].command", `command "set-mode" is not one of this permission's commands`},
+		{"values for an unknown param", func(d map[string]any) { vals(d)["param"] = "colour" },
+			"operators[0].allow[0].values[0].param", `command set-mode of class street_light has no param "colour"`},
+		{"values for a non-string param", func(d map[string]any) {
+			vals(d)["command"], vals(d)["param"], vals(d)["values"] = "set-brightness", "level", []any{"10"}
+		}, "operators[0].allow[0].values[0].param", `param "level" of command set-brightness is of type "integer"`},
+		{"value outside the enum", func(d map[string]any) { vals(d)["values"] = []any{"auto", "disco"} },
+			"operators[0].allow[0].values[0].values[1]", `"disco" is not one of "auto", "manual", "off"`},
+		{"no values", func(d map[string]any) { vals(d)["values"] = []any{} }, "operators[0].allow[0].values[0].values", "at least one value is required"},
+		{"critical value outside the enum", func(d map[string]any) {
+			at(d, "classes", 0, "commands", 1, "params", 0)["critical"] = []any{"off", "strobe"}
+		}, "classes[0].commands[1].params[0].critical[1]", `critical value "strobe" is not one of the param's enum`},
+		{"critical on a telemetry field", func(d map[string]any) { at(d, "classes", 0, "fields", 2)["critical"] = []any{"manual"} },
+			"classes[0].fields[2].critical", "only allowed on command params"},
+		{"critical on an integer param", func(d map[string]any) { at(d, "classes", 0, "commands", 0, "params", 0)["critical"] = []any{"0"} },
+			"classes[0].commands[0].params[0].critical", `only allowed on string params, not on type "integer"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFixtures(t, dir)
+			doc := operatorDoc(t)
+			c.edit(doc)
+			path := writeFleet(t, dir, doc)
+			_, err := fleetspec.Load(path)
+			probs := problems(t, err)
+			if len(probs) != 1 {
+				t.Fatalf("got %d problems, want 1:\n%v", len(probs), err)
+			}
+			if p := probs[0]; p.File != path || p.Path != c.path || !strings.Contains(p.Message, c.want) {
+				t.Errorf("got problem %q\nwant path %q, message containing %q", p, c.path, c.want)
+			}
+		})
+	}
+}

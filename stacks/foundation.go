@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -76,9 +77,12 @@ func NewFoundation(scope constructs.Construct, cfg Config) *Foundation {
 		PartitionKey:  "thingName",
 		SortKey:       "requestKey",
 		EncryptionKey: f.PlatformKey.Key,
-		RemovalPolicy: cfg.DataRemovalPolicy(),
+		// The trail of who commanded what outlives the stack in every stage, dev included
+		// (RETAIN also turns deletion protection on).
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 		Capacity:      billing.quietCapacity(),
 	})
+	f.CommandAudit.Table.AddToResourcePolicy(AuditAppendOnly())
 	f.AlertPublisherPath = "/smartcity/" + string(cfg.Stage) + "/alert-publishers/"
 	f.AlertTopic = securestore.NewTopic(stack, "AlertTopic", &securestore.TopicProps{
 		EncryptionKey: f.PlatformKey.Key,
@@ -88,4 +92,35 @@ func NewFoundation(scope constructs.Construct, cfg Config) *Foundation {
 		PublisherRolePath: jsii.String(f.AlertPublisherPath),
 	})
 	return f
+}
+
+// AuditDeniedActions are the item writes that could change or remove an audit record; the
+// audit table's resource policy denies them to every principal, the command function
+// included. PartiQL's UPDATE and DELETE are separate IAM actions from UpdateItem and
+// DeleteItem (DynamoDB developer guide, "IAM policies with PartiQL for DynamoDB"), so they are
+// denied too. PutItem stays: the function appends records with it, always conditioned on
+// attribute_not_exists, which IAM cannot require (README, "Residual risks").
+var AuditDeniedActions = []string{
+	"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+	"dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete",
+}
+
+// AuditAppendOnlySid is the Sid of the audit table's resource policy statement.
+const AuditAppendOnlySid = "AuditRecordsAreAppendOnly"
+
+// AuditAppendOnly is the audit table's resource policy statement. Its resource is "*": the
+// table's own ARN cannot be named in its own AWS::DynamoDB::Table ResourcePolicy without a
+// circular reference (the table name is generated, and naming it would replace the table).
+// AWS's examples name the table's ARN ("DynamoDB resource-based policy examples": an ARN
+// takes effect only if it matches the resource the policy is attached to) and do not document
+// "*"; CDK's integration test for table resource policies (aws/aws-cdk PR 30251) deploys "*".
+// A policy in a resource's own policy applies to that resource only, so "*" cannot widen it.
+func AuditAppendOnly() awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String(AuditAppendOnlySid),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings(AuditDeniedActions...),
+		Resources:  jsii.Strings("*"),
+	})
 }

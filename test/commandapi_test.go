@@ -2,6 +2,7 @@ package test
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -466,6 +468,8 @@ func hasVariant(t *testing.T, variants []any, cmd fleetspec.Command) bool {
 	props := map[string]any{
 		"command":  map[string]any{"type": "string", "enum": []any{cmd.Name}},
 		"delivery": map[string]any{"type": "string", "enum": []any{string(api.DeliveryMQTT), string(api.DeliveryShadow)}},
+		// The optional idempotency key, in the body instead of the header, with its format.
+		api.IdempotencyField: map[string]any{"type": "string", "pattern": api.IdempotencyKeyPattern},
 	}
 	required := []any{"command"}
 	for _, p := range cmd.Params {
@@ -519,7 +523,8 @@ func attachedStatements(tmpl compliance.Template, roleID string) []any {
 // TestCommandAPIFunctionIAM: the command function publishes only to the command topic
 // namespace and reads things and updates shadows only by the thing pattern: no statement names
 // a thing, so the role does not grow with the fleet, and never "*"; it reads the state table with
-// GetItem only and writes the audit table with PutItem only.
+// GetItem only and uses the audit table with PutItem and GetItem only (never UpdateItem,
+// DeleteItem or BatchWriteItem).
 func TestCommandAPIFunctionIAM(t *testing.T) {
 	fx := commandAPI(t)
 	arn := func(kind, name string) string {
@@ -608,8 +613,22 @@ func TestCommandAPIFunctionIAM(t *testing.T) {
 			t.Errorf("%s on %v, want only table %s", action, res, tableID)
 		}
 	}
-	onlyTable("dynamodb:GetItem", fx.stateID)
 	onlyTable("dynamodb:PutItem", fx.auditID)
+	// GetItem: the state table (GET) and the audit table (an Idempotency-Key's first answer).
+	var getTables []string
+	for _, r := range byAction["dynamodb:GetItem"] {
+		for _, id := range []string{fx.stateID, fx.auditID} {
+			if refs(r, id) {
+				getTables = append(getTables, id)
+			}
+		}
+	}
+	sort.Strings(getTables)
+	wantGet := []string{fx.stateID, fx.auditID}
+	sort.Strings(wantGet)
+	if diff := cmp.Diff(wantGet, getTables); diff != "" || len(byAction["dynamodb:GetItem"]) != 2 {
+		t.Errorf("dynamodb:GetItem on %v, want exactly the state and audit tables", byAction["dynamodb:GetItem"])
+	}
 
 	fn := one(t, fx.tmpl, "AWS::Lambda::Function")
 	env, _ := compliance.Get(fn.Properties, "Environment", "Variables").(map[string]any)
@@ -693,6 +712,13 @@ func TestCommandAPIMetrics(t *testing.T) {
 			t.Errorf("metric %s: %s/%s %v", name, *m.Namespace(), *m.MetricName(), *m.Dimensions())
 		}
 	}
+	for _, m := range []awscloudwatch.Metric{fx.api.MetricAuditWriteFailed(api.KindIntent, nil), fx.api.MetricRefused(api.ReasonOutOfScope, nil)} {
+		dims := *m.Dimensions()
+		if *m.Namespace() != api.Namespace || *m.Statistic() != "Sum" || len(dims) != 1 ||
+			(dims[api.DimensionPhase] != api.KindIntent && dims[api.DimensionReason] != api.ReasonOutOfScope) {
+			t.Errorf("function metric %s/%s %v", *m.Namespace(), *m.MetricName(), dims)
+		}
+	}
 	waf := fx.api.MetricWafBlockedRequests(nil)
 	dims := *waf.Dimensions()
 	acl := one(t, fx.tmpl, "AWS::WAFv2::WebACL")
@@ -702,35 +728,215 @@ func TestCommandAPIMetrics(t *testing.T) {
 	}
 }
 
-// TestCommandAPIGrants: an operator role gets execute-api:Invoke on exactly the method it is
-// granted.
+// TestCommandAPIGrants: an operator role gets execute-api:Invoke on exactly the methods it is
+// granted, for the scope the fleet file declares; a grant for an undeclared role, or with
+// another scope, is a synth error.
 func TestCommandAPIGrants(t *testing.T) {
 	app := newApp(t, nil)
 	stack := awscdk.NewStack(app, jsii.String("CommandApiGrants"), &awscdk.StackProps{
 		Env: &awscdk.Environment{Account: jsii.String(testAccount), Region: jsii.String(testRegion)},
 	})
-	a, _, _, _ := newCommandAPI(stack, ingestFleetWithCommands(), commandapi.Props{})
-	operator := awsiam.NewRole(stack, jsii.String("Operator"), &awsiam.RoleProps{AssumedBy: awsiam.NewAccountRootPrincipal()})
-	a.GrantSendCommands(operator)
+	fleet := ingestFleetWithCommands()
+	a, _, _, _ := newCommandAPI(stack, fleet, commandapi.Props{})
+	operator := awsiam.NewRole(stack, jsii.String("Operator"), &awsiam.RoleProps{AssumedBy: awsiam.NewAccountRootPrincipal(), RoleName: jsii.String(fleet.Operators[0].Role)})
+	a.GrantSendCommands(operator, fleet.Operators[0])
+	if errs := validationErrors(a); errs != "" {
+		t.Fatalf("declared scope refused: %s", errs)
+	}
 	tmpl, err := compliance.FromValue(synthOrFail(t, app).GetStackByName(jsii.String("CommandApiGrants")).Template())
 	if err != nil {
 		t.Fatal(err)
 	}
 	sts := attachedStatements(tmpl, *stack.GetLogicalId(cfn(operator)))
-	if len(sts) != 1 || compliance.Get(sts[0], "Action") != "execute-api:Invoke" {
-		t.Fatalf("operator statements %v", sts)
+	var resources []string
+	for _, st := range sts {
+		if compliance.Get(st, "Action") != "execute-api:Invoke" {
+			t.Errorf("operator statement %v", st)
+		}
+		for _, r := range compliance.List(compliance.Get(st, "Resource")) {
+			resources = append(resources, mustJSON(t, r))
+		}
 	}
-	res := mustJSON(t, compliance.Get(sts[0], "Resource"))
 	stage := one(t, tmpl, "AWS::ApiGateway::Stage")
-	if !strings.HasSuffix(res, `{"Ref":"`+stage.ID+`"},"/POST/devices/*/commands"]]}`) {
-		t.Errorf("operator may invoke %s, want POST /devices/*/commands of stage %s", res, stage.ID)
+	var methods []string
+	for _, res := range resources {
+		for _, m := range []string{"/POST/devices/*/commands", "/GET/devices/*"} {
+			if strings.HasSuffix(res, `{"Ref":"`+stage.ID+`"},"`+m+`"]]}`) {
+				methods = append(methods, m)
+			}
+		}
+	}
+	sort.Strings(methods)
+	if diff := cmp.Diff([]string{"/GET/devices/*", "/POST/devices/*/commands"}, methods); diff != "" || len(resources) != 2 {
+		t.Errorf("operator may invoke %v (-want +got):\n%s", resources, diff)
+	}
+
+	bad := fleet.Operators[0]
+	bad.Allow = append([]fleetspec.Permission(nil), bad.Allow...)
+	bad.Allow[0].Commands = []string{"set-light", "self-destruct"}
+	for i, c := range []struct {
+		name  string
+		role  *string
+		scope fleetspec.Operator
+		want  string
+	}{
+		{"undeclared role", nil, fleetspec.Operator{Role: "AdministratorAccess"}, `role "AdministratorAccess" is not an operator of the fleet file`},
+		{"wider scope than declared", nil, bad, `the scope given for role "lighting-operator" (street_light: set-light,self-destruct) differs from the fleet file's (street_light: set-light)`},
+		{"another role's scope", jsii.String("ci-deployer"), fleet.Operators[0], `role "ci-deployer" is granted the scope of operator role "lighting-operator"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := awscdk.NewStack(app, jsii.String(fmt.Sprintf("GrantCase%d", i)), nil)
+			api, _, _, _ := newCommandAPI(s, fleet, commandapi.Props{})
+			api.GrantSendCommands(awsiam.NewRole(s, jsii.String("R"), &awsiam.RoleProps{AssumedBy: awsiam.NewAccountRootPrincipal(), RoleName: c.role}), c.scope)
+			if got := validationErrors(api); !strings.Contains(got, c.want) {
+				t.Errorf("validation errors %q do not contain %q", got, c.want)
+			}
+		})
 	}
 }
 
-// ingestFleetWithCommands is a small fleet whose street lights take set-light.
+// joined renders an Fn::Join of strings and pseudo-parameter Refs, with AWS::Partition as
+// "aws", so a test can compare a synthesized ARN with a plain string.
+func joined(t *testing.T, v any) string {
+	t.Helper()
+	if s, ok := v.(string); ok {
+		return s
+	}
+	var b strings.Builder
+	for _, part := range compliance.List(compliance.Get(v, "Fn::Join", 1)) {
+		switch p := part.(type) {
+		case string:
+			b.WriteString(p)
+		default:
+			switch compliance.Get(p, "Ref") {
+			case "AWS::Partition":
+				b.WriteString("aws")
+			case "AWS::AccountId":
+				b.WriteString("<account>")
+			default:
+				t.Fatalf("unexpected part %v in %v", p, v)
+			}
+		}
+	}
+	return b.String()
+}
+
+// operatorPatterns are the aws:PrincipalArn patterns a fleet's operators should give.
+func operatorPatterns(fleet *fleetspec.Fleet, account string) []string {
+	var want []string
+	for _, op := range fleet.Operators {
+		want = append(want, "arn:aws:iam::"+account+":role/"+op.Role, "arn:aws:iam::"+account+":role/*/"+op.Role)
+	}
+	sort.Strings(want)
+	return want
+}
+
+// checkAPIResourcePolicy: the REST API's resource policy is one explicit Deny of
+// execute-api:Invoke on every method to any principal whose aws:PrincipalArn is not one of
+// the operator roles (with or without a path), and nothing else: no Allow.
+func checkAPIResourcePolicy(t *testing.T, tmpl compliance.Template, fleet *fleetspec.Fleet, account string) {
+	t.Helper()
+	rest := one(t, tmpl, "AWS::ApiGateway::RestApi")
+	sts := compliance.List(compliance.Get(rest.Properties, "Policy", "Statement"))
+	if len(sts) != 1 {
+		t.Fatalf("resource policy statements %v, want one Deny", sts)
+	}
+	st := sts[0]
+	if compliance.Get(st, "Effect") != "Deny" || compliance.Get(st, "Sid") != commandapi.DenyNonOperatorsSid ||
+		compliance.Get(st, "Action") != "execute-api:Invoke" || compliance.Get(st, "Resource") != "execute-api:/*" ||
+		mustJSON(t, compliance.Get(st, "Principal")) != `{"AWS":"*"}` {
+		t.Errorf("resource policy statement %s, want Deny execute-api:Invoke on execute-api:/* to AWS *", mustJSON(t, st))
+	}
+	cond, _ := compliance.Get(st, "Condition").(map[string]any)
+	if len(cond) != 1 {
+		t.Errorf("condition %v, want StringNotLike only", cond)
+	}
+	var got []string
+	for _, p := range compliance.List(compliance.Get(st, "Condition", "StringNotLike", "aws:PrincipalArn")) {
+		got = append(got, joined(t, p))
+	}
+	sort.Strings(got)
+	if diff := cmp.Diff(operatorPatterns(fleet, account), got); diff != "" {
+		t.Errorf("roles the resource policy admits (-want +got):\n%s", diff)
+	}
+}
+
+// TestCommandAPIResourcePolicy: the API denies everyone but the fleet's operator roles.
+func TestCommandAPIResourcePolicy(t *testing.T) {
+	fx := commandAPI(t)
+	checkAPIResourcePolicy(t, fx.tmpl, fx.fleet, testAccount)
+	if len(fx.fleet.Operators) < 3 {
+		t.Errorf("the dev fleet declares %d operator roles", len(fx.fleet.Operators))
+	}
+}
+
+// TestPlatformCommandAuthorization: in dev and prod, the Operations stack's API admits only
+// the stage's operator roles; a traffic signal's flashing and off are critical values that
+// only a role declaring them may send; the audit table is append-only (its resource policy
+// denies UpdateItem, DeleteItem, BatchWriteItem and PartiQL's update and delete to everyone)
+// and retained with deletion protection, in every stage.
+func TestPlatformCommandAuthorization(t *testing.T) {
+	for _, stage := range []stacks.Stage{stacks.StageDev, stacks.StageProd} {
+		t.Run(string(stage), func(t *testing.T) {
+			s := synthOnce(t, stage)
+			fleet, err := fleetspec.Load(filepath.Join(moduleRoot(t), "config", "fleet."+string(stage)+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkAPIResourcePolicy(t, s.templates["SmartCity-"+string(stage)+"-Operations"], fleet, testAccount)
+
+			signal, _ := fleet.Class("traffic_signal")
+			for _, cmd := range signal.Commands {
+				if cmd.Name == "set-mode" && !cmp.Equal(cmd.Params[0].Critical, []string{"flashing", "off"}) {
+					t.Errorf("traffic_signal set-mode mode critical values %v, want flashing and off", cmd.Params[0].Critical)
+				}
+			}
+
+			var audit []compliance.Resource
+			for _, r := range s.templates["SmartCity-"+string(stage)+"-Foundation"].Resources("AWS::DynamoDB::Table") {
+				if strings.HasPrefix(r.ID, "CommandAudit") {
+					audit = append(audit, r)
+				}
+			}
+			if len(audit) != 1 {
+				t.Fatalf("%d CommandAudit tables", len(audit))
+			}
+			tbl := audit[0]
+			if tbl.ID != "CommandAudit3694CD9D" {
+				t.Errorf("audit table logical id %s changed", tbl.ID)
+			}
+			if tbl.Attr("DeletionPolicy") != "Retain" || tbl.Attr("UpdateReplacePolicy") != "Retain" || compliance.Get(tbl.Properties, "DeletionProtectionEnabled") != true {
+				t.Errorf("audit table deletion %q, replace %q, protection %v; want Retain, Retain, true",
+					tbl.Attr("DeletionPolicy"), tbl.Attr("UpdateReplacePolicy"), compliance.Get(tbl.Properties, "DeletionProtectionEnabled"))
+			}
+			sts := compliance.List(compliance.Get(tbl.Properties, "ResourcePolicy", "PolicyDocument", "Statement"))
+			var denied []string
+			for _, st := range sts {
+				if compliance.Get(st, "Effect") == "Deny" && mustJSON(t, compliance.Get(st, "Principal")) == `{"AWS":"*"}` &&
+					compliance.Get(st, "Resource") == "*" && compliance.Get(st, "Condition") == nil {
+					for _, a := range compliance.List(compliance.Get(st, "Action")) {
+						denied = append(denied, a.(string))
+					}
+				}
+				if compliance.Get(st, "Effect") == "Allow" {
+					t.Errorf("audit table resource policy allows: %s", mustJSON(t, st))
+				}
+			}
+			sort.Strings(denied)
+			want := []string{"dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:PartiQLDelete", "dynamodb:PartiQLUpdate", "dynamodb:UpdateItem"}
+			if diff := cmp.Diff(want, denied); diff != "" {
+				t.Errorf("actions denied to everyone on the audit table (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// ingestFleetWithCommands is a small fleet whose street lights take set-light, with one
+// operator role that may send it.
 func ingestFleetWithCommands() *fleetspec.Fleet {
 	f := ingestFleet()
 	f.Classes[0].Commands = []fleetspec.Command{{Name: "set-light", Params: []fleetspec.Field{{Name: "on", Type: fleetspec.TypeBoolean, Required: true}}}}
+	f.Operators = []fleetspec.Operator{{Role: "lighting-operator", Allow: []fleetspec.Permission{{Class: f.Classes[0].ID, Commands: []string{"set-light"}}}}}
 	return f
 }
 
@@ -740,6 +946,8 @@ func TestCommandAPIPropsErrors(t *testing.T) {
 	stack := awscdk.NewStack(app, jsii.String("CommandApiProps"), nil)
 	zero, huge := 0, 3_000_000_000
 	noCommands := ingestFleet()
+	noOperators := ingestFleetWithCommands()
+	noOperators.Operators = nil
 	cases := []struct {
 		name  string
 		fleet *fleetspec.Fleet
@@ -757,6 +965,7 @@ func TestCommandAPIPropsErrors(t *testing.T) {
 		{"bad stage name", nil, commandapi.Props{StageName: "prod stage"}, []string{`StageName "prod stage" must be 1-128 of [a-zA-Z0-9_-]`}},
 		{"bad thing type prefix", nil, commandapi.Props{ThingTypePrefix: "SmartCity-dev"}, []string{`ThingTypePrefix "SmartCity-dev" must be`}},
 		{"fleet without commands", noCommands, commandapi.Props{}, []string{"the fleet defines no commands"}},
+		{"fleet without operators", noOperators, commandapi.Props{}, []string{"the fleet declares no operators"}},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,5 +1,6 @@
 // Package commandapi builds the operators' command API: a regional REST API on which every
-// method requires SigV4 (IAM) authorization, bodies are validated against a JSON schema made
+// method requires SigV4 (IAM) authorization and whose resource policy denies every principal
+// but the fleet's operator roles, bodies are validated against a JSON schema made
 // from the fleet's commands, calls are throttled per stage and per method, access and
 // execution logs go to log groups encrypted with the platform key, and a WAFv2 web ACL (AWS
 // managed rules, a per-IP rate limit, path and content-type rules) guards the stage. The
@@ -9,7 +10,11 @@
 package commandapi
 
 import (
+	"fmt"
+	"reflect"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -59,9 +64,10 @@ const DefaultStageName = "v1"
 
 // Props configures an API.
 type Props struct {
-	// Fleet is the validated fleet: its commands make the request schema, and its runtime copy
-	// (classes and commands; its declared things are left out) ships beside the function.
-	// Required.
+	// Fleet is the validated fleet: its commands make the request schema, its operators the
+	// resource policy (at least one is required), and its runtime copy (classes, commands and
+	// operators; its declared things are left out) ships beside the function, which enforces
+	// each operator's scope. Required.
 	Fleet *fleetspec.Fleet
 	// ThingTypePrefix is the prefix of the fleet's thing type names, for example
 	// "smartcity_dev": a thing of type topics.RuleName(ThingTypePrefix, classID) is of that
@@ -131,6 +137,7 @@ type API struct {
 	AccountRole awsiam.Role
 
 	webACLName string
+	operators  []fleetspec.Operator
 }
 
 var (
@@ -158,6 +165,9 @@ func New(scope constructs.Construct, id string, props *Props) *API {
 	}
 	if p.AuditTable == nil {
 		errs.Addf("commandapi: AuditTable is required (every command is audited)")
+	}
+	if p.Fleet != nil && len(p.Fleet.Operators) == 0 {
+		errs.Addf("commandapi: the fleet declares no operators: the API's resource policy admits only the fleet's operator roles, so nobody could call it; declare them under \"operators\" in the fleet file")
 	}
 	if !thingTypePrefixPattern.MatchString(p.ThingTypePrefix) {
 		errs.Addf("commandapi: ThingTypePrefix %q must be 1-81 lowercase letters, digits and underscores, starting with a letter (the fleet's rule prefix, e.g. smartcity_dev)", p.ThingTypePrefix)
@@ -201,10 +211,20 @@ func New(scope constructs.Construct, id string, props *Props) *API {
 		DefaultMethodOptions:  &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_IAM},
 		CloudWatchRole:        jsii.Bool(false),
 		FailOnWarnings:        jsii.Bool(true),
+		Policy:                ResourcePolicy(stack, p.Fleet.Operators),
 		Deploy:                jsii.Bool(true),
 		DeployOptions:         a.stageOptions(p),
 	})
 	a.Stage = a.Api.DeploymentStage()
+	// A changed resource policy takes effect only in a new deployment.
+	if d := a.Api.LatestDeployment(); d != nil {
+		roles := make([]string, 0, len(p.Fleet.Operators))
+		for _, op := range p.Fleet.Operators {
+			roles = append(roles, op.Role)
+		}
+		d.AddToLogicalId(roles)
+	}
+	a.operators = p.Fleet.Operators
 
 	// Named the way API Gateway names execution logs, so it writes here rather than create an
 	// unencrypted group that never expires.
@@ -348,7 +368,11 @@ func (a *API) function(p Props, runtime []byte) *processor.Function {
 	if k := p.StateTable.EncryptionKey(); k != nil {
 		k.Grant(fn.Role, jsii.String("kms:Decrypt"), jsii.String("kms:DescribeKey"))
 	}
-	p.AuditTable.Grant(fn.Role, jsii.String("dynamodb:PutItem"))
+	// PutItem for the records (the function always conditions it on attribute_not_exists;
+	// IAM cannot require that, see the README's residual risks) and GetItem to read an
+	// Idempotency-Key's first answer back. No UpdateItem, DeleteItem or BatchWriteItem, which
+	// the table's resource policy also denies to everyone.
+	p.AuditTable.Grant(fn.Role, jsii.String("dynamodb:PutItem"), jsii.String("dynamodb:GetItem"))
 	if k := p.AuditTable.EncryptionKey(); k != nil {
 		k.GrantEncryptDecrypt(fn.Role)
 	}
@@ -511,14 +535,78 @@ func (a *API) MethodArn(method, path string) *string {
 	return a.Api.ArnForExecuteApi(jsii.String(method), jsii.String(path), a.Stage.StageName())
 }
 
-// GrantSendCommands lets grantee POST commands to any device (execute-api:Invoke).
-func (a *API) GrantSendCommands(grantee awsiam.IGrantable) awsiam.Grant {
+// GrantSendCommands lets grantee, the IAM role of an operator, POST commands
+// (execute-api:Invoke on POST /devices/*/commands) and read device state. What it may send is
+// scope, which must be the fleet file's declaration of that role: the function enforces the
+// fleet file's copy, and the API's resource policy admits only the roles declared there, so a
+// grant for any other scope would not work in the account. A mismatch is a synth error naming
+// the difference. When grantee is a role with a known name, it must be scope.Role.
+func (a *API) GrantSendCommands(grantee awsiam.IGrantable, scope fleetspec.Operator) awsiam.Grant {
+	a.checkScope(grantee, scope)
+	a.grantInvoke(grantee, "GET", "/devices/*")
 	return a.grantInvoke(grantee, "POST", "/devices/*/commands")
 }
 
-// GrantReadDevices lets grantee GET any device's state (execute-api:Invoke).
+// GrantReadDevices lets grantee GET any device's state (execute-api:Invoke). The resource
+// policy still denies it unless it is one of the fleet's operator roles.
 func (a *API) GrantReadDevices(grantee awsiam.IGrantable) awsiam.Grant {
 	return a.grantInvoke(grantee, "GET", "/devices/*")
+}
+
+// Operators are the fleet's operator roles the API admits.
+func (a *API) Operators() []fleetspec.Operator { return slices.Clone(a.operators) }
+
+func (a *API) checkScope(grantee awsiam.IGrantable, scope fleetspec.Operator) {
+	var declared *fleetspec.Operator
+	for i := range a.operators {
+		if a.operators[i].Role == scope.Role {
+			declared = &a.operators[i]
+		}
+	}
+	switch {
+	case declared == nil:
+		a.invalid(fmt.Sprintf("commandapi: GrantSendCommands: role %q is not an operator of the fleet file; declare it and its scope under \"operators\", or the API's resource policy denies it", scope.Role))
+		return
+	case !reflect.DeepEqual(normalized(*declared), normalized(scope)):
+		a.invalid(fmt.Sprintf("commandapi: GrantSendCommands: the scope given for role %q (%s) differs from the fleet file's (%s); the function enforces the fleet file's",
+			scope.Role, describeScope(scope), describeScope(*declared)))
+	}
+	// A role built in this app knows the name it was given (its physical name); an imported
+	// or generated name is a token and cannot be compared at synth.
+	if r, ok := grantee.(interface{ PhysicalName() *string }); ok && r.PhysicalName() != nil &&
+		!propcheck.IsUnresolved(*r.PhysicalName()) && *r.PhysicalName() != scope.Role {
+		a.invalid(fmt.Sprintf("commandapi: GrantSendCommands: role %q is granted the scope of operator role %q", *r.PhysicalName(), scope.Role))
+	}
+}
+
+func (a *API) invalid(msg string) {
+	var errs propcheck.Errors
+	errs.Addf("%s", msg)
+	errs.Attach(a.Construct)
+}
+
+// normalized ignores the description, which scopes nothing.
+func normalized(op fleetspec.Operator) fleetspec.Operator {
+	op.Description = ""
+	if len(op.Allow) == 0 {
+		op.Allow = nil
+	}
+	return op
+}
+
+func describeScope(op fleetspec.Operator) string {
+	var parts []string
+	for _, p := range op.Allow {
+		s := p.Class + ": " + strings.Join(p.Commands, ",")
+		for _, v := range p.Values {
+			s += fmt.Sprintf(" [%s.%s=%s]", v.Command, v.Param, strings.Join(v.Values, "|"))
+		}
+		parts = append(parts, s)
+	}
+	if len(parts) == 0 {
+		return "read only"
+	}
+	return strings.Join(parts, "; ")
 }
 
 func (a *API) grantInvoke(grantee awsiam.IGrantable, method, path string) awsiam.Grant {
@@ -574,6 +662,38 @@ func (a *API) MetricWafRuleBlockedRequests(rule string, opts *awscloudwatch.Metr
 	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 		Namespace: jsii.String("AWS/WAFV2"), MetricName: jsii.String("BlockedRequests"),
 		DimensionsMap: &dims, Statistic: statistic,
+		Account: o.Account, Color: o.Color, Id: o.Id, Label: o.Label, Period: o.Period, Region: o.Region,
+		StackAccount: o.StackAccount, StackRegion: o.StackRegion, Unit: o.Unit, Visible: o.Visible,
+	})
+}
+
+// MetricAuditWriteFailed counts the command function's failed audit table writes in one
+// phase (Sum): api.KindIntent (the command was not sent, 503), api.KindOutcome (sent, outcome
+// not recorded), "refusal", api.KindIdemClaim or api.KindIdemAnswer. Any non-zero value means
+// the trail has a gap or commands are being refused; alarm on intent and outcome.
+func (a *API) MetricAuditWriteFailed(phase string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return functionMetric(api.MetricAuditWriteFailed, api.DimensionPhase, phase, opts)
+}
+
+// MetricRefused counts requests the function refused for a security reason (Sum), one of
+// api.ReasonNotOperator, api.ReasonOutOfScope, api.ReasonIdempotencyMismatch,
+// api.ReasonIdempotencyInProgress, api.ReasonAuditUnavailable.
+func (a *API) MetricRefused(reason string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return functionMetric(api.MetricRefused, api.DimensionReason, reason, opts)
+}
+
+func functionMetric(name, dim, value string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	o := awscloudwatch.MetricOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	statistic := o.Statistic
+	if statistic == nil {
+		statistic = jsii.String("Sum")
+	}
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace: jsii.String(api.Namespace), MetricName: jsii.String(name),
+		DimensionsMap: &map[string]*string{dim: jsii.String(value)}, Statistic: statistic,
 		Account: o.Account, Color: o.Color, Id: o.Id, Label: o.Label, Period: o.Period, Region: o.Region,
 		StackAccount: o.StackAccount, StackRegion: o.StackRegion, Unit: o.Unit, Visible: o.Visible,
 	})

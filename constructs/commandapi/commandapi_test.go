@@ -40,7 +40,8 @@ func TestCommandSchema(t *testing.T) {
 	}
 	delivery := map[string]any{"type": "string", "enum": []any{"mqtt", "shadow"}}
 	variant := func(name string, params map[string]any, required ...any) map[string]any {
-		props := map[string]any{"command": map[string]any{"type": "string", "enum": []any{name}}, "delivery": delivery}
+		props := map[string]any{"command": map[string]any{"type": "string", "enum": []any{name}}, "delivery": delivery,
+			"idempotencyKey": map[string]any{"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"}}
 		for k, v := range params {
 			props[k] = v
 		}

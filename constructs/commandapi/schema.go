@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/lambdas/command/api"
 )
 
 // Deliveries are the values of a command request's optional "delivery" key, as the command
@@ -17,7 +18,7 @@ const SchemaDraft4 = "http://json-schema.org/draft-04/schema#"
 
 // CommandSchema is the JSON schema (draft 4) of a POST /devices/{thing}/commands body for the
 // fleet: one branch per command name (oneOf), each allowing exactly "command", the optional
-// "delivery" and that command's params with their types, bounds and enums. API Gateway checks
+// "delivery" and "idempotencyKey", and that command's params with their types, bounds and enums. API Gateway checks
 // it before the function runs; the function still checks the command against the thing's
 // own class, which a schema cannot see. A command name that two classes define differently
 // becomes one branch holding each definition (anyOf), so oneOf stays exclusive by name.
@@ -61,7 +62,7 @@ func CommandSchema(f *fleetspec.Fleet) (map[string]any, error) {
 	return map[string]any{
 		"$schema":     SchemaDraft4,
 		"title":       "CommandRequest",
-		"description": "An operator command: {\"command\": <name>, <params>..., \"delivery\": \"mqtt\"|\"shadow\"}",
+		"description": "An operator command: {\"command\": <name>, <params>..., \"delivery\": \"mqtt\"|\"shadow\", \"idempotencyKey\": <key>}",
 		"type":        "object",
 		"required":    []any{"command"},
 		"oneOf":       branches,
@@ -74,8 +75,9 @@ func commandVariant(cmd fleetspec.Command) (map[string]any, error) {
 		deliveries[i] = d
 	}
 	props := map[string]any{
-		"command":  map[string]any{"type": "string", "enum": []any{cmd.Name}},
-		"delivery": map[string]any{"type": "string", "enum": deliveries},
+		"command":            map[string]any{"type": "string", "enum": []any{cmd.Name}},
+		"delivery":           map[string]any{"type": "string", "enum": deliveries},
+		api.IdempotencyField: map[string]any{"type": "string", "pattern": api.IdempotencyKeyPattern},
 	}
 	required := []any{"command"}
 	for _, p := range cmd.Params {

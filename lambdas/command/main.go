@@ -67,6 +67,7 @@ func setup(ctx context.Context, logger *slog.Logger) (*api.Handler, error) {
 		AuditTable: env.AuditTable,
 		State:      db,
 		Audit:      db,
+		AuditReads: db,
 		Publisher:  data,
 		Shadow:     data,
 		Logger:     logger,

@@ -100,6 +100,8 @@ type Device struct {
 
 	stateMu sync.Mutex
 	state   map[string]any
+
+	commands *commandGuard
 }
 
 // New validates cfg and loads its TLS material; it does not connect.
@@ -170,6 +172,7 @@ func New(cfg Config) (*Device, error) {
 		telemetry: topics.Telemetry(topics.RuleName(cfg.RulePrefix, cfg.Class.ID), cfg.District, cfg.Thing),
 		inbox:     make(chan *paho.Publish, 64),
 		state:     map[string]any{},
+		commands:  newCommandGuard(DefaultMaxCommandAge, DefaultRememberedCommands),
 	}, nil
 }
 
@@ -328,6 +331,16 @@ func (d *Device) handle(ctx context.Context, p *paho.Publish) error {
 			d.log.Warn("rejected command", "error", err)
 			return nil
 		}
+		now := time.Now()
+		if d.cfg.Now != nil {
+			now = d.cfg.Now()
+		}
+		// A command id seen before (an MQTT redelivery, a replayed message) or a command
+		// issued too long ago is reported and not applied.
+		if reason := d.commands.admit(cmd.ID, cmd.IssuedAt, now); reason != "" {
+			d.log.Warn("refused command", "commandId", cmd.ID, "command", cmd.Name, "issuedAt", cmd.IssuedAt, "reason", reason)
+			return nil
+		}
 		spec, ok := message.FindCommand(d.cfg.Class, cmd.Name)
 		if !ok {
 			d.log.Warn("rejected command", "commandId", cmd.ID, "error", fmt.Sprintf("class %s has no command %q", d.cfg.Class.ID, cmd.Name))
@@ -339,6 +352,7 @@ func (d *Device) handle(ctx context.Context, p *paho.Publish) error {
 			return nil
 		}
 		changes = message.StateChanges(d.cfg.Class, cmd.Name, params)
+		d.commands.applied()
 		d.log.Info("applied command", "commandId", cmd.ID, "command", cmd.Name, "params", params)
 	case topics.ShadowDelta(d.cfg.Thing):
 		var err error
@@ -364,6 +378,105 @@ func (d *Device) handle(ctx context.Context, p *paho.Publish) error {
 	reported := maps.Clone(d.state)
 	d.stateMu.Unlock()
 	return d.publishJSON(ctx, topics.ShadowUpdate(d.cfg.Thing), shadowReport{State: reportedState{Reported: reported}})
+}
+
+// Command replay protection.
+const (
+	// DefaultMaxCommandAge is how old (by its issuedAt) a command may be when it arrives: the
+	// command API's MQTT message expiry (api.CommandExpiry), so a command the broker held for
+	// an offline device, or one replayed later, is not acted on.
+	DefaultMaxCommandAge = 5 * time.Minute
+	// MaxCommandClockSkew is how far in the future a command's issuedAt may be.
+	MaxCommandClockSkew = time.Minute
+	// DefaultRememberedCommands bounds the command ids remembered within DefaultMaxCommandAge;
+	// a device sent more than this in that window refuses the excess rather than forget ids.
+	DefaultRememberedCommands = 1024
+)
+
+// Reasons a command is refused before it is applied.
+const (
+	RefusedDuplicate = "duplicate"
+	RefusedStale     = "stale"
+	RefusedFuture    = "issued in the future"
+	RefusedNoID      = "no command id"
+	RefusedTooMany   = "too many commands"
+)
+
+// CommandStats counts the commands a device applied and refused, by reason.
+type CommandStats struct {
+	Applied int
+	Refused map[string]int
+}
+
+// CommandStats returns the counts so far.
+func (d *Device) CommandStats() CommandStats {
+	return d.commands.stats()
+}
+
+// commandGuard remembers the ids of commands admitted within the age bound. An id older than
+// the bound need not be remembered: its command would be refused as stale anyway.
+type commandGuard struct {
+	mu      sync.Mutex
+	maxAge  time.Duration
+	max     int
+	seen    map[string]int64 // id -> issuedAt (Unix ms)
+	count   int
+	refused map[string]int
+}
+
+func newCommandGuard(maxAge time.Duration, max int) *commandGuard {
+	return &commandGuard{maxAge: maxAge, max: max, seen: map[string]int64{}, refused: map[string]int{}}
+}
+
+// admit says why the command may not be applied, or "" and remembers its id.
+func (g *commandGuard) admit(id string, issuedAt int64, now time.Time) string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	reason := ""
+	nowMs := now.UnixMilli()
+	switch {
+	case id == "":
+		reason = RefusedNoID
+	case hasKey(g.seen, id):
+		reason = RefusedDuplicate
+	case issuedAt < nowMs-g.maxAge.Milliseconds():
+		reason = RefusedStale
+	case issuedAt > nowMs+MaxCommandClockSkew.Milliseconds():
+		reason = RefusedFuture
+	}
+	if reason == "" && len(g.seen) >= g.max {
+		for k, at := range g.seen {
+			if at < nowMs-g.maxAge.Milliseconds() {
+				delete(g.seen, k)
+			}
+		}
+		if len(g.seen) >= g.max {
+			reason = RefusedTooMany
+		}
+	}
+	if reason != "" {
+		g.refused[reason]++
+		return reason
+	}
+	g.seen[id] = issuedAt
+	return ""
+}
+
+func hasKey(m map[string]int64, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+func (g *commandGuard) applied() {
+	g.mu.Lock()
+	g.count++
+	g.mu.Unlock()
+}
+
+func (g *commandGuard) stats() CommandStats {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return CommandStats{Applied: g.count, Refused: maps.Clone(g.refused)}
 }
 
 type shadowReport struct {

@@ -1,6 +1,8 @@
 // Package api is the command processor behind the operators' HTTPS API (API Gateway REST,
-// IAM auth): it reads a device's latest state, and validates, delivers and audits operator
-// commands against the device's class. Which devices exist, and of which class, the AWS IoT
+// IAM auth): it reads a device's latest state, and validates operator commands against the
+// device's class, authorizes them against the caller's operator role (fleetspec.Operator),
+// records their intent before delivery (no record, no delivery) and their outcome after, and
+// answers a repeated Idempotency-Key with the first answer. Which devices exist, and of which class, the AWS IoT
 // registry says (internal/registry), not a list bundled with the function: a thing that JITP
 // or claim provisioning created is served like a declared one.
 package api
@@ -79,6 +81,8 @@ const (
 	OutcomeRejected  = "rejected"
 	OutcomeForbidden = "forbidden"
 	OutcomeFailed    = "failed"
+	// OutcomeReplayed: a repeated Idempotency-Key got the first request's answer.
+	OutcomeReplayed = "replayed"
 )
 
 // UnknownCaller is recorded when the request carries no IAM caller ARN.
@@ -110,7 +114,7 @@ type Things interface {
 	Lookup(ctx context.Context, name string) (registry.Thing, error)
 }
 
-// Handler serves the command API. Every field but Logger, Now and NewID is required.
+// Handler serves the command API. Every field but Logger, Metrics, Now and NewID is required.
 type Handler struct {
 	// Fleet is the runtime fleet copy: its classes and their commands. Its things, if any, are
 	// not consulted; Things is the truth about which devices exist.
@@ -124,10 +128,14 @@ type Handler struct {
 	AuditTable string
 	State      StateReader
 	Audit      AuditWriter
+	// AuditReads reads idempotency items back from the audit table (a *dynamodb.Client).
+	AuditReads StateReader
 	Publisher  Publisher
 	Shadow     ShadowUpdater
 	// Logger. Default: slog.Default().
 	Logger *slog.Logger
+	// Metrics receives embedded-metric-format lines. Default: os.Stdout.
+	Metrics io.Writer
 	// Now and NewID make tests deterministic. Default: time.Now and a random UUID.
 	Now   func() time.Time
 	NewID func() string
@@ -201,6 +209,15 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) 
 		resp := h.respond(ev, 405, errorBody(fmt.Sprintf("method %s not allowed, use %s", method, want), ev.RequestContext.RequestID))
 		resp.Headers["Allow"] = want
 		return resp, nil
+	}
+	if !commands {
+		// Reads are not audited, but only operator roles may make them (as the resource
+		// policy says).
+		if _, why := h.operator(ev); why != "" {
+			h.metric(MetricRefused, DimensionReason, ReasonNotOperator)
+			h.logger().WarnContext(ctx, "read refused", "reason", why, "requestId", ev.RequestContext.RequestID)
+			return h.respond(ev, 403, errorBody("forbidden: "+why, ev.RequestContext.RequestID)), nil
+		}
 	}
 	d, refused := h.resolve(ctx, thing)
 	if commands {
@@ -284,27 +301,38 @@ type commandResponse struct {
 	RequestID string   `json:"requestId"`
 }
 
-// auditRecord is one item of the audit table.
+// auditRecord is one item of the audit table. A command that is sent has two: its intent,
+// written before delivery (no intent, no delivery), and its outcome after; a request refused
+// before delivery has its outcome only. Both are put once and never updated.
 type auditRecord struct {
-	Thing       string         `dynamodbav:"thingName"`
-	Key         string         `dynamodbav:"requestKey"`
-	RequestedAt string         `dynamodbav:"requestedAt"`
-	RequestID   string         `dynamodbav:"requestId"`
-	CommandID   string         `dynamodbav:"commandId,omitempty"`
-	Caller      string         `dynamodbav:"callerArn"`
-	SourceIP    string         `dynamodbav:"sourceIp,omitempty"`
-	Class       string         `dynamodbav:"class"`
-	ThingType   string         `dynamodbav:"thingType,omitempty"`
-	District    string         `dynamodbav:"district,omitempty"`
-	Command     string         `dynamodbav:"command,omitempty"`
-	Params      map[string]any `dynamodbav:"params,omitempty"`
-	Delivery    string         `dynamodbav:"delivery,omitempty"`
-	Outcome     string         `dynamodbav:"outcome"`
-	Status      int            `dynamodbav:"status"`
-	Reason      string         `dynamodbav:"reason,omitempty"`
+	Thing          string         `dynamodbav:"thingName"`
+	Key            string         `dynamodbav:"requestKey"`
+	Kind           string         `dynamodbav:"kind"`
+	RequestedAt    string         `dynamodbav:"requestedAt"`
+	RequestID      string         `dynamodbav:"requestId"`
+	CommandID      string         `dynamodbav:"commandId,omitempty"`
+	Caller         string         `dynamodbav:"callerArn"`
+	Role           string         `dynamodbav:"operatorRole,omitempty"`
+	SourceIP       string         `dynamodbav:"sourceIp,omitempty"`
+	Class          string         `dynamodbav:"class"`
+	ThingType      string         `dynamodbav:"thingType,omitempty"`
+	District       string         `dynamodbav:"district,omitempty"`
+	Command        string         `dynamodbav:"command,omitempty"`
+	Params         map[string]any `dynamodbav:"params,omitempty"`
+	Delivery       string         `dynamodbav:"delivery,omitempty"`
+	IdempotencyKey string         `dynamodbav:"idempotencyKey,omitempty"`
+	Outcome        string         `dynamodbav:"outcome,omitempty"`
+	Status         int            `dynamodbav:"status,omitempty"`
+	Reason         string         `dynamodbav:"reason,omitempty"`
 }
 
 const auditTimeLayout = "2006-01-02T15:04:05.000Z"
+
+// AuditRecordKey is the sort key of a request's intent or outcome record:
+// "<requestedAt>#<requestId>#<kind>"; "intent" sorts before "outcome".
+func AuditRecordKey(requestedAt time.Time, requestID, kind string) string {
+	return requestedAt.UTC().Format(auditTimeLayout) + "#" + requestID + "#" + kind
+}
 
 func (h *Handler) command(ctx context.Context, ev events.APIGatewayProxyRequest, t device, refused *refusal) events.APIGatewayProxyResponse {
 	req := request{
@@ -328,7 +356,6 @@ func (h *Handler) command(ctx context.Context, ev events.APIGatewayProxyRequest,
 	}
 	rec := auditRecord{
 		Thing:       t.name,
-		Key:         req.startedAt.Format(auditTimeLayout) + "#" + req.id,
 		RequestedAt: req.startedAt.Format(auditTimeLayout),
 		RequestID:   req.id,
 		Caller:      req.caller,
@@ -337,20 +364,40 @@ func (h *Handler) command(ctx context.Context, ev events.APIGatewayProxyRequest,
 		ThingType:   t.thingType,
 		District:    t.district,
 	}
+	if req.caller == "" {
+		rec.Caller = UnknownCaller
+	}
+	// answer is set once the request holds an Idempotency-Key: every answer from then on is
+	// stored under the key, so a retry gets it instead of a second delivery.
+	var answer func(status int, body string)
 	finish := func(status int, outcome, reason string, body any) events.APIGatewayProxyResponse {
+		rec.Kind, rec.Key = KindOutcome, AuditRecordKey(req.startedAt, req.id, KindOutcome)
 		rec.Outcome, rec.Status, rec.Reason = outcome, status, reason
-		h.audit(ctx, rec)
-		return h.respond(ev, status, body)
+		if err := h.audit(ctx, rec); err != nil {
+			// After an intent record, the outcome of a delivery (accepted or failed); else
+			// the record of a refusal, nothing having been sent.
+			phase := KindOutcome
+			if rec.CommandID == "" || status == 503 {
+				phase = "refusal"
+			}
+			h.metric(MetricAuditWriteFailed, DimensionPhase, phase)
+		}
+		resp := h.respond(ev, status, body)
+		if answer != nil {
+			answer(status, resp.Body)
+		}
+		return resp
 	}
 	reject := func(status int, reason string) events.APIGatewayProxyResponse {
 		return finish(status, OutcomeRejected, reason, errorBody(reason, req.id))
 	}
+	forbid := func(metricReason, reason string) events.APIGatewayProxyResponse {
+		h.metric(MetricRefused, DimensionReason, metricReason)
+		return finish(403, OutcomeForbidden, reason, errorBody("forbidden: "+reason, req.id))
+	}
 	if refused != nil {
 		if refused.status >= 500 {
 			h.logger().ErrorContext(ctx, "device lookup failed", "thing", t.name, "requestId", req.id, "error", refused.reason)
-		}
-		if req.caller == "" {
-			rec.Caller = UnknownCaller
 		}
 		return finish(refused.status, refused.outcome, refused.reason, errorBody(refused.message, req.id))
 	}
@@ -358,15 +405,43 @@ func (h *Handler) command(ctx context.Context, ev events.APIGatewayProxyRequest,
 	// The method is IAM-authorized, so API Gateway always names the caller; a request without
 	// one means the method lost its authorization and is refused rather than run anonymously.
 	if req.caller == "" {
-		rec.Caller = UnknownCaller
+		h.metric(MetricRefused, DimensionReason, ReasonNotOperator)
 		return finish(403, OutcomeForbidden, "request has no IAM caller identity", errorBody("forbidden", req.id))
 	}
+	// The API's resource policy admits operator roles only; this is the same rule, applied
+	// where the caller's session is known, in case the policy is ever changed.
+	op, why := h.operator(ev)
+	if why != "" {
+		return forbid(ReasonNotOperator, why)
+	}
+	rec.Role = op.Role
 	body, err := readBody(ev)
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
 			return reject(413, err.Error())
 		}
 		return reject(400, err.Error())
+	}
+	key, keyed, err := idempotencyKey(ev, body)
+	if err != nil {
+		return reject(400, err.Error())
+	}
+	if keyed {
+		rec.IdempotencyKey = key
+		c := h.claim(ctx, t.name, op.Role, key, bodyDigest(t.name, body), req)
+		if !c.claimed {
+			rec.Kind, rec.Key = KindOutcome, AuditRecordKey(req.startedAt, req.id, KindOutcome)
+			rec.Outcome, rec.Status, rec.Reason = c.outcome, c.status, c.reason
+			if err := h.audit(ctx, rec); err != nil {
+				h.metric(MetricAuditWriteFailed, DimensionPhase, "refusal")
+			}
+			resp := h.respond(ev, c.status, json.RawMessage(c.body))
+			if c.replayed {
+				resp.Headers[ReplayedHeader] = "true"
+			}
+			return resp
+		}
+		answer = func(status int, body string) { h.storeAnswer(ctx, t.name, op.Role, key, req, status, body) }
 	}
 	cr, err := parseCommand(body)
 	if err != nil {
@@ -391,6 +466,9 @@ func (h *Handler) command(ctx context.Context, ev events.APIGatewayProxyRequest,
 		return reject(400, err.Error())
 	}
 	rec.Params = params
+	if reason := authorize(op, class, spec, params); reason != "" {
+		return forbid(ReasonOutOfScope, reason)
+	}
 	changes := message.StateChanges(class, spec.Name, params)
 	if cr.delivery == DeliveryShadow && len(changes) == 0 {
 		return reject(400, fmt.Sprintf("command %s sets no state, so it cannot be delivered through the shadow; use \"delivery\": %q", spec.Name, DeliveryMQTT))
@@ -398,6 +476,15 @@ func (h *Handler) command(ctx context.Context, ev events.APIGatewayProxyRequest,
 
 	cmd := message.Command{ID: h.newID(), Name: spec.Name, Params: params, IssuedAt: req.startedAt.UnixMilli()}
 	rec.CommandID = cmd.ID
+	// Fail closed: no intent record, no delivery.
+	intent := rec
+	intent.Kind, intent.Key = KindIntent, AuditRecordKey(req.startedAt, req.id, KindIntent)
+	if err := h.audit(ctx, intent); err != nil {
+		h.metric(MetricAuditWriteFailed, DimensionPhase, KindIntent)
+		h.metric(MetricRefused, DimensionReason, ReasonAuditUnavailable)
+		return finish(503, OutcomeFailed, "intent audit write failed, command not sent: "+err.Error(),
+			errorBody("the command could not be audited, so it was not sent; try again later", req.id))
+	}
 	if err := h.deliver(ctx, t.name, cr.delivery, cmd, changes); err != nil {
 		h.logger().ErrorContext(ctx, "command delivery failed", "thing", t.name, "commandId", cmd.ID, "delivery", cr.delivery, "requestId", req.id, "error", err)
 		return finish(502, OutcomeFailed, "delivery failed: "+err.Error(), errorBody("the command could not be delivered, try again later", req.id))
@@ -442,26 +529,27 @@ func (h *Handler) deliver(ctx context.Context, thing string, d Delivery, cmd mes
 	}
 }
 
-// audit writes the record; a failure is logged, not returned, because the caller's outcome
-// (a command delivered or not) is already decided and must be reported truthfully.
-func (h *Handler) audit(ctx context.Context, rec auditRecord) {
-	log := h.logger().With("thing", rec.Thing, "requestId", rec.RequestID, "callerArn", rec.Caller,
+// audit puts one record (never overwriting one) and logs the result. The caller decides what
+// a failure means: before delivery it stops the command (fail closed); after, the outcome is
+// already decided and is reported truthfully, with the failure logged and counted.
+func (h *Handler) audit(ctx context.Context, rec auditRecord) error {
+	log := h.logger().With("thing", rec.Thing, "requestId", rec.RequestID, "callerArn", rec.Caller, "kind", rec.Kind,
 		"command", rec.Command, "commandId", rec.CommandID, "outcome", rec.Outcome, "status", rec.Status)
 	item, err := attributevalue.MarshalMap(rec)
 	if err == nil {
-		_, err = h.Audit.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: aws.String(h.AuditTable),
-			Item:      item,
-			// An audit record is never overwritten.
-			ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
-			ExpressionAttributeNames: map[string]string{"#pk": AuditPartitionKey},
-		})
+		err = h.putOnce(ctx, item)
 	}
 	if err != nil {
 		log.ErrorContext(ctx, "audit write failed", "error", err, "reason", rec.Reason)
-		return
+		return err
 	}
 	log.InfoContext(ctx, "command audited", "reason", rec.Reason)
+	return nil
+}
+
+func (h *Handler) errorJSON(msg, requestID string) string {
+	b, _ := json.Marshal(errorBody(msg, requestID))
+	return string(b)
 }
 
 var errTooLarge = fmt.Errorf("request body is larger than %d bytes", MaxBody)
@@ -486,8 +574,8 @@ func readBody(ev events.APIGatewayProxyRequest) ([]byte, error) {
 	return b, nil
 }
 
-// parseCommand decodes {"command": "...", "delivery": "...", <params>...}: "command" and
-// "delivery" are reserved, every other key is a parameter of the command.
+// parseCommand decodes {"command": "...", "delivery": "...", <params>...}: "command",
+// "delivery" and "idempotencyKey" are reserved, every other key is a parameter of the command.
 func parseCommand(body []byte) (commandRequest, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return commandRequest{}, errors.New(`request body is empty; send {"command": "<name>", <params>}`)
@@ -519,7 +607,8 @@ func parseCommand(body []byte) (commandRequest, error) {
 		cr.delivery = Delivery(s)
 	}
 	for k, v := range raw {
-		if k != "command" && k != "delivery" {
+		// The idempotency key is the request's, not the command's (see idempotencyKey).
+		if k != "command" && k != "delivery" && k != IdempotencyField {
 			cr.params[k] = v
 		}
 	}

@@ -53,11 +53,22 @@ func testFleet() *fleetspec.Fleet {
 				ID: "traffic_signal", Name: "Traffic signal",
 				Fields: []fleetspec.Field{{Name: "phase", Type: fleetspec.TypeString, Required: true, Enum: []string{"red", "green", "off"}}},
 				Commands: []fleetspec.Command{
-					{Name: "set-mode", Params: []fleetspec.Field{{Name: "mode", Type: fleetspec.TypeString, Required: true, Enum: []string{"normal", "flashing", "off"}}}},
+					{Name: "set-mode", Params: []fleetspec.Field{{Name: "mode", Type: fleetspec.TypeString, Required: true, Enum: []string{"normal", "flashing", "off"}, Critical: []string{"flashing", "off"}}}},
 				},
 			},
 		},
 		// No things: the handler must not need the fleet file's declared things.
+		Operators: []fleetspec.Operator{
+			{Role: operatorRole, Allow: []fleetspec.Permission{
+				{Class: "street_light", Commands: []string{"set-light", "set-brightness", "reboot"}},
+				{Class: "traffic_signal", Commands: []string{"set-mode"}, Values: []fleetspec.ParamValues{{Command: "set-mode", Param: "mode", Values: []string{"normal", "flashing", "off"}}}},
+			}},
+			{Role: "lighting-operator", Allow: []fleetspec.Permission{{Class: "street_light", Commands: []string{"set-light", "set-brightness"}}}},
+			{Role: "traffic-operator", Allow: []fleetspec.Permission{{Class: "traffic_signal", Commands: []string{"set-mode"}}}},
+			{Role: "traffic-day-shift", Allow: []fleetspec.Permission{{Class: "traffic_signal", Commands: []string{"set-mode"},
+				Values: []fleetspec.ParamValues{{Command: "set-mode", Param: "mode", Values: []string{"normal"}}}}}},
+			{Role: "auditor"},
+		},
 	}
 }
 
@@ -109,12 +120,29 @@ func testRegistry() *fakeRegistry {
 }
 
 type fakeDB struct {
-	mu     sync.Mutex
-	items  map[string]map[string]ddbtypes.AttributeValue
-	getErr error
-	putErr error
-	gets   []*dynamodb.GetItemInput
-	puts   []*dynamodb.PutItemInput
+	mu    sync.Mutex
+	items map[string]map[string]ddbtypes.AttributeValue
+	// getErr fails every GetItem; putErr fails every PutItem; putErrFor fails the PutItems
+	// whose item's "kind" it names.
+	getErr    error
+	putErr    error
+	putErrFor map[string]error
+	gets      []*dynamodb.GetItemInput
+	puts      []*dynamodb.PutItemInput
+}
+
+// itemKey is where the fake keeps an item: the state table's pk/sk or the audit table's keys.
+func itemKey(table string, key map[string]ddbtypes.AttributeValue) (string, error) {
+	names := [2]string{StateKey, StateSortKey}
+	if table == "audit" {
+		names = [2]string{AuditPartitionKey, AuditSortKey}
+	}
+	pk, ok1 := key[names[0]].(*ddbtypes.AttributeValueMemberS)
+	sk, ok2 := key[names[1]].(*ddbtypes.AttributeValueMemberS)
+	if !ok1 || !ok2 {
+		return "", fmt.Errorf("fake: key %v of table %s must have %s and %s", key, table, names[0], names[1])
+	}
+	return table + "/" + pk.Value + "#" + sk.Value, nil
 }
 
 func (f *fakeDB) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
@@ -124,21 +152,35 @@ func (f *fakeDB) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func
 	if f.getErr != nil {
 		return nil, f.getErr
 	}
-	key := in.Key[StateKey].(*ddbtypes.AttributeValueMemberS).Value
-	sort, ok := in.Key[StateSortKey].(*ddbtypes.AttributeValueMemberS)
-	if !ok || len(in.Key) != 2 {
-		return nil, fmt.Errorf("fake: GetItem key %v must be exactly %s and %s", in.Key, StateKey, StateSortKey)
+	if len(in.Key) != 2 {
+		return nil, fmt.Errorf("fake: GetItem key %v must have two attributes", in.Key)
 	}
-	return &dynamodb.GetItemOutput{Item: f.items[aws.ToString(in.TableName)+"/"+key+"#"+sort.Value]}, nil
+	k, err := itemKey(aws.ToString(in.TableName), in.Key)
+	if err != nil {
+		return nil, err
+	}
+	return &dynamodb.GetItemOutput{Item: f.items[k]}, nil
 }
 
+// PutItem honours attribute_not_exists as DynamoDB does: an existing item is not replaced.
 func (f *fakeDB) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.puts = append(f.puts, in)
 	if f.putErr != nil {
 		return nil, f.putErr
 	}
+	if kind, ok := in.Item["kind"].(*ddbtypes.AttributeValueMemberS); ok && f.putErrFor[kind.Value] != nil {
+		return nil, f.putErrFor[kind.Value]
+	}
+	k, err := itemKey(aws.ToString(in.TableName), in.Item)
+	if err != nil {
+		return nil, err
+	}
+	if _, exists := f.items[k]; exists && strings.Contains(aws.ToString(in.ConditionExpression), "attribute_not_exists") {
+		return nil, &ddbtypes.ConditionalCheckFailedException{Message: aws.String("The conditional request failed")}
+	}
+	f.puts = append(f.puts, in)
+	f.items[k] = in.Item
 	return &dynamodb.PutItemOutput{}, nil
 }
 
@@ -166,7 +208,17 @@ func (f *fakeIoT) UpdateThingShadow(_ context.Context, in *iotdataplane.UpdateTh
 
 var testNow = time.Date(2026, 3, 4, 5, 6, 7, 891_000_000, time.UTC)
 
-const operatorARN = "arn:aws:iam::123456789012:user/operator"
+const (
+	testAccount  = "123456789012"
+	operatorRole = "city-operator"
+	operatorARN  = "arn:aws:sts::" + testAccount + ":assumed-role/" + operatorRole + "/alice"
+)
+
+// as makes ev come from a session of role.
+func as(ev events.APIGatewayProxyRequest, role string) events.APIGatewayProxyRequest {
+	ev.RequestContext.Identity.UserArn = "arn:aws:sts::" + testAccount + ":assumed-role/" + role + "/session-1"
+	return ev
+}
 
 type fixture struct {
 	h        *Handler
@@ -174,6 +226,7 @@ type fixture struct {
 	iot      *fakeIoT
 	registry *fakeRegistry
 	logs     *bytes.Buffer
+	metrics  *bytes.Buffer
 }
 
 func newFixture() *fixture {
@@ -181,20 +234,22 @@ func newFixture() *fixture {
 	iot := &fakeIoT{}
 	reg := testRegistry()
 	logs := &bytes.Buffer{}
+	metrics := &bytes.Buffer{}
 	n := 0
 	return &fixture{
 		h: &Handler{
 			Fleet: testFleet(), ThingTypePrefix: testPrefix, Things: registry.NewCache(reg, registry.Options{Now: func() time.Time { return testNow }}),
 			StateTable: "state", AuditTable: "audit",
-			State: db, Audit: db, Publisher: iot, Shadow: iot,
-			Logger: slog.New(slog.NewJSONHandler(logs, nil)),
-			Now:    func() time.Time { return testNow },
+			State: db, Audit: db, AuditReads: db, Publisher: iot, Shadow: iot,
+			Logger:  slog.New(slog.NewJSONHandler(logs, nil)),
+			Metrics: metrics,
+			Now:     func() time.Time { return testNow },
 			NewID: func() string {
 				n++
 				return fmt.Sprintf("cmd-%d", n)
 			},
 		},
-		db: db, iot: iot, registry: reg, logs: logs,
+		db: db, iot: iot, registry: reg, logs: logs, metrics: metrics,
 	}
 }
 
@@ -205,6 +260,7 @@ func post(thing, body string) events.APIGatewayProxyRequest {
 		Body:           body,
 		RequestContext: events.APIGatewayProxyRequestContext{
 			RequestID: "req-1",
+			AccountID: testAccount,
 			Identity:  events.APIGatewayRequestIdentity{UserArn: operatorARN, SourceIP: "198.51.100.7"},
 		},
 	}
@@ -323,16 +379,20 @@ func TestCommandPublished(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("payload (-want +got):\n%s", diff)
 	}
-	wantAudit := []auditRecord{{
-		Thing: "sl-001", Key: "2026-03-04T05:06:07.891Z#req-1", RequestedAt: "2026-03-04T05:06:07.891Z",
-		RequestID: "req-1", CommandID: "cmd-1", Caller: operatorARN, SourceIP: "198.51.100.7", Class: "street_light",
-		ThingType: testPrefix + "_street_light", District: "old_town", Command: "set-light", Params: map[string]any{"on": true}, Delivery: "mqtt", Outcome: OutcomeAccepted, Status: 202,
-	}}
-	if diff := cmp.Diff(wantAudit, f.audits(t)); diff != "" {
+	intent := auditRecord{
+		Thing: "sl-001", Key: "2026-03-04T05:06:07.891Z#req-1#intent", Kind: KindIntent, RequestedAt: "2026-03-04T05:06:07.891Z",
+		RequestID: "req-1", CommandID: "cmd-1", Caller: operatorARN, Role: operatorRole, SourceIP: "198.51.100.7", Class: "street_light",
+		ThingType: testPrefix + "_street_light", District: "old_town", Command: "set-light", Params: map[string]any{"on": true}, Delivery: "mqtt",
+	}
+	outcome := intent
+	outcome.Key, outcome.Kind, outcome.Outcome, outcome.Status = "2026-03-04T05:06:07.891Z#req-1#outcome", KindOutcome, OutcomeAccepted, 202
+	if diff := cmp.Diff([]auditRecord{intent, outcome}, f.audits(t)); diff != "" {
 		t.Errorf("audit (-want +got):\n%s", diff)
 	}
-	if c := f.db.puts[0].ConditionExpression; c == nil || !strings.Contains(*c, "attribute_not_exists") {
-		t.Error("audit write may overwrite an earlier record")
+	for _, p := range f.db.puts {
+		if c := p.ConditionExpression; c == nil || !strings.Contains(*c, "attribute_not_exists") {
+			t.Errorf("audit write of %v may overwrite an earlier record", p.Item[AuditSortKey])
+		}
 	}
 }
 
@@ -358,7 +418,7 @@ func TestCommandThroughShadow(t *testing.T) {
 		t.Errorf("shadow document (-want +got):\n%s", diff)
 	}
 	audits := f.audits(t)
-	if len(audits) != 1 || audits[0].Delivery != "shadow" || audits[0].Outcome != OutcomeAccepted || !cmp.Equal(audits[0].Params, map[string]any{"level": 40.0}) {
+	if len(audits) != 2 || audits[1].Delivery != "shadow" || audits[1].Outcome != OutcomeAccepted || !cmp.Equal(audits[1].Params, map[string]any{"level": 40.0}) {
 		t.Errorf("audit = %+v", audits)
 	}
 }
@@ -462,7 +522,7 @@ func TestRuntimeProvisionedThingServed(t *testing.T) {
 		t.Fatalf("POST: %d %v, publishes %d", status, body, len(f.iot.publishes))
 	}
 	audits := f.audits(t)
-	if len(audits) != 1 || audits[0].Class != "street_light" || audits[0].District != "harbour" || audits[0].Outcome != OutcomeAccepted {
+	if len(audits) != 2 || audits[1].Class != "street_light" || audits[1].District != "harbour" || audits[1].Outcome != OutcomeAccepted {
 		t.Errorf("audit = %+v", audits)
 	}
 	// Its class decides what it may be sent.
@@ -521,8 +581,10 @@ func TestRegistryFailure(t *testing.T) {
 // DescribeThing call.
 func TestRegistryLookupsAreCached(t *testing.T) {
 	f := newFixture()
-	for range 3 {
-		if status, _ := f.do(t, post("sl-001", `{"command": "reboot"}`)); status != 202 {
+	for i := range 3 {
+		ev := post("sl-001", `{"command": "reboot"}`)
+		ev.RequestContext.RequestID = fmt.Sprintf("req-%d", i)
+		if status, _ := f.do(t, ev); status != 202 {
 			t.Fatalf("status %d", status)
 		}
 	}
@@ -558,19 +620,53 @@ func TestDeliveryFailure(t *testing.T) {
 				t.Errorf("message leaks the downstream error: %q", msg)
 			}
 			audits := f.audits(t)
-			if len(audits) != 1 || audits[0].Outcome != OutcomeFailed || audits[0].Status != 502 || !strings.Contains(audits[0].Reason, "Throttling") {
-				t.Errorf("audit = %+v, want one failed record with the cause", audits)
+			if len(audits) != 2 || audits[0].Kind != KindIntent || audits[1].Outcome != OutcomeFailed || audits[1].Status != 502 || !strings.Contains(audits[1].Reason, "Throttling") {
+				t.Errorf("audit = %+v, want an intent and a failed outcome with the cause", audits)
 			}
 		})
 	}
 }
 
-func TestAuditFailureIsLogged(t *testing.T) {
+// TestAuditIntentFailureFailsClosed plays an audit table that refuses writes: the command is
+// not sent, the caller gets 503, and a metric says why (the audit cannot).
+func TestAuditIntentFailureFailsClosed(t *testing.T) {
+	for _, delivery := range []string{"mqtt", "shadow"} {
+		t.Run(delivery, func(t *testing.T) {
+			f := newFixture()
+			f.db.putErrFor = map[string]error{KindIntent: errors.New("AccessDeniedException: not authorized to perform dynamodb:PutItem")}
+			status, body := f.do(t, post("sl-001", `{"command": "set-light", "on": true, "delivery": "`+delivery+`"}`))
+			if status != 503 || !strings.Contains(body["message"].(string), "not sent") {
+				t.Errorf("status = %d, body %v; want 503 saying nothing was sent", status, body)
+			}
+			if n := len(f.iot.publishes) + len(f.iot.shadows); n != 0 {
+				t.Fatalf("%d deliveries without an intent record", n)
+			}
+			// The outcome record (the table refused only intents here) says why.
+			audits := f.audits(t)
+			if len(audits) != 1 || audits[0].Kind != KindOutcome || audits[0].Status != 503 || !strings.Contains(audits[0].Reason, "intent audit write failed") {
+				t.Errorf("audit = %+v", audits)
+			}
+			wantMetric(t, f, MetricAuditWriteFailed, DimensionPhase, KindIntent)
+			wantMetric(t, f, MetricRefused, DimensionReason, ReasonAuditUnavailable)
+		})
+	}
+	// A table that refuses everything: still nothing sent, still 503, the metric remains.
 	f := newFixture()
-	f.db.putErr = errors.New("ConditionalCheckFailedException")
+	f.db.putErr = errors.New("ResourceNotFoundException")
+	if status, _ := f.do(t, post("sl-001", `{"command": "reboot"}`)); status != 503 || len(f.iot.publishes) != 0 {
+		t.Errorf("status %d, %d publishes", status, len(f.iot.publishes))
+	}
+	wantMetric(t, f, MetricAuditWriteFailed, DimensionPhase, KindIntent)
+}
+
+// TestAuditOutcomeFailureIsLogged: after delivery the outcome is decided; a failed outcome
+// write does not change the answer, and is logged and counted.
+func TestAuditOutcomeFailureIsLogged(t *testing.T) {
+	f := newFixture()
+	f.db.putErrFor = map[string]error{KindOutcome: errors.New("ProvisionedThroughputExceededException")}
 	status, _ := f.do(t, post("sl-001", `{"command": "reboot"}`))
-	if status != 202 {
-		t.Errorf("status = %d, want 202: the command was delivered", status)
+	if status != 202 || len(f.iot.publishes) != 1 {
+		t.Errorf("status = %d, publishes %d; want 202: the command was delivered", status, len(f.iot.publishes))
 	}
 	var found bool
 	for _, line := range strings.Split(strings.TrimSpace(f.logs.String()), "\n") {
@@ -585,6 +681,23 @@ func TestAuditFailureIsLogged(t *testing.T) {
 	if !found {
 		t.Errorf("no audit failure logged:\n%s", f.logs)
 	}
+	wantMetric(t, f, MetricAuditWriteFailed, DimensionPhase, KindOutcome)
+}
+
+// wantMetric fails unless an embedded-metric line counts name with dimension dim=value.
+func wantMetric(t *testing.T, f *fixture, name, dim, value string) {
+	t.Helper()
+	for _, line := range strings.Split(strings.TrimSpace(f.metrics.String()), "\n") {
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(line), &doc); err != nil {
+			t.Fatalf("metric line %q is not JSON: %v", line, err)
+		}
+		aws, _ := doc["_aws"].(map[string]any)
+		if doc[name] == 1.0 && (dim == "" || doc[dim] == value) && aws != nil && aws["CloudWatchMetrics"] != nil {
+			return
+		}
+	}
+	t.Errorf("no metric %s{%s=%s} in:\n%s", name, dim, value, f.metrics)
 }
 
 func TestRouteFromPath(t *testing.T) {
@@ -609,7 +722,7 @@ func TestAuditKeysSortInTime(t *testing.T) {
 	for _, a := range f.audits(t) {
 		keys = append(keys, a.Key)
 	}
-	if len(keys) != len(times) {
+	if len(keys) != 2*len(times) {
 		t.Fatalf("keys %v", keys)
 	}
 	for j := 1; j < len(keys); j++ {
