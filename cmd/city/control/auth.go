@@ -43,6 +43,11 @@ type Operator struct {
 	// PasswordHash is a bcrypt hash ($2a$/$2b$, cost 10 or more). Never a password.
 	PasswordHash string `json:"passwordHash"`
 	Role         string `json:"role"`
+	// FleetRole is the IAM operator role of the fleet file (fleetspec.Operator.Role) this
+	// operator's commands are made as: the command API authorizes class, command and values
+	// by that role, as it does for an assumed-role session in AWS. Default: the fleet's
+	// operator role that may switch street lights (local.DefaultFleetRole).
+	FleetRole string `json:"fleetRole,omitempty"`
 	// Districts limits the operator to these district ids. Default: every district.
 	Districts []string `json:"districts,omitempty"`
 }

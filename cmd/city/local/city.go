@@ -260,7 +260,11 @@ func Start(ctx context.Context, cfg Config) (_ *City, err error) {
 		State: c.Stores.DB, Audit: c.Stores.DB, Publisher: plane, Shadow: plane,
 		Logger: cfg.Logger.With("component", "command-api"),
 	}
-	c.api, err = startCommandAPI(h, c.ServerCert, c.PKI, cfg.Logger)
+	roles, err := operatorRoles(f, cfg.Operators)
+	if err != nil {
+		return nil, err
+	}
+	c.api, err = startCommandAPI(h, roles, c.ServerCert, c.PKI, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}

@@ -206,46 +206,69 @@ func TestCityEndToEnd(t *testing.T) {
 	})
 
 	t.Run("command to device and back to state", func(t *testing.T) {
-		tlsCfg, err := c.ClientTLS("e2e.operator")
+		// As the Control Center calls it: the signed-in operator acts as its fleet operator
+		// role, which the real handler authorizes by the fleet file's scopes.
+		tlsCfg, err := c.ClientTLS(local.ControlCenterClient)
 		if err != nil {
 			t.Fatal(err)
 		}
 		client := &local.CommandClient{BaseURL: c.CommandURL, HTTP: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg}}}
-		before, err := client.State(ctx, "", light.Name)
+		before, err := client.State(ctx, "alice", light.Name)
 		if err != nil || before.Status != 200 {
 			t.Fatalf("GET state: %+v, %v", before, err)
 		}
 		st, _ := before.Body["state"].(map[string]any)
 		want := st["on"] != true
 		sentAt := time.Now()
-		reply, err := client.Send(ctx, "", light.Name, "set-light", map[string]any{"on": want})
+		reply, err := client.Send(ctx, "alice", light.Name, "set-light", map[string]any{"on": want})
 		if err != nil || reply.Status != 202 || reply.Body["status"] != api.OutcomeAccepted {
 			t.Fatalf("set-light: %+v, %v", reply, err)
 		}
 		eventually(t, fmt.Sprintf("state on=%v from %s after the command", want, light.Name), func() (bool, error) {
-			r, err := client.State(ctx, "", light.Name)
+			r, err := client.State(ctx, "alice", light.Name)
 			st, _ := r.Body["state"].(map[string]any)
 			at, _ := st["receivedAt"].(float64)
 			return st["on"] == want && int64(at) > sentAt.UnixMilli(), err
 		})
-		// The handler audited it, with the certificate as the caller.
+		// The handler audited it, intent before delivery and outcome after, with the
+		// operator's role session as the caller.
 		out, err := c.Stores.DB.Query(ctx, &dynamodb.QueryInput{
 			TableName: aws.String(local.AuditTable), KeyConditionExpression: aws.String("#t = :t"),
 			ExpressionAttributeNames:  map[string]string{"#t": api.AuditPartitionKey},
 			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":t": &ddbtypes.AttributeValueMemberS{Value: light.Name}},
 		})
-		if err != nil || len(out.Items) != 1 {
+		if err != nil || len(out.Items) != 2 {
 			t.Fatalf("audit items of %s: %d, %v", light.Name, len(out.Items), err)
 		}
-		var rec map[string]any
-		_ = attributevalue.UnmarshalMap(out.Items[0], &rec)
-		if rec["outcome"] != api.OutcomeAccepted || rec["callerArn"] != "local:cert/e2e.operator" || rec["command"] != "set-light" {
-			t.Errorf("audit record %v", rec)
+		wantCaller := "arn:aws:sts::" + local.LocalAccount + ":assumed-role/" + local.DefaultFleetRole(c.Fleet) + "/alice"
+		kinds := map[string]bool{}
+		for _, item := range out.Items {
+			var rec map[string]any
+			_ = attributevalue.UnmarshalMap(item, &rec)
+			kinds[fmt.Sprint(rec["kind"])] = true
+			if rec["callerArn"] != wantCaller || rec["command"] != "set-light" {
+				t.Errorf("audit record %v, want caller %s", rec, wantCaller)
+			}
+			if rec["kind"] == api.KindOutcome && rec["outcome"] != api.OutcomeAccepted {
+				t.Errorf("outcome record %v", rec)
+			}
+		}
+		if !kinds[api.KindIntent] || !kinds[api.KindOutcome] {
+			t.Errorf("audit kinds %v, want an intent and an outcome", kinds)
 		}
 		// An invalid command is refused by the real handler's validation, and audited.
-		bad, err := client.Send(ctx, "", light.Name, "set-light", map[string]any{"on": "yes"})
+		bad, err := client.Send(ctx, "alice", light.Name, "set-light", map[string]any{"on": "yes"})
 		if err != nil || bad.Status != 400 {
 			t.Errorf("set-light with a string: %+v, %v", bad, err)
+		}
+		// A caller that is no operator role's session is refused, as in AWS.
+		otherTLS, err := c.ClientTLS("e2e.other")
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := &local.CommandClient{BaseURL: c.CommandURL, HTTP: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: otherTLS}}}
+		if r, err := other.Send(ctx, "", light.Name, "set-light", map[string]any{"on": want}); err != nil || r.Status != 403 {
+			t.Errorf("set-light from a certificate that is no operator: %+v, %v; want 403", r, err)
 		}
 	})
 

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -21,7 +22,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 	"github.com/eclipse/paho.golang/paho"
 
+	"github.com/secure-smart-city/platform/cmd/city/control"
 	"github.com/secure-smart-city/platform/cmd/devicesim/sim"
+	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/lambdas/command/api"
 )
 
@@ -95,16 +98,60 @@ func (d *dataPlane) UpdateThingShadow(ctx context.Context, in *iotdataplane.Upda
 }
 
 // commandAPI is the HTTPS server in front of api.Handler. Mutual TLS with the local CA takes
-// the place of IAM (SigV4): the caller is its certificate, recorded in the audit as
-// "local:cert/<CN>", and "local:cert/<CN>/operator/<name>" when the Control Center names the
-// operator it signed in.
+// the place of IAM (SigV4). When the Control Center names the operator it signed in, the
+// caller is that operator's fleet role as an assumed-role session of LocalAccount
+// (arn:aws:sts::<LocalAccount>:assumed-role/<role>/<operator>), which is how API Gateway names
+// an IAM caller, so the handler authorizes it by the fleet file's operator scopes exactly as
+// in AWS. Any other caller is "local:cert/<CN>", which the handler refuses as no operator
+// role.
 type commandAPI struct {
-	h   *api.Handler
-	srv *http.Server
-	URL string
+	h     *api.Handler
+	roles map[string]string // operator name -> fleet operator role
+	srv   *http.Server
+	URL   string
 }
 
-func startCommandAPI(h *api.Handler, server KeyPair, pki *PKI, log *slog.Logger) (*commandAPI, error) {
+// LocalAccount is the account id the local command API gives its callers and itself.
+const LocalAccount = "000000000000"
+
+// DefaultFleetRole is the fleet operator role a local operator without FleetRole acts as: the
+// first that may send set-light to street lights, else the first declared.
+func DefaultFleetRole(f *fleetspec.Fleet) string {
+	for _, op := range f.Operators {
+		for _, a := range op.Allow {
+			if a.Class == "street_light" && slices.Contains(a.Commands, "set-light") {
+				return op.Role
+			}
+		}
+	}
+	if len(f.Operators) > 0 {
+		return f.Operators[0].Role
+	}
+	return ""
+}
+
+// operatorRoles maps each local operator to the fleet operator role it acts as, and refuses a
+// role the fleet file does not declare.
+func operatorRoles(f *fleetspec.Fleet, ops []control.Operator) (map[string]string, error) {
+	declared := map[string]bool{}
+	for _, op := range f.Operators {
+		declared[op.Role] = true
+	}
+	roles := map[string]string{}
+	for _, o := range ops {
+		r := o.FleetRole
+		if r == "" {
+			r = DefaultFleetRole(f)
+		}
+		if !declared[r] {
+			return nil, fmt.Errorf("operator %s: fleetRole %q is not an operator role of %s", o.Name, r, f.Path)
+		}
+		roles[o.Name] = r
+	}
+	return roles, nil
+}
+
+func startCommandAPI(h *api.Handler, roles map[string]string, server KeyPair, pki *PKI, log *slog.Logger) (*commandAPI, error) {
 	cert, err := server.TLS()
 	if err != nil {
 		return nil, err
@@ -113,7 +160,7 @@ func startCommandAPI(h *api.Handler, server KeyPair, pki *PKI, log *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
-	c := &commandAPI{h: h, URL: "https://" + ln.Addr().String()}
+	c := &commandAPI{h: h, roles: roles, URL: "https://" + ln.Addr().String()}
 	c.srv = &http.Server{
 		Handler:           c,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -149,7 +196,9 @@ func (c *commandAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cn := r.TLS.PeerCertificates[0].Subject.CommonName
 	caller := "local:cert/" + cn
 	if op := r.Header.Get(OperatorHeader); op != "" && cn == ControlCenterClient {
-		caller += "/operator/" + op
+		if role, ok := c.roles[op]; ok {
+			caller = "arn:aws:sts::" + LocalAccount + ":assumed-role/" + role + "/" + op
+		}
 	}
 	// One byte over the handler's limit lets it answer 413 as it does behind API Gateway.
 	body, err := io.ReadAll(io.LimitReader(r.Body, api.MaxBody+1))
@@ -169,6 +218,7 @@ func (c *commandAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Body:       string(body),
 		RequestContext: events.APIGatewayProxyRequestContext{
 			RequestID: newRequestID(),
+			AccountID: LocalAccount,
 			Identity:  events.APIGatewayRequestIdentity{UserArn: caller, SourceIP: host},
 		},
 	}
