@@ -48,6 +48,11 @@ type DeviceClass struct {
 	Commands []Command `json:"commands"`
 	// MaxMessageBytes bounds one telemetry message. Default: 4096.
 	MaxMessageBytes int `json:"maxMessageBytes,omitempty"`
+	// StateInterval is how often at most the telemetry processor writes a device's latest
+	// state (a Go duration, whole seconds, 0s to 1h): the state item then lags the device's
+	// newest accepted message by less than this. Every message is archived whatever it is.
+	// Default: "0s" - every batch that brings a device a newer message writes its state.
+	StateInterval string `json:"stateInterval,omitempty"`
 }
 
 // FieldType is the JSON type of a telemetry field or command parameter.

@@ -142,6 +142,9 @@ func (f *Fleet) validate(file string, mode fileMode) error {
 		if dc.MaxMessageBytes != 0 && (dc.MaxMessageBytes < MinMessageLimit || dc.MaxMessageBytes > MaxMessageLimit) {
 			c.add(p+".maxMessageBytes", "%d is outside %d..%d (IoT Core's message limit is 128 KiB)", dc.MaxMessageBytes, MinMessageLimit, MaxMessageLimit)
 		}
+		if _, err := dc.StateEvery(); err != nil {
+			c.add(p+".stateInterval", "%v", err)
+		}
 		c.checkFields(p+".fields", "field", dc.Fields)
 		commands := map[string]int{}
 		for j, cmd := range dc.Commands {
