@@ -633,7 +633,6 @@ func TestIngestAgreesWithTelemetryProcessor(t *testing.T) {
 		{ingest.ProcessorLatency, pipeline.MetricLatency},
 		{ingest.ContextThing, envelope.ContextThing},
 		{ingest.ContextClass, envelope.ContextClass},
-		{ingest.DedupWindow, pipeline.DefaultDedupTTL},
 	}
 	for _, p := range pairs {
 		if p.construct != p.processor {
