@@ -1,5 +1,10 @@
 package fleetspec
 
+import (
+	"fmt"
+	"time"
+)
+
 // Limits and defaults of the fleet file. IoT Core refuses messages above 128 KiB, so no
 // class may allow more.
 const (
@@ -15,6 +20,12 @@ const (
 	DefaultFirmwareLimit int64 = 16 << 20
 	MinFirmwareLimit     int64 = 1 << 10
 	MaxFirmwareLimit     int64 = 2 << 30
+	// DefaultStateInterval: every batch that brings a device a newer message writes its
+	// state, so the state is as fresh as the stream and every message id reaches the
+	// processor's durable deduplication window (see lambdas/telemetry/pipeline).
+	DefaultStateInterval = time.Duration(0)
+	// MaxStateInterval bounds StateInterval: a state older than an hour is not "latest".
+	MaxStateInterval = time.Hour
 )
 
 // FirmwareLimit is the largest firmware image in bytes the class may be released.
@@ -31,6 +42,22 @@ func (c DeviceClass) MessageLimit() int {
 		return c.MaxMessageBytes
 	}
 	return DefaultMessageLimit
+}
+
+// StateEvery is the class's StateInterval as a duration (DefaultStateInterval when unset).
+// It fails on a value Validate refuses.
+func (c DeviceClass) StateEvery() (time.Duration, error) {
+	if c.StateInterval == "" {
+		return DefaultStateInterval, nil
+	}
+	d, err := time.ParseDuration(c.StateInterval)
+	if err != nil {
+		return 0, fmt.Errorf("stateInterval %q is not a Go duration such as \"30s\" or \"1m\"", c.StateInterval)
+	}
+	if d < 0 || d > MaxStateInterval || d%time.Second != 0 {
+		return 0, fmt.Errorf("stateInterval %q must be whole seconds between 0s and %s", c.StateInterval, MaxStateInterval)
+	}
+	return d, nil
 }
 
 // StringLimit is the longest value in bytes a string field accepts.

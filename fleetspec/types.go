@@ -56,6 +56,11 @@ type DeviceClass struct {
 	// MaxFirmwareBytes bounds a firmware image released to the class (cmd/ota refuses a bigger
 	// file before uploading it). Default: 16 MiB (DefaultFirmwareLimit).
 	MaxFirmwareBytes int64 `json:"maxFirmwareBytes,omitempty"`
+	// StateInterval is how often at most the telemetry processor writes a device's latest
+	// state (a Go duration, whole seconds, 0s to 1h): the state item then lags the device's
+	// newest accepted message by less than this. Every message is archived whatever it is.
+	// Default: "0s" - every batch that brings a device a newer message writes its state.
+	StateInterval string `json:"stateInterval,omitempty"`
 }
 
 // FieldType is the JSON type of a telemetry field or command parameter.

@@ -148,6 +148,9 @@ func (f *Fleet) validate(file string, mode fileMode) error {
 		if dc.MaxFirmwareBytes != 0 && (dc.MaxFirmwareBytes < MinFirmwareLimit || dc.MaxFirmwareBytes > MaxFirmwareLimit) {
 			c.add(p+".maxFirmwareBytes", "%d is outside %d..%d", dc.MaxFirmwareBytes, MinFirmwareLimit, MaxFirmwareLimit)
 		}
+		if _, err := dc.StateEvery(); err != nil {
+			c.add(p+".stateInterval", "%v", err)
+		}
 		c.checkFields(p+".fields", "field", dc.Fields)
 		commands := map[string]int{}
 		for j, cmd := range dc.Commands {

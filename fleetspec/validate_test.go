@@ -148,6 +148,21 @@ func TestInvalidFleets(t *testing.T) {
 			path: "classes[0].maxFirmwareBytes", want: "100 is outside 1024..2147483648",
 		},
 		{
+			name: "state interval not a duration",
+			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0)["stateInterval"] = "60" },
+			path: "classes[0].stateInterval", want: `stateInterval "60" is not a Go duration`,
+		},
+		{
+			name: "state interval above an hour",
+			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0)["stateInterval"] = "2h" },
+			path: "classes[0].stateInterval", want: `stateInterval "2h" must be whole seconds between 0s and 1h0m0s`,
+		},
+		{
+			name: "state interval below a second",
+			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0)["stateInterval"] = "1500ms" },
+			path: "classes[0].stateInterval", want: `must be whole seconds`,
+		},
+		{
 			name: "invalid class id",
 			edit: func(t *testing.T, doc map[string]any, _ string) {
 				at(doc, "classes", 0)["id"] = "street-light"

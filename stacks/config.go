@@ -42,6 +42,33 @@ type Config struct {
 	// TableBilling is how the Foundation tables pay for throughput (see billing.go).
 	// Default: - provisioned with autoscaling in prod, on-demand in dev.
 	TableBilling *TableBilling
+	// StreamShards provisions the telemetry stream with this many shards; 0 is on-demand.
+	// Default: - DefaultProdStreamShards in prod, on-demand in dev (StreamShardsFor).
+	StreamShards *int
+}
+
+// DefaultProdStreamShards is prod's provisioned shard count: issue 13's fleet (100,000
+// devices, one 1 KB message a minute, about 1,700 records and 2 MB a second with the rule's
+// fields) needs 2 shards (1 MB/s and 1,000 records/s each); 4 leave half the write capacity
+// for reconnection storms and backlogs, and a steady fleet pays shard-hours instead of
+// on-demand's per-GB charges. Raise it with the fleet (context streamShards).
+const DefaultProdStreamShards = 4
+
+// StreamShardsFor is the stage's default shard count: provisioned in prod, on-demand (0)
+// in dev, where traffic is sporadic.
+func StreamShardsFor(stage Stage) int {
+	if stage == StageProd {
+		return DefaultProdStreamShards
+	}
+	return 0
+}
+
+// Shards is the config's stream shard count, or the stage's default.
+func (c Config) Shards() int {
+	if c.StreamShards != nil {
+		return *c.StreamShards
+	}
+	return StreamShardsFor(c.Stage)
 }
 
 // Context keys read by ConfigFromContext.
@@ -53,6 +80,9 @@ const (
 	ContextFleetFile = "fleetFile"
 	// ContextDefenderDetect turns on Device Defender Detect profiles (true or false).
 	ContextDefenderDetect = "defenderDetect"
+	// ContextStreamShards is the telemetry stream's provisioned shard count (1-10000), or 0
+	// for on-demand. Default: StreamShardsFor(stage).
+	ContextStreamShards = "streamShards"
 )
 
 var (
@@ -116,6 +146,11 @@ func ConfigFromContext(scope constructs.Construct) (Config, error) {
 		return Config{}, err
 	}
 	cfg.TableBilling = &billing
+	shards, err := streamShardsFromContext(scope, cfg.Stage)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg.StreamShards = &shards
 	if fleetFile == "" {
 		fleetFile = filepath.Join("config", "fleet."+string(cfg.Stage)+".json")
 	}
@@ -193,4 +228,31 @@ func (c Config) stackProps(part, description string) *awscdk.StackProps {
 		}
 	}
 	return p
+}
+
+// streamShardsFromContext reads ContextStreamShards (a whole number, as a number or a
+// string since -c passes strings) over the stage's default.
+func streamShardsFromContext(scope constructs.Construct, stage Stage) (int, error) {
+	n := StreamShardsFor(stage)
+	switch v := scope.Node().TryGetContext(jsii.String(ContextStreamShards)).(type) {
+	case nil:
+		return n, nil
+	case float64:
+		if v != float64(int(v)) {
+			return 0, fmt.Errorf("context %q: want a whole number of shards (0 for on-demand), got %v", ContextStreamShards, v)
+		}
+		n = int(v)
+	case string:
+		i, err := strconv.Atoi(v)
+		if err != nil {
+			return 0, fmt.Errorf("context %q: want a whole number of shards (0 for on-demand), got %q", ContextStreamShards, v)
+		}
+		n = i
+	default:
+		return 0, fmt.Errorf("context %q: want a whole number of shards (0 for on-demand), got %v", ContextStreamShards, v)
+	}
+	if n < 0 || n > 10000 {
+		return 0, fmt.Errorf("context %q: %d shards is outside 0 (on-demand) to 10000", ContextStreamShards, n)
+	}
+	return n, nil
 }

@@ -32,6 +32,8 @@ func NewIngestion(scope constructs.Construct, cfg Config, f *Foundation) *Ingest
 		State:         f.DeviceState,
 		Archive:       f.Archive,
 		FieldKey:      f.FieldKey.Key,
+		// Provisioned shards in prod (a steady fleet), on-demand in dev (context streamShards).
+		StreamShards: cfg.Shards(),
 	})
 	return &Ingestion{Stack: stack, RuleErrors: ruleErrors, Telemetry: telemetry}
 }

@@ -190,3 +190,68 @@ func TestTableCapacityPropsErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestCostStreamCapacityPerStage: the telemetry stream is provisioned with
+// stacks.DefaultProdStreamShards shards in prod (a steady fleet pays shard-hours, not
+// on-demand's per-GB charges) and on demand in dev; the Stream's logical id is unchanged.
+func TestCostStreamCapacityPerStage(t *testing.T) {
+	for stage, want := range map[stacks.Stage]estimate.Stream{
+		stacks.StageProd: {OnDemand: false, Shards: stacks.DefaultProdStreamShards},
+		stacks.StageDev:  {OnDemand: true},
+	} {
+		name := "SmartCity-" + string(stage) + "-Ingestion"
+		tmpl := synthOnce(t, stage).templates[name]
+		inv, err := estimate.Read(map[string]estimate.Template{name: estimate.Template(tmpl)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(inv.Streams) != 1 {
+			t.Fatalf("%s: %d streams, want 1", stage, len(inv.Streams))
+		}
+		s := inv.Streams[0]
+		if !strings.HasPrefix(s.ID, "TelemetryStream") {
+			t.Errorf("%s: stream %s, want the Telemetry construct's Stream (logical id must not change)", stage, s.ID)
+		}
+		if s.OnDemand != want.OnDemand || s.Shards != want.Shards {
+			t.Errorf("%s: stream on-demand %v with %d shards, want on-demand %v with %d", stage, s.OnDemand, s.Shards, want.OnDemand, want.Shards)
+		}
+	}
+}
+
+// TestCostStreamShardsContext: streamShards overrides the stage's default, 0 meaning on
+// demand; a bad value is an error naming the key.
+func TestCostStreamShardsContext(t *testing.T) {
+	for _, c := range []struct {
+		ctx  map[string]any
+		want string
+	}{
+		{map[string]any{"streamShards": "many"}, `context "streamShards": want a whole number of shards (0 for on-demand), got "many"`},
+		{map[string]any{"streamShards": "-1"}, `context "streamShards": -1 shards is outside 0 (on-demand) to 10000`},
+		{map[string]any{"streamShards": 2.5}, `context "streamShards": want a whole number of shards (0 for on-demand), got 2.5`},
+	} {
+		c.ctx["fleetFile"] = filepath.Join(moduleRoot(t), "config", "fleet.dev.json")
+		_, err := stacks.ConfigFromContext(newApp(t, c.ctx))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("context %v: error %v, want it to contain %q", c.ctx, err, c.want)
+		}
+	}
+	for _, c := range []struct {
+		ctx  map[string]any
+		want int
+	}{
+		{map[string]any{"stage": "prod"}, stacks.DefaultProdStreamShards},
+		{map[string]any{"stage": "dev"}, 0},
+		{map[string]any{"stage": "prod", "streamShards": "0"}, 0},
+		{map[string]any{"stage": "dev", "streamShards": "8"}, 8},
+	} {
+		c.ctx["fleetFile"] = filepath.Join(moduleRoot(t), "config", "fleet."+c.ctx["stage"].(string)+".json")
+		cfg, err := stacks.ConfigFromContext(newApp(t, c.ctx))
+		if err != nil {
+			t.Errorf("%v: %v", c.ctx, err)
+			continue
+		}
+		if got := cfg.Shards(); got != c.want {
+			t.Errorf("%v: %d shards, want %d", c.ctx, got, c.want)
+		}
+	}
+}

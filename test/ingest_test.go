@@ -253,16 +253,23 @@ func checkIngestion(t *testing.T, tmpl compliance.Template, cfg stacks.Config) {
 		}
 	})
 
-	t.Run("stream encrypted with the platform key, on demand, 24 hours", func(t *testing.T) {
+	t.Run("stream encrypted with the platform key, stage's capacity, 24 hours", func(t *testing.T) {
 		p := stream.Properties
 		if compliance.Get(p, "StreamEncryption", "EncryptionType") != "KMS" || !strings.Contains(refText(compliance.Get(p, "StreamEncryption", "KeyId")), "PlatformKey") {
 			t.Errorf("stream encryption %v, want KMS with the platform key", compliance.Get(p, "StreamEncryption"))
 		}
-		if m := compliance.Get(p, "StreamModeDetails", "StreamMode"); m != "ON_DEMAND" {
-			t.Errorf("stream mode %v, want ON_DEMAND", m)
-		}
-		if compliance.Get(p, "ShardCount") != nil {
-			t.Errorf("an on-demand stream has ShardCount %v", compliance.Get(p, "ShardCount"))
+		// Provisioned shards in prod (stacks.DefaultProdStreamShards), on demand in dev.
+		if shards := cfg.Shards(); shards > 0 {
+			if m := compliance.Get(p, "StreamModeDetails", "StreamMode"); m != "PROVISIONED" || compliance.Get(p, "ShardCount") != float64(shards) {
+				t.Errorf("stream mode %v with ShardCount %v, want PROVISIONED with %d", m, compliance.Get(p, "ShardCount"), shards)
+			}
+		} else {
+			if m := compliance.Get(p, "StreamModeDetails", "StreamMode"); m != "ON_DEMAND" {
+				t.Errorf("stream mode %v, want ON_DEMAND", m)
+			}
+			if compliance.Get(p, "ShardCount") != nil {
+				t.Errorf("an on-demand stream has ShardCount %v", compliance.Get(p, "ShardCount"))
+			}
 		}
 		if h := compliance.Get(p, "RetentionPeriodHours"); h != 24.0 {
 			t.Errorf("retention %v hours, want 24", h)
@@ -651,7 +658,6 @@ func TestIngestAgreesWithTelemetryProcessor(t *testing.T) {
 		{ingest.ProcessorLatency, pipeline.MetricLatency},
 		{ingest.ContextThing, envelope.ContextThing},
 		{ingest.ContextClass, envelope.ContextClass},
-		{ingest.DedupWindow, pipeline.DefaultDedupTTL},
 	}
 	for _, p := range pairs {
 		if p.construct != p.processor {

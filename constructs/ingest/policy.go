@@ -53,14 +53,15 @@ var (
 	// needs both for a producer of an encrypted queue).
 	RuleErrorKeyActions = []string{"kms:GenerateDataKey", "kms:Decrypt"}
 
-	// StateActions are the processor's only table calls: markers and state items in batches.
-	StateActions = []string{"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"}
+	// StateActions are the processor's only table calls: one conditional UpdateItem per
+	// thing per batch, and BatchGetItem for the rare item it must read first.
+	StateActions = []string{"dynamodb:BatchGetItem", "dynamodb:UpdateItem"}
 	// StateKeyActions let DynamoDB use the table key on the processor's behalf.
 	StateKeyActions = []string{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}
 	// ArchivePutActions write batch objects under accepted/ and rejected/.
 	ArchivePutActions = []string{"s3:PutObject"}
 	// ArchiveHeadActions let the processor ask whether an accepted object exists (HeadObject
-	// needs s3:GetObject) when it settles a deduplication marker.
+	// needs s3:GetObject) when it settles a redelivered record's claim.
 	ArchiveHeadActions = []string{"s3:GetObject"}
 	// ArchiveListActions make S3 answer 404, not 403, for a missing object, which is how the
 	// processor tells "never written" from "not allowed".

@@ -1,7 +1,7 @@
 // Command telemetry is the Kinesis-triggered telemetry processor; the logic lives in package
 // pipeline. Environment:
 //
-//	STATE_TABLE      DynamoDB table for latest state and dedup markers (required)
+//	STATE_TABLE      DynamoDB table for each thing's latest state and dedup window (required)
 //	ARCHIVE_BUCKET   S3 bucket for accepted/ and rejected/ (required)
 //	FIELD_KEY_ID     KMS key (ARN or alias) for sensitive fields (required)
 //	FLEET_FILE       runtime fleet JSON (default: fleet.json in $LAMBDA_TASK_ROOT, else
@@ -11,7 +11,6 @@
 //	ARRIVAL_TOLERANCE how far receivedAt may be from the record's stream arrival (default 1m)
 //	RULE_PREFIX      prefix of the classes' topic rule names, to check a Basic Ingest topic's
 //	                 rule against the record's class (default: the rule must end in _<class>)
-//	DEDUP_TTL        lifetime of dedup markers, above the stream's retention (default 168h)
 package main
 
 import (
@@ -63,7 +62,7 @@ func run(log *slog.Logger) error {
 		Fleet: fleet, Table: env.table, Bucket: env.bucket, KeyID: env.keyID,
 		StateReader: db, StateWriter: db, Objects: objects, Heads: objects,
 		DataKeys:      kms.NewFromConfig(awsCfg),
-		MaxFutureSkew: env.maxFuture, MaxPastSkew: env.maxPast, DedupTTL: env.dedupTTL,
+		MaxFutureSkew: env.maxFuture, MaxPastSkew: env.maxPast,
 		ArrivalTolerance: env.arrivalTol, RulePrefix: env.rulePrefix,
 		Logger: log,
 	})
@@ -83,7 +82,7 @@ type settings struct {
 	// otherwise a Kinesis event source mapping delivers batches.
 	direct                                      bool
 	table, bucket, keyID, fleetFile, rulePrefix string
-	maxFuture, maxPast, dedupTTL, arrivalTol    time.Duration
+	maxFuture, maxPast, arrivalTol              time.Duration
 }
 
 // readEnv reads the settings; durations left unset stay zero, which means the default.
@@ -112,7 +111,7 @@ func readEnv(getenv func(string) string) (settings, error) {
 		}
 		s.fleetFile = filepath.Join(dir, "fleet.json")
 	}
-	for name, dst := range map[string]*time.Duration{"MAX_FUTURE_SKEW": &s.maxFuture, "MAX_PAST_SKEW": &s.maxPast, "DEDUP_TTL": &s.dedupTTL, "ARRIVAL_TOLERANCE": &s.arrivalTol} {
+	for name, dst := range map[string]*time.Duration{"MAX_FUTURE_SKEW": &s.maxFuture, "MAX_PAST_SKEW": &s.maxPast, "ARRIVAL_TOLERANCE": &s.arrivalTol} {
 		v := getenv(name)
 		if v == "" {
 			continue

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/secure-smart-city/platform/fleetspec"
 )
@@ -146,24 +147,32 @@ func naive(cls fleetspec.DeviceClass, data []byte) ([]byte, error) {
 	return json.Marshal(out)
 }
 
-// benchBatch runs 500-record batches through Process with in-memory fakes and reports the
-// cost per message, S3 PUTs per batch and KMS requests per 10,000 messages.
-func benchBatch(b *testing.B, thing string, fields string) {
+// benchBatch runs 500-record batches through Process with in-memory fakes: 500 devices of
+// one class, each sending one message a minute, so a batch holds one message per device and
+// each device's next message comes a minute later (the steady state of issue 13's fleet,
+// at the default stateInterval). It reports the cost per message, S3 PUTs per batch, KMS
+// requests per 10,000 messages, and DynamoDB writes (UpdateItem calls, refused ones
+// included: they consume capacity too) and reads (keys read) per message.
+func benchBatch(b *testing.B, prefix string, fields string) {
 	e := newEnv(b)
 	const size = 500
 	recs := make([]events.KinesisEventRecord, size)
-	n := 0
+	n, minute := 0, 0
 	next := func() {
+		minute++
+		at := baseTime.Add(time.Duration(minute) * time.Minute)
 		for i := range recs {
 			n++
-			// receivedAt stays in one hour, as it does for a batch read within seconds.
-			recs[i] = kinRec(n, thing, msgAt(thing, fmt.Sprint("m", n), baseTime.Add(time.Duration(n%1000)*time.Millisecond), fields))
+			thing := fmt.Sprintf("%s%04d", prefix, i)
+			// receivedAt stays in one second, as it does for a batch read within seconds.
+			recs[i] = kinRec(n, thing, msgAt(thing, fmt.Sprint("m", n), at.Add(time.Duration(i)*time.Millisecond), fields))
 		}
 	}
 	next()
-	e.p.Process(context.Background(), events.KinesisEvent{Records: recs}) // cold start: first data key
+	e.p.Process(context.Background(), events.KinesisEvent{Records: recs}) // cold start: first data key, first writes
 	e.kms.Generated.Store(0)
 	puts := e.s3.puts
+	updates, keysRead := e.ddb.updates, e.ddb.keysRead
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
@@ -176,15 +185,46 @@ func benchBatch(b *testing.B, thing string, fields string) {
 		}
 	}
 	b.StopTimer()
+	msgs := float64(b.N * size)
 	b.ReportMetric(float64(e.s3.puts-puts)/float64(b.N), "s3-puts/batch")
-	b.ReportMetric(float64(e.kms.Generated.Load())*10000/float64(b.N*size), "kms-req/10k-msgs")
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*size), "ns/msg")
+	b.ReportMetric(float64(e.kms.Generated.Load())*10000/msgs, "kms-req/10k-msgs")
+	b.ReportMetric(float64(e.ddb.updates-updates)/msgs, "ddb-writes/msg")
+	b.ReportMetric(float64(e.ddb.keysRead-keysRead)/msgs, "ddb-reads/msg")
+	// The state item's bytes besides the message's fields (keys, metadata, window): what
+	// ./cmd/cost adds to the message size to meter a state write.
+	item := e.ddb.item(prefix+"0000", stateSK)
+	fieldBytes := 0
+	for _, f := range e.p.schema.classes[classOf(prefix)].fields {
+		if v, ok := item[f.name]; ok {
+			fieldBytes += itemSize(map[string]ddbtypes.AttributeValue{f.name: v})
+		}
+	}
+	b.ReportMetric(float64(itemSize(item)-fieldBytes), "state-overhead-bytes")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/msgs, "ns/msg")
+}
+
+// itemSize is a DynamoDB item's size as DynamoDB meters it: attribute names plus values
+// (strings and numbers by their length, booleans one byte).
+func itemSize(item map[string]ddbtypes.AttributeValue) int {
+	n := 0
+	for k, v := range item {
+		n += len(k)
+		switch v := v.(type) {
+		case *ddbtypes.AttributeValueMemberS:
+			n += len(v.Value)
+		case *ddbtypes.AttributeValueMemberN:
+			n += len(v.Value)
+		case *ddbtypes.AttributeValueMemberBOOL:
+			n++
+		}
+	}
+	return n
 }
 
 func BenchmarkBatchStreetLight(b *testing.B) {
-	benchBatch(b, "sl-1", `"on":true,"brightness":80,"power_w":35.5,"lux":12000,"lamp_fault":false`)
+	benchBatch(b, "sl-", `"on":true,"brightness":80,"power_w":35.5,"lux":12000,"lamp_fault":false`)
 }
 
 func BenchmarkBatchCameraSensitive(b *testing.B) {
-	benchBatch(b, "cam-1", `"vehicle_count":17,"avg_speed_kmh":31.4,"plate_reads":"AB-123-CD,EF-456-GH","snapshot_ref":"s3://snap/cam-1/1.jpg"`)
+	benchBatch(b, "cam-", `"vehicle_count":17,"avg_speed_kmh":31.4,"plate_reads":"AB-123-CD,EF-456-GH","snapshot_ref":"s3://snap/cam-1/1.jpg"`)
 }

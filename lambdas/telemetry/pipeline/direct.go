@@ -18,9 +18,9 @@ const directSeqDigits = 39
 // function asynchronously with one message. The message goes through Process as a one-record
 // batch whose sequence number is derived from the message bytes: the rule adds receivedAt, so
 // Lambda's retry of the same delivery is recognized as the same record (stored once), while a
-// device's re-send is a new delivery that the msgId/seq marker marks a duplicate. A bad message
-// is rejected and archived like any other; only a transient failure returns an error, so that
-// Lambda retries and its on-failure destination keeps what still fails.
+// device's re-send is a new delivery that the thing's window of claims marks a duplicate. A
+// bad message is rejected and archived like any other; only a transient failure returns an
+// error, so that Lambda retries and its on-failure destination keeps what still fails.
 //
 // Direct mode has no partition key: the message is all the function gets, so its identity
 // rests on topic and clientId agreeing (and on duplicated rule keys being refused; see

@@ -21,12 +21,12 @@ func TestHandleMessageDirectMode(t *testing.T) {
 	if n := len(e.s3.allLines(t, "accepted/")); n != 1 {
 		t.Fatalf("%d lines archived, want 1", n)
 	}
-	puts := e.s3.puts
+	written := e.ddb.written
 	if err := e.p.HandleMessage(ctx, m); err != nil {
 		t.Fatalf("retried delivery: %v", err)
 	}
-	if e.s3.puts != puts {
-		t.Errorf("Lambda's retry of the same delivery wrote %d more objects", e.s3.puts-puts)
+	if n := len(e.s3.allLines(t, "accepted/")); n != 1 || e.ddb.written != written {
+		t.Errorf("Lambda's retry of the same delivery: %d lines archived (want 1), %d state writes (want 0)", n, e.ddb.written-written)
 	}
 	resend := msgAt("sl-1", "a1", baseTime.Add(time.Second), `"on":true,"brightness":80`)
 	if err := e.p.HandleMessage(ctx, resend); err != nil {

@@ -52,39 +52,51 @@
 // # Deduplication
 //
 // The dedup id is "m:<msgId>" or, without msgId, "s:<seq>"; the dedup key is (thing, id).
-// Within a batch the first record of a key wins. Across batches and retries a marker item
-// (pk=<thing>, sk="msg#<id>", obj=<archive object>, streamSeq=<stream sequence number>,
-// expiresAt=<TTL>) records which object holds the message. A batch:
+// Within a batch the first record of a key wins. Across batches and retries each thing's
+// state item keeps a window of claims: WindowAttr(0..WindowGenerations-1) hold the tokens of
+// its last WindowGenerations writes, a token being "<id>/<hash of the stream sequence
+// number>/<name of the archive object the record goes to>". A batch costs one conditional
+// UpdateItem per thing with new records and no read:
 //
-//  1. reads the markers of its candidates and its things' state items (BatchGetItem,
-//     consistent reads);
-//  2. settles each candidate that has a marker by asking S3 whether the marker's object
-//     exists (HeadObject; only 404 means absent): if it exists, the record is stored already,
-//     as an accepted redelivery when the marker holds this record's own sequence number and as
-//     a duplicate otherwise; if not, the attempt that wrote the marker died before its PUT and
-//     the record is new;
-//  3. writes the markers of its new records, naming the objects they will go to;
-//  4. PUTs the objects (see Archive);
-//  5. writes the state items.
+//  1. planAccepted groups the candidates (valid, first of their key in the batch) into one
+//     object per (class, hour) named after its records (objectName), so a retry that forms
+//     the same group names the same object;
+//  2. writeState writes each thing's item once: shift the generations, put the new tokens in
+//     the newest, and (when due) the newest record's state, on the condition that no new id
+//     is in the window and the stored state is older. A refusal returns the stored item
+//     (ReturnValuesOnConditionCheckFailure; a read when it does not): a record with a token
+//     of its own sequence number whose object exists (HeadObject; only 404 means absent) is
+//     a redelivery, stored already and accepted again; one whose claimed objects were never
+//     written is claimed again; any other record with a claimed id is a device re-send, a
+//     duplicate. The second write is conditioned on the item being unchanged (the newest
+//     generation). A thing with more than maxBlindIDs new records is read first.
+//  3. storeAccepted PUTs each object with the records its claims name, and none if one of
+//     its records failed: an object never exists without every record a claim names, and is
+//     never rewritten with fewer.
 //
-// Markers come before objects so that an object never exists without markers pointing at it:
-// whatever fails after a PUT (even a PUT that succeeded but reported an error), the retry
-// finds the markers, finds the object, and does not store the records again. A marker whose
-// PUT never happened points at a missing object and is overwritten. Kinesis gives each
-// partition key (thing) to one invocation at a time, so these reads and unconditional writes
-// cannot race. Markers must outlive the stream's retention (DedupTTL, default 7 days); older
-// duplicates are also past MaxPastSkew and so rejected as clock_skew rather than stored.
+// Device re-sends are found within the window: a thing's last WindowGenerations writes.
+// Kinesis gives each partition key (thing) to one invocation at a time; in direct mode,
+// concurrent deliveries of one thing's messages each write atomically.
+//
+// A class's stateInterval (fleetspec.DeviceClass.StateInterval) skips a thing's write when
+// this execution environment knows its item (thingCache), no record is a replay or re-send
+// by what it knows, and the stored state is newer than the interval: the records are
+// archived and their tokens kept in memory until the thing's next write. A redelivery that
+// forms the same objects finds them by name (S3 overwrites identical records); a re-send, or
+// a redelivery grouped differently, reaching another environment before that write can be
+// stored twice. With the default 0s every batch writes.
 //
 // # Archive
 //
 // Accepted records go to one gzip NDJSON object per (class, UTC hour of receivedAt):
 //
-//	accepted/class=<class>/dt=<YYYY-MM-DD>/hour=<HH>/<first sequence number>-<hash>.ndjson.gz
+//	accepted/class=<class>/dt=<YYYY-MM-DD>/hour=<HH>/<name>.ndjson.gz
 //
 // so a batch is one PUT when its records share a class and an hour (a stream per class, or a
 // shared stream whose batch holds one class) and one PUT per class otherwise: correct
-// partitions for Athena matter more than a PUT. hash is 128 bits of SHA-256 over the records'
-// (thing, id) in order: a retry that stores the same records writes the same key. Each line
+// partitions for Athena matter more than a PUT. name is 128 bits of SHA-256 over the
+// candidates' (thing, id, sequence number), base64url (objectName): a retry that stores the
+// same records writes the same key. Each line
 // is {"thing","class","msgId"?,"seq"?,"ts","receivedAt","streamSeq", <fields in class order>},
 // sensitive fields as envelopes (package envelope).
 //
@@ -100,17 +112,22 @@
 // # State
 //
 // pk=<thing>, sk="state": class, msgId and/or seq, ts, receivedAt, streamSeq, obj and one attribute
-// per present field (N, S, BOOL; a sensitive field as S holding its envelope JSON). It is the
-// message with the greatest ts seen, written only when newer than the stored one.
+// per present field (N, S, BOOL; a sensitive field as S holding its envelope JSON), plus the
+// window (see Deduplication). It is the message with the greatest ts seen, written only when
+// newer than the stored one (a backlog message's write carries its tokens only) and, with a
+// stateInterval, at least that long (by receivedAt) after the stored one. obj names the
+// object the message is claimed into, written right after the state.
 //
 // # Failures
 //
-// A record fails when a call it depends on fails after bounded retries: reading its marker,
-// KMS, its marker write or PUT, or its thing's state write. The handler reports the lowest
-// failed sequence number as the only batch item failure: Lambda checkpoints before it and
-// redelivers from it, and the markers make the redelivered records that were stored count as
-// accepted without being stored again. Counts (Result and metrics) cover the records before
-// that point, so Received == Accepted + Rejected + Duplicates holds for every batch.
+// A record fails when a call it depends on fails after bounded retries: its thing's write, a
+// read or HEAD that settles it, KMS, or its object's PUT; a record of a thing whose other
+// record failed fails with it. The handler reports as the only batch item failure the lowest
+// failed sequence number, moved back to the first valid record of every thing with a valid
+// record from there on (retryFrom): Lambda checkpoints before it and redelivers from it, and
+// the claims make the redelivered records that were stored count as accepted without being
+// stored again. Counts (Result and metrics) cover the records before that point, so
+// Received == Accepted + Rejected + Duplicates holds for every batch.
 //
 // # Metrics and logs
 //

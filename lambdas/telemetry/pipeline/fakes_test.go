@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -10,7 +11,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -146,12 +149,17 @@ type fakeDynamo struct {
 	mu sync.Mutex
 	// items by key
 	items map[itemKey]map[string]ddbtypes.AttributeValue
-	// getErrs and writeErrs fail the next calls; unprocessed leaves the last n requests of
-	// the next calls unprocessed; writeHook may fail a write call by inspecting it.
+	// getErrs and writeErrs fail the next calls; writeHook may fail an UpdateItem by
+	// inspecting it, before (applied=false) or after (applied=true) applying it; noAllOld
+	// makes a refused write return no item (as an emulator without
+	// ReturnValuesOnConditionCheckFailure would).
 	getErrs, writeErrs int
-	unprocessed        []int
-	writeHook          func(reqs []ddbtypes.WriteRequest) error
-	gets, writes       int
+	writeHook          func(in *dynamodb.UpdateItemInput) (applied bool, err error)
+	noAllOld           bool
+	// gets counts BatchGetItem calls and keysRead the keys they read; updates counts
+	// UpdateItem calls, written those applied and refused those refused by their condition.
+	gets, keysRead            int
+	updates, written, refused int
 }
 
 func newFakeDynamo(t testing.TB) *fakeDynamo {
@@ -166,6 +174,7 @@ func (f *fakeDynamo) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItem
 	defer f.mu.Unlock()
 	f.gets++
 	ka, ok := in.RequestItems[testTable]
+	f.keysRead += len(ka.Keys)
 	if !ok || len(in.RequestItems) != 1 {
 		return nil, errors.New("ValidationException: unknown table")
 	}
@@ -195,50 +204,356 @@ func (f *fakeDynamo) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItem
 	return out, nil
 }
 
-func (f *fakeDynamo) BatchWriteItem(_ context.Context, in *dynamodb.BatchWriteItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+func (f *fakeDynamo) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.writes++
-	reqs, ok := in.RequestItems[testTable]
-	if !ok || len(in.RequestItems) != 1 {
-		return nil, errors.New("ValidationException: unknown table")
+	f.updates++
+	if in.TableName == nil || *in.TableName != testTable {
+		return nil, errors.New("ResourceNotFoundException: unknown table")
 	}
-	if len(reqs) == 0 || len(reqs) > 25 {
-		return nil, fmt.Errorf("ValidationException: %d requests", len(reqs))
+	k := keyOf(in.Key)
+	if k.pk == "" || k.sk == "" || len(in.Key) != 2 {
+		return nil, errors.New("ValidationException: bad key")
 	}
-	seen := map[itemKey]bool{}
-	for _, r := range reqs {
-		if r.PutRequest == nil {
-			return nil, errors.New("ValidationException: not a put")
+	for _, e := range []*string{in.UpdateExpression, in.ConditionExpression} {
+		if e != nil && len(*e) > 4096 {
+			return nil, fmt.Errorf("ValidationException: expression of %d bytes", len(*e))
 		}
-		k := keyOf(r.PutRequest.Item)
-		if k.pk == "" || k.sk == "" || seen[k] {
-			return nil, errors.New("ValidationException: bad or duplicate key")
-		}
-		seen[k] = true
 	}
 	if f.writeErrs > 0 {
 		f.writeErrs--
 		return nil, errUnavailable
 	}
+	applied, hookErr := false, error(nil)
 	if f.writeHook != nil {
-		if err := f.writeHook(reqs); err != nil {
-			return nil, err
+		applied, hookErr = f.writeHook(in)
+		if hookErr != nil && !applied {
+			return nil, hookErr
 		}
 	}
-	keep := len(reqs)
-	if len(f.unprocessed) > 0 {
-		keep = max(len(reqs)-f.unprocessed[0], 0)
-		f.unprocessed = f.unprocessed[1:]
+	old := f.items[k]
+	ev := &exprEval{names: in.ExpressionAttributeNames, values: in.ExpressionAttributeValues, item: old}
+	if in.ConditionExpression != nil {
+		ok, err := ev.cond(*in.ConditionExpression)
+		if err != nil {
+			f.t.Errorf("condition %q: %v", *in.ConditionExpression, err)
+			return nil, fmt.Errorf("ValidationException: %w", err)
+		}
+		if !ok {
+			f.refused++
+			ccf := &ddbtypes.ConditionalCheckFailedException{Message: ptr("The conditional request failed")}
+			if in.ReturnValuesOnConditionCheckFailure == ddbtypes.ReturnValuesOnConditionCheckFailureAllOld && !f.noAllOld && old != nil {
+				ccf.Item = maps.Clone(old)
+			}
+			return nil, ccf
+		}
 	}
-	for _, r := range reqs[:keep] {
-		f.items[keyOf(r.PutRequest.Item)] = r.PutRequest.Item
+	next, err := ev.update(*in.UpdateExpression)
+	if err != nil {
+		f.t.Errorf("update %q: %v", *in.UpdateExpression, err)
+		return nil, fmt.Errorf("ValidationException: %w", err)
 	}
-	out := &dynamodb.BatchWriteItemOutput{}
-	if keep < len(reqs) {
-		out.UnprocessedItems = map[string][]ddbtypes.WriteRequest{testTable: reqs[keep:]}
+	for name, v := range keyAttrs(k) {
+		next[name] = v
+	}
+	f.items[k] = next
+	f.written++
+	if hookErr != nil {
+		return nil, hookErr
+	}
+	out := &dynamodb.UpdateItemOutput{}
+	if in.ReturnValues == ddbtypes.ReturnValueAllNew {
+		out.Attributes = maps.Clone(next)
 	}
 	return out, nil
+}
+
+// exprEval evaluates the subset of DynamoDB's expression grammar the pipeline writes:
+// conditions of comparisons (=, <>, <, <=, >, >=), attribute_exists, attribute_not_exists,
+// contains (string or list) with NOT, AND, OR and parentheses; updates of SET path = value,
+// path, or if_not_exists(path, value), and REMOVE path. Values are read from the item as it
+// was before the update, as DynamoDB does.
+type exprEval struct {
+	names  map[string]string
+	values map[string]ddbtypes.AttributeValue
+	item   map[string]ddbtypes.AttributeValue
+	toks   []string
+	pos    int
+}
+
+func tokenize(s string) []string {
+	var toks []string
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == ' ':
+			i++
+		case strings.ContainsRune("(),", rune(c)):
+			toks = append(toks, string(c))
+			i++
+		case c == '<' || c == '>' || c == '=':
+			j := i + 1
+			if j < len(s) && (s[j] == '=' || s[j] == '>') {
+				j++
+			}
+			toks = append(toks, s[i:j])
+			i = j
+		default:
+			j := i
+			for j < len(s) && !strings.ContainsRune(" (),<>=", rune(s[j])) {
+				j++
+			}
+			toks = append(toks, s[i:j])
+			i = j
+		}
+	}
+	return toks
+}
+
+func (e *exprEval) next() string {
+	if e.pos >= len(e.toks) {
+		return ""
+	}
+	e.pos++
+	return e.toks[e.pos-1]
+}
+
+func (e *exprEval) peek() string {
+	if e.pos >= len(e.toks) {
+		return ""
+	}
+	return e.toks[e.pos]
+}
+
+func (e *exprEval) expect(t string) error {
+	if got := e.next(); got != t {
+		return fmt.Errorf("want %q, got %q", t, got)
+	}
+	return nil
+}
+
+func (e *exprEval) cond(s string) (bool, error) {
+	e.toks, e.pos = tokenize(s), 0
+	v, err := e.or()
+	if err == nil && e.pos != len(e.toks) {
+		err = fmt.Errorf("trailing %v", e.toks[e.pos:])
+	}
+	return v, err
+}
+
+func (e *exprEval) or() (bool, error) {
+	v, err := e.and()
+	for err == nil && e.peek() == "OR" {
+		e.next()
+		var w bool
+		w, err = e.and()
+		v = v || w
+	}
+	return v, err
+}
+
+func (e *exprEval) and() (bool, error) {
+	v, err := e.not()
+	for err == nil && e.peek() == "AND" {
+		e.next()
+		var w bool
+		w, err = e.not()
+		v = v && w
+	}
+	return v, err
+}
+
+func (e *exprEval) not() (bool, error) {
+	if e.peek() == "NOT" {
+		e.next()
+		v, err := e.not()
+		return !v, err
+	}
+	return e.primary()
+}
+
+func (e *exprEval) primary() (bool, error) {
+	switch t := e.peek(); t {
+	case "(":
+		e.next()
+		v, err := e.or()
+		if err == nil {
+			err = e.expect(")")
+		}
+		return v, err
+	case "attribute_exists", "attribute_not_exists", "contains":
+		e.next()
+		if err := e.expect("("); err != nil {
+			return false, err
+		}
+		a, ok := e.operand(e.next())
+		var b ddbtypes.AttributeValue
+		if t == "contains" {
+			if err := e.expect(","); err != nil {
+				return false, err
+			}
+			b, _ = e.operand(e.next())
+		}
+		if err := e.expect(")"); err != nil {
+			return false, err
+		}
+		switch t {
+		case "attribute_exists":
+			return ok, nil
+		case "attribute_not_exists":
+			return !ok, nil
+		}
+		sub, isS := b.(*ddbtypes.AttributeValueMemberS)
+		switch a := a.(type) {
+		case *ddbtypes.AttributeValueMemberS:
+			return isS && strings.Contains(a.Value, sub.Value), nil
+		case *ddbtypes.AttributeValueMemberL:
+			for _, el := range a.Value {
+				if s, ok := el.(*ddbtypes.AttributeValueMemberS); ok && isS && s.Value == sub.Value {
+					return true, nil
+				}
+			}
+		}
+		return false, nil
+	}
+	a, aok := e.operand(e.next())
+	op := e.next()
+	b, bok := e.operand(e.next())
+	if !aok || !bok {
+		return false, nil // a comparison with a missing attribute is false
+	}
+	c, err := compareAV(a, b)
+	if err != nil {
+		return false, err
+	}
+	switch op {
+	case "=":
+		return c == 0, nil
+	case "<>":
+		return c != 0, nil
+	case "<":
+		return c < 0, nil
+	case "<=":
+		return c <= 0, nil
+	case ">":
+		return c > 0, nil
+	case ">=":
+		return c >= 0, nil
+	}
+	return false, fmt.Errorf("unknown operator %q", op)
+}
+
+// operand resolves a placeholder: #name to the item's attribute, :value to the value.
+func (e *exprEval) operand(t string) (ddbtypes.AttributeValue, bool) {
+	switch {
+	case strings.HasPrefix(t, "#"):
+		name, ok := e.names[t]
+		if !ok {
+			panic("undefined name placeholder " + t)
+		}
+		v, ok := e.item[name]
+		return v, ok
+	case strings.HasPrefix(t, ":"):
+		v, ok := e.values[t]
+		if !ok {
+			panic("undefined value placeholder " + t)
+		}
+		return v, true
+	}
+	panic("not a placeholder: " + t)
+}
+
+func compareAV(a, b ddbtypes.AttributeValue) (int, error) {
+	switch a := a.(type) {
+	case *ddbtypes.AttributeValueMemberS:
+		if b, ok := b.(*ddbtypes.AttributeValueMemberS); ok {
+			return strings.Compare(a.Value, b.Value), nil
+		}
+	case *ddbtypes.AttributeValueMemberN:
+		if b, ok := b.(*ddbtypes.AttributeValueMemberN); ok {
+			x, err1 := strconv.ParseFloat(a.Value, 64)
+			y, err2 := strconv.ParseFloat(b.Value, 64)
+			if err1 != nil || err2 != nil {
+				return 0, errors.New("bad number")
+			}
+			return cmp.Compare(x, y), nil
+		}
+	case *ddbtypes.AttributeValueMemberBOOL:
+		if b, ok := b.(*ddbtypes.AttributeValueMemberBOOL); ok && a.Value == b.Value {
+			return 0, nil
+		}
+		return 1, nil
+	}
+	return 1, nil // different types are unequal (and not ordered: < and > are false)
+}
+
+func (e *exprEval) update(s string) (map[string]ddbtypes.AttributeValue, error) {
+	next := maps.Clone(e.item)
+	if next == nil {
+		next = map[string]ddbtypes.AttributeValue{}
+	}
+	setPart, removePart, _ := strings.Cut(s, " REMOVE ")
+	if !strings.HasPrefix(setPart, "SET ") {
+		return nil, fmt.Errorf("want SET, got %q", setPart)
+	}
+	touched := map[string]bool{}
+	for _, action := range splitTop(strings.TrimPrefix(setPart, "SET ")) {
+		lhs, rhs, ok := strings.Cut(action, " = ")
+		if !ok {
+			return nil, fmt.Errorf("bad SET action %q", action)
+		}
+		name := e.names[strings.TrimSpace(lhs)]
+		if name == "" || touched[name] {
+			return nil, fmt.Errorf("bad or overlapping path %q", lhs)
+		}
+		touched[name] = true
+		rhs = strings.TrimSpace(rhs)
+		if inner, ok := strings.CutPrefix(rhs, "if_not_exists("); ok {
+			path, def, _ := strings.Cut(strings.TrimSuffix(inner, ")"), ", ")
+			if v, ok := e.operand(path); ok {
+				next[name] = v
+			} else {
+				next[name], _ = e.operand(def)
+			}
+			continue
+		}
+		v, ok := e.operand(rhs)
+		if !ok {
+			return nil, fmt.Errorf("SET from missing attribute %q", rhs)
+		}
+		next[name] = v
+	}
+	if removePart != "" {
+		for _, p := range splitTop(removePart) {
+			name := e.names[strings.TrimSpace(p)]
+			if name == "" || touched[name] {
+				return nil, fmt.Errorf("bad or overlapping path %q", p)
+			}
+			touched[name] = true
+			delete(next, name)
+		}
+	}
+	return next, nil
+}
+
+// splitTop splits on commas outside parentheses.
+func splitTop(s string) []string {
+	var out []string
+	depth, start := 0, 0
+	for i, c := range s {
+		switch c {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				out = append(out, strings.TrimSpace(s[start:i]))
+				start = i + 1
+			}
+		}
+	}
+	return append(out, strings.TrimSpace(s[start:]))
 }
 
 func (f *fakeDynamo) item(pk, sk string) map[string]ddbtypes.AttributeValue {
@@ -255,11 +570,15 @@ type fakeS3 struct {
 	// putHook may fail a PUT before (stored=false) or after (stored=true) storing it.
 	putHook  func(key string) (stored bool, err error)
 	headErrs int
+	heads    int
 }
 
 func newFakeS3() *fakeS3 { return &fakeS3{objects: map[string][]byte{}} }
 
-func (f *fakeS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+func (f *fakeS3) PutObject(ctx context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	body, err := io.ReadAll(in.Body)
 	if err != nil {
 		return nil, err
@@ -288,6 +607,7 @@ func (f *fakeS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*
 func (f *fakeS3) HeadObject(_ context.Context, in *s3.HeadObjectInput, _ ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.heads++
 	if f.headErrs > 0 {
 		f.headErrs--
 		return nil, errors.New("AccessDenied")

@@ -4,21 +4,29 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 )
 
 // TestRandomFaultsStoreEachMessageOnce plays a shard through the pipeline the way Lambda
 // does (batches of varying size, redelivery from the reported sequence number) while DynamoDB,
-// S3 and KMS fail at random, including PUTs that store the object and still report an error.
-// Whatever happens, every valid message is archived exactly once, every record is counted
-// exactly once over all invocations, and every batch keeps the counting invariant.
+// S3 and KMS fail at random, including PUTs and state writes that are applied and still
+// report an error, and refused writes that return no item. Devices re-send recent messages.
+// Whatever happens, and whatever the classes' stateInterval (0s, 1m or 10m by seed), every
+// valid message is archived exactly once, every record is counted exactly once over all
+// invocations, and every batch keeps the counting invariant.
 func TestRandomFaultsStoreEachMessageOnce(t *testing.T) {
 	for seed := range uint64(40) {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+		interval := []string{"0s", "1m", "10m"}[seed%3]
+		t.Run(fmt.Sprint("seed", seed, "-stateInterval-", interval), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 42))
-			e := newEnv(t)
+			e := newEnv(t, func(c *Config) {
+				for i := range c.Fleet.Classes {
+					c.Fleet.Classes[i].StateInterval = interval
+				}
+			})
 			things := []string{"sl-1", "sl-2", "ts-1", "cam-1", "pk-1"}
 			fields := map[string]string{
 				"sl-1": `"on":true,"brightness":7`, "sl-2": `"on":false,"brightness":9`,
@@ -27,12 +35,20 @@ func TestRandomFaultsStoreEachMessageOnce(t *testing.T) {
 			var stream []events.KinesisEventRecord
 			unique := map[string]bool{}
 			valid, invalid := 0, 0
+			recent := map[string][]string{} // each thing's last ids, which it may re-send
 			for i := range 120 {
 				thing := things[rng.IntN(len(things))]
-				id := fmt.Sprint("m", rng.IntN(60)) // repeats make device duplicates
-				data := msg(thing, id, fields[thing])
+				id := fmt.Sprint("m", i)
+				if last := recent[thing]; len(last) > 0 && rng.IntN(4) == 0 {
+					id = last[rng.IntN(len(last))] // a re-send: a device duplicate
+				} else {
+					recent[thing] = append(recent[thing], id)[max(0, len(recent[thing])-2):]
+				}
+				// 31 s apart: some batches cross an hour, some messages are due for state.
+				at := baseTime.Add(time.Duration(i) * 31 * time.Second)
+				data := msgAt(thing, id, at, fields[thing])
 				if rng.IntN(8) == 0 {
-					data = msg(thing, id, `"nope":1`)
+					data = msgAt(thing, id, at, `"nope":1`)
 					invalid++
 				} else {
 					valid++
@@ -42,11 +58,11 @@ func TestRandomFaultsStoreEachMessageOnce(t *testing.T) {
 			}
 
 			faulty := true
-			e.ddb.writeHook = func([]ddbtypes.WriteRequest) error {
+			e.ddb.writeHook = func(*dynamodb.UpdateItemInput) (bool, error) {
 				if faulty && rng.IntN(6) == 0 {
-					return errUnavailable
+					return rng.IntN(2) == 0, errUnavailable
 				}
-				return nil
+				return false, nil
 			}
 			e.s3.putHook = func(string) (bool, error) {
 				if faulty && rng.IntN(5) == 0 {
@@ -69,11 +85,9 @@ func TestRandomFaultsStoreEachMessageOnce(t *testing.T) {
 					if rng.IntN(8) == 0 {
 						e.kms.FailNext(1)
 					}
-					if rng.IntN(6) == 0 {
-						e.ddb.unprocessed = []int{rng.IntN(5), rng.IntN(5)}
-					}
+					e.ddb.noAllOld = rng.IntN(3) == 0
 				} else {
-					e.ddb.getErrs, e.s3.headErrs, e.ddb.unprocessed = 0, 0, nil
+					e.ddb.getErrs, e.s3.headErrs, e.ddb.noAllOld = 0, 0, false
 					e.kms.FailNext(0)
 				}
 				batch := stream[pos:min(len(stream), pos+1+rng.IntN(30))]

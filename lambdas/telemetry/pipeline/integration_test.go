@@ -224,11 +224,11 @@ func TestAgainstEmulators(t *testing.T) {
 	if _, declared := integrationFleet().Thing(undeclared); declared {
 		t.Fatalf("%s must be absent from the fleet file", undeclared)
 	}
-	// A marker left by an attempt that died before its PUT: the record must still be stored,
-	// which only works if HeadObject's 404 reads as "absent" through the real client.
+	// sl-2 stored b0 before (an earlier batch's window): its re-send below is a duplicate,
+	// found by the real service's evaluation of the write's condition.
 	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]ddbtypes.AttributeValue{
-		pipeline.AttrPK: &ddbtypes.AttributeValueMemberS{Value: "sl-2"}, pipeline.AttrSK: &ddbtypes.AttributeValueMemberS{Value: "msg#m:b1"},
-		pipeline.AttrObject: &ddbtypes.AttributeValueMemberS{Value: "accepted/never-written.ndjson.gz"}, pipeline.KeyStreamSeq: &ddbtypes.AttributeValueMemberS{Value: "1"},
+		pipeline.AttrPK: &ddbtypes.AttributeValueMemberS{Value: "sl-2"}, pipeline.AttrSK: &ddbtypes.AttributeValueMemberS{Value: pipeline.StateSortKey},
+		pipeline.WindowAttr(2): &ddbtypes.AttributeValueMemberS{Value: " m:b0/AAAAAAAA/BBBBBBBB "},
 	}}); err != nil {
 		t.Fatal(err)
 	}
@@ -244,17 +244,22 @@ func TestAgainstEmulators(t *testing.T) {
 		batch = append(batch, rec(i, "sl-1", fmt.Sprint("n", i), fmt.Sprintf(`"on":true,"brightness":%d`, i)))
 	}
 	batch = append(batch, rec(61, undeclared, "j1", `"on":true,"brightness":42,"lux":7.25`))
+	batch = append(batch, rec(62, "sl-2", "b0", `"on":true,"brightness":1`)) // a re-send
 	res := p.Process(ctx, events.KinesisEvent{Records: batch})
-	if res.Accepted != 58 || res.Duplicates != 1 || res.Rejected != 1 || len(res.BatchItemFailures) != 0 {
+	if res.Accepted != 58 || res.Duplicates != 2 || res.Rejected != 1 || len(res.BatchItemFailures) != 0 {
 		t.Fatalf("first batch: %+v", res)
 	}
 	if len(res.Objects) != 3 {
 		t.Errorf("objects %v: want street_light, camera and one rejected", res.Objects)
 	}
-	// Redelivery of the whole batch plus a device duplicate in a new record.
+	// Redelivery of the batch's start plus a device duplicate in a new record: settled from
+	// what the refused conditions return, the objects rewritten in place.
 	again := p.Process(ctx, events.KinesisEvent{Records: append(batch[:3:3], rec(60, "cam-1", "c1", `"vehicle_count":4,"plate_reads":"AB-123"`))})
-	if again.Accepted != 3 || again.Duplicates != 1 || len(again.Objects) != 0 || len(again.BatchItemFailures) != 0 {
+	if again.Accepted != 3 || again.Duplicates != 1 || len(again.BatchItemFailures) != 0 {
 		t.Errorf("redelivery: %+v", again)
+	}
+	if len(again.Objects) != 0 {
+		t.Errorf("redelivery wrote objects %v: every record was stored already", again.Objects)
 	}
 
 	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true), Key: map[string]ddbtypes.AttributeValue{
@@ -268,6 +273,15 @@ func TestAgainstEmulators(t *testing.T) {
 		t.Fatal(err)
 	}
 	delete(state, "obj")
+	if w, _ := state[pipeline.WindowAttr(0)].(string); !strings.Contains(w, " m:b1/") {
+		t.Errorf("sl-2 window %q lacks b1", w)
+	}
+	if w, _ := state[pipeline.WindowAttr(3)].(string); w != " m:b0/AAAAAAAA/BBBBBBBB " {
+		t.Errorf("sl-2 window: generation 2 did not move to 3 (got %q)", w)
+	}
+	for g := range pipeline.WindowGenerations {
+		delete(state, pipeline.WindowAttr(g))
+	}
 	want := map[string]any{
 		"pk": "sl-2", "sk": "state", "class": "street_light", "msgId": "b1", "ts": float64(now.UnixMilli() - 100),
 		"receivedAt": float64(now.UnixMilli()), "streamSeq": fmt.Sprintf("4960%052d", 2), "on": false, "brightness": 0.0,
@@ -291,6 +305,9 @@ func TestAgainstEmulators(t *testing.T) {
 		t.Errorf("%s state names object %v, want one under accepted/class=street_light/", undeclared, state["obj"])
 	}
 	delete(state, "obj")
+	for g := range pipeline.WindowGenerations {
+		delete(state, pipeline.WindowAttr(g))
+	}
 	want = map[string]any{
 		"pk": undeclared, "sk": "state", "class": "street_light", "msgId": "j1", "ts": float64(now.UnixMilli() - 100),
 		"receivedAt": float64(now.UnixMilli()), "streamSeq": fmt.Sprintf("4960%052d", 61), "on": true, "brightness": 42.0, "lux": 7.25,

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -24,18 +25,14 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultDedupTTL    = 7 * 24 * time.Hour
 	DefaultMaxAttempts = 6
 	DefaultBaseBackoff = 50 * time.Millisecond
 	DefaultMaxBackoff  = 2 * time.Second
 	DefaultConcurrency = 4
 )
 
-// Sort keys of the state table's items besides dedup markers (markerPrefix + dedup id).
-const (
-	stateSK      = "state"
-	markerPrefix = "msg#"
-)
+// stateSK is the sort key of a thing's state item, its only item in the state table.
+const stateSK = "state"
 
 // unknownClass is the Class dimension of records whose class could not be told.
 const unknownClass = "unknown"
@@ -49,7 +46,7 @@ type Config struct {
 	// When a record's topic carries the Basic Ingest prefix, its rule must be the record
 	// class's rule. Default: "" - the rule name must end with "_<class>".
 	RulePrefix string
-	// Table is the state table (pk, sk strings; TTL on expiresAt). Required.
+	// Table is the state table (pk, sk strings). Required.
 	Table string
 	// Bucket is the archive bucket. Required.
 	Bucket string
@@ -74,16 +71,17 @@ type Config struct {
 	// MaxEventAge is the oldest a direct-mode (asynchronous) delivery can be: the function's
 	// maximum event age. Default: DefaultMaxEventAge (6 h, what constructs/processor sets).
 	MaxEventAge time.Duration
-	// DedupTTL is how long a dedup marker lives; it must exceed the stream's retention so a
-	// redelivered record still finds its marker. Default: 7 days.
-	DedupTTL time.Duration
-	// MaxAttempts bounds the calls per DynamoDB batch when items stay unprocessed. Default: 6.
+	// MaxAttempts bounds the calls per DynamoDB batch read when keys stay unprocessed.
+	// Default: 6.
 	MaxAttempts int
 	// BaseBackoff and MaxBackoff shape the jittered exponential backoff between those calls.
 	// Default: 50 ms and 2 s.
 	BaseBackoff, MaxBackoff time.Duration
-	// Concurrency bounds parallel DynamoDB and S3 calls per invocation. Default: 4.
+	// Concurrency bounds parallel DynamoDB reads and S3 calls per invocation. Default: 4.
 	Concurrency int
+	// StateConcurrency bounds parallel state writes (one UpdateItem per thing with new
+	// records) per invocation. Default: DefaultStateConcurrency (32).
+	StateConcurrency int
 
 	// Logger receives structured logs. Default: JSON to stderr.
 	Logger *slog.Logger
@@ -103,6 +101,8 @@ type Pipeline struct {
 	keys      *envelope.Cache
 	pool      sync.Pool
 	metricsMu sync.Mutex
+	// cache remembers things' items between batches for stateInterval (see thingCache).
+	cache stateCache
 }
 
 // New checks cfg and compiles the fleet.
@@ -136,9 +136,6 @@ func New(cfg Config) (*Pipeline, error) {
 	if cfg.MaxEventAge <= 0 {
 		cfg.MaxEventAge = DefaultMaxEventAge
 	}
-	if cfg.DedupTTL <= 0 {
-		cfg.DedupTTL = DefaultDedupTTL
-	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = DefaultMaxAttempts
 	}
@@ -150,6 +147,9 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.StateConcurrency <= 0 {
+		cfg.StateConcurrency = DefaultStateConcurrency
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -221,10 +221,13 @@ type record struct {
 	outcome outcome
 	err     error // transient failure; the record is retried
 
-	markerObj, markerSeq string
-	obj                  string        // the archive object holding the record once stored
-	key                  *envelope.Key // the data key its line was sealed with
-	line                 []byte        // a rejected record's line
+	obj  string        // the archive object holding the record once stored
+	key  *envelope.Key // the data key its line was sealed with
+	line []byte        // a rejected record's line
+	// part is the record's accepted partition; store says this attempt writes it there
+	// (it is new, or its claim names an object that was never written).
+	part  *partition
+	store bool
 }
 
 func (r *record) fail(err error) {
@@ -248,13 +251,18 @@ type partKey struct {
 }
 
 type partition struct {
-	key   partKey
-	recs  []int
-	lines []byte
-	hash  []byte
-	obj   string
-	body  []byte
-	err   error
+	key  partKey
+	recs []int
+	// name is an accepted object's name (objectName); stored are the records its object
+	// holds; exists says a redelivery found the object written already.
+	name   string
+	stored []int
+	exists bool
+	lines  []byte
+	hash   []byte
+	obj    string
+	body   []byte
+	err    error
 }
 
 type batch struct {
@@ -263,8 +271,12 @@ type batch struct {
 	s    *scratch
 	recs []record
 	now  time.Time
-	// stateTS holds each thing's stored state ts (absent: no state item).
-	stateTS map[string]int64
+	// parts are the accepted partitions; spans the first and last sequence numbers of each
+	// thing's valid records (retryFrom).
+	parts []*partition
+	spans map[string][2]string
+	// heads caches HeadObject answers: accepted object key -> exists.
+	heads   map[string]bool
 	objects []string
 }
 
@@ -295,9 +307,9 @@ func (p *Pipeline) process(ctx context.Context, ev events.KinesisEvent, direct b
 	b := &batch{p: p, ctx: ctx, s: s, recs: s.recs, now: start}
 	b.validate(ev.Records, direct)
 	b.dedupInBatch()
-	b.lookup()
-	b.archiveAccepted()
+	b.planAccepted()
 	b.writeState()
+	b.storeAccepted()
 	b.archiveRejected()
 	return b.finish(start)
 }
@@ -306,6 +318,7 @@ func (b *batch) validate(evs []events.KinesisEventRecord, direct bool) {
 	for i := range evs {
 		r, k := &b.recs[i], &evs[i].Kinesis
 		r.seq, r.data, r.pkey, r.arrival = k.SequenceNumber, k.Data, k.PartitionKey, k.ApproximateArrivalTimestamp.Time
+
 		o := origin{direct: direct, partitionKey: r.pkey, arrival: r.arrival.UnixMilli()}
 		var reason Reason
 		b.s.vals, reason, r.detail = b.p.v.check(&b.s.dec, r.data, &o, &r.msg, b.s.vals)
@@ -331,13 +344,20 @@ func (b *batch) validate(evs []events.KinesisEventRecord, direct bool) {
 
 type dedupKey struct{ thing, id string }
 
-// dedupInBatch keeps the first of several records with one (thing, dedup id).
+// dedupInBatch keeps the first of several records with one (thing, dedup id), and notes
+// the span of each thing's valid records.
 func (b *batch) dedupInBatch() {
 	seen := make(map[dedupKey]struct{}, len(b.recs))
+	b.spans = map[string][2]string{}
 	for i := range b.recs {
 		r := &b.recs[i]
 		if r.outcome != pending {
 			continue
+		}
+		if sp, ok := b.spans[r.thing]; !ok {
+			b.spans[r.thing] = [2]string{r.seq, r.seq}
+		} else {
+			b.spans[r.thing] = [2]string{sp[0], r.seq}
 		}
 		k := dedupKey{r.thing, r.id}
 		if _, dup := seen[k]; dup {
@@ -348,96 +368,6 @@ func (b *batch) dedupInBatch() {
 	}
 }
 
-func markerKey(r *record) itemKey { return itemKey{r.thing, markerPrefix + r.id} }
-
-// lookup reads the dedup markers of this batch's candidates and the state items of their
-// things, then settles each candidate that has a marker: its object exists, so the record is
-// stored (a redelivery of the same stream record, counted as accepted now) or a duplicate
-// (another record with the same id); or its object does not exist, so the attempt that
-// claimed it failed and the record is processed afresh.
-func (b *batch) lookup() {
-	var keys []itemKey
-	things := map[string]bool{}
-	for i := range b.recs {
-		r := &b.recs[i]
-		if r.outcome != pending {
-			continue
-		}
-		keys = append(keys, markerKey(r))
-		if !things[r.thing] {
-			things[r.thing] = true
-			keys = append(keys, itemKey{r.thing, stateSK})
-		}
-	}
-	b.stateTS = map[string]int64{}
-	if len(keys) == 0 {
-		return
-	}
-	found, failed := b.p.readItems(b.ctx, keys, "#pk, #sk, #obj, #ss, #ts", map[string]string{
-		"#pk": AttrPK, "#sk": AttrSK, "#obj": AttrObject, "#ss": KeyStreamSeq, "#ts": KeyTS,
-	})
-	for k, item := range found {
-		if k.sk == stateSK {
-			if n, ok := item[KeyTS].(*ddbtypes.AttributeValueMemberN); ok {
-				if ts, err := strconv.ParseInt(n.Value, 10, 64); err == nil {
-					b.stateTS[k.pk] = ts
-				}
-			}
-		}
-	}
-	objs := map[string]int{} // object -> index into exists
-	var objList []string
-	for i := range b.recs {
-		r := &b.recs[i]
-		if r.outcome != pending {
-			continue
-		}
-		mk := markerKey(r)
-		if err := failed[mk]; err != nil {
-			r.fail(fmt.Errorf("read dedup marker: %w", err))
-			continue
-		}
-		if err := failed[itemKey{mk.pk, stateSK}]; err != nil {
-			r.fail(fmt.Errorf("read state: %w", err))
-			continue
-		}
-		item, ok := found[mk]
-		if !ok {
-			continue
-		}
-		r.markerObj, r.markerSeq = str(item[AttrObject]), str(item[KeyStreamSeq])
-		if r.markerObj == "" {
-			continue // a marker without an object cannot vouch for anything
-		}
-		if _, seen := objs[r.markerObj]; !seen {
-			objs[r.markerObj] = len(objList)
-			objList = append(objList, r.markerObj)
-		}
-	}
-	exists := make([]bool, len(objList))
-	errs := make([]error, len(objList))
-	forEach(len(objList), b.p.cfg.Concurrency, func(i int) {
-		exists[i], errs[i] = b.p.objectExists(b.ctx, objList[i])
-	})
-	for i := range b.recs {
-		r := &b.recs[i]
-		if r.outcome != pending || r.err != nil || r.markerObj == "" {
-			continue
-		}
-		j := objs[r.markerObj]
-		switch {
-		case errs[j] != nil:
-			r.fail(fmt.Errorf("check archive object: %w", errs[j]))
-		case !exists[j]:
-			// The claiming attempt failed before its object was written: store it now.
-		case r.markerSeq == r.seq:
-			r.outcome, r.obj = accepted, r.markerObj
-		default:
-			r.outcome = duplicate
-		}
-	}
-}
-
 func str(av ddbtypes.AttributeValue) string {
 	if s, ok := av.(*ddbtypes.AttributeValueMemberS); ok {
 		return s.Value
@@ -445,78 +375,111 @@ func str(av ddbtypes.AttributeValue) string {
 	return ""
 }
 
-// archiveAccepted writes the new records: one object per (class, hour of receivedAt) with a
-// name derived from its content, after claiming each record's dedup marker for that object.
-func (b *batch) archiveAccepted() {
+// planAccepted groups the valid records, first of their id in the batch, into one
+// partition per (class, hour of receivedAt) and names each partition's object after its
+// records (objectName), before writeState claims them in their things' windows.
+func (b *batch) planAccepted() {
 	parts := map[partKey]*partition{}
-	var order []*partition
 	for i := range b.recs {
 		r := &b.recs[i]
 		if r.outcome != pending || r.err != nil {
 			continue
 		}
-		cs := r.msg.class
-		var key *envelope.Key
-		if cs.hasSensitive {
-			var err error
-			if key, err = b.p.keys.Key(b.ctx, r.thing, cs.id); err != nil {
-				r.fail(err)
-				continue
-			}
-		}
 		t := time.UnixMilli(r.msg.receivedAt).UTC()
 		y, m, d := t.Date()
-		pk := partKey{prefix: "accepted", name: cs.id, y: y, m: int(m), d: d, hour: t.Hour()}
+		pk := partKey{prefix: "accepted", name: r.msg.class.id, y: y, m: int(m), d: d, hour: t.Hour()}
 		part := parts[pk]
 		if part == nil {
 			part = &partition{key: pk}
 			parts[pk] = part
-			order = append(order, part)
+			b.parts = append(b.parts, part)
 		}
-		r.key = key
-		part.lines = b.s.lw.appendLine(part.lines, &r.msg, r.seq, key)
 		part.recs = append(part.recs, i)
 		part.hash = append(part.hash, r.thing...)
 		part.hash = append(part.hash, 0)
 		part.hash = append(part.hash, r.id...)
 		part.hash = append(part.hash, 0)
+		part.hash = append(part.hash, r.seq...)
+		part.hash = append(part.hash, 0)
 	}
-	if len(order) == 0 {
-		return
-	}
-	expires := strconv.FormatInt(b.now.Add(b.p.cfg.DedupTTL).Unix(), 10)
-	var markers []map[string]ddbtypes.AttributeValue
-	owner := map[itemKey]*partition{}
-	for _, part := range order {
-		part.obj = b.objectKey(part)
+	for _, part := range b.parts {
+		part.name = objectName(part.hash)
+		part.obj = acceptedKey(part.key, part.name)
 		for _, i := range part.recs {
-			r := &b.recs[i]
-			mk := markerKey(r)
-			owner[mk] = part
-			item := keyAttrs(mk)
-			item[AttrObject] = &ddbtypes.AttributeValueMemberS{Value: part.obj}
-			item[KeyStreamSeq] = &ddbtypes.AttributeValueMemberS{Value: r.seq}
-			item[AttrExpiresAt] = &ddbtypes.AttributeValueMemberN{Value: expires}
-			markers = append(markers, item)
+			b.recs[i].part, b.recs[i].obj = part, part.obj
 		}
 	}
-	// Markers first: once an object exists, every record in it has a marker naming it, so a
-	// later attempt recognises those records whatever happened after the PUT.
-	for k, err := range b.p.writeItems(b.ctx, markers) {
-		if part := owner[k]; part != nil && part.err == nil {
-			part.err = fmt.Errorf("claim dedup markers: %w", err)
-		}
-	}
-	b.compress(order)
-	b.put(order)
-	for _, part := range order {
+}
+
+// objectName is an accepted object's name: 128 bits of SHA-256 over its partition's
+// records' (thing, dedup id, sequence number), base64url. A retry that forms the same
+// partition names the same object; other records never share a name.
+func objectName(hash []byte) string {
+	sum := sha256.Sum256(hash)
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+// acceptedKey is the S3 key of an accepted object.
+func acceptedKey(k partKey, name string) string {
+	return fmt.Sprintf("accepted/class=%s/dt=%04d-%02d-%02d/hour=%02d/%s.ndjson.gz", k.name, k.y, k.m, k.d, k.hour, name)
+}
+
+// recordKey is the key of the accepted object named name in r's partition.
+func recordKey(r *record, name string) string {
+	t := time.UnixMilli(r.msg.receivedAt).UTC()
+	y, m, d := t.Date()
+	return acceptedKey(partKey{name: r.msg.class.id, y: y, m: int(m), d: d, hour: t.Hour()}, name)
+}
+
+// storeAccepted PUTs each partition's records that writeState claimed (outcome accepted,
+// store set). A partition with a record that failed is not written at all: the retry
+// claims its records again, and an object never exists without every record its claims
+// name, and no object is ever overwritten with fewer records.
+func (b *batch) storeAccepted() {
+	var todo []*partition
+	for _, part := range b.parts {
 		for _, i := range part.recs {
-			r := &b.recs[i]
-			if part.err != nil {
-				r.fail(part.err)
-				continue
+			if r := &b.recs[i]; r.err != nil && part.err == nil {
+				part.err = fmt.Errorf("%s not written: another of its records failed: %w", part.obj, r.err)
 			}
-			r.outcome, r.obj = accepted, part.obj
+		}
+		if part.err == nil {
+			for _, i := range part.recs {
+				r := &b.recs[i]
+				if r.outcome != accepted || !r.store {
+					continue
+				}
+				if cs := r.msg.class; cs.hasSensitive && r.key == nil {
+					var err error
+					if r.key, err = b.p.keys.Key(b.ctx, r.thing, cs.id); err != nil {
+						part.err = err
+						break
+					}
+				}
+				part.lines = b.s.lw.appendLine(part.lines, &r.msg, r.seq, r.key)
+				part.stored = append(part.stored, i)
+			}
+		}
+		if part.err != nil {
+			for _, i := range part.recs {
+				b.recs[i].fail(part.err)
+			}
+			continue
+		}
+		// An object that exists was written by an attempt with these very records, each
+		// claimed or accepted without a write then: it holds them all already.
+		if len(part.stored) == 0 || part.exists {
+			continue
+		}
+		todo = append(todo, part)
+	}
+	b.compress(todo)
+	b.put(todo)
+	for _, part := range todo {
+		if part.err != nil {
+			for _, i := range part.recs {
+				b.recs[i].fail(part.err)
+			}
 		}
 	}
 }
@@ -577,49 +540,6 @@ func (b *batch) put(parts []*partition) {
 	}
 }
 
-// writeState writes each thing's newest stored message (by device ts) as its state item,
-// unless the stored state is as new. Kinesis delivers a thing's records to one invocation
-// at a time (partition key = thing), so this read-compare-write cannot race.
-func (b *batch) writeState() {
-	best := map[string]int{}
-	var order []string
-	for i := range b.recs {
-		r := &b.recs[i]
-		if r.outcome != accepted || r.err != nil {
-			continue
-		}
-		name := r.thing
-		j, ok := best[name]
-		if !ok {
-			order = append(order, name)
-		}
-		if !ok || r.msg.ts >= b.recs[j].msg.ts {
-			best[name] = i
-		}
-	}
-	var items []map[string]ddbtypes.AttributeValue
-	owner := map[itemKey]int{}
-	for _, name := range order {
-		i := best[name]
-		r := &b.recs[i]
-		if ts, ok := b.stateTS[name]; ok && r.msg.ts <= ts {
-			continue
-		}
-		item, err := b.stateItem(r)
-		if err != nil {
-			r.fail(err)
-			continue
-		}
-		owner[itemKey{name, stateSK}] = i
-		items = append(items, item)
-	}
-	for k, err := range b.p.writeItems(b.ctx, items) {
-		if i, ok := owner[k]; ok {
-			b.recs[i].fail(fmt.Errorf("write state: %w", err))
-		}
-	}
-}
-
 // stateItem is a thing's latest state: metadata plus one typed attribute per present field
 // (N, S or BOOL; a sensitive field as S holding its envelope JSON).
 func (b *batch) stateItem(r *record) (map[string]ddbtypes.AttributeValue, error) {
@@ -649,6 +569,7 @@ func (b *batch) stateItem(r *record) (map[string]ddbtypes.AttributeValue, error)
 				if key, err = b.p.keys.Key(b.ctx, r.thing, cs.id); err != nil {
 					return nil, err
 				}
+				r.key = key // the archive line seals with it too
 			}
 			plain := appendValue(nil, f, v)
 			item[f.name] = &ddbtypes.AttributeValueMemberS{Value: string(b.s.lw.sealer.AppendSeal(nil, key, f.name, plain))}
@@ -745,13 +666,24 @@ func (b *batch) archiveRejected() {
 	}
 }
 
-// retryFrom is the lowest sequence number of a failed record, or "".
+// retryFrom is where Lambda must redeliver from, or "": the lowest sequence number of a
+// failed record, moved back to the first valid record of every thing that has a valid
+// record from that point on, so that a retry sees all of a thing's records of the batch
+// again and settles them as this attempt did (the same in-batch duplicates).
 func (b *batch) retryFrom() string {
 	var low string
 	for i := range b.recs {
 		r := &b.recs[i]
 		if r.err != nil && (low == "" || cmpSeq(r.seq, low) < 0) {
 			low = r.seq
+		}
+	}
+	for moved := low != ""; moved; {
+		moved = false
+		for _, sp := range b.spans {
+			if cmpSeq(sp[0], low) < 0 && cmpSeq(sp[1], low) >= 0 {
+				low, moved = sp[0], true
+			}
 		}
 	}
 	return low

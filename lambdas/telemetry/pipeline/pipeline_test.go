@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -34,10 +35,11 @@ func TestAcceptedBatchIsOnePutAndState(t *testing.T) {
 	if e.s3.puts != 1 || len(res.Objects) != 1 {
 		t.Fatalf("%d PUTs, objects %v; want one", e.s3.puts, res.Objects)
 	}
-	wantPrefix := "accepted/class=street_light/dt=2026-01-01/hour=10/" + seqNo(1) + "-"
-	if !strings.HasPrefix(res.Objects[0], wantPrefix) || !strings.HasSuffix(res.Objects[0], ".ndjson.gz") {
-		t.Errorf("object key %s, want %s<hash>.ndjson.gz", res.Objects[0], wantPrefix)
+	wantPrefix := "accepted/class=street_light/dt=2026-01-01/hour=10/"
+	if name := strings.TrimSuffix(strings.TrimPrefix(res.Objects[0], wantPrefix), ".ndjson.gz"); len(name) != 22 || !strings.HasPrefix(res.Objects[0], wantPrefix) {
+		t.Errorf("object key %s, want %s<22-character name>.ndjson.gz", res.Objects[0], wantPrefix)
 	}
+	name := strings.TrimSuffix(strings.TrimPrefix(res.Objects[0], wantPrefix), ".ndjson.gz")
 	got := e.s3.allLines(t, "accepted/")
 	ms := baseTime.UnixMilli()
 	want := []map[string]any{
@@ -55,16 +57,17 @@ func TestAcceptedBatchIsOnePutAndState(t *testing.T) {
 		"ts": &ddbtypes.AttributeValueMemberN{Value: fmt.Sprint(ms - 500)}, "receivedAt": &ddbtypes.AttributeValueMemberN{Value: fmt.Sprint(ms + 1000)},
 		"streamSeq": &ddbtypes.AttributeValueMemberS{Value: seqNo(3)}, "obj": &ddbtypes.AttributeValueMemberS{Value: res.Objects[0]},
 		"on": &ddbtypes.AttributeValueMemberBOOL{Value: true}, "brightness": &ddbtypes.AttributeValueMemberN{Value: "81"},
+		// One write for the thing's two messages: their tokens in the newest generation.
+		"w#0": &ddbtypes.AttributeValueMemberS{Value: " m:a1/" + shortHash(seqNo(1)) + "/" + name + " m:a2/" + shortHash(seqNo(3)) + "/" + name + " "},
+	}
+	for g := 1; g < WindowGenerations; g++ {
+		wantState[WindowAttr(g)] = &ddbtypes.AttributeValueMemberS{Value: " "}
 	}
 	if diff := cmp.Diff(wantState, state, cmpopts.IgnoreUnexported(ddbtypes.AttributeValueMemberS{}, ddbtypes.AttributeValueMemberN{}, ddbtypes.AttributeValueMemberBOOL{})); diff != "" {
 		t.Errorf("state of sl-1 (-want +got):\n%s", diff)
 	}
-	marker := e.ddb.item("sl-1", "msg#m:a1")
-	if str(marker[AttrObject]) != res.Objects[0] || str(marker[KeyStreamSeq]) != seqNo(1) {
-		t.Errorf("marker of a1 = %v", marker)
-	}
-	if exp, ok := marker[AttrExpiresAt].(*ddbtypes.AttributeValueMemberN); !ok || exp.Value != fmt.Sprint(e.now.Add(DefaultDedupTTL).Unix()) {
-		t.Errorf("marker expiresAt = %v", marker[AttrExpiresAt])
+	if e.ddb.updates != 2 || e.ddb.written != 2 || e.ddb.gets != 0 {
+		t.Errorf("%d UpdateItem calls (%d applied) and %d reads for two things; want one write each and no read", e.ddb.updates, e.ddb.written, e.ddb.gets)
 	}
 }
 
@@ -77,8 +80,8 @@ func TestSeqIsTheDedupIDWithoutMsgID(t *testing.T) {
 	if res.Accepted != 2 || res.Duplicates != 1 {
 		t.Errorf("result %+v, want 2 accepted and 1 duplicate", res)
 	}
-	if e.ddb.item("pk-1", "msg#s:7") == nil || e.ddb.item("pk-1", "msg#s:8") == nil {
-		t.Error("no markers for seq 7 and 8")
+	if w := str(e.ddb.item("pk-1", "state")[WindowAttr(0)]); !strings.Contains(w, " s:7/") || !strings.Contains(w, " s:8/") {
+		t.Errorf("window %q: want the dedup ids s:7 and s:8", w)
 	}
 	lines := e.s3.allLines(t, "accepted/")
 	if len(lines) != 2 || lines[0]["seq"] != json.Number("7") {
@@ -120,15 +123,20 @@ func TestRedeliveredBatchIsNotStoredTwice(t *testing.T) {
 		kinRec(2, "ts-1", msg("ts-1", "t1", `"phase":"red","fault":false`)),
 	}
 	first := e.run(t, recs...)
-	puts, writes := e.s3.puts, e.ddb.writes
+	written := e.ddb.written
 	// Lambda delivers the same batch again (say the first invocation timed out after storing).
 	again := e.run(t, recs...)
-	if again.Accepted != 2 || again.Duplicates != 0 || len(again.Objects) != 0 {
-		t.Errorf("redelivery result %+v, want 2 accepted, nothing written", again)
+	if again.Accepted != 2 || again.Duplicates != 0 {
+		t.Errorf("redelivery result %+v, want 2 accepted", again)
 	}
-	if e.s3.puts != puts || e.ddb.writes != writes {
-		t.Errorf("redelivery wrote: %d PUTs, %d BatchWriteItem calls", e.s3.puts-puts, e.ddb.writes-writes)
+	// The refused conditions return the claims, whose objects exist: nothing is written.
+	if len(again.Objects) != 0 || e.ddb.written != written {
+		t.Errorf("redelivery wrote objects %v and %d state items", again.Objects, e.ddb.written-written)
 	}
+	if e.ddb.written != written {
+		t.Errorf("redelivery wrote %d state items", e.ddb.written-written)
+	}
+	checkStoredOnce(t, e, []string{"sl-1/a1", "ts-1/t1"}, 0)
 	if len(first.Objects) != 2 {
 		t.Errorf("first delivery wrote %v, want one object per class", first.Objects)
 	}
@@ -359,11 +367,8 @@ func TestTransientFailuresAreRetriedFromTheLowestFailedRecord(t *testing.T) {
 		// wantFrom is the first record Lambda must retry.
 		wantFrom int
 	}{
-		"marker read fails": {func(e *env) { e.ddb.getErrs = 1 }, 2},
-		"marker write fails": {func(e *env) {
-			e.ddb.writeHook = once(func(reqs []ddbtypes.WriteRequest) error { return errUnavailable })
-		}, 2},
-		"unprocessed markers exhausted": {func(e *env) { e.ddb.unprocessed = []int{1, 1, 1, 1, 1, 1} }, 5},
+		"state write fails":                        {func(e *env) { e.ddb.writeHook = onceFor2("sl-1", false) }, 2},
+		"state write applied but reported failure": {func(e *env) { e.ddb.writeHook = onceFor2("cam-1", true) }, 3},
 		"camera PUT fails": {func(e *env) {
 			e.s3.putHook = onceFor("class=camera", false)
 		}, 3},
@@ -371,19 +376,21 @@ func TestTransientFailuresAreRetriedFromTheLowestFailedRecord(t *testing.T) {
 			e.s3.putHook = onceFor("class=camera", true)
 		}, 3},
 		"KMS fails": {func(e *env) { e.kms.FailNext(1) }, 3},
-		"state write fails": {func(e *env) {
-			e.ddb.writeHook = once(func(reqs []ddbtypes.WriteRequest) error {
-				if str(reqs[0].PutRequest.Item[AttrSK]) == stateSK {
-					return errUnavailable
-				}
-				return nil
-			}, func(reqs []ddbtypes.WriteRequest) bool { return str(reqs[0].PutRequest.Item[AttrSK]) == stateSK })
+		"refusal without the item, read fails": {func(e *env) {
+			// A stored state newer than a1 refuses its write; the refusal returns no item and
+			// the read fails.
+			e.ddb.items[itemKey{"sl-1", stateSK}] = map[string]ddbtypes.AttributeValue{
+				AttrPK: &ddbtypes.AttributeValueMemberS{Value: "sl-1"}, AttrSK: &ddbtypes.AttributeValueMemberS{Value: stateSK},
+				KeyTS: &ddbtypes.AttributeValueMemberN{Value: fmt.Sprint(baseTime.Add(time.Hour).UnixMilli())},
+			}
+			e.ddb.noAllOld = true
+			e.ddb.getErrs = 1
 		}, 2},
 		"HEAD fails": {func(e *env) {
-			// The first delivery stores everything; the HEAD of the redelivery fails.
-			e.ddb.items[itemKey{"sl-1", "msg#m:a1"}] = map[string]ddbtypes.AttributeValue{
-				AttrPK: &ddbtypes.AttributeValueMemberS{Value: "sl-1"}, AttrSK: &ddbtypes.AttributeValueMemberS{Value: "msg#m:a1"},
-				AttrObject: &ddbtypes.AttributeValueMemberS{Value: "accepted/x"}, KeyStreamSeq: &ddbtypes.AttributeValueMemberS{Value: seqNo(99)},
+			// sl-1 claimed a1 (this very record) into an object: settling it needs a HEAD.
+			e.ddb.items[itemKey{"sl-1", stateSK}] = map[string]ddbtypes.AttributeValue{
+				AttrPK: &ddbtypes.AttributeValueMemberS{Value: "sl-1"}, AttrSK: &ddbtypes.AttributeValueMemberS{Value: stateSK},
+				WindowAttr(0): &ddbtypes.AttributeValueMemberS{Value: " m:a1/" + shortHash(seqNo(2)) + "/never-written "},
 			}
 			e.s3.headErrs = 1
 		}, 2},
@@ -437,15 +444,15 @@ func checkStoredOnce(t *testing.T, e *env, want []string, wantRejected int) {
 	}
 }
 
-// once returns a hook that applies fn to the first call for which match (default: any) holds.
-func once(fn func([]ddbtypes.WriteRequest) error, match ...func([]ddbtypes.WriteRequest) bool) func([]ddbtypes.WriteRequest) error {
+// onceFor2 fails the first state write of thing, before or after applying it.
+func onceFor2(thing string, applied bool) func(*dynamodb.UpdateItemInput) (bool, error) {
 	done := false
-	return func(reqs []ddbtypes.WriteRequest) error {
-		if done || len(match) > 0 && !match[0](reqs) {
-			return nil
+	return func(in *dynamodb.UpdateItemInput) (bool, error) {
+		if done || str(in.Key[AttrPK]) != thing {
+			return false, nil
 		}
 		done = true
-		return fn(reqs)
+		return applied, errUnavailable
 	}
 }
 
@@ -460,9 +467,10 @@ func onceFor(substr string, stored bool) func(string) (bool, error) {
 	}
 }
 
-func TestUnprocessedItemsAreRetriedWithBackoff(t *testing.T) {
+// TestChattyThingIsReadFirst: a thing with more new records in a batch than one condition
+// checks has its item read (with backoff on unprocessed keys' retries) and written once.
+func TestChattyThingIsReadFirst(t *testing.T) {
 	e := newEnv(t)
-	e.ddb.unprocessed = []int{3, 1}
 	var recs []events.KinesisEventRecord
 	for i := range 30 {
 		recs = append(recs, kinRec(i+1, "sl-1", msg("sl-1", fmt.Sprint("m", i), `"on":true,"brightness":1`)))
@@ -471,31 +479,26 @@ func TestUnprocessedItemsAreRetriedWithBackoff(t *testing.T) {
 	if res.Accepted != 30 || len(res.BatchItemFailures) != 0 {
 		t.Fatalf("result %+v", res)
 	}
-	if len(e.sleeps) != 2 {
-		t.Errorf("slept %v, want twice", e.sleeps)
+	if e.ddb.keysRead != 1 || e.ddb.written != 1 {
+		t.Errorf("%d keys read, %d items written; want the thing's item read once and written once", e.ddb.keysRead, e.ddb.written)
 	}
-	for i, d := range e.sleeps {
-		if d <= 0 || d > DefaultBaseBackoff<<i {
-			t.Errorf("backoff %d = %v, want in (0, %v]", i+1, d, DefaultBaseBackoff<<i)
-		}
-	}
+	w := str(e.ddb.item("sl-1", stateSK)[WindowAttr(0)])
 	for i := range 30 {
-		if e.ddb.item("sl-1", fmt.Sprint("msg#m:m", i)) == nil {
-			t.Errorf("marker m%d missing", i)
+		if !strings.Contains(w, fmt.Sprintf(" m:m%d/", i)) {
+			t.Errorf("window lacks m%d", i)
 		}
 	}
-}
-
-func TestUnprocessedItemsGiveUpAfterMaxAttempts(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.MaxAttempts = 3 })
-	e.ddb.unprocessed = []int{1, 1, 1, 1}
-	res := e.run(t, kinRec(1, "sl-1", msg("sl-1", "a", `"on":true,"brightness":1`)))
-	if len(res.BatchItemFailures) != 1 || e.ddb.writes != 3 || len(e.sleeps) != 2 {
-		t.Errorf("result %+v after %d writes and sleeps %v; want a failure after 3 calls", res, e.ddb.writes, e.sleeps)
+	// The same records again: settled from the read item, nothing written.
+	again := e.run(t, recs...)
+	if again.Accepted != 30 || e.ddb.written != 1 {
+		t.Errorf("redelivery %+v with %d items written", again, e.ddb.written)
 	}
-	if e.s3.puts != 0 {
-		t.Error("object written although its markers were not")
-	}
+	checkStoredOnce(t, e, func() (ids []string) {
+		for i := range 30 {
+			ids = append(ids, fmt.Sprint("sl-1/m", i))
+		}
+		return ids
+	}(), 0)
 }
 
 func TestMetricsAreEmbeddedMetricFormat(t *testing.T) {
@@ -554,7 +557,7 @@ func TestMetricsAreEmbeddedMetricFormat(t *testing.T) {
 
 func TestHandlerReportsTheLowestFailedSequenceNumber(t *testing.T) {
 	e := newEnv(t)
-	e.ddb.getErrs = 1
+	e.ddb.writeHook = onceFor2("sl-1", false)
 	resp, err := e.p.Handler(context.Background(), events.KinesisEvent{Records: []events.KinesisEventRecord{
 		kinRec(7, "sl-1", msg("sl-1", "a", `"on":true,"brightness":1`)),
 		kinRec(8, "sl-2", msg("sl-2", "a", `"on":true,"brightness":1`)),

@@ -131,6 +131,8 @@ type classSchema struct {
 	index        map[string]int
 	maxBytes     int
 	hasSensitive bool
+	// stateEvery is the class's stateInterval (fleetspec.DeviceClass.StateEvery).
+	stateEvery time.Duration
 	// rule is the class's topic rule name when the rule prefix is known; ruleSuffix is
 	// "_<id>", what every rule name of the class ends with (topics.RuleName).
 	rule, ruleSuffix string
@@ -194,6 +196,11 @@ func compileClass(c fleetspec.DeviceClass) (*classSchema, error) {
 	if cs.maxBytes <= 0 {
 		cs.maxBytes = DefaultMaxMessageBytes
 	}
+	every, err := c.StateEvery()
+	if err != nil {
+		return nil, fmt.Errorf("class %s: %w", c.ID, err)
+	}
+	cs.stateEvery = every
 	for _, fd := range c.Fields {
 		if !validFieldName(fd.Name) {
 			return nil, fmt.Errorf("class %s: field name %q is not a letter followed by letters, digits or underscores", c.ID, fd.Name)

@@ -16,14 +16,22 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
-// StateReader reads dedup markers and state items (BatchGetItem, consistent reads).
+// StateReader reads state items (BatchGetItem, consistent reads): only for a thing with
+// more new records in a batch than one condition can check, or when a refused write did not
+// return the stored item.
 type StateReader interface {
 	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 }
 
-// StateWriter writes dedup markers and state items.
+// ObjectChecker tells whether an archive object exists, to settle a claim left by an
+// attempt that may have failed before its object was written.
+type ObjectChecker interface {
+	HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+}
+
+// StateWriter writes a thing's state item with one conditional UpdateItem per batch.
 type StateWriter interface {
-	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 }
 
 // ObjectPutter writes archive objects.
@@ -31,16 +39,7 @@ type ObjectPutter interface {
 	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 }
 
-// ObjectChecker tells whether an archive object exists, to settle a dedup marker left by an
-// attempt that may have failed before its object was written.
-type ObjectChecker interface {
-	HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
-}
-
-const (
-	writeBatchSize = 25  // BatchWriteItem's limit
-	readBatchSize  = 100 // BatchGetItem's limit
-)
+const readBatchSize = 100 // BatchGetItem's limit
 
 // itemKey identifies an item of the state table.
 type itemKey struct{ pk, sk string }
@@ -104,7 +103,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// readItems reads keys (which must be distinct) and returns the items found and the keys that
+// readItems reads keys (which must be distinct; projection "" reads whole items) and returns the items found and the keys that
 // could not be read. UnprocessedKeys are retried with backoff, a bounded number of times.
 func (p *Pipeline) readItems(ctx context.Context, keys []itemKey, projection string, names map[string]string) (map[itemKey]map[string]ddbtypes.AttributeValue, map[itemKey]error) {
 	found := make(map[itemKey]map[string]ddbtypes.AttributeValue, len(keys))
@@ -118,13 +117,12 @@ func (p *Pipeline) readItems(ctx context.Context, keys []itemKey, projection str
 			pending[i] = keyAttrs(k)
 		}
 		for attempt := 1; ; attempt++ {
+			ka := ddbtypes.KeysAndAttributes{Keys: pending, ConsistentRead: ptr(true)}
+			if projection != "" {
+				ka.ProjectionExpression, ka.ExpressionAttributeNames = &projection, names
+			}
 			out, err := p.cfg.StateReader.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
-				RequestItems: map[string]ddbtypes.KeysAndAttributes{p.cfg.Table: {
-					Keys:                     pending,
-					ConsistentRead:           ptr(true),
-					ProjectionExpression:     &projection,
-					ExpressionAttributeNames: names,
-				}},
+				RequestItems: map[string]ddbtypes.KeysAndAttributes{p.cfg.Table: ka},
 			})
 			if err == nil && out == nil {
 				err = errors.New("empty BatchGetItem response")
@@ -163,58 +161,9 @@ func (p *Pipeline) readItems(ctx context.Context, keys []itemKey, projection str
 	return found, failed
 }
 
-// writeItems puts items (distinct keys) and returns the keys that could not be written.
-// UnprocessedItems are retried with backoff, a bounded number of times.
-func (p *Pipeline) writeItems(ctx context.Context, items []map[string]ddbtypes.AttributeValue) map[itemKey]error {
-	failed := map[itemKey]error{}
-	var mu sync.Mutex
-	chunks := (len(items) + writeBatchSize - 1) / writeBatchSize
-	forEach(chunks, p.cfg.Concurrency, func(c int) {
-		chunk := items[c*writeBatchSize : min((c+1)*writeBatchSize, len(items))]
-		pending := make([]ddbtypes.WriteRequest, len(chunk))
-		for i, item := range chunk {
-			pending[i] = ddbtypes.WriteRequest{PutRequest: &ddbtypes.PutRequest{Item: item}}
-		}
-		fail := func(reqs []ddbtypes.WriteRequest, err error) {
-			mu.Lock()
-			defer mu.Unlock()
-			for _, r := range reqs {
-				if r.PutRequest != nil {
-					failed[keyOf(r.PutRequest.Item)] = err
-				}
-			}
-		}
-		for attempt := 1; ; attempt++ {
-			out, err := p.cfg.StateWriter.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
-				RequestItems: map[string][]ddbtypes.WriteRequest{p.cfg.Table: pending},
-			})
-			if err == nil && out == nil {
-				err = errors.New("empty BatchWriteItem response")
-			}
-			if err != nil {
-				fail(pending, err)
-				return
-			}
-			pending = out.UnprocessedItems[p.cfg.Table]
-			if len(pending) == 0 {
-				return
-			}
-			if attempt >= p.cfg.MaxAttempts {
-				fail(pending, errors.New("BatchWriteItem left items unprocessed after retries"))
-				return
-			}
-			if err := p.backoff(ctx, attempt); err != nil {
-				fail(pending, err)
-				return
-			}
-		}
-	})
-	return failed
-}
-
 // objectExists reports whether key is in the archive bucket. Only a 404 means absent:
 // without s3:ListBucket S3 answers 403 for a missing key, which is an error here, never
-// "absent", so a permissions gap cannot turn into duplicates.
+// "absent", so a permissions gap cannot turn into lost records.
 func (p *Pipeline) objectExists(ctx context.Context, key string) (bool, error) {
 	_, err := p.cfg.Heads.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &p.cfg.Bucket, Key: &key})
 	if err == nil {

@@ -310,8 +310,8 @@ func TestBothIDsAreStored(t *testing.T) {
 	if len(lines) != 1 || lines[0]["msgId"] != "a-1" || lines[0]["seq"] != json.Number("42") {
 		t.Errorf("lines %v, want msgId a-1 and seq 42", lines)
 	}
-	if e.ddb.item("sl-1", "msg#m:a-1") == nil {
-		t.Error("no marker for msgId a-1")
+	if w := str(e.ddb.item("sl-1", "state")[WindowAttr(0)]); !strings.Contains(w, " m:a-1/") {
+		t.Errorf("window %q: want the dedup id m:a-1 (msgId wins over seq)", w)
 	}
 	if st := e.ddb.item("sl-1", "state"); str(st[KeyMsgID]) != "a-1" || st[KeySeq] == nil {
 		t.Errorf("state %v, want msgId and seq", st)
