@@ -48,7 +48,22 @@ type DeviceClass struct {
 	Commands []Command `json:"commands"`
 	// MaxMessageBytes bounds one telemetry message. Default: 4096.
 	MaxMessageBytes int `json:"maxMessageBytes,omitempty"`
+	// Remediation is what the quarantine function may do on its own to a misbehaving device
+	// of this class: RemediationAuto (quarantine it, within the hourly cap) or
+	// RemediationNotifyOnly (tell a person, change nothing). Default: notify-only for the
+	// class "traffic_signal" (cutting a signal controller off the city is an operator's call),
+	// auto for every other class; see (DeviceClass).RemediationMode.
+	Remediation Remediation `json:"remediation,omitempty"`
 }
+
+// Remediation is a class's automated containment mode.
+type Remediation string
+
+// Remediation modes.
+const (
+	RemediationAuto       Remediation = "auto"
+	RemediationNotifyOnly Remediation = "notify-only"
+)
 
 // FieldType is the JSON type of a telemetry field or command parameter.
 type FieldType string

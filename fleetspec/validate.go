@@ -142,6 +142,9 @@ func (f *Fleet) validate(file string, mode fileMode) error {
 		if dc.MaxMessageBytes != 0 && (dc.MaxMessageBytes < MinMessageLimit || dc.MaxMessageBytes > MaxMessageLimit) {
 			c.add(p+".maxMessageBytes", "%d is outside %d..%d (IoT Core's message limit is 128 KiB)", dc.MaxMessageBytes, MinMessageLimit, MaxMessageLimit)
 		}
+		if dc.Remediation != "" && dc.Remediation != RemediationAuto && dc.Remediation != RemediationNotifyOnly {
+			c.add(p+".remediation", "%q is not %q or %q", dc.Remediation, RemediationAuto, RemediationNotifyOnly)
+		}
 		c.checkFields(p+".fields", "field", dc.Fields)
 		commands := map[string]int{}
 		for j, cmd := range dc.Commands {
