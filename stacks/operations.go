@@ -88,6 +88,9 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 		LoggingRole: fl.Logging.Role,
 		Detect:      cfg.DefenderDetect,
 		ClassGroups: groups,
+		// The quarantine budget is a few items in the device state table (its own partition).
+		QuarantineBudgetTable: f.DeviceState.Table,
+		ClaimPolicyName:       claimPolicyName(fl),
 	})
 
 	o.CommandAPI = newCommandAPI(stack, cfg, f)
@@ -120,6 +123,14 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 		Security:   o.Defender.SecurityMetrics(),
 	})
 	return o
+}
+
+// claimPolicyName is the claim certificates' IoT policy, or "" when provisioning by claim is off.
+func claimPolicyName(fl *Fleet) string {
+	if fl.Devices == nil || fl.Devices.ClaimPolicy == nil {
+		return ""
+	}
+	return fl.Devices.Names.ClaimPolicy()
 }
 
 func label(l string) *awscloudwatch.MetricOptions {

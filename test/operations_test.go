@@ -862,7 +862,7 @@ func TestControlCenter(t *testing.T) {
 	}
 	want = append(want, "text", "Alarm states", "Processor errors and throttles", "Iterator age (ms)", "Dead letters waiting",
 		"Topic rules: matched and throttled", "Connected devices (last Connect/Disconnect in range was a Connect)", "Connections by protocol",
-		"Authentication and authorization failures", "Clients failing authorization", "Behaviour detection (fleet totals)",
+		"Authentication and authorization failures", "Certificates failing authorization", "Behaviour detection (fleet totals)",
 		"Audit findings: non-compliant resources by check")
 	var got []string
 	for title := range widgets {
@@ -951,7 +951,7 @@ func TestControlCenter(t *testing.T) {
 	}
 	for title, query := range map[string]string{
 		"Connected devices (last Connect/Disconnect in range was a Connect)": monitoring.ConnectedDevicesQuery,
-		"Clients failing authorization":                                      monitoring.AuthorizationFailuresQuery,
+		"Certificates failing authorization":                                      monitoring.AuthorizationFailuresQuery,
 	} {
 		q := fmt.Sprint(widgets[title]["query"])
 		if q != "SOURCE 'AWSIotLogsV2' | "+query && q != "SOURCE '<ref>' | "+query {
