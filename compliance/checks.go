@@ -64,6 +64,9 @@ var UnscopableActions = map[string]bool{
 	"iot:ListThingPrincipals":             true,
 	"iot:SetV2LoggingOptions":             true,
 	"cloudwatch:GetMetricData":            true,
+	// The quarantine function reads its Logs Insights query's results by query id; the
+	// action has no resource type (Service Authorization Reference, CloudWatch Logs).
+	"logs:GetQueryResults": true,
 }
 
 // asyncInvokers invoke Lambda asynchronously: IoT topic rules, SNS, EventBridge, S3.
