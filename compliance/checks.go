@@ -50,6 +50,10 @@ var All = []Check{
 	{Name: "lambda-iot-permission-scoped", Default: "a Lambda permission for AWS IoT (a topic rule) names principal iot.amazonaws.com, the source ARN and the source account (cfn-lint W3664)", Run: lambdaIoTPermissionScoped},
 }
 
+// UnreservedConcurrencyMetadata is the metadata key the app sets on a function it left without
+// reserved concurrency because the account's concurrency budget could not hold it.
+const UnreservedConcurrencyMetadata = "smartcity:unreservedConcurrency"
+
 // UnscopableActions have no resource-level permissions, so only they may use Resource "*".
 var UnscopableActions = map[string]bool{
 	"xray:PutTraceSegments":    true,
@@ -421,7 +425,9 @@ func lambdaHardening(t Template) (int, []string) {
 		if Get(r.Properties, "LoggingConfig", "LogFormat") != "JSON" {
 			bad = append(bad, "logs not JSON")
 		}
-		if Get(r.Properties, "ReservedConcurrentExecutions") == nil {
+		// Unreserved only where the app's concurrency budget (lambdaConcurrencyBudget) could not
+		// fit the reservations, which it records on the function and warns about at synth.
+		if Get(r.Properties, "ReservedConcurrentExecutions") == nil && Get(r.Raw, "Metadata", UnreservedConcurrencyMetadata) == nil {
 			bad = append(bad, "no reserved concurrency")
 		}
 		if Get(r.Properties, "Environment") != nil && !isCustomerManagedKey(Get(r.Properties, "KmsKeyArn")) {

@@ -10,6 +10,8 @@ type Platform struct {
 	Fleet      *Fleet
 	Ingestion  *Ingestion
 	Operations *Operations
+	// Concurrency is the functions' reserved concurrency against the account's budget.
+	Concurrency ConcurrencyPlan
 }
 
 // NewPlatform builds the four stacks into app and applies the synth-time checks (cdk-nag
@@ -20,6 +22,8 @@ func NewPlatform(app constructs.Construct, cfg Config) *Platform {
 	p.Fleet = NewFleet(app, cfg, p.Foundation)
 	p.Ingestion = NewIngestion(app, cfg, p.Foundation)
 	p.Operations = NewOperations(app, cfg, p.Foundation, p.Fleet, p.Ingestion)
+	// After every function exists, before the checks read the result.
+	p.Concurrency = ApplyConcurrencyBudget(app, cfg)
 	ApplyChecks(app)
 	return p
 }

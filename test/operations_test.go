@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/google/go-cmp/cmp"
 
@@ -688,7 +689,7 @@ func TestRemediationWiring(t *testing.T) {
 		{Actions: []string{"cloudwatch:DescribeAlarms"}, Resources: sorted([]string{"att:" + dupAlarm.ID + ".Arn", "att:" + security.ID + ".Arn"})},
 		// The actions with no resource-level permissions (CDK merges their statements).
 		{Actions: []string{"cloudwatch:GetMetricData", "iot:ListPrincipalThings", "logs:GetQueryResults"}, Resources: []string{"*"}},
-		{Actions: []string{"logs:StartQuery"}, Resources: []string{"<iot logs arn>"}},
+		{Actions: []string{"logs:StartQuery"}, Resources: []string{"<iot logs arn>", "<iot logs arn>:*"}},
 		{Actions: []string{"iot:ListTargetsForPolicy"}, Resources: []string{"arn:aws:iot:" + testRegion + ":" + testAccount + ":policy/" + fleetOf(t).RulePrefix("dev") + "_claim"}},
 		{Actions: []string{"iot:AddThingToThingGroup"}, Resources: []string{"<group arn>", anyThing}},
 		{Actions: []string{"iot:DescribeThing"}, Resources: []string{anyThing}},
@@ -701,8 +702,11 @@ func TestRemediationWiring(t *testing.T) {
 			switch {
 			case strings.HasPrefix(r, "out:") && strings.Contains(r, "QuarantineGroup"):
 				gotQ[i].Resources[j] = "<group arn>"
-			case strings.HasPrefix(r, "out:") && strings.Contains(r, "IoTLogging"):
+			case strings.HasPrefix(r, "arn:aws:logs:"+testRegion+":"+testAccount+":log-group:out:") && strings.Contains(r, "IoTLogging"):
 				gotQ[i].Resources[j] = "<iot logs arn>"
+				if strings.HasSuffix(r, ":*") {
+					gotQ[i].Resources[j] += ":*"
+				}
 			case strings.HasPrefix(r, "out:") && strings.Contains(r, "DeviceState"):
 				gotQ[i].Resources[j] = "<state table arn>"
 			case r == "out:"+topic:
@@ -1536,5 +1540,112 @@ func TestOperationsNoClientChosenMetricDimension(t *testing.T) {
 	}
 	if filters == 0 {
 		t.Fatal("no metric filters found: the detection is gone")
+	}
+}
+
+// TestOperationsExistingAccount: an account that already has the account singletons and whose
+// Lambda concurrency limit is still 10. The stage leaves the three singletons out and says at
+// synth what it then depends on; no function reserves concurrency, each records why, synth
+// warns, and the post-synth checks still pass.
+func TestOperationsExistingAccount(t *testing.T) {
+	app := newApp(t, map[string]any{"stage": "dev"})
+	cfg := stacks.Config{Stage: stacks.StageDev, Fleet: fleetOf(t), Account: testAccount, Region: testRegion,
+		Existing:                stacks.ExistingSingletons{IoTLogging: true, AuditConfiguration: true, APIGatewayAccount: true},
+		LambdaConcurrencyBudget: 10}
+	p := stacks.NewPlatform(app, cfg)
+	asm := synthOrFail(t, app)
+	defer os.RemoveAll(*asm.Directory())
+	gate, err := stacks.CheckTemplates(asm, cfg)
+	if err != nil || len(gate) > 0 {
+		t.Fatalf("post-synth checks: %v %v", err, gate)
+	}
+	if !p.Concurrency.Unreserved || p.Concurrency.Reserved == 0 {
+		t.Errorf("concurrency plan %+v, want the reservations removed", p.Concurrency)
+	}
+	var warnings []string
+	functions := 0
+	for _, st := range *asm.Stacks() {
+		tmpl, err := compliance.FromValue(st.Template())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, typ := range []string{"AWS::IoT::Logging", "AWS::IoT::AccountAuditConfiguration", "AWS::ApiGateway::Account"} {
+			if n := len(tmpl.Resources(typ)); n != 0 {
+				t.Errorf("%s: %d %s in an account that has one", *st.StackName(), n, typ)
+			}
+		}
+		for _, fn := range tmpl.Resources("AWS::Lambda::Function") {
+			functions++
+			if v := fn.Properties["ReservedConcurrentExecutions"]; v != nil {
+				t.Errorf("%s %s reserves %v with a budget of 10", *st.StackName(), fn.ID, v)
+			}
+			if compliance.Get(fn.Raw, "Metadata", compliance.UnreservedConcurrencyMetadata) == nil {
+				t.Errorf("%s %s: no %s metadata", *st.StackName(), fn.ID, compliance.UnreservedConcurrencyMetadata)
+			}
+		}
+		for _, msg := range *st.Messages() {
+			if msg.Level == cxapi.SynthesisMessageLevel_WARNING {
+				warnings = append(warnings, fmt.Sprint(msg.Entry.Data))
+			}
+		}
+	}
+	if functions == 0 {
+		t.Fatal("no functions")
+	}
+	all := strings.Join(warnings, "\n")
+	for _, w := range []string{stacks.WarningExistingIoTLogging, stacks.WarningExistingAuditConfiguration, stacks.WarningExistingAPIGatewayAccount,
+		"lambdaConcurrencyBudget 10 leaves room for 0 reserved executions"} {
+		if !strings.Contains(all, w) {
+			t.Errorf("no synth warning %q; warnings:\n%s", w, all)
+		}
+	}
+	if !strings.Contains(stacks.WarningExistingIoTLogging, "Connect and Disconnect events at INFO") {
+		t.Error("the IoT logging warning must say detection needs Connect events at INFO")
+	}
+	// The default budget (Lambda's default quota of 1,000) holds every reservation.
+	dev := synthOnce(t, stacks.StageDev)
+	if c := dev.platform.Concurrency; c.Unreserved || c.Reserved == 0 || c.Reserved > stacks.DefaultLambdaConcurrencyBudget-stacks.MinUnreservedConcurrency {
+		t.Errorf("default concurrency plan %+v, want every reservation kept within %d", c, stacks.DefaultLambdaConcurrencyBudget)
+	}
+	for _, typ := range []string{"AWS::IoT::Logging", "AWS::IoT::AccountAuditConfiguration", "AWS::ApiGateway::Account"} {
+		n := 0
+		for _, tmpl := range dev.templates {
+			n += len(tmpl.Resources(typ))
+		}
+		if n != 1 {
+			t.Errorf("default dev: %d %s, want 1", n, typ)
+		}
+	}
+}
+
+// TestOperationsAccountContext: the context keys for existing accounts, their defaults and
+// their errors.
+func TestOperationsAccountContext(t *testing.T) {
+	fleetFile := filepath.Join(moduleRoot(t), "config", "fleet.dev.json")
+	for _, c := range []struct {
+		ctx  map[string]any
+		want func(stacks.Config) bool
+		err  string
+	}{
+		{map[string]any{}, func(c stacks.Config) bool {
+			return c.Existing == stacks.ExistingSingletons{} && c.LambdaConcurrencyBudget == stacks.DefaultLambdaConcurrencyBudget
+		}, ""},
+		{map[string]any{"existingIotLogging": "true", "existingAuditConfiguration": true, "existingApiGatewayAccount": "false", "lambdaConcurrencyBudget": "10"},
+			func(c stacks.Config) bool {
+				return c.Existing == stacks.ExistingSingletons{IoTLogging: true, AuditConfiguration: true} && c.LambdaConcurrencyBudget == 10
+			}, ""},
+		{map[string]any{"lambdaConcurrencyBudget": 3000.0}, func(c stacks.Config) bool { return c.LambdaConcurrencyBudget == 3000 }, ""},
+		{map[string]any{"existingIotLogging": "yes"}, nil, `context "existingIotLogging": want true or false, got "yes"`},
+		{map[string]any{"lambdaConcurrencyBudget": "ten"}, nil, `context "lambdaConcurrencyBudget": want a whole number, got "ten"`},
+		{map[string]any{"lambdaConcurrencyBudget": "0"}, nil, `context "lambdaConcurrencyBudget": 0 must be at least 1`},
+	} {
+		c.ctx["fleetFile"] = fleetFile
+		cfg, err := stacks.ConfigFromContext(newApp(t, c.ctx))
+		switch {
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%v: error %v, want %q", c.ctx, err, c.err)
+		case c.err == "" && (err != nil || !c.want(cfg)):
+			t.Errorf("%v: %+v %+v, %v", c.ctx, cfg.Existing, cfg.LambdaConcurrencyBudget, err)
+		}
 	}
 }

@@ -67,6 +67,12 @@ type Props struct {
 	// IoTLogs is the AWS IoT v2 log group (AWSIotLogsV2) the detection's metric filters read.
 	// Required.
 	IoTLogs awslogs.ILogGroup
+	// ExistingAuditConfiguration leaves out AWS::IoT::AccountAuditConfiguration (one per
+	// account and region, which CloudFormation cannot create twice) for an account that
+	// already has one; AuditConfiguration stays nil. The scheduled audits are still created and
+	// need their checks enabled there, and audit remediation runs only if that configuration
+	// notifies the alert topic. Default: false.
+	ExistingAuditConfiguration bool
 	// CertificateAgeDays is DEVICE_CERTIFICATE_AGE_CHECK's threshold (30 to 3652). Default: 365.
 	CertificateAgeDays int
 	// WeeklyAuditDay is the weekly audit's day (SUN, MON, ..., SAT). Default: SUN.
@@ -375,6 +381,10 @@ func (d *Defender) audit(p Props) {
 		}
 		checks[jsName(c.Key)] = cfg
 	}
+	if p.ExistingAuditConfiguration {
+		d.scheduledAudits(p)
+		return
+	}
 	d.AuditConfiguration = awsiot.NewCfnAccountAuditConfiguration(d.Construct, jsii.String("Resource"), &awsiot.CfnAccountAuditConfigurationProps{
 		AccountId:                awscdk.Stack_Of(d.Construct).Account(),
 		RoleArn:                  d.AuditRole.RoleArn(),
@@ -389,7 +399,12 @@ func (d *Defender) audit(p Props) {
 	})
 	// The roles' policies must exist before Device Defender validates them.
 	d.AuditConfiguration.Node().AddDependency(d.AuditRole, d.NotificationRole)
+	d.scheduledAudits(p)
+}
 
+// scheduledAudits creates the daily and weekly audits, after the account configuration when
+// this stack has it.
+func (d *Defender) scheduledAudits(p Props) {
 	d.DailyAudit = awsiot.NewCfnScheduledAudit(d.Construct, jsii.String("DailyAudit"), &awsiot.CfnScheduledAuditProps{
 		ScheduledAuditName: jsii.String(p.NamePrefix + "_daily_critical"),
 		Frequency:          jsii.String("DAILY"),
@@ -401,6 +416,9 @@ func (d *Defender) audit(p Props) {
 		DayOfWeek:          jsii.String(p.WeeklyAuditDay),
 		TargetCheckNames:   jsii.Strings(WeeklyChecks()...),
 	})
+	if d.AuditConfiguration == nil {
+		return
+	}
 	// A scheduled audit may name only checks the account configuration enables.
 	reason := jsii.String("a scheduled audit may name only checks the account audit configuration enables")
 	d.DailyAudit.AddResourceDependency(d.AuditConfiguration, reason)
@@ -724,8 +742,14 @@ func (d *Defender) grantQuarantine(p Props, fn *processor.Function) {
 	add([]string{"cloudwatch:DescribeAlarms"}, alarms...)
 	// GetMetricData and GetQueryResults have no resource-level permissions.
 	add([]string{"cloudwatch:GetMetricData", "logs:GetQueryResults"}, jsii.String("*"))
-	// StartQuery on the one log group: the IoT logs, nothing else.
-	add([]string{"logs:StartQuery"}, p.IoTLogs.LogGroupArn())
+	// StartQuery on the one log group: the IoT logs, nothing else. Both spellings of the
+	// group's ARN (with and without the ":*" CDK's LogGroupArn carries), built from its name
+	// so the Fleet stack exports nothing new.
+	groupArn := awscdk.Stack_Of(d.Construct).FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("logs"), Resource: jsii.String("log-group"), ResourceName: p.IoTLogs.LogGroupName(),
+		ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
+	add([]string{"logs:StartQuery"}, groupArn, jsii.String(*groupArn+":*"))
 	// ListPrincipalThings has no resource-level permissions.
 	add([]string{"iot:ListPrincipalThings"}, jsii.String("*"))
 	if p.ClaimPolicyName != "" {
