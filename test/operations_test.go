@@ -689,7 +689,7 @@ func TestRemediationWiring(t *testing.T) {
 		{Actions: []string{"cloudwatch:DescribeAlarms"}, Resources: sorted([]string{"att:" + dupAlarm.ID + ".Arn", "att:" + security.ID + ".Arn"})},
 		// The actions with no resource-level permissions (CDK merges their statements).
 		{Actions: []string{"cloudwatch:GetMetricData", "iot:ListPrincipalThings", "logs:GetQueryResults"}, Resources: []string{"*"}},
-		{Actions: []string{"logs:StartQuery"}, Resources: []string{"<iot logs arn>", "<iot logs arn>:*"}},
+		{Actions: []string{"logs:StartQuery"}, Resources: []string{"<iot logs arn>"}},
 		{Actions: []string{"iot:ListTargetsForPolicy"}, Resources: []string{"arn:aws:iot:" + testRegion + ":" + testAccount + ":policy/" + fleetOf(t).RulePrefix("dev") + "_claim"}},
 		{Actions: []string{"iot:AddThingToThingGroup"}, Resources: []string{"<group arn>", anyThing}},
 		{Actions: []string{"iot:DescribeThing"}, Resources: []string{anyThing}},

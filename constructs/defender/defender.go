@@ -742,14 +742,13 @@ func (d *Defender) grantQuarantine(p Props, fn *processor.Function) {
 	add([]string{"cloudwatch:DescribeAlarms"}, alarms...)
 	// GetMetricData and GetQueryResults have no resource-level permissions.
 	add([]string{"cloudwatch:GetMetricData", "logs:GetQueryResults"}, jsii.String("*"))
-	// StartQuery on the one log group: the IoT logs, nothing else. Both spellings of the
-	// group's ARN (with and without the ":*" CDK's LogGroupArn carries), built from its name
-	// so the Fleet stack exports nothing new.
-	groupArn := awscdk.Stack_Of(d.Construct).FormatArn(&awscdk.ArnComponents{
+	// StartQuery on the one log group: the IoT logs, nothing else. The log-group resource
+	// type's ARN (Service Authorization Reference, CloudWatch Logs) has no ":*" suffix, unlike
+	// CDK's LogGroupArn; built from the group's name, so the Fleet stack exports nothing new.
+	add([]string{"logs:StartQuery"}, awscdk.Stack_Of(d.Construct).FormatArn(&awscdk.ArnComponents{
 		Service: jsii.String("logs"), Resource: jsii.String("log-group"), ResourceName: p.IoTLogs.LogGroupName(),
 		ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
-	})
-	add([]string{"logs:StartQuery"}, groupArn, jsii.String(*groupArn+":*"))
+	}))
 	// ListPrincipalThings has no resource-level permissions.
 	add([]string{"iot:ListPrincipalThings"}, jsii.String("*"))
 	if p.ClaimPolicyName != "" {
