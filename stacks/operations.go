@@ -94,7 +94,7 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 		// An account that already has an audit configuration keeps it (ContextExistingAuditConfiguration).
 		ExistingAuditConfiguration: cfg.Existing.AuditConfiguration,
 	})
-	warnExistingSingletons(o.Defender, cfg.Existing)
+	warnExistingSingletons(o.Defender.Construct, cfg.Existing)
 
 	o.CommandAPI = newCommandAPI(stack, cfg, f)
 	if api := o.CommandAPI; api.Function != nil {
