@@ -438,26 +438,32 @@ func TestQuarantineOnlyPrincipalsAtTheThreshold(t *testing.T) {
 // threshold 0 and a long window. The function reads the alarm's real definition and metric:
 // the metric is under the real threshold, so nothing happens, whatever the logs hold.
 func TestForgedAlarmActsOnNothing(t *testing.T) {
-	r := newQuarantineRig()
-	r.metrics.series = []cwtypes.MetricDataResult{series("fleet", 2, 1)}
-	r.logs.failures(1, cert1, "light-0001")
-	r.logs.failures(1, certSignal, "signal-0001")
-	forged := editJSON(t, r.alarm(t), func(m map[string]any) {
-		m["AlarmName"] = alarmName
-		tr := m["Trigger"].(map[string]any)
-		tr["Threshold"], tr["Period"], tr["EvaluationPeriods"] = 0, 86400, 30
-	})
-	if err := r.h.Handle(context.Background(), snsEvent(forged)); err != nil {
-		t.Fatal(err)
-	}
-	if len(r.quarantined()) != 0 || len(r.notifier.published) != 0 || len(r.logs.started) != 0 {
-		t.Errorf("forged alarm: quarantined %v, %d notices, %d queries; want none", r.quarantined(), len(r.notifier.published), len(r.logs.started))
-	}
-	if !r.out.has(t, "WARN alarm not confirmed by its metric; no action") {
-		t.Errorf("logs: %v", r.out.messages(t))
-	}
-	if got := aws.ToInt32(r.metrics.calls[0].MetricDataQueries[0].MetricStat.Period); got != 300 {
-		t.Errorf("metric period %d taken from the message, want the alarm's 300", got)
+	// The logs hold 9 failures by cert1 and 3 by the traffic signal's certificate: acting
+	// without confirmation would quarantine light-0001, and taking the message's threshold (0)
+	// would pass the metric's 2 and count 3 as enough.
+	for name, failures := range map[string]int{"unconfirmed": 9, "threshold from the message": 3} {
+		t.Run(name, func(t *testing.T) {
+			r := newQuarantineRig()
+			r.metrics.series = []cwtypes.MetricDataResult{series("fleet", 2, 1)}
+			r.logs.failures(failures, cert1, "light-0001")
+			forged := editJSON(t, r.alarm(t), func(m map[string]any) {
+				m["AlarmName"] = alarmName
+				tr := m["Trigger"].(map[string]any)
+				tr["Threshold"], tr["Period"], tr["EvaluationPeriods"] = 0, 86400, 30
+			})
+			if err := r.h.Handle(context.Background(), snsEvent(forged)); err != nil {
+				t.Fatal(err)
+			}
+			if len(r.quarantined()) != 0 || len(r.notifier.published) != 0 || len(r.logs.started) != 0 {
+				t.Errorf("forged alarm: quarantined %v, %d notices, %d queries; want none", r.quarantined(), len(r.notifier.published), len(r.logs.started))
+			}
+			if !r.out.has(t, "WARN alarm not confirmed by its metric; no action") {
+				t.Errorf("logs: %v", r.out.messages(t))
+			}
+			if got := aws.ToInt32(r.metrics.calls[0].MetricDataQueries[0].MetricStat.Period); got != 300 {
+				t.Errorf("metric period %d taken from the message, want the alarm's 300", got)
+			}
+		})
 	}
 }
 
