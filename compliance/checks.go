@@ -53,6 +53,10 @@ var All = []Check{
 	{Name: "kms-grant-guard", Default: "every key policy denies kms:CreateGrant unless the grant is for an AWS resource (Control Tower CT.KMS.PR.3)", Run: kmsGrantGuard},
 }
 
+// UnreservedConcurrencyMetadata is the metadata key the app sets on a function it left without
+// reserved concurrency because the account's concurrency budget could not hold it.
+const UnreservedConcurrencyMetadata = "smartcity:unreservedConcurrency"
+
 // UnscopableActions have no resource-level permissions, so only they may use Resource "*".
 var UnscopableActions = map[string]bool{
 	"xray:PutTraceSegments":    true,
@@ -67,6 +71,9 @@ var UnscopableActions = map[string]bool{
 	"iot:ListThingPrincipals":             true,
 	"iot:SetV2LoggingOptions":             true,
 	"cloudwatch:GetMetricData":            true,
+	// The quarantine function reads its Logs Insights query's results by query id; the
+	// action has no resource type (Service Authorization Reference, CloudWatch Logs).
+	"logs:GetQueryResults": true,
 }
 
 // asyncInvokers invoke Lambda asynchronously: IoT topic rules, SNS, EventBridge, S3.
@@ -421,7 +428,9 @@ func lambdaHardening(t Template) (int, []string) {
 		if Get(r.Properties, "LoggingConfig", "LogFormat") != "JSON" {
 			bad = append(bad, "logs not JSON")
 		}
-		if Get(r.Properties, "ReservedConcurrentExecutions") == nil {
+		// Unreserved only where the app's concurrency budget (lambdaConcurrencyBudget) could not
+		// fit the reservations, which it records on the function and warns about at synth.
+		if Get(r.Properties, "ReservedConcurrentExecutions") == nil && Get(r.Raw, "Metadata", UnreservedConcurrencyMetadata) == nil {
 			bad = append(bad, "no reserved concurrency")
 		}
 		if Get(r.Properties, "Environment") != nil && !isCustomerManagedKey(Get(r.Properties, "KmsKeyArn")) {

@@ -94,3 +94,19 @@ func (f *Fleet) ThingCost() int {
 	}
 	return n
 }
+
+// NotifyOnlyByDefault are the classes whose devices the platform never quarantines on its own
+// unless the fleet file says "remediation": "auto": a quarantined traffic signal controller
+// loses its commands and reports, which is a decision for the traffic operator.
+var NotifyOnlyByDefault = map[string]bool{"traffic_signal": true}
+
+// RemediationMode is the class's Remediation, or its default when unset.
+func (c DeviceClass) RemediationMode() Remediation {
+	if c.Remediation != "" {
+		return c.Remediation
+	}
+	if NotifyOnlyByDefault[c.ID] {
+		return RemediationNotifyOnly
+	}
+	return RemediationAuto
+}

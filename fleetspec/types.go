@@ -61,7 +61,22 @@ type DeviceClass struct {
 	// newest accepted message by less than this. Every message is archived whatever it is.
 	// Default: "0s" - every batch that brings a device a newer message writes its state.
 	StateInterval string `json:"stateInterval,omitempty"`
+	// Remediation is what the quarantine function may do on its own to a misbehaving device
+	// of this class: RemediationAuto (quarantine it, within the hourly cap) or
+	// RemediationNotifyOnly (tell a person, change nothing). Default: notify-only for the
+	// class "traffic_signal" (cutting a signal controller off the city is an operator's call),
+	// auto for every other class; see (DeviceClass).RemediationMode.
+	Remediation Remediation `json:"remediation,omitempty"`
 }
+
+// Remediation is a class's automated containment mode.
+type Remediation string
+
+// Remediation modes.
+const (
+	RemediationAuto       Remediation = "auto"
+	RemediationNotifyOnly Remediation = "notify-only"
+)
 
 // FieldType is the JSON type of a telemetry field or command parameter.
 type FieldType string

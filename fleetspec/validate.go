@@ -151,6 +151,9 @@ func (f *Fleet) validate(file string, mode fileMode) error {
 		if _, err := dc.StateEvery(); err != nil {
 			c.add(p+".stateInterval", "%v", err)
 		}
+		if dc.Remediation != "" && dc.Remediation != RemediationAuto && dc.Remediation != RemediationNotifyOnly {
+			c.add(p+".remediation", "%q is not %q or %q", dc.Remediation, RemediationAuto, RemediationNotifyOnly)
+		}
 		c.checkFields(p+".fields", "field", dc.Fields)
 		commands := map[string]int{}
 		for j, cmd := range dc.Commands {

@@ -19,6 +19,8 @@ func newCommandAPI(stack awscdk.Stack, cfg Config, f *Foundation) *commandapi.AP
 		AuditTable:      f.CommandAudit.Table,
 		StageName:       string(cfg.Stage),
 		RemovalPolicy:   awscdk.RemovalPolicy_RETAIN,
+		// An account whose API Gateway already has a CloudWatch role keeps it (ContextExistingAPIGatewayAccount).
+		AccountCloudWatchRole: jsii.Bool(!cfg.Existing.APIGatewayAccount),
 	})
 	if api.Api != nil {
 		awscdk.NewCfnOutput(stack, jsii.String("CommandApiUrl"), &awscdk.CfnOutputProps{

@@ -45,6 +45,13 @@ type Config struct {
 	// StreamShards provisions the telemetry stream with this many shards; 0 is on-demand.
 	// Default: - DefaultProdStreamShards in prod, on-demand in dev (StreamShardsFor).
 	StreamShards *int
+	// Existing lists the account-wide singletons the account already has, which the stacks
+	// then leave out (see ExistingSingletons). Default: none, every one is created.
+	Existing ExistingSingletons
+	// LambdaConcurrencyBudget is the account's Lambda concurrency limit in this region; the
+	// functions' reserved concurrency must leave Lambda's 100 unreserved within it, or no
+	// function reserves any (see concurrency.go). Default: DefaultLambdaConcurrencyBudget.
+	LambdaConcurrencyBudget int
 }
 
 // DefaultProdStreamShards is prod's provisioned shard count: issue 13's fleet (100,000
@@ -71,6 +78,23 @@ func (c Config) Shards() int {
 	return StreamShardsFor(c.Stage)
 }
 
+// ExistingSingletons are account-wide, per-region resources an account may already have.
+// CloudFormation cannot create a second one, so a stage deployed into such an account leaves
+// it out (or takes it over with `cdk import`, see the README).
+type ExistingSingletons struct {
+	// IoTLogging: the account already has AWS IoT v2 logging (AWS::IoT::Logging).
+	IoTLogging bool
+	// AuditConfiguration: the account already has a Device Defender audit configuration
+	// (AWS::IoT::AccountAuditConfiguration).
+	AuditConfiguration bool
+	// APIGatewayAccount: the region's API Gateway account already has a CloudWatch role
+	// (AWS::ApiGateway::Account).
+	APIGatewayAccount bool
+}
+
+// DefaultLambdaConcurrencyBudget is Lambda's default concurrent-executions quota per region.
+const DefaultLambdaConcurrencyBudget = 1000
+
 // Context keys read by ConfigFromContext.
 const (
 	ContextStage   = "stage"
@@ -83,6 +107,14 @@ const (
 	// ContextStreamShards is the telemetry stream's provisioned shard count (1-10000), or 0
 	// for on-demand. Default: StreamShardsFor(stage).
 	ContextStreamShards = "streamShards"
+	// ContextExistingIoTLogging, ContextExistingAuditConfiguration and
+	// ContextExistingAPIGatewayAccount (true or false) leave out an account singleton the
+	// account already has.
+	ContextExistingIoTLogging         = "existingIotLogging"
+	ContextExistingAuditConfiguration = "existingAuditConfiguration"
+	ContextExistingAPIGatewayAccount  = "existingApiGatewayAccount"
+	// ContextLambdaConcurrencyBudget is the account's Lambda concurrency limit (an integer).
+	ContextLambdaConcurrencyBudget = "lambdaConcurrencyBudget"
 )
 
 var (
@@ -135,6 +167,18 @@ func ConfigFromContext(scope constructs.Construct) (Config, error) {
 	default:
 		return Config{}, fmt.Errorf("context %q: want true or false, got %v", ContextDefenderDetect, v)
 	}
+	for key, dst := range map[string]*bool{
+		ContextExistingIoTLogging:         &cfg.Existing.IoTLogging,
+		ContextExistingAuditConfiguration: &cfg.Existing.AuditConfiguration,
+		ContextExistingAPIGatewayAccount:  &cfg.Existing.APIGatewayAccount,
+	} {
+		if *dst, err = contextBool(scope, key); err != nil {
+			return Config{}, err
+		}
+	}
+	if cfg.LambdaConcurrencyBudget, err = contextInt(scope, ContextLambdaConcurrencyBudget, DefaultLambdaConcurrencyBudget); err != nil {
+		return Config{}, err
+	}
 	if cfg.Stage == "" {
 		cfg.Stage = StageDev
 	}
@@ -164,6 +208,50 @@ func ConfigFromContext(scope constructs.Construct) (Config, error) {
 		return Config{}, fmt.Errorf("fleet file (context %q): %w", ContextFleetFile, err)
 	}
 	return cfg, nil
+}
+
+// contextBool reads a true/false context value; -c key=true arrives as a string. Unset is false.
+func contextBool(scope constructs.Construct, key string) (bool, error) {
+	switch v := scope.Node().TryGetContext(jsii.String(key)).(type) {
+	case nil:
+		return false, nil
+	case bool:
+		return v, nil
+	case string:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return false, fmt.Errorf("context %q: want true or false, got %q", key, v)
+		}
+		return b, nil
+	default:
+		return false, fmt.Errorf("context %q: want true or false, got %v", key, v)
+	}
+}
+
+// contextInt reads a positive integer context value (a JSON number in cdk.json, a string from
+// -c key=value). Unset is def.
+func contextInt(scope constructs.Construct, key string, def int) (int, error) {
+	var n int
+	switch v := scope.Node().TryGetContext(jsii.String(key)).(type) {
+	case nil:
+		return def, nil
+	case float64:
+		if v != float64(int(v)) {
+			return 0, fmt.Errorf("context %q: want a whole number, got %v", key, v)
+		}
+		n = int(v)
+	case string:
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			return 0, fmt.Errorf("context %q: want a whole number, got %q", key, v)
+		}
+	default:
+		return 0, fmt.Errorf("context %q: want a whole number, got %v", key, v)
+	}
+	if n < 1 {
+		return 0, fmt.Errorf("context %q: %d must be at least 1", key, n)
+	}
+	return n, nil
 }
 
 // Validate checks the config; messages name the context key and the value.

@@ -81,6 +81,8 @@ func NewFleet(scope constructs.Construct, cfg Config, f *Foundation) *Fleet {
 		EncryptionKey: f.PlatformKey.Key,
 		Level:         level,
 		EventLevels:   events,
+		// An account that already has IoT logging keeps its own (see ContextExistingIoTLogging).
+		ExistingAccountLogging: cfg.Existing.IoTLogging,
 	})
 	endpoint := fleet.NewEndpoint(stack, "DeviceEndpoint", &fleet.EndpointProps{Name: devices.Names.DomainConfiguration()})
 	var alarms *monitoring.Monitoring

@@ -88,14 +88,24 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 		LoggingRole: fl.Logging.Role,
 		Detect:      cfg.DefenderDetect,
 		ClassGroups: groups,
+		// The quarantine budget is a few items in the device state table (its own partition).
+		QuarantineBudgetTable: f.DeviceState.Table,
+		ClaimPolicyName:       claimPolicyName(fl),
+		// An account that already has an audit configuration keeps it (ContextExistingAuditConfiguration).
+		ExistingAuditConfiguration: cfg.Existing.AuditConfiguration,
 	})
 	// The alert topic denies sns:Publish to every role outside Foundation.AlertPublisherPath
-	// (issue 11): Defender's two publishing roles live there.
+	// (issue 11): Defender's two publishing roles live there, and so does the quarantine
+	// function's role, which publishes what it did (or only reports) to a person.
 	for _, id := range []string{"NotificationRole", "PublishFindingRole"} {
 		if r := o.Defender.Node().TryFindChild(jsii.String(id)); r != nil {
 			r.Node().DefaultChild().(awscdk.CfnResource).AddPropertyOverride(jsii.String("Path"), jsii.String(f.AlertPublisherPath))
 		}
 	}
+	if q := o.Defender.Quarantine; q != nil && q.Role != nil {
+		q.Role.Node().DefaultChild().(awscdk.CfnResource).AddPropertyOverride(jsii.String("Path"), jsii.String(f.AlertPublisherPath))
+	}
+	warnExistingSingletons(o.Defender.Construct, cfg.Existing)
 
 	o.CommandAPI = newCommandAPI(stack, cfg, f)
 	if api := o.CommandAPI; api.Function != nil {
@@ -127,6 +137,46 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 		Security:   o.Defender.SecurityMetrics(),
 	})
 	return o
+}
+
+// Warnings for each account singleton the stage leaves to the account: what the platform
+// then depends on, which no template can set or check.
+const (
+	WarningExistingIoTLogging = "the account's own AWS IoT logging stays in charge (existingIotLogging). Detection and the " +
+		"Control Center depend on it: v2 logging to the AWSIotLogsV2 log group, with Connect and Disconnect events at INFO " +
+		"(refused CONNECTs and duplicate client ids are logged there; the default level ERROR or more verbose keeps the " +
+		"authorization failures). Check with `aws iot get-v2-logging-options` and set with `aws iot set-v2-logging-options` " +
+		"or `aws iot set-v2-logging-level`; without it the security alarms never fire."
+	WarningExistingAuditConfiguration = "the account's own Device Defender audit configuration stays in charge " +
+		"(existingAuditConfiguration). The scheduled audits need their checks enabled there, and audit remediation runs only " +
+		"if it notifies the alert topic (aws iot update-account-audit-configuration --audit-notification-target-configurations " +
+		"with the alert topic and the Defender NotificationRole)."
+	WarningExistingAPIGatewayAccount = "the region's API Gateway CloudWatch role stays as the account set it " +
+		"(existingApiGatewayAccount): it must be able to write the command API's execution and access log groups, or the " +
+		"API's logs are lost."
+)
+
+func warnExistingSingletons(scope constructs.Construct, e ExistingSingletons) {
+	warn := func(id, msg string) {
+		awscdk.Annotations_Of(scope).AddWarningV2(jsii.String("smartcity:"+id), jsii.String(msg), nil)
+	}
+	if e.IoTLogging {
+		warn("existingIotLogging", WarningExistingIoTLogging)
+	}
+	if e.AuditConfiguration {
+		warn("existingAuditConfiguration", WarningExistingAuditConfiguration)
+	}
+	if e.APIGatewayAccount {
+		warn("existingApiGatewayAccount", WarningExistingAPIGatewayAccount)
+	}
+}
+
+// claimPolicyName is the claim certificates' IoT policy, or "" when provisioning by claim is off.
+func claimPolicyName(fl *Fleet) string {
+	if fl.Devices == nil || fl.Devices.ClaimPolicy == nil {
+		return ""
+	}
+	return fl.Devices.Names.ClaimPolicy()
 }
 
 func label(l string) *awscloudwatch.MetricOptions {

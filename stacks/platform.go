@@ -12,6 +12,8 @@ type Platform struct {
 	Operations *Operations
 	// OTA is over-the-air updates, in the Foundation and Operations stacks (stacks/ota.go).
 	OTA *OTA
+	// Concurrency is the functions' reserved concurrency against the account's budget.
+	Concurrency ConcurrencyPlan
 }
 
 // NewPlatform builds the four stacks into app and applies the synth-time checks (cdk-nag
@@ -23,6 +25,8 @@ func NewPlatform(app constructs.Construct, cfg Config) *Platform {
 	p.Ingestion = NewIngestion(app, cfg, p.Foundation)
 	p.Operations = NewOperations(app, cfg, p.Foundation, p.Fleet, p.Ingestion)
 	p.OTA = NewOTA(cfg, p.Foundation, p.Operations)
+	// After every function exists, before the checks read the result.
+	p.Concurrency = ApplyConcurrencyBudget(app, cfg)
 	ApplyChecks(app)
 	return p
 }

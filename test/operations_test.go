@@ -16,8 +16,10 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/google/go-cmp/cmp"
 
@@ -26,6 +28,7 @@ import (
 	"github.com/secure-smart-city/platform/constructs/ingest"
 	"github.com/secure-smart-city/platform/constructs/monitoring"
 	"github.com/secure-smart-city/platform/constructs/processor"
+	"github.com/secure-smart-city/platform/constructs/securestore"
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/lambdas/remediation/remediate"
 	"github.com/secure-smart-city/platform/stacks"
@@ -623,7 +626,7 @@ func TestRemediationWiring(t *testing.T) {
 		})
 	}
 	audit := fn("starts Device Defender mitigation tasks for audit findings")
-	quarantine := fn("quarantines the devices the security alarms name")
+	quarantine := fn("quarantines the things of the certificates behind confirmed security alarms")
 
 	names := map[string]string{}
 	for _, a := range tmpl.Resources("AWS::IoT::MitigationAction") {
@@ -655,6 +658,9 @@ func TestRemediationWiring(t *testing.T) {
 	security := only(t, tmpl, "AWS::CloudWatch::Alarm", func(r compliance.Resource) bool {
 		return r.Properties["AlarmName"] == "SmartCity-dev-Security-AuthorizationFailures"
 	})
+	dupAlarm := only(t, tmpl, "AWS::CloudWatch::Alarm", func(r compliance.Resource) bool {
+		return r.Properties["AlarmName"] == "SmartCity-dev-Security-DuplicateClientIds"
+	})
 	qEnv := map[string]string{}
 	for k, v := range compliance.Get(quarantine.Properties, "Environment", "Variables").(map[string]any) {
 		qEnv[k] = render(v)
@@ -662,26 +668,64 @@ func TestRemediationWiring(t *testing.T) {
 	group := qEnv["QUARANTINE_GROUP"]
 	wantQEnv := map[string]string{"FLEET_FILE": "/var/task/fleet.json", remediate.EnvThingTypePrefix: fleetOf(t).RulePrefix("dev"),
 		"QUARANTINE_GROUP": group, "DEACTIVATE_CERTIFICATES": "false",
-		"DEVICE_THRESHOLD": fmt.Sprint(security.Properties["Threshold"])}
-	if diff := cmp.Diff(wantQEnv, qEnv); diff != "" || group != fleetOf(t).RulePrefix("dev")+"_quarantine" {
-		t.Errorf("quarantine function environment (group %s) (-want +got):\n%s", group, diff)
+		"DEVICE_THRESHOLD": fmt.Sprint(security.Properties["Threshold"]),
+		// The alarms it acts on, by name; the threshold and window come from these alarms.
+		"SECURITY_ALARMS": "ref:" + security.ID + ",ref:" + dupAlarm.ID,
+		"IOT_LOG_GROUP":   qEnv["IOT_LOG_GROUP"],
+		// The account's certificate ARNs: a principalId plus this is what ListPrincipalThings takes.
+		"CERTIFICATE_ARN_PREFIX": "arn:aws:iot:" + testRegion + ":" + testAccount + ":cert/",
+		"ALERT_TOPIC_ARN":        qEnv["ALERT_TOPIC_ARN"],
+		"BUDGET_TABLE":           qEnv["BUDGET_TABLE"],
+		"QUARANTINE_CAP":         "10",
+		"CLAIM_POLICY":           fleetOf(t).RulePrefix("dev") + "_claim",
 	}
+	if diff := cmp.Diff(wantQEnv, qEnv); diff != "" || group != fleetOf(t).RulePrefix("dev")+"_quarantine" ||
+		!isFleetIoTLogs(qEnv["IOT_LOG_GROUP"]) || !isAlertTopic(compliance.Get(quarantine.Properties, "Environment", "Variables", "ALERT_TOPIC_ARN"), topic) ||
+		!strings.Contains(qEnv["BUDGET_TABLE"], "DeviceState") {
+		t.Errorf("quarantine function environment (group %s, logs %s, topic %s, budget %s) (-want +got):\n%s",
+			group, qEnv["IOT_LOG_GROUP"], qEnv["ALERT_TOPIC_ARN"], qEnv["BUDGET_TABLE"], diff)
+	}
+	// Exactly what it needs: read the two security alarms and their metric, query the IoT log
+	// group, list a certificate's things and the claim policy's certificates, quarantine,
+	// count its actions in the budget item, and report to the alert topic. No certificate
+	// permission while DEACTIVATE_CERTIFICATES is false, no read or delete of device state.
 	wantQ := []statement{
-		{Actions: []string{"cloudwatch:GetMetricData"}, Resources: []string{"*"}},
+		{Actions: []string{"cloudwatch:DescribeAlarms"}, Resources: sorted([]string{"att:" + dupAlarm.ID + ".Arn", "att:" + security.ID + ".Arn"})},
+		// The actions with no resource-level permissions (CDK merges their statements).
+		{Actions: []string{"cloudwatch:GetMetricData", "iot:ListPrincipalThings", "logs:GetQueryResults"}, Resources: []string{"*"}},
+		{Actions: []string{"logs:StartQuery"}, Resources: []string{"<iot logs arn>"}},
+		{Actions: []string{"iot:ListTargetsForPolicy"}, Resources: []string{"arn:aws:iot:" + testRegion + ":" + testAccount + ":policy/" + fleetOf(t).RulePrefix("dev") + "_claim"}},
 		{Actions: []string{"iot:AddThingToThingGroup"}, Resources: []string{"<group arn>", anyThing}},
 		{Actions: []string{"iot:DescribeThing"}, Resources: []string{anyThing}},
+		{Actions: []string{"dynamodb:UpdateItem"}, Resources: []string{"<state table arn>"}},
+		{Actions: []string{"sns:Publish"}, Resources: []string{"<alert topic>"}},
 	}
 	gotQ := remediationStatements(tmpl, quarantine)
 	for i := range gotQ {
 		for j, r := range gotQ[i].Resources {
-			if strings.HasPrefix(r, "out:") && strings.Contains(r, "QuarantineGroup") {
+			switch {
+			case strings.HasPrefix(r, "out:") && strings.Contains(r, "QuarantineGroup"):
 				gotQ[i].Resources[j] = "<group arn>"
+			case strings.HasPrefix(r, "arn:aws:logs:"+testRegion+":"+testAccount+":log-group:out:") && strings.Contains(r, "IoTLogging"):
+				gotQ[i].Resources[j] = "<iot logs arn>"
+				if strings.HasSuffix(r, ":*") {
+					gotQ[i].Resources[j] += ":*"
+				}
+			case strings.HasPrefix(r, "out:") && strings.Contains(r, "DeviceState"):
+				gotQ[i].Resources[j] = "<state table arn>"
+			case r == "out:"+topic:
+				gotQ[i].Resources[j] = "<alert topic>"
 			}
 		}
 		sort.Strings(gotQ[i].Resources)
 	}
+	byActions := func(a, b statement) int {
+		return strings.Compare(strings.Join(a.Actions, ","), strings.Join(b.Actions, ","))
+	}
+	slices.SortFunc(wantQ, byActions)
+	slices.SortFunc(gotQ, byActions)
 	if diff := cmp.Diff(wantQ, gotQ); diff != "" {
-		t.Errorf("quarantine function permissions (-want +got; no certificate permissions while DEACTIVATE_CERTIFICATES is false):\n%s", diff)
+		t.Errorf("quarantine function permissions (-want +got):\n%s", diff)
 	}
 	// The detection alarm is a single-metric alarm, so its notification carries
 	// Trigger.Namespace, which the subscription filters on.
@@ -758,6 +802,9 @@ func remediationStatements(tmpl compliance.Template, fn compliance.Resource) []s
 	var out []statement
 	for _, st := range policyOf(tmpl, role) {
 		st.Actions = slices.DeleteFunc(st.Actions, func(a string) bool {
+			if a == "logs:StartQuery" || a == "logs:GetQueryResults" {
+				return false // the quarantine's Logs Insights query, not a common grant
+			}
 			for _, common := range []string{"logs:", "xray:", "kms:", "sqs:"} {
 				if strings.HasPrefix(a, common) {
 					return true
@@ -778,8 +825,8 @@ func isFleetIoTLogs(rendered string) bool {
 	return strings.HasPrefix(rendered, "out:") && strings.Contains(rendered, "IoTLogging")
 }
 
-// TestDetectionMetricFilters: per-device and fleet-total filters over the IoT v2 log group, with
-// the patterns and names the quarantine function reads.
+// TestDetectionMetricFilters: fleet-total filters over the IoT v2 log group, with the patterns
+// and names the quarantine function reads, and no per-device dimension.
 func TestDetectionMetricFilters(t *testing.T) {
 	_, tmpl := operations(t)
 	type filter struct {
@@ -792,9 +839,8 @@ func TestDetectionMetricFilters(t *testing.T) {
 		{remediate.MetricAuthorizationFailures, remediate.FilterPatternAuthorizationFailures},
 		{remediate.MetricDuplicateClientIDs, remediate.FilterPatternDuplicateClientIDs},
 	} {
-		want = append(want,
-			filter{d.pattern, "AWSIotLogsV2", remediate.Namespace + "/" + d.metric + "=1 Count", `[{"Key":"ThingName","Value":"$.clientId"}]`, nil},
-			filter{d.pattern, "AWSIotLogsV2", remediate.Namespace + "/" + d.metric + "=1 Count", "null", 0.0})
+		// The fleet totals only: no dimension, so nothing a client chooses becomes a series.
+		want = append(want, filter{d.pattern, "AWSIotLogsV2", remediate.Namespace + "/" + d.metric + "=1 Count", "null", 0.0})
 	}
 	for _, f := range tmpl.Resources("AWS::Logs::MetricFilter") {
 		mt := compliance.Get(f.Properties, "MetricTransformations", 0)
@@ -867,7 +913,7 @@ func TestControlCenter(t *testing.T) {
 	}
 	want = append(want, "text", "Alarm states", "Processor errors and throttles", "Iterator age (ms)", "Dead letters waiting",
 		"Topic rules: matched and throttled", "Connected devices (last Connect/Disconnect in range was a Connect)", "Connections by protocol",
-		"Authentication and authorization failures", "Clients failing authorization", "Behaviour detection (fleet totals)",
+		"Authentication and authorization failures", "Certificates failing authorization", "Behaviour detection (fleet totals)",
 		"Audit findings: non-compliant resources by check")
 	var got []string
 	for title := range widgets {
@@ -963,7 +1009,7 @@ func TestControlCenter(t *testing.T) {
 	}
 	for title, query := range map[string]string{
 		"Connected devices (last Connect/Disconnect in range was a Connect)": monitoring.ConnectedDevicesQuery,
-		"Clients failing authorization":                                      monitoring.AuthorizationFailuresQuery,
+		"Certificates failing authorization":                                 monitoring.AuthorizationFailuresQuery,
 	} {
 		q := fmt.Sprint(widgets[title]["query"])
 		if q != "SOURCE 'AWSIotLogsV2' | "+query && q != "SOURCE '<ref>' | "+query {
@@ -1005,6 +1051,9 @@ func defenderInto(s awscdk.Stack, fleet *fleetspec.Fleet, mutate func(*defender.
 			Arn: jsii.String("arn:aws:iot:" + testRegion + ":" + testAccount + ":thinggroup/smartcity_test_quarantine")},
 		IoTLogs:     logs,
 		ClassGroups: groups,
+		QuarantineBudgetTable: securestore.NewTable(s, "State", &securestore.TableProps{
+			PartitionKey: "pk", SortKey: "sk", TimeToLiveAttribute: "expiresAt", EncryptionKey: key.Key,
+		}).Table,
 	}
 	if mutate != nil {
 		mutate(p)
@@ -1121,9 +1170,19 @@ func TestDefenderDetectFlag(t *testing.T) {
 	for _, st := range remediationStatements(tmpl, q) {
 		actions = append(actions, st.Actions...)
 	}
-	for _, a := range []string{"iot:ListThingPrincipals", "iot:UpdateCertificate"} {
+	// DeactivateCertificates adds UpdateCertificate; Detect adds ListActiveViolations, with
+	// which the function confirms a violation before acting on it.
+	for _, a := range []string{"iot:UpdateCertificate", "iot:ListActiveViolations"} {
 		if !slices.Contains(actions, a) {
-			t.Errorf("quarantine role lacks %s with DeactivateCertificates on (has %v)", a, actions)
+			t.Errorf("quarantine role lacks %s with DeactivateCertificates and Detect on (has %v)", a, actions)
+		}
+	}
+	for _, st := range remediationStatements(tmpl, q) {
+		if slices.Contains(st.Actions, "iot:ListActiveViolations") {
+			want := []string{"arn:aws:iot:" + testRegion + ":" + testAccount + ":securityprofile/smartcity_test_*", "arn:aws:iot:" + testRegion + ":" + testAccount + ":thing/*"}
+			if diff := cmp.Diff(want, st.Resources); diff != "" {
+				t.Errorf("ListActiveViolations resources (-want +got):\n%s", diff)
+			}
 		}
 	}
 
@@ -1165,8 +1224,9 @@ func TestOperationsPropsErrors(t *testing.T) {
 		p := &defender.Props{
 			AlertTopic: topic, Monitoring: monitoring.New(scope, "M", &monitoring.Props{AlertTopic: topic, Prefix: "x"}),
 			EncryptionKey: platformKey(scope).Key, Fleet: fleet, NamePrefix: "smartcity_test",
-			QuarantineGroup: defender.ThingGroup{Name: jsii.String("q"), Arn: jsii.String("arn:aws:iot:eu-central-1:111111111111:thinggroup/q")},
-			IoTLogs:         awslogs.LogGroup_FromLogGroupName(scope, jsii.String("L"), jsii.String("AWSIotLogsV2")),
+			QuarantineGroup:       defender.ThingGroup{Name: jsii.String("q"), Arn: jsii.String("arn:aws:iot:eu-central-1:111111111111:thinggroup/q")},
+			IoTLogs:               awslogs.LogGroup_FromLogGroupName(scope, jsii.String("L"), jsii.String("AWSIotLogsV2")),
+			QuarantineBudgetTable: awsdynamodb.Table_FromTableName(scope, jsii.String("S"), jsii.String("DeviceState")),
 		}
 		mut(p)
 		return p
@@ -1177,7 +1237,13 @@ func TestOperationsPropsErrors(t *testing.T) {
 		want  []string
 	}{
 		{"nothing", &defender.Props{}, []string{"AlertTopic is required", "Monitoring is required", "EncryptionKey is required",
-			"Fleet is required", `NamePrefix "" must be`, "QuarantineGroup needs Name and Arn", "IoTLogs (the AWSIotLogsV2 log group) is required"}},
+			"Fleet is required", `NamePrefix "" must be`, "QuarantineGroup needs Name and Arn", "IoTLogs (the AWSIotLogsV2 log group) is required",
+			"QuarantineBudgetTable is required"}},
+		{"quarantine cap", full(func(p *defender.Props) { n := -1; p.QuarantineCap = &n }), []string{"QuarantineCap -1 must be 0 (notify only) or more"}},
+		{"claim certificates", full(func(p *defender.Props) {
+			p.ClaimCertificateIDs = []string{"sl-old-town-001"}
+			p.ClaimPolicyName = "claim policy"
+		}), []string{`ClaimCertificateIDs: "sl-old-town-001" is not a certificate id`, `ClaimPolicyName "claim policy" must be`}},
 		{"certificate age", full(func(p *defender.Props) { p.CertificateAgeDays = 29 }), []string{"CertificateAgeDays 29 must be between 30 and 3652"}},
 		{"thing type prefix", full(func(p *defender.Props) { p.ThingTypePrefix = "Smart-City" }), []string{`ThingTypePrefix "Smart-City" must be`}},
 		{"weekday", full(func(p *defender.Props) { p.WeeklyAuditDay = "SUNDAY" }), []string{`WeeklyAuditDay "SUNDAY" must be`}},
@@ -1462,4 +1528,138 @@ func mustMap(t *testing.T, tmpl compliance.Template) map[string]any {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// TestOperationsNoClientChosenMetricDimension: no metric filter in any stack takes a dimension
+// from a value a client chooses (the client id), and none over the IoT logs has a dimension
+// at all. A client could otherwise name a victim in its refused CONNECTs (framing) or send
+// about 1,000 random client ids an hour, after which CloudWatch Logs disables the filter
+// (blinding). Who misbehaved is found at alarm time from principalId.
+func TestOperationsNoClientChosenMetricDimension(t *testing.T) {
+	s, _ := operations(t)
+	filters := 0
+	for name, tmpl := range s.templates {
+		for _, f := range tmpl.Resources("AWS::Logs::MetricFilter") {
+			filters++
+			for _, mt := range compliance.List(f.Properties["MetricTransformations"]) {
+				dims, _ := json.Marshal(compliance.Get(mt, "Dimensions"))
+				if strings.Contains(strings.ToLower(string(dims)), "clientid") {
+					t.Errorf("%s %s: dimension from the client id %s", name, f.ID, dims)
+				}
+				if isFleetIoTLogs(render(f.Properties["LogGroupName"])) && compliance.Get(mt, "Dimensions") != nil {
+					t.Errorf("%s %s: a metric filter over the IoT logs has dimensions %s", name, f.ID, dims)
+				}
+			}
+		}
+	}
+	if filters == 0 {
+		t.Fatal("no metric filters found: the detection is gone")
+	}
+}
+
+// TestOperationsExistingAccount: an account that already has the account singletons and whose
+// Lambda concurrency limit is still 10. The stage leaves the three singletons out and says at
+// synth what it then depends on; no function reserves concurrency, each records why, synth
+// warns, and the post-synth checks still pass.
+func TestOperationsExistingAccount(t *testing.T) {
+	app := newApp(t, map[string]any{"stage": "dev"})
+	cfg := stacks.Config{Stage: stacks.StageDev, Fleet: fleetOf(t), Account: testAccount, Region: testRegion,
+		Existing:                stacks.ExistingSingletons{IoTLogging: true, AuditConfiguration: true, APIGatewayAccount: true},
+		LambdaConcurrencyBudget: 10}
+	p := stacks.NewPlatform(app, cfg)
+	asm := synthOrFail(t, app)
+	defer os.RemoveAll(*asm.Directory())
+	gate, err := stacks.CheckTemplates(asm, cfg)
+	if err != nil || len(gate) > 0 {
+		t.Fatalf("post-synth checks: %v %v", err, gate)
+	}
+	if !p.Concurrency.Unreserved || p.Concurrency.Reserved == 0 {
+		t.Errorf("concurrency plan %+v, want the reservations removed", p.Concurrency)
+	}
+	var warnings []string
+	functions := 0
+	for _, st := range *asm.Stacks() {
+		tmpl, err := compliance.FromValue(st.Template())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, typ := range []string{"AWS::IoT::Logging", "AWS::IoT::AccountAuditConfiguration", "AWS::ApiGateway::Account"} {
+			if n := len(tmpl.Resources(typ)); n != 0 {
+				t.Errorf("%s: %d %s in an account that has one", *st.StackName(), n, typ)
+			}
+		}
+		for _, fn := range tmpl.Resources("AWS::Lambda::Function") {
+			functions++
+			if v := fn.Properties["ReservedConcurrentExecutions"]; v != nil {
+				t.Errorf("%s %s reserves %v with a budget of 10", *st.StackName(), fn.ID, v)
+			}
+			if compliance.Get(fn.Raw, "Metadata", compliance.UnreservedConcurrencyMetadata) == nil {
+				t.Errorf("%s %s: no %s metadata", *st.StackName(), fn.ID, compliance.UnreservedConcurrencyMetadata)
+			}
+		}
+		for _, msg := range *st.Messages() {
+			if msg.Level == cxapi.SynthesisMessageLevel_WARNING {
+				warnings = append(warnings, fmt.Sprint(msg.Entry.Data))
+			}
+		}
+	}
+	if functions == 0 {
+		t.Fatal("no functions")
+	}
+	all := strings.Join(warnings, "\n")
+	for _, w := range []string{stacks.WarningExistingIoTLogging, stacks.WarningExistingAuditConfiguration, stacks.WarningExistingAPIGatewayAccount,
+		"lambdaConcurrencyBudget 10 leaves room for 0 reserved executions"} {
+		if !strings.Contains(all, w) {
+			t.Errorf("no synth warning %q; warnings:\n%s", w, all)
+		}
+	}
+	if !strings.Contains(stacks.WarningExistingIoTLogging, "Connect and Disconnect events at INFO") {
+		t.Error("the IoT logging warning must say detection needs Connect events at INFO")
+	}
+	// The default budget (Lambda's default quota of 1,000) holds every reservation.
+	dev := synthOnce(t, stacks.StageDev)
+	if c := dev.platform.Concurrency; c.Unreserved || c.Reserved == 0 || c.Reserved > stacks.DefaultLambdaConcurrencyBudget-stacks.MinUnreservedConcurrency {
+		t.Errorf("default concurrency plan %+v, want every reservation kept within %d", c, stacks.DefaultLambdaConcurrencyBudget)
+	}
+	for _, typ := range []string{"AWS::IoT::Logging", "AWS::IoT::AccountAuditConfiguration", "AWS::ApiGateway::Account"} {
+		n := 0
+		for _, tmpl := range dev.templates {
+			n += len(tmpl.Resources(typ))
+		}
+		if n != 1 {
+			t.Errorf("default dev: %d %s, want 1", n, typ)
+		}
+	}
+}
+
+// TestOperationsAccountContext: the context keys for existing accounts, their defaults and
+// their errors.
+func TestOperationsAccountContext(t *testing.T) {
+	fleetFile := filepath.Join(moduleRoot(t), "config", "fleet.dev.json")
+	for _, c := range []struct {
+		ctx  map[string]any
+		want func(stacks.Config) bool
+		err  string
+	}{
+		{map[string]any{}, func(c stacks.Config) bool {
+			return c.Existing == stacks.ExistingSingletons{} && c.LambdaConcurrencyBudget == stacks.DefaultLambdaConcurrencyBudget
+		}, ""},
+		{map[string]any{"existingIotLogging": "true", "existingAuditConfiguration": true, "existingApiGatewayAccount": "false", "lambdaConcurrencyBudget": "10"},
+			func(c stacks.Config) bool {
+				return c.Existing == stacks.ExistingSingletons{IoTLogging: true, AuditConfiguration: true} && c.LambdaConcurrencyBudget == 10
+			}, ""},
+		{map[string]any{"lambdaConcurrencyBudget": 3000.0}, func(c stacks.Config) bool { return c.LambdaConcurrencyBudget == 3000 }, ""},
+		{map[string]any{"existingIotLogging": "yes"}, nil, `context "existingIotLogging": want true or false, got "yes"`},
+		{map[string]any{"lambdaConcurrencyBudget": "ten"}, nil, `context "lambdaConcurrencyBudget": want a whole number, got "ten"`},
+		{map[string]any{"lambdaConcurrencyBudget": "0"}, nil, `context "lambdaConcurrencyBudget": 0 must be at least 1`},
+	} {
+		c.ctx["fleetFile"] = fleetFile
+		cfg, err := stacks.ConfigFromContext(newApp(t, c.ctx))
+		switch {
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%v: error %v, want %q", c.ctx, err, c.err)
+		case c.err == "" && (err != nil || !c.want(cfg)):
+			t.Errorf("%v: %+v %+v, %v", c.ctx, cfg.Existing, cfg.LambdaConcurrencyBudget, err)
+		}
+	}
 }

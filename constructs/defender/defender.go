@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiot"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
@@ -66,6 +67,12 @@ type Props struct {
 	// IoTLogs is the AWS IoT v2 log group (AWSIotLogsV2) the detection's metric filters read.
 	// Required.
 	IoTLogs awslogs.ILogGroup
+	// ExistingAuditConfiguration leaves out AWS::IoT::AccountAuditConfiguration (one per
+	// account and region, which CloudFormation cannot create twice) for an account that
+	// already has one; AuditConfiguration stays nil. The scheduled audits are still created and
+	// need their checks enabled there, and audit remediation runs only if that configuration
+	// notifies the alert topic. Default: false.
+	ExistingAuditConfiguration bool
 	// CertificateAgeDays is DEVICE_CERTIFICATE_AGE_CHECK's threshold (30 to 3652). Default: 365.
 	CertificateAgeDays int
 	// WeeklyAuditDay is the weekly audit's day (SUN, MON, ..., SAT). Default: SUN.
@@ -80,10 +87,26 @@ type Props struct {
 	// device may cause per 5 minutes before it is quarantined; the fleet-total alarms use the
 	// same threshold, so any offending device fires them. Default: 5.
 	DeviceThreshold int
-	// DeactivateCertificates makes the quarantine function also set the offenders'
-	// certificates INACTIVE. Default: false (the group's deny-all policy already cuts them off,
-	// and an inactive certificate needs an operator to reactivate).
+	// DeactivateCertificates makes the quarantine function also set the offending
+	// certificates INACTIVE (only the certificate that misbehaved, never the thing's others;
+	// never a claim certificate). Default: false (the group's deny-all policy already cuts
+	// them off, and an inactive certificate needs an operator to reactivate).
 	DeactivateCertificates bool
+	// QuarantineBudgetTable holds the quarantine function's count of automated actions per
+	// hour (one item per hour, partition remediate.BudgetPartition; keys pk and sk, TTL
+	// attribute expiresAt, like the platform's device state table). Required.
+	QuarantineBudgetTable awsdynamodb.ITable
+	// QuarantineCap is how many automated actions (things quarantined, certificates
+	// deactivated) the quarantine function may take per hour; beyond it, it only notifies.
+	// 0 makes every class notify-only. Default: remediate.DefaultQuarantineCap (10).
+	QuarantineCap *int
+	// ClaimPolicyName is the fleet provisioning claim certificates' IoT policy: every
+	// certificate it is attached to is notified about, never acted on. Default: - none
+	// (provisioning by claim is off).
+	ClaimPolicyName string
+	// ClaimCertificateIDs are claim certificate ids known in advance, treated the same way.
+	// Default: none.
+	ClaimCertificateIDs []string
 	// Detect creates a Device Defender Detect security profile per device class. Detect is
 	// closed to new customers since 31 August 2026, and creating a profile fails in an account
 	// without it. Default: false.
@@ -141,10 +164,12 @@ type Defender struct {
 	ActionNames remediate.ActionNames
 	// AuditRemediation starts mitigation tasks for audit findings (lambdas/remediation/audit).
 	AuditRemediation *processor.Function
-	// Quarantine quarantines devices the detection alarms name (lambdas/remediation/quarantine).
+	// Quarantine contains the certificates behind confirmed detection alarms and Detect
+	// violations (lambdas/remediation/quarantine).
 	Quarantine *processor.Function
-	// MetricFilters turn IoT log entries into the SmartCity/Security metrics, per device and for
-	// the fleet.
+	// MetricFilters turn IoT log entries into the SmartCity/Security fleet totals. They have
+	// no dimensions: every value in a log entry that could be one is chosen or influenced by
+	// the client, and the quarantine function finds the principals with Logs Insights.
 	MetricFilters []awslogs.MetricFilter
 	// DetectionAlarms fire on the fleet totals.
 	DetectionAlarms []awscloudwatch.Alarm
@@ -165,6 +190,7 @@ var (
 	days                   = map[string]bool{"SUN": true, "MON": true, "TUE": true, "WED": true, "THU": true, "FRI": true, "SAT": true}
 	logLevels              = map[string]bool{"ERROR": true, "WARN": true, "INFO": true, "DEBUG": true}
 	durations              = map[int]bool{300: true, 600: true, 900: true, 1800: true, 3600: true}
+	certificateIDPattern   = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
 // FleetFile is where the remediation functions find the fleet: beside their binary in the
@@ -237,6 +263,24 @@ func validate(props *Props) (Props, propcheck.Errors) {
 	}
 	if p.IoTLogs == nil {
 		errs.Addf("defender: IoTLogs (the AWSIotLogsV2 log group) is required: detection reads it")
+	}
+	if p.QuarantineBudgetTable == nil {
+		errs.Addf("defender: QuarantineBudgetTable is required: it caps automated quarantines per hour")
+	}
+	if p.QuarantineCap == nil {
+		c := remediate.DefaultQuarantineCap
+		p.QuarantineCap = &c
+	}
+	if *p.QuarantineCap < 0 {
+		errs.Addf("defender: QuarantineCap %d must be 0 (notify only) or more", *p.QuarantineCap)
+	}
+	if p.ClaimPolicyName != "" && !namePattern.MatchString(p.ClaimPolicyName) {
+		errs.Addf("defender: ClaimPolicyName %q must be 1-90 of [a-zA-Z0-9_-]", p.ClaimPolicyName)
+	}
+	for _, id := range p.ClaimCertificateIDs {
+		if !certificateIDPattern.MatchString(id) {
+			errs.Addf("defender: ClaimCertificateIDs: %q is not a certificate id (64 lowercase hex digits)", id)
+		}
 	}
 	if p.CertificateAgeDays == 0 {
 		p.CertificateAgeDays = DefaultCertificateAgeDays
@@ -337,6 +381,10 @@ func (d *Defender) audit(p Props) {
 		}
 		checks[jsName(c.Key)] = cfg
 	}
+	if p.ExistingAuditConfiguration {
+		d.scheduledAudits(p)
+		return
+	}
 	d.AuditConfiguration = awsiot.NewCfnAccountAuditConfiguration(d.Construct, jsii.String("Resource"), &awsiot.CfnAccountAuditConfigurationProps{
 		AccountId:                awscdk.Stack_Of(d.Construct).Account(),
 		RoleArn:                  d.AuditRole.RoleArn(),
@@ -351,7 +399,12 @@ func (d *Defender) audit(p Props) {
 	})
 	// The roles' policies must exist before Device Defender validates them.
 	d.AuditConfiguration.Node().AddDependency(d.AuditRole, d.NotificationRole)
+	d.scheduledAudits(p)
+}
 
+// scheduledAudits creates the daily and weekly audits, after the account configuration when
+// this stack has it.
+func (d *Defender) scheduledAudits(p Props) {
 	d.DailyAudit = awsiot.NewCfnScheduledAudit(d.Construct, jsii.String("DailyAudit"), &awsiot.CfnScheduledAuditProps{
 		ScheduledAuditName: jsii.String(p.NamePrefix + "_daily_critical"),
 		Frequency:          jsii.String("DAILY"),
@@ -363,6 +416,9 @@ func (d *Defender) audit(p Props) {
 		DayOfWeek:          jsii.String(p.WeeklyAuditDay),
 		TargetCheckNames:   jsii.Strings(WeeklyChecks()...),
 	})
+	if d.AuditConfiguration == nil {
+		return
+	}
 	// A scheduled audit may name only checks the account configuration enables.
 	reason := jsii.String("a scheduled audit may name only checks the account audit configuration enables")
 	d.DailyAudit.AddResourceDependency(d.AuditConfiguration, reason)
@@ -585,18 +641,10 @@ var detections = []detected{
 }
 
 func (d *Defender) detection(p Props, fleet []byte) {
+	var alarmNames []string
 	for _, det := range detections {
-		perDevice := awslogs.NewMetricFilter(d.Construct, jsii.String(det.id+"PerDevice"), &awslogs.MetricFilterProps{
-			LogGroup:        p.IoTLogs,
-			FilterPattern:   awslogs.FilterPattern_Literal(jsii.String(det.pattern)),
-			MetricNamespace: jsii.String(remediate.Namespace),
-			MetricName:      jsii.String(det.metric),
-			MetricValue:     jsii.String("1"),
-			// The client id is the thing name: the device policies allow no other.
-			Dimensions: &map[string]*string{remediate.DimensionThingName: jsii.String("$.clientId")},
-			Unit:       awscloudwatch.Unit_COUNT,
-		})
-		// An alarm cannot SEARCH the per-device series, so a second filter counts the fleet.
+		// No dimensions (see MetricFilters). The construct id keeps the fleet filter's
+		// original name, so an update does not replace it.
 		total := awslogs.NewMetricFilter(d.Construct, jsii.String(det.id+"Fleet"), &awslogs.MetricFilterProps{
 			LogGroup:        p.IoTLogs,
 			FilterPattern:   awslogs.FilterPattern_Literal(jsii.String(det.pattern)),
@@ -606,31 +654,51 @@ func (d *Defender) detection(p Props, fleet []byte) {
 			DefaultValue:    jsii.Number(0),
 			Unit:            awscloudwatch.Unit_COUNT,
 		})
-		d.MetricFilters = append(d.MetricFilters, perDevice, total)
-		// No label: a labelled metric makes the alarm a metric-math one, whose notification has
-		// no Trigger.Namespace for the quarantine subscription's filter to match.
+		d.MetricFilters = append(d.MetricFilters, total)
+		// No label: a labelled metric makes the alarm a metric-math one, which the quarantine
+		// function refuses (it confirms a plain Sum alarm on this metric).
 		metric := total.Metric(&awscloudwatch.MetricOptions{
 			Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(5)),
 		})
-		d.DetectionAlarms = append(d.DetectionAlarms, p.Monitoring.WatchMetric("Security-"+det.id,
-			fmt.Sprintf("%d or more %s in 5 minutes. The quarantine function adds every device at or above %d to the quarantine group "+
-				"(deny-all policy) and logs what it did; find the devices in %s, or SEARCH {%s,%s} MetricName=%q.",
-				p.DeviceThreshold, det.what, p.DeviceThreshold, det.look, remediate.Namespace, remediate.DimensionThingName, det.metric),
-			metric, float64(p.DeviceThreshold)))
+		alarm := p.Monitoring.WatchMetric("Security-"+det.id,
+			fmt.Sprintf("%d or more %s in 5 minutes. The quarantine function confirms this alarm with CloudWatch, finds the "+
+				"certificates (principalId) with %d or more such events in %s with Logs Insights, and quarantines the things "+
+				"attached to each (classes set to notify-only, the claim certificate and certificates with no thing are only "+
+				"reported; at most %d automated actions an hour) and reports what it did to this topic. A log entry 'alarm not "+
+				"confirmed by its metric' means the alarm's metric did not cross the threshold: a forged notification.",
+				p.DeviceThreshold, det.what, p.DeviceThreshold, det.look, *p.QuarantineCap),
+			metric, float64(p.DeviceThreshold))
+		d.DetectionAlarms = append(d.DetectionAlarms, alarm)
+		alarmNames = append(alarmNames, *alarm.AlarmName())
 	}
 
+	stack := awscdk.Stack_Of(d.Construct)
+	env := map[string]string{
+		"FLEET_FILE":                 FleetFile,
+		remediate.EnvThingTypePrefix: p.ThingTypePrefix,
+		"QUARANTINE_GROUP":           *p.QuarantineGroup.Name,
+		"DEACTIVATE_CERTIFICATES":    strconv.FormatBool(p.DeactivateCertificates),
+		"DEVICE_THRESHOLD":           strconv.Itoa(p.DeviceThreshold),
+		"SECURITY_ALARMS":            strings.Join(alarmNames, ","),
+		"IOT_LOG_GROUP":              *p.IoTLogs.LogGroupName(),
+		"CERTIFICATE_ARN_PREFIX":     "arn:" + *stack.Partition() + ":iot:" + *stack.Region() + ":" + *stack.Account() + ":cert/",
+		"ALERT_TOPIC_ARN":            *p.AlertTopic.TopicArn(),
+		"BUDGET_TABLE":               *p.QuarantineBudgetTable.TableName(),
+		"QUARANTINE_CAP":             strconv.Itoa(*p.QuarantineCap),
+	}
+	if p.ClaimPolicyName != "" {
+		env["CLAIM_POLICY"] = p.ClaimPolicyName
+	}
+	if len(p.ClaimCertificateIDs) > 0 {
+		env["CLAIM_CERTIFICATE_IDS"] = strings.Join(p.ClaimCertificateIDs, ",")
+	}
 	fn := processor.New(d.Construct, "Quarantine", &processor.Props{
 		Entry:         "lambdas/remediation/quarantine",
-		Description:   "Smart city platform: quarantines the devices the security alarms name",
+		Description:   "Smart city platform: quarantines the things of the certificates behind confirmed security alarms",
 		EncryptionKey: p.EncryptionKey,
-		Environment: map[string]string{
-			"FLEET_FILE":                 FleetFile,
-			remediate.EnvThingTypePrefix: p.ThingTypePrefix,
-			"QUARANTINE_GROUP":           *p.QuarantineGroup.Name,
-			"DEACTIVATE_CERTIFICATES":    strconv.FormatBool(p.DeactivateCertificates),
-			"DEVICE_THRESHOLD":           strconv.Itoa(p.DeviceThreshold),
-		},
-		Files:               map[string][]byte{"fleet.json": fleet},
+		Environment:   env,
+		Files:         map[string][]byte{"fleet.json": fleet},
+		// A Logs Insights query takes seconds; a minute leaves room for a hundred principals.
 		Timeout:             60 * time.Second,
 		ReservedConcurrency: 2,
 		Async:               true,
@@ -638,23 +706,7 @@ func (d *Defender) detection(p Props, fleet []byte) {
 	if fn.Function == nil {
 		return
 	}
-	// GetMetricData has no resource-level permissions.
-	fn.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions: jsii.Strings("cloudwatch:GetMetricData"), Resources: jsii.Strings("*"),
-	}))
-	fn.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions: jsii.Strings("iot:AddThingToThingGroup"), Resources: &[]*string{p.QuarantineGroup.Arn, d.arn("thing")},
-	}))
-	d.grantDescribeThings(fn)
-	if p.DeactivateCertificates {
-		// ListThingPrincipals has no resource-level permissions.
-		fn.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions: jsii.Strings("iot:ListThingPrincipals"), Resources: jsii.Strings("*"),
-		}))
-		fn.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions: jsii.Strings("iot:UpdateCertificate"), Resources: &[]*string{d.arn("cert")},
-		}))
-	}
+	d.grantQuarantine(p, fn)
 	if !p.Detect {
 		top, nested := SecurityAlarmFilter()
 		d.subscribe("SecurityAlarms", p.AlertTopic, fn, bodyFilter(top, nested))
@@ -669,6 +721,62 @@ func (d *Defender) detection(p Props, fleet []byte) {
 	}
 	d.Quarantine = fn
 	p.Monitoring.WatchFunction("Quarantine", fn, nil)
+}
+
+// grantQuarantine gives the quarantine function exactly what its decision and its actions
+// need: read the security alarms and their metric, query the IoT log group, list a
+// certificate's things and the claim policy's targets, quarantine a thing, count its actions
+// in the budget table, and report to the alert topic.
+func (d *Defender) grantQuarantine(p Props, fn *processor.Function) {
+	add := func(actions []string, resources ...*string) {
+		fn.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings(actions...), Resources: &resources}))
+	}
+	var alarms []*string
+	for _, a := range d.DetectionAlarms {
+		alarms = append(alarms, a.AlarmArn())
+	}
+	// DescribeAlarms is scoped to the two security alarms. Whether CloudWatch authorizes it per
+	// alarm is not confirmed in the stored Service Authorization Reference; if it does not, the
+	// call is refused and the notification is retried and dead-lettered (alarmed), never acted
+	// on unconfirmed.
+	add([]string{"cloudwatch:DescribeAlarms"}, alarms...)
+	// GetMetricData and GetQueryResults have no resource-level permissions.
+	add([]string{"cloudwatch:GetMetricData", "logs:GetQueryResults"}, jsii.String("*"))
+	// StartQuery on the one log group: the IoT logs, nothing else. The log-group resource
+	// type's ARN (Service Authorization Reference, CloudWatch Logs) has no ":*" suffix, unlike
+	// CDK's LogGroupArn; built from the group's name, so the Fleet stack exports nothing new.
+	add([]string{"logs:StartQuery"}, awscdk.Stack_Of(d.Construct).FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("logs"), Resource: jsii.String("log-group"), ResourceName: p.IoTLogs.LogGroupName(),
+		ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	}))
+	// ListPrincipalThings has no resource-level permissions.
+	add([]string{"iot:ListPrincipalThings"}, jsii.String("*"))
+	if p.ClaimPolicyName != "" {
+		add([]string{"iot:ListTargetsForPolicy"}, awscdk.Stack_Of(d.Construct).FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("iot"), Resource: jsii.String("policy"), ResourceName: jsii.String(p.ClaimPolicyName),
+			ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+		}))
+	}
+	if p.Detect {
+		// ListActiveViolations takes an optional security profile and thing (Service
+		// Authorization Reference, AWS IoT); the profiles are this stage's.
+		add([]string{"iot:ListActiveViolations"}, d.arn("thing"), awscdk.Stack_Of(d.Construct).FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("iot"), Resource: jsii.String("securityprofile"), ResourceName: jsii.String(p.NamePrefix + "_*"),
+			ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+		}))
+	}
+	add([]string{"iot:AddThingToThingGroup"}, p.QuarantineGroup.Arn, d.arn("thing"))
+	d.grantDescribeThings(fn)
+	if p.DeactivateCertificates {
+		add([]string{"iot:UpdateCertificate"}, d.arn("cert"))
+	}
+	// One conditional UpdateItem per action on the budget item; no read, put or delete of
+	// device state.
+	p.QuarantineBudgetTable.Grant(fn.Role, jsii.String("dynamodb:UpdateItem"))
+	if k := p.QuarantineBudgetTable.EncryptionKey(); k != nil {
+		k.GrantEncryptDecrypt(fn.Role)
+	}
+	p.AlertTopic.GrantPublish(fn.Role)
 }
 
 // grantDescribeThings lets a remediation function read any thing's type and attributes: it acts

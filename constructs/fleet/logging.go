@@ -52,6 +52,10 @@ type LoggingProps struct {
 	Retention awslogs.RetentionDays
 	// RemovalPolicy of the log group. Default: RETAIN (logs are evidence).
 	RemovalPolicy awscdk.RemovalPolicy
+	// ExistingAccountLogging leaves out AWS::IoT::Logging (Resource stays nil) for an account
+	// that already has v2 logging, which CloudFormation cannot create twice; the account's
+	// own setting then decides what is logged. Default: false.
+	ExistingAccountLogging bool
 }
 
 // Logging turns on AWS IoT logging v2 for the account and region (AWS::IoT::Logging, one per
@@ -136,6 +140,9 @@ func NewLogging(scope constructs.Construct, id string, props *LoggingProps) *Log
 	}
 	if len(events) > 0 {
 		lp.EventConfigurations = &events
+	}
+	if p.ExistingAccountLogging {
+		return l
 	}
 	l.Resource = awsiot.NewCfnLogging(this, jsii.String("Resource"), lp)
 	// Logging starts writing at once: the group and the role's permission come first.

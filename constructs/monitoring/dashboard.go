@@ -52,7 +52,7 @@ type ControlCenterProps struct {
 	// Districts are the per-district telemetry rows. Default: - none.
 	Districts []DistrictMetrics
 	// IoTLogs is the AWS IoT v2 log group (AWSIotLogsV2); with it the dashboard counts connected
-	// devices and lists the clients failing authorization. Default: - no log widgets.
+	// devices and lists the certificates failing authorization. Default: - no log widgets.
 	IoTLogs awslogs.ILogGroup
 	// Security are the behaviour-detection metrics (fleet totals). Default: - no widget.
 	Security []awscloudwatch.IMetric
@@ -75,9 +75,12 @@ const (
 | stats latest(eventType) as lastEvent by clientId
 | filter lastEvent = "Connect"
 | stats count(*) as connectedDevices`
-	// AuthorizationFailuresQuery lists the clients failing authorization most often.
+	// AuthorizationFailuresQuery lists the certificates (principalId, which AWS IoT
+	// authenticated) failing authorization most often. The client id is only what the client
+	// asked to be called, so it is shown beside the certificate, never in its place: refused
+	// CONNECTs in a victim's name show the attacker's certificate, as the quarantine sees it.
 	AuthorizationFailuresQuery = `filter status = "Failure" and reason = "AUTHORIZATION_FAILURE"
-| stats count(*) as failures by clientId, eventType
+| stats count(*) as failures, count_distinct(clientId) as clientIdsAskedFor, latest(clientId) as lastClientIdAskedFor by principalId, eventType
 | sort failures desc
 | limit 20`
 )
@@ -231,7 +234,7 @@ func NewControlCenter(scope constructs.Construct, id string, props *ControlCente
 	var security []awscloudwatch.IWidget
 	if p.IoTLogs != nil {
 		security = append(security, awscloudwatch.NewLogQueryWidget(&awscloudwatch.LogQueryWidgetProps{
-			Title:         jsii.String("Clients failing authorization"),
+			Title:         jsii.String("Certificates failing authorization"),
 			LogGroupNames: &[]*string{p.IoTLogs.LogGroupName()},
 			QueryLines:    queryLines(AuthorizationFailuresQuery),
 			View:          awscloudwatch.LogQueryVisualizationType_TABLE,

@@ -31,13 +31,16 @@ func testFleet() *fleetspec.Fleet {
 	return &fleetspec.Fleet{
 		Name:      "smartcity",
 		Districts: []fleetspec.District{{ID: "old_town", Name: "Old Town"}},
-		Classes:   []fleetspec.DeviceClass{{ID: "street_light", Name: "Street light"}},
+		Classes: []fleetspec.DeviceClass{{ID: "street_light", Name: "Street light"},
+			// No remediation set: traffic signals default to notify-only.
+			{ID: "traffic_signal", Name: "Traffic signal"}},
 	}
 }
 
 const (
-	testPrefix      = "smartcity_dev"
-	streetLightType = testPrefix + "_street_light"
+	testPrefix        = "smartcity_dev"
+	streetLightType   = testPrefix + "_street_light"
+	trafficSignalType = testPrefix + "_traffic_signal"
 )
 
 // testScope acts on reg's things of the test fleet's classes, through the registry cache the

@@ -1,6 +1,7 @@
-// Package remediate turns Device Defender audit results and per-device security alarms into
-// containment: audit findings start mitigation-action tasks, and devices whose authorization
-// failures or duplicate client ids cross an alarm's threshold are quarantined.
+// Package remediate turns Device Defender audit results and the security alarms into
+// containment: audit findings start mitigation-action tasks, and the certificates whose
+// authorization failures or duplicate client ids set off a confirmed alarm have their things
+// quarantined (see Quarantine).
 package remediate
 
 import (
@@ -18,14 +19,15 @@ import (
 // Names the detection path and the CDK's metric filters must agree on.
 const (
 	Namespace                   = "SmartCity/Security"
-	DimensionThingName          = "ThingName"
 	MetricAuthorizationFailures = "AuthorizationFailures"
 	MetricDuplicateClientIDs    = "DuplicateClientIds"
 )
 
 // Metric filter patterns over the AWS IoT v2 log group (AWSIotLogsV2), one per metric, each
-// with metric value "1" and dimension ThingName = "$.clientId" (the client id is the thing
-// name, which the fleet's IoT policies enforce).
+// with metric value "1" and no dimension: a dimension from the log entry would be a value a
+// client chooses (clientId), which lets it name a victim and, with about 1,000 distinct values
+// an hour, makes CloudWatch Logs disable the filter. Who caused the events is found at alarm
+// time from the entries' principalId (InsightsQuery).
 //
 // Failed broker operations (Connect, Publish-In, Subscribe, ...) are logged with status
 // "Failure", a reason and details, so one pattern covers every authorization failure. For a
@@ -76,22 +78,29 @@ type Scope struct {
 // the log. err is a registry failure: the caller returns it so Lambda retries, because
 // "unknown" must not turn into "no action". A zero Scope holds nothing.
 func (s Scope) Member(ctx context.Context, name string) (ok bool, reason string, err error) {
+	_, ok, reason, err = s.ClassOf(ctx, name)
+	return ok, reason, err
+}
+
+// ClassOf is Member that also returns the thing's class (its remediation mode decides what
+// the quarantine may do).
+func (s Scope) ClassOf(ctx context.Context, name string) (class fleetspec.DeviceClass, ok bool, reason string, err error) {
 	if s.Fleet == nil || s.Things == nil || s.ThingTypePrefix == "" {
-		return false, "no fleet configured", nil
+		return class, false, "no fleet configured", nil
 	}
 	t, err := s.Things.Lookup(ctx, name)
 	switch {
 	case errors.Is(err, registry.ErrNotFound):
-		return false, "no such thing in the registry", nil
+		return class, false, "no such thing in the registry", nil
 	case err != nil:
-		return false, "", err
+		return class, false, "", err
 	}
-	if class, isOurs := t.Class(s.ThingTypePrefix); isOurs {
-		if _, known := s.Fleet.Class(class); known {
-			return true, "", nil
+	if id, isOurs := t.Class(s.ThingTypePrefix); isOurs {
+		if c, known := s.Fleet.Class(id); known {
+			return c, true, "", nil
 		}
 	}
-	return false, fmt.Sprintf("thing type %q is not one of the fleet's classes (%s_<class>)", truncate(t.Type, 128), s.ThingTypePrefix), nil
+	return class, false, fmt.Sprintf("thing type %q is not one of the fleet's classes (%s_<class>)", truncate(t.Type, 128), s.ThingTypePrefix), nil
 }
 
 // EnvThingTypePrefix names the environment variable both remediation functions read the
