@@ -500,7 +500,7 @@ func processorCases(w *World) ([]Case, error) {
 		return nil, err
 	}
 	var steps []Step
-	for _, a := range []string{"dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"} {
+	for _, a := range []string{"dynamodb:UpdateItem", "dynamodb:BatchGetItem"} {
 		s, err := w.step(c, a, state, "", nil)
 		if err != nil {
 			return nil, err
@@ -642,6 +642,12 @@ func remediationCases(w *World) ([]Case, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The quarantine function tells a person what it did (the alert topic, through its
+	// publisher path) and spends its hourly cap in the device state table.
+	notify, err := quarantineStoreSteps(w, q)
+	if err != nil {
+		return nil, err
+	}
 	return []Case{
 		{Name: "quarantine", Steps: []Step{
 			{Caller: q, Action: "iot:DescribeThing", Resource: iot("thing/cam-harbour-001")},
@@ -649,6 +655,7 @@ func remediationCases(w *World) ([]Case, error) {
 			{Caller: q, Action: "iot:AddThingToThingGroup", Resource: iot("thing/cam-harbour-001")},
 			{Caller: q, Action: "cloudwatch:GetMetricData", Resource: "*"},
 		}},
+		{Name: "quarantine notifies and spends its cap", Steps: notify},
 		{Name: "audit remediation", Steps: []Step{
 			{Caller: a, Action: "iot:ListAuditFindings", Resource: "*"},
 			{Caller: a, Action: "iot:StartAuditMitigationActionsTask", Resource: "*"},
@@ -851,4 +858,38 @@ func grantCases(w *World, forAWSResource bool) ([]Case, error) {
 		out = append(out, Case{Name: k.Stack + "/" + k.ID, Steps: []Step{s}})
 	}
 	return out, nil
+}
+
+// quarantineStoreSteps are the quarantine function's publish to the alert topic and its
+// budget write to the device state table, each with the key requests the service makes.
+func quarantineStoreSteps(w *World, q Caller) ([]Step, error) {
+	topic, err := w.One("AWS::SNS::Topic", "AlertTopic")
+	if err != nil {
+		return nil, err
+	}
+	state, err := w.One("AWS::DynamoDB::Table", "DeviceState")
+	if err != nil {
+		return nil, err
+	}
+	var steps []Step
+	for _, use := range []struct {
+		r      Ref
+		action string
+		via    string
+		key    []string
+	}{
+		{topic, "sns:Publish", "sns", []string{"kms:GenerateDataKey", "kms:Decrypt"}},
+		{state, "dynamodb:UpdateItem", "dynamodb", []string{"kms:Decrypt"}},
+	} {
+		s, err := w.step(q, use.action, use.r, "", nil)
+		if err != nil {
+			return nil, err
+		}
+		ks, err := w.keySteps(q, use.r, use.via, nil, use.key...)
+		if err != nil {
+			return nil, err
+		}
+		steps = append(append(steps, s), ks...)
+	}
+	return steps, nil
 }

@@ -54,7 +54,7 @@ func NewOTA(cfg Config, f *Foundation, o *Operations) *OTA {
 		AlarmPrefix:               "SmartCity-" + string(cfg.Stage),
 		LogKey:                    f.PlatformKey.Key,
 	})
-	awscdk.NewCfnOutput(o.Stack, jsii.String("FirmwareBucketName"), &awscdk.CfnOutputProps{
+	awscdk.NewCfnOutput(f.Stack, jsii.String("FirmwareBucketName"), &awscdk.CfnOutputProps{
 		Value: store.Bucket.BucketName(), Description: jsii.String("Firmware bucket: cmd/ota uploads images under firmware/<class>/<version>/"),
 	})
 	awscdk.NewCfnOutput(o.Stack, jsii.String("FirmwareSigningProfile"), &awscdk.CfnOutputProps{

@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 		version   = fs.String("version", "", "semantic version of the image, above what devices run (release)")
 		file      = fs.String("file", "", "firmware image (release)")
 		district  = fs.String("district", "", "release only to the class's devices in this district (release)")
-		bucket    = fs.String("bucket", "", "firmware bucket, the Operations stack output FirmwareBucketName (release)")
+		bucket    = fs.String("bucket", "", "firmware bucket, the Foundation stack output FirmwareBucketName (release)")
 		fleetFile = fs.String("fleet", "", "fleet file (default config/fleet.<stage>.json)")
 		stage     = fs.String("stage", "dev", "stage")
 		profile   = fs.String("profile", "", "signing profile (default <fleet>_<stage>_firmware)")
@@ -89,7 +89,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 			return err
 		}
 		if *bucket == "" {
-			return errors.New("-bucket is required (the Operations stack output FirmwareBucketName)")
+			return errors.New("-bucket is required (the Foundation stack output FirmwareBucketName)")
 		}
 		cfg, err := config.LoadDefaultConfig(ctx)
 		if err != nil {

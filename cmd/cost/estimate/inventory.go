@@ -156,6 +156,9 @@ var freeTypes = map[string]bool{
 	"AWS::ApiGateway::Stage": true, "AWS::WAFv2::LoggingConfiguration": true, "AWS::WAFv2::WebACLAssociation": true,
 	"AWS::ApplicationAutoScaling::ScalableTarget": true, "AWS::ApplicationAutoScaling::ScalingPolicy": true,
 	"AWS::IoT::AccountAuditConfiguration": true, "AWS::IoT::ScheduledAudit": true,
+	// A job template has no charge of its own: AWS IoT Jobs bills each job execution, which a
+	// firmware release makes once per device, not a steady monthly flow this model prices.
+	"AWS::IoT::JobTemplate": true,
 }
 
 // idleTypes are billed per request and see no steady-state traffic on this platform.
