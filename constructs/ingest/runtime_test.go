@@ -54,8 +54,8 @@ func TestRuntimeFleetHasNoThings(t *testing.T) {
 	}
 }
 
-func TestRuleSQLAddsTheClassConstant(t *testing.T) {
-	want := "SELECT *, topic() AS topic, clientid() AS clientId, timestamp() AS receivedAt, 'street_light' AS class"
+func TestRuleSQLEncodesThePayloadAndAddsTheClassConstant(t *testing.T) {
+	want := "SELECT encode(*, 'base64') AS payload, topic() AS topic, clientid() AS clientId, timestamp() AS receivedAt, 'street_light' AS class"
 	if got := ingest.RuleSQL("street_light"); got != want {
 		t.Errorf("RuleSQL = %q, want %q", got, want)
 	}
