@@ -41,6 +41,12 @@ type Config struct {
 	// TableBilling is how the Foundation tables pay for throughput (see billing.go).
 	// Default: - provisioned with autoscaling in prod, on-demand in dev.
 	TableBilling *TableBilling
+	// AcceptedRetentionDays keeps accepted telemetry (the archive's accepted/ prefix); 0 keeps
+	// it forever. Default: DefaultAcceptedRetentionDays (365).
+	AcceptedRetentionDays *int
+	// RejectedRetentionDays keeps rejected records (rejected/). Default:
+	// DefaultRejectedRetentionDays (30).
+	RejectedRetentionDays *int
 }
 
 // Context keys read by ConfigFromContext.
@@ -52,6 +58,12 @@ const (
 	ContextFleetFile = "fleetFile"
 	// ContextDefenderDetect turns on Device Defender Detect profiles (true or false).
 	ContextDefenderDetect = "defenderDetect"
+	// ContextAcceptedRetentionDays keeps accepted telemetry this many days (0: forever).
+	// Default: DefaultAcceptedRetentionDays.
+	ContextAcceptedRetentionDays = "acceptedRetentionDays"
+	// ContextRejectedRetentionDays keeps rejected records this many days.
+	// Default: DefaultRejectedRetentionDays.
+	ContextRejectedRetentionDays = "rejectedRetentionDays"
 )
 
 var (
@@ -114,6 +126,9 @@ func ConfigFromContext(scope constructs.Construct) (Config, error) {
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}
+	if err := retentionConfig(scope, &cfg); err != nil {
+		return Config{}, err
+	}
 	billing, err := tableBillingFromContext(scope, cfg.Stage)
 	if err != nil {
 		return Config{}, err
@@ -164,6 +179,15 @@ func (c Config) AliasPrefix() string {
 // DataRemovalPolicy applies to tables: kept (with deletion protection) in prod, deleted with
 // the stack in dev. Buckets and keys are always kept.
 func (c Config) DataRemovalPolicy() awscdk.RemovalPolicy {
+	if c.Prod() {
+		return awscdk.RemovalPolicy_RETAIN
+	}
+	return awscdk.RemovalPolicy_DESTROY
+}
+
+// DeadLetterRemovalPolicy applies to dead-letter and failure queues the stage owns: kept in
+// prod, where they may hold the only copy of what failed; deleted with the stack in dev.
+func (c Config) DeadLetterRemovalPolicy() awscdk.RemovalPolicy {
 	if c.Prod() {
 		return awscdk.RemovalPolicy_RETAIN
 	}
