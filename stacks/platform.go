@@ -20,6 +20,7 @@ func NewPlatform(app constructs.Construct, cfg Config) *Platform {
 	p.Fleet = NewFleet(app, cfg, p.Foundation)
 	p.Ingestion = NewIngestion(app, cfg, p.Foundation)
 	p.Operations = NewOperations(app, cfg, p.Foundation, p.Fleet, p.Ingestion)
+	RetainQueuesInProd(app, cfg)
 	ApplyChecks(app)
 	return p
 }

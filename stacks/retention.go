@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -117,4 +118,17 @@ func (c Config) ArchiveLifecycle() *securestore.Lifecycle {
 	}
 	l.PrefixExpiry = append(l.PrefixExpiry, securestore.PrefixExpiry{Prefix: ingest.RejectedPrefix, ExpireAfterDays: c.rejectedRetention()})
 	return &l
+}
+
+// RetainQueuesInProd keeps every SQS queue under scope (the app) when its stack is deleted or
+// the queue replaced, in prod: every queue of the platform is a dead-letter or failure queue
+// (rule error actions, the processor's stream on-failure queue, asynchronous functions'
+// on-failure destinations, SNS subscription dead letters), and what it holds failed and
+// exists nowhere else. SQS's own default deletes a queue with its stack. It is an aspect, so
+// queues any construct adds later are covered too; dev keeps each construct's choice.
+func RetainQueuesInProd(scope constructs.Construct, cfg Config) {
+	if !cfg.Prod() {
+		return
+	}
+	awscdk.RemovalPolicies_Of(scope).Retain(&awscdk.RemovalPolicyProps{ApplyToResourceTypes: jsii.Strings("AWS::SQS::Queue")})
 }
