@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"math"
 	"strconv"
 	"unicode/utf8"
@@ -393,7 +394,16 @@ func (d *decoder) scanString() (esc bool, r Reason, detail string) {
 	start := d.pos
 	i := d.pos + 1
 	for i < len(b) {
-		// Most strings are plain ASCII: skip those bytes with one table lookup each.
+		// Most strings are plain ASCII (a base64 payload is 1.4 KB of it): skip eight such
+		// bytes per step while a word has no control byte, no byte >= 0x80, no quote and no
+		// backslash, then one table lookup per byte.
+		for i+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[i:])
+			if hasLess(w, 0x20) || w&hiBits != 0 || hasZero(w^(loBits*'"')) || hasZero(w^(loBits*'\\')) {
+				break
+			}
+			i += 8
+		}
 		for i < len(b) && plain[b[i]] {
 			i++
 		}
@@ -449,6 +459,20 @@ func (d *decoder) scanString() (esc bool, r Reason, detail string) {
 	}
 	return esc, ReasonNotJSON, "unterminated string at offset " + strconv.Itoa(start)
 }
+
+// Word-at-a-time tests (Hacker's Delight; "Bit Twiddling Hacks", determine if a word has a
+// zero byte / a byte less than n). They never miss a byte that matches; a false alarm only
+// sends the scan to the exact byte loop.
+const (
+	loBits = 0x0101010101010101
+	hiBits = 0x8080808080808080
+)
+
+// hasZero reports whether some byte of w is zero.
+func hasZero(w uint64) bool { return (w-loBits)&^w&hiBits != 0 }
+
+// hasLess reports whether some byte of w is below n (n <= 128).
+func hasLess(w uint64, n uint64) bool { return (w-loBits*n)&^w&hiBits != 0 }
 
 // plain marks the bytes a string may hold as they are: printable ASCII but quote and
 // backslash.
