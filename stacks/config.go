@@ -52,6 +52,12 @@ type Config struct {
 	// functions' reserved concurrency must leave Lambda's 100 unreserved within it, or no
 	// function reserves any (see concurrency.go). Default: DefaultLambdaConcurrencyBudget.
 	LambdaConcurrencyBudget int
+	// AcceptedRetentionDays keeps accepted telemetry (the archive's accepted/ prefix); 0 keeps
+	// it forever. Default: DefaultAcceptedRetentionDays (365).
+	AcceptedRetentionDays *int
+	// RejectedRetentionDays keeps rejected records (rejected/). Default:
+	// DefaultRejectedRetentionDays (30).
+	RejectedRetentionDays *int
 }
 
 // DefaultProdStreamShards is prod's provisioned shard count: issue 13's fleet (100,000
@@ -115,6 +121,12 @@ const (
 	ContextExistingAPIGatewayAccount  = "existingApiGatewayAccount"
 	// ContextLambdaConcurrencyBudget is the account's Lambda concurrency limit (an integer).
 	ContextLambdaConcurrencyBudget = "lambdaConcurrencyBudget"
+	// ContextAcceptedRetentionDays keeps accepted telemetry this many days (0: forever).
+	// Default: DefaultAcceptedRetentionDays.
+	ContextAcceptedRetentionDays = "acceptedRetentionDays"
+	// ContextRejectedRetentionDays keeps rejected records this many days.
+	// Default: DefaultRejectedRetentionDays.
+	ContextRejectedRetentionDays = "rejectedRetentionDays"
 )
 
 var (
@@ -183,6 +195,9 @@ func ConfigFromContext(scope constructs.Construct) (Config, error) {
 		cfg.Stage = StageDev
 	}
 	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	if err := retentionConfig(scope, &cfg); err != nil {
 		return Config{}, err
 	}
 	billing, err := tableBillingFromContext(scope, cfg.Stage)
@@ -290,6 +305,15 @@ func (c Config) AliasPrefix() string {
 // DataRemovalPolicy applies to tables: kept (with deletion protection) in prod, deleted with
 // the stack in dev. Buckets and keys are always kept.
 func (c Config) DataRemovalPolicy() awscdk.RemovalPolicy {
+	if c.Prod() {
+		return awscdk.RemovalPolicy_RETAIN
+	}
+	return awscdk.RemovalPolicy_DESTROY
+}
+
+// DeadLetterRemovalPolicy applies to dead-letter and failure queues the stage owns: kept in
+// prod, where they may hold the only copy of what failed; deleted with the stack in dev.
+func (c Config) DeadLetterRemovalPolicy() awscdk.RemovalPolicy {
 	if c.Prod() {
 		return awscdk.RemovalPolicy_RETAIN
 	}

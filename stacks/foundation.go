@@ -58,6 +58,8 @@ func NewFoundation(scope constructs.Construct, cfg Config) *Foundation {
 	f.Archive = securestore.NewBucket(stack, "TelemetryArchive", &securestore.BucketProps{
 		EncryptionKey: f.PlatformKey.Key,
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		// accepted/ and rejected/ expire after the stage's retention (retention.go).
+		Lifecycle: cfg.ArchiveLifecycle(),
 	})
 	f.DeviceState = securestore.NewTable(stack, "DeviceState", &securestore.TableProps{
 		PartitionKey:        "pk",

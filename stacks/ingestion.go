@@ -24,6 +24,7 @@ func NewIngestion(scope constructs.Construct, cfg Config, f *Foundation) *Ingest
 	stack := awscdk.NewStack(scope, jsii.String(cfg.StackName("Ingestion")),
 		cfg.stackProps("Ingestion", "Smart city IoT platform: topic rules, stream and telemetry processors"))
 	ruleErrors := securestore.NewQueue(stack, "RuleErrors", &securestore.QueueProps{EncryptionKey: f.PlatformKey.Key})
+	ruleErrors.Queue.ApplyRemovalPolicy(cfg.DeadLetterRemovalPolicy())
 	telemetry := ingest.New(stack, "Telemetry", &ingest.Props{
 		Fleet:         cfg.Fleet,
 		RulePrefix:    cfg.RulePrefix(),
@@ -34,6 +35,9 @@ func NewIngestion(scope constructs.Construct, cfg Config, f *Foundation) *Ingest
 		FieldKey:      f.FieldKey.Key,
 		// Provisioned shards in prod (a steady fleet), on-demand in dev (context streamShards).
 		StreamShards: cfg.Shards(),
+
+		// Dead letters and failed batches: kept in prod.
+		QueueRemovalPolicy: cfg.DeadLetterRemovalPolicy(),
 	})
 	return &Ingestion{Stack: stack, RuleErrors: ruleErrors, Telemetry: telemetry}
 }

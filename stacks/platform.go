@@ -27,6 +27,7 @@ func NewPlatform(app constructs.Construct, cfg Config) *Platform {
 	p.OTA = NewOTA(cfg, p.Foundation, p.Operations)
 	// After every function exists, before the checks read the result.
 	p.Concurrency = ApplyConcurrencyBudget(app, cfg)
+	RetainQueuesInProd(app, cfg)
 	ApplyChecks(app)
 	return p
 }

@@ -188,7 +188,7 @@ func checkIngestion(t *testing.T, tmpl compliance.Template, cfg stacks.Config) {
 	role := oneResource(t, tmpl, "AWS::IAM::Role", "TelemetryRuleRole")
 	fn := oneResource(t, tmpl, "AWS::Lambda::Function", "TelemetryProcessor")
 
-	t.Run("one rule per class through Basic Ingest, adding the class as a constant", func(t *testing.T) {
+	t.Run("one rule per class through Basic Ingest, carrying the payload encoded and the class as a constant", func(t *testing.T) {
 		var want, got []string
 		classOf := map[string]string{}
 		for _, c := range cfg.Fleet.Classes {
@@ -200,7 +200,7 @@ func checkIngestion(t *testing.T, tmpl compliance.Template, cfg stacks.Config) {
 			name := compliance.Get(r.Properties, "RuleName").(string)
 			got = append(got, name)
 			p := compliance.Get(r.Properties, "TopicRulePayload")
-			wantSQL := "SELECT *, topic() AS topic, clientid() AS clientId, timestamp() AS receivedAt, '" + classOf[name] + "' AS class"
+			wantSQL := "SELECT encode(*, 'base64') AS payload, topic() AS topic, clientid() AS clientId, timestamp() AS receivedAt, '" + classOf[name] + "' AS class"
 			if sql := compliance.Get(p, "Sql"); sql != wantSQL {
 				t.Errorf("%s: Sql %v, want %s", r.ID, sql, wantSQL)
 			}
@@ -641,6 +641,7 @@ func TestIngestMetrics(t *testing.T) {
 // ones lambdas/telemetry reads and writes.
 func TestIngestAgreesWithTelemetryProcessor(t *testing.T) {
 	pairs := []struct{ construct, processor any }{
+		{ingest.KeyPayload, pipeline.KeyPayload},
 		{ingest.KeyTopic, pipeline.KeyTopic},
 		{ingest.KeyClientID, pipeline.KeyClientID},
 		{ingest.KeyReceivedAt, pipeline.KeyReceivedAt},
@@ -658,6 +659,7 @@ func TestIngestAgreesWithTelemetryProcessor(t *testing.T) {
 		{ingest.ProcessorLatency, pipeline.MetricLatency},
 		{ingest.ContextThing, envelope.ContextThing},
 		{ingest.ContextClass, envelope.ContextClass},
+		{ingest.LogRejectedMessage, pipeline.LogRejected},
 	}
 	for _, p := range pairs {
 		if p.construct != p.processor {
@@ -781,4 +783,136 @@ func fileNames(m map[string][]byte) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestIngestDeadLettersRetainedInProd: in prod every queue of every stack (rule error-action
+// dead letters, the processor's stream on-failure queue, asynchronous functions' on-failure
+// destinations, SNS dead letters) survives stack deletion and replacement; in dev the
+// Ingestion stack's queues go with the stack.
+func TestIngestDeadLettersRetainedInProd(t *testing.T) {
+	for _, stage := range []stacks.Stage{stacks.StageDev, stacks.StageProd} {
+		t.Run(string(stage), func(t *testing.T) {
+			s := synthOnce(t, stage)
+			n := 0
+			for name, tmpl := range s.templates {
+				for _, q := range tmpl.Resources("AWS::SQS::Queue") {
+					n++
+					want := "Retain"
+					if stage == stacks.StageDev {
+						if !strings.HasSuffix(name, "-Ingestion") {
+							continue // other stacks' constructs choose in dev
+						}
+						want = "Delete"
+					}
+					if q.Attr("DeletionPolicy") != want || q.Attr("UpdateReplacePolicy") != want {
+						t.Errorf("%s %s: DeletionPolicy %q UpdateReplacePolicy %q, want %s", name, q.ID, q.Attr("DeletionPolicy"), q.Attr("UpdateReplacePolicy"), want)
+					}
+				}
+			}
+			ing := s.templates["SmartCity-"+string(stage)+"-Ingestion"]
+			// The three kinds the platform must keep are all there, so the loop above saw them.
+			oneResource(t, ing, "AWS::SQS::Queue", "RuleErrors")
+			oneResource(t, ing, "AWS::SQS::Queue", "TelemetryProcessorFailures")
+			async := 0
+			for _, tmpl := range s.templates {
+				async += len(tmpl.Resources("AWS::Lambda::EventInvokeConfig"))
+			}
+			if async == 0 || n < 3 {
+				t.Errorf("%d queues and %d asynchronous destinations: the test would prove nothing", n, async)
+			}
+		})
+	}
+}
+
+// TestIngestArchiveRetention: the archive expires accepted/ after a year and rejected/ after
+// a month by default, and drops the Deep Archive step an accepted object would leave before
+// its 180-day minimum.
+func TestIngestArchiveRetention(t *testing.T) {
+	for _, stage := range []stacks.Stage{stacks.StageDev, stacks.StageProd} {
+		t.Run(string(stage), func(t *testing.T) {
+			f := synthOnce(t, stage).templates["SmartCity-"+string(stage)+"-Foundation"]
+			b := oneResource(t, f, "AWS::S3::Bucket", "TelemetryArchive8")
+			rules := compliance.List(compliance.Get(b.Properties, "LifecycleConfiguration", "Rules"))
+			expire := map[string]any{}
+			for _, r := range rules {
+				if p := compliance.Get(r, "Prefix"); p != nil {
+					expire[p.(string)] = compliance.Get(r, "ExpirationInDays")
+					if compliance.Get(r, "Status") != "Enabled" || compliance.Get(r, "NoncurrentVersionExpiration", "NoncurrentDays") != 90.0 {
+						t.Errorf("prefix rule %v: want enabled, noncurrent versions deleted after 90 days", r)
+					}
+					continue
+				}
+				for _, tr := range compliance.List(compliance.Get(r, "Transitions")) {
+					if compliance.Get(tr, "StorageClass") == "DEEP_ARCHIVE" {
+						t.Errorf("bucket rule moves objects to Deep Archive, which accepted data leaves before its minimum: %v", r)
+					}
+				}
+			}
+			want := map[string]any{ingest.AcceptedPrefix: float64(stacks.DefaultAcceptedRetentionDays), ingest.RejectedPrefix: float64(stacks.DefaultRejectedRetentionDays)}
+			if diff := cmp.Diff(want, expire); diff != "" {
+				t.Errorf("prefix expirations (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestIngestRetentionContext: the retention context keys reach the archive lifecycle, and a
+// bad value names its key.
+func TestIngestRetentionContext(t *testing.T) {
+	fleet := filepath.Join(moduleRoot(t), "config", "fleet.dev.json")
+	cfg, err := stacks.ConfigFromContext(newApp(t, map[string]any{"fleetFile": fleet,
+		stacks.ContextAcceptedRetentionDays: "90", stacks.ContextRejectedRetentionDays: 7.0}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := cfg.ArchiveLifecycle()
+	want := []securestore.PrefixExpiry{{Prefix: "accepted/", ExpireAfterDays: 90}, {Prefix: "rejected/", ExpireAfterDays: 7}}
+	if diff := cmp.Diff(want, l.PrefixExpiry); diff != "" {
+		t.Errorf("prefix expiry (-want +got):\n%s", diff)
+	}
+	// 90 days: Standard-IA at 30 still pays off (30-day minimum), Glacier IR at 90 would not.
+	if l.InfrequentAccessAfterDays == nil || l.GlacierInstantRetrievalAfterDays != nil || l.DeepArchiveAfterDays != nil {
+		t.Errorf("transitions IA %v GIR %v DA %v, want only Standard-IA", l.InfrequentAccessAfterDays, l.GlacierInstantRetrievalAfterDays, l.DeepArchiveAfterDays)
+	}
+	forever, err := stacks.ConfigFromContext(newApp(t, map[string]any{"fleetFile": fleet, stacks.ContextAcceptedRetentionDays: 0.0}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := forever.ArchiveLifecycle(); len(got.PrefixExpiry) != 1 || got.PrefixExpiry[0].Prefix != "rejected/" || got.DeepArchiveAfterDays == nil {
+		t.Errorf("acceptedRetentionDays=0: %+v, want accepted data kept (Deep Archive) and only rejected/ expiring", got)
+	}
+	for _, c := range []struct {
+		ctx  map[string]any
+		want string
+	}{
+		{map[string]any{stacks.ContextRejectedRetentionDays: "0"}, `context "rejectedRetentionDays": 0 must be between 1 and 3650 days`},
+		{map[string]any{stacks.ContextAcceptedRetentionDays: "a year"}, `context "acceptedRetentionDays": want a whole number of days, got "a year"`},
+		{map[string]any{stacks.ContextAcceptedRetentionDays: -5.0}, `context "acceptedRetentionDays": -5 must be between 1 and 3650 days, or 0`},
+		{map[string]any{stacks.ContextRejectedRetentionDays: 1.5}, `context "rejectedRetentionDays": want a whole number of days, got 1.5`},
+	} {
+		c.ctx["fleetFile"] = fleet
+		if _, err := stacks.ConfigFromContext(newApp(t, c.ctx)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("context %v: error %v, want it to contain %q", c.ctx, err, c.want)
+		}
+	}
+}
+
+// TestIngestArchivePrefixExpiryErrors: a prefix rule that would expire the whole bucket, last
+// no day, or overlap another is refused with its index and value.
+func TestIngestArchivePrefixExpiryErrors(t *testing.T) {
+	app := newApp(t, nil)
+	s := awscdk.NewStack(app, jsii.String("PrefixExpiry"), nil)
+	l := securestore.DefaultLifecycle()
+	l.PrefixExpiry = []securestore.PrefixExpiry{{Prefix: "", ExpireAfterDays: 30}, {Prefix: "rejected/", ExpireAfterDays: 0}, {Prefix: "rejected/old/", ExpireAfterDays: 5}}
+	b := securestore.NewBucket(s, "Archive", &securestore.BucketProps{Lifecycle: &l})
+	got := validationErrors(b)
+	for _, w := range []string{
+		"Lifecycle.PrefixExpiry[0].Prefix is required",
+		"Lifecycle.PrefixExpiry[1].ExpireAfterDays 0 must be at least 1",
+		`Lifecycle.PrefixExpiry[2].Prefix "rejected/old/" overlaps PrefixExpiry[1].Prefix "rejected/"`,
+	} {
+		if !strings.Contains(got, w) {
+			t.Errorf("errors %q do not contain %q", got, w)
+		}
+	}
 }

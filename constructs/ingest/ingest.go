@@ -106,6 +106,10 @@ type Props struct {
 	LogRetention awslogs.RetentionDays
 	// RemovalPolicy of the stream. Default: RETAIN (records not yet processed are data).
 	RemovalPolicy awscdk.RemovalPolicy
+	// QueueRemovalPolicy of the dead-letter queue the construct creates (not of a RuleErrors
+	// queue passed in: its owner decides) and of the processor's failure queue. What these
+	// queues hold failed to be stored and exists nowhere else. Default: RETAIN.
+	QueueRemovalPolicy awscdk.RemovalPolicy
 }
 
 // Ingest is the telemetry path of one fleet.
@@ -153,6 +157,7 @@ func New(scope constructs.Construct, id string, props *Props) *Ingest {
 	in.RuleErrors = p.RuleErrors
 	if in.RuleErrors == nil {
 		in.RuleErrors = securestore.NewQueue(this, "RuleErrors", &securestore.QueueProps{EncryptionKey: p.EncryptionKey})
+		in.RuleErrors.Queue.ApplyRemovalPolicy(p.QueueRemovalPolicy)
 	}
 	in.Processor = in.processor(&p)
 	if in.Processor.Function == nil {
@@ -207,6 +212,10 @@ func New(scope constructs.Construct, id string, props *Props) *Ingest {
 				SourceAccount: stack.Account(),
 			})
 		}
+	}
+	// The failure queue exists now in both modes (async destination or stream on-failure).
+	if in.Processor.Failures != nil {
+		in.Processor.Failures.Queue.ApplyRemovalPolicy(p.QueueRemovalPolicy)
 	}
 	return in
 }
@@ -264,6 +273,9 @@ func (in *Ingest) check(p *Props) []string {
 	}
 	if p.RemovalPolicy == "" {
 		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
+	}
+	if p.QueueRemovalPolicy == "" {
+		p.QueueRemovalPolicy = awscdk.RemovalPolicy_RETAIN
 	}
 	if p.Entry == "" {
 		p.Entry = DefaultEntry

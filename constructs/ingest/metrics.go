@@ -68,8 +68,11 @@ func (in *Ingest) MetricTopicMatch(classID string, opts *awscloudwatch.MetricOpt
 	return in.ruleMetric(classID, MetricTopicMatch, nil, opts)
 }
 
-// MetricParseErrors counts a class's messages that were not JSON: the rule ran no action and no
-// error action, so these are lost unless someone looks. Alarm on any.
+// MetricParseErrors counts a class's messages the rules engine could not parse: the rule ran no
+// action and no error action, so these are lost unless someone looks. Since RuleSQL reads the
+// payload as bytes (encode(*, 'base64')), a payload that is not JSON no longer fails here (the
+// processor rejects it as not_json into the archive): any count now means the rule's SQL is
+// not the one this construct writes. Alarm on any.
 func (in *Ingest) MetricParseErrors(classID string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
 	return in.ruleMetric(classID, MetricParseError, nil, opts)
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/secure-smart-city/platform/constructs/ingest"
 	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/lambdas/telemetry/pipeline"
 )
 
 // TestRuntimeFleetHasNoThings: the processor's fleet keeps every class and district of the
@@ -54,9 +56,25 @@ func TestRuntimeFleetHasNoThings(t *testing.T) {
 	}
 }
 
-func TestRuleSQLAddsTheClassConstant(t *testing.T) {
-	want := "SELECT *, topic() AS topic, clientid() AS clientId, timestamp() AS receivedAt, 'street_light' AS class"
+func TestRuleSQLEncodesThePayloadAndAddsTheClassConstant(t *testing.T) {
+	want := "SELECT encode(*, 'base64') AS payload, topic() AS topic, clientid() AS clientId, timestamp() AS receivedAt, 'street_light' AS class"
 	if got := ingest.RuleSQL("street_light"); got != want {
 		t.Errorf("RuleSQL = %q, want %q", got, want)
+	}
+}
+
+// TestRejectsByThingQueryReadsTheProcessorsLog: the query filters on the processor's reject
+// message and groups by the keys it logs, so it cannot silently match nothing.
+func TestRejectsByThingQueryReadsTheProcessorsLog(t *testing.T) {
+	if ingest.LogRejectedMessage != pipeline.LogRejected {
+		t.Errorf("query filters on %q, the processor logs %q", ingest.LogRejectedMessage, pipeline.LogRejected)
+	}
+	q := ingest.RejectsByThingQuery
+	if !strings.Contains(q, `filter msg = "`+pipeline.LogRejected+`"`) {
+		t.Errorf("query %q does not filter on the reject message", q)
+	}
+	by := strings.Join([]string{pipeline.LogKeyThing, pipeline.LogKeyClass, pipeline.LogKeyDistrict, pipeline.LogKeyReason}, ", ")
+	if !strings.Contains(q, "stats count(*) as rejects by "+by) {
+		t.Errorf("query %q does not count by %s", q, by)
 	}
 }

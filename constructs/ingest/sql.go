@@ -3,10 +3,12 @@ package ingest
 // SQLVersion is the rules engine SQL version every rule uses.
 const SQLVersion = "2016-03-23"
 
-// Names of the keys the rule adds to a device's message. The telemetry processor reads them
-// (pipeline.KeyTopic, KeyClientID, KeyReceivedAt, KeyClass, pipeline.RuleKeys) and rejects a
-// record whose payload carried one of them; a test keeps the two in step.
+// Names of the keys the rule writes. The telemetry processor reads them (pipeline.KeyPayload,
+// KeyTopic, KeyClientID, KeyReceivedAt, KeyClass, pipeline.RuleKeys) and rejects a payload
+// that carries one of RuleKeys; a test keeps the two in step.
 const (
+	// KeyPayload holds the device's payload exactly as published, base64-encoded.
+	KeyPayload    = "payload"
 	KeyTopic      = "topic"
 	KeyClientID   = "clientId"
 	KeyReceivedAt = "receivedAt"
@@ -15,23 +17,36 @@ const (
 	KeyClass = "class"
 )
 
-// RuleKeys are the keys every rule adds, in the order RuleSQL adds them.
+// RuleKeys are the keys every rule adds beside the payload, in the order RuleSQL adds them.
 var RuleKeys = []string{KeyTopic, KeyClientID, KeyReceivedAt, KeyClass}
 
 // PartitionKey is the Kinesis partition key template: the publishing client id, which device
 // policies force to be the thing name, so each device's records land on one shard in order.
 const PartitionKey = "${clientid()}"
 
-// RuleSQL is the telemetry rule's statement of a device class: the whole payload plus the
-// topic, the client id, the rules engine's receive time (Unix milliseconds) and the class id as
-// a constant. class must be a valid class id (lowercase letters, digits and underscores),
-// which is also what makes it safe inside the SQL string literal; New checks it.
+// RuleSQL is the telemetry rule's statement of a device class: the device's payload
+// base64-encoded, plus the topic, the client id, the rules engine's receive time (Unix
+// milliseconds) and the class id as a constant. class must be a valid class id (lowercase
+// letters, digits and underscores), which is also what makes it safe inside the SQL string
+// literal; New checks it.
+//
+// Why encode(*, 'base64') rather than SELECT *: a Basic Ingest rule cannot branch on the
+// payload's type, and SELECT * with added keys fails on a payload that is not JSON (the rule's
+// ParseError metric counts it, nothing keeps it). encode(*, 'base64') reads the payload as
+// bytes (AWS IoT developer guide, "Working with binary payloads", which gives
+// SELECT encode(*, 'base64') AS data, timestamp() AS ts as a supported form), so every
+// payload reaches the processor, which rejects a non-JSON one as not_json into the
+// rejected archive. It also keeps the payload's keys apart from the rule's: with SELECT *, AWS
+// does not document which value wins when a payload key meets a rule alias; here a payload
+// carrying topic, clientId, receivedAt or class is detected exactly and rejected. The price:
+// base64 grows the payload by a third (a 1,024-byte payload becomes a 1,368-byte string;
+// the record size, which Kinesis on-demand bills in whole KB, is in the README's cost
+// section), and the processor decodes it (its benchmark stays allocation-free).
 //
 // The device policy lets a device publish only to its own class's rule, under its own
 // district and name (topics.OwnTelemetry), so the topic carries the district and thing the
 // connection authenticated, and the constant carries the class. The processor needs no device
-// list. AWS does not document which value wins when the payload itself holds one of these
-// keys; the processor rejects what it can detect (pipeline.RuleKeys explains the rest).
+// list.
 //
 // It has no FROM clause on purpose. A rule fed only through Basic Ingest
 // ($aws/rules/<rule>/...) needs none (AWS IoT SQL reference: FROM is optional for rules
@@ -46,6 +61,6 @@ const PartitionKey = "${clientid()}"
 // No WHERE clause either: a record the rule filtered out would vanish without a trace, while
 // the processor rejects it with a reason into the archive's rejected/ prefix.
 func RuleSQL(class string) string {
-	return "SELECT *, topic() AS " + KeyTopic + ", clientid() AS " + KeyClientID + ", timestamp() AS " + KeyReceivedAt +
-		", '" + class + "' AS " + KeyClass
+	return "SELECT encode(*, 'base64') AS " + KeyPayload + ", topic() AS " + KeyTopic + ", clientid() AS " + KeyClientID +
+		", timestamp() AS " + KeyReceivedAt + ", '" + class + "' AS " + KeyClass
 }

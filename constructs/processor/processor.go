@@ -258,8 +258,13 @@ func (f *Function) TimeoutSeconds() float64 {
 	return *f.Function.Timeout().ToSeconds(nil)
 }
 
+// failures is the function's failure queue. It follows Props.RemovalPolicy (default RETAIN):
+// what it holds failed and exists nowhere else, and an SQS queue's own default would delete
+// it with its stack.
 func (f *Function) failures() *securestore.Queue {
-	return securestore.NewQueue(f.Construct, "Failures", &securestore.QueueProps{EncryptionKey: f.key})
+	q := securestore.NewQueue(f.Construct, "Failures", &securestore.QueueProps{EncryptionKey: f.key})
+	q.Queue.ApplyRemovalPolicy(f.removal)
+	return q
 }
 
 func defaults(props *Props) Props {

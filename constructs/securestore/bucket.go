@@ -1,6 +1,8 @@
 package securestore
 
 import (
+	"strings"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
@@ -48,6 +50,20 @@ type Lifecycle struct {
 	// NoncurrentExpireAfterDays deletes noncurrent versions; required, since a versioned
 	// bucket otherwise grows forever.
 	NoncurrentExpireAfterDays *int
+	// PrefixExpiry deletes current versions under a key prefix after a number of days, for
+	// data whose life is shorter than the bucket's (rejected records, personal data). Each
+	// becomes its own rule beside the bucket-wide one; where both apply, S3 applies the
+	// expiration rather than a transition. Noncurrent versions then expire as above.
+	// Default: - none.
+	PrefixExpiry []PrefixExpiry
+}
+
+// PrefixExpiry expires the objects under Prefix ExpireAfterDays after their creation.
+type PrefixExpiry struct {
+	// Prefix is the key prefix, for example "rejected/". Required; prefixes may not overlap.
+	Prefix string
+	// ExpireAfterDays is at least 1.
+	ExpireAfterDays int
 }
 
 // DefaultLifecycle is the archive lifecycle: Standard-IA at 30 days, Glacier Instant Retrieval
@@ -278,7 +294,31 @@ func lifecycleRules(l Lifecycle, errs *propcheck.Errors) []*awss3.LifecycleRule 
 		}
 		rule.NoncurrentVersionExpiration = awscdk.Duration_Days(jsii.Number(float64(max(*l.NoncurrentExpireAfterDays, 1))))
 	}
-	return []*awss3.LifecycleRule{rule}
+	out := []*awss3.LifecycleRule{rule}
+	for i, pe := range l.PrefixExpiry {
+		if pe.Prefix == "" {
+			errs.Addf("securestore: Lifecycle.PrefixExpiry[%d].Prefix is required (an empty prefix would expire the whole bucket: use ExpireAfterDays)", i)
+		}
+		if pe.ExpireAfterDays < 1 {
+			errs.Addf("securestore: Lifecycle.PrefixExpiry[%d].ExpireAfterDays %d must be at least 1", i, pe.ExpireAfterDays)
+		}
+		for j, other := range l.PrefixExpiry[:i] {
+			if pe.Prefix != "" && other.Prefix != "" && (strings.HasPrefix(pe.Prefix, other.Prefix) || strings.HasPrefix(other.Prefix, pe.Prefix)) {
+				errs.Addf("securestore: Lifecycle.PrefixExpiry[%d].Prefix %q overlaps PrefixExpiry[%d].Prefix %q", i, pe.Prefix, j, other.Prefix)
+			}
+		}
+		pr := &awss3.LifecycleRule{
+			Id:                                  jsii.String("expire-" + sidSafe(pe.Prefix)),
+			Prefix:                              jsii.String(pe.Prefix),
+			Expiration:                          awscdk.Duration_Days(jsii.Number(float64(max(pe.ExpireAfterDays, 1)))),
+			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(7)),
+		}
+		if l.NoncurrentExpireAfterDays != nil {
+			pr.NoncurrentVersionExpiration = awscdk.Duration_Days(jsii.Number(float64(max(*l.NoncurrentExpireAfterDays, 1))))
+		}
+		out = append(out, pr)
+	}
+	return out
 }
 
 // accessLogPrefix keeps each bucket's logs apart in a shared log bucket.

@@ -62,8 +62,11 @@ type Rule struct {
 	Actions         []string // action types, e.g. "Kinesis", "Lambda"
 	ErrorAction     string
 	// AddedBytes estimates what the SQL adds to each message (topic(), clientid(),
-	// timestamp() as JSON fields).
+	// timestamp() as JSON fields; with EncodedPayload, the payload's key and quotes too).
 	AddedBytes int
+	// EncodedPayload is true when the SQL carries the payload base64-encoded
+	// (encode(*, 'base64') AS <key>): the record holds 4 bytes per 3 of payload.
+	EncodedPayload bool
 }
 
 // Stream is a Kinesis data stream.
@@ -217,6 +220,7 @@ func short(v any) string {
 var (
 	districtGroup = regexp.MustCompile(`_district_[a-z0-9_]+$`)
 	fromClause    = regexp.MustCompile(`(?i)\bFROM\b`)
+	encodedStar   = regexp.MustCompile(`(?i)\bencode\(\s*\*\s*,\s*'base64'\s*\)\s+AS\s+([A-Za-z_][A-Za-z0-9_]*)`)
 	ruleAlias     = regexp.MustCompile(`(?i)\b(topic|clientid|timestamp)\(\)\s+AS\s+([A-Za-z_][A-Za-z0-9_]*)`)
 	insightsRule  = regexp.MustCompile(`RuleName\s*=\s*'([^']+)'`)
 )
@@ -408,6 +412,12 @@ func (inv *Inventory) addRule(r resource) error {
 			n += timestampDigits
 		}
 		rule.AddedBytes += n
+	}
+	if m := encodedStar.FindStringSubmatch(sql); m != nil {
+		// {"<key>":"<base64>",...}: the braces, the key, its quotes and colon, the string's
+		// quotes (with SELECT * the braces were the payload's own).
+		rule.EncodedPayload = true
+		rule.AddedBytes += len(m[1]) + 7
 	}
 	inv.Rules = append(inv.Rules, rule)
 	return nil

@@ -150,15 +150,19 @@ func (e *estimator) platform() {
 
 	// Messaging: none through Basic Ingest (a rule without FROM can only be triggered that way).
 	broker := false
-	var actions, added float64
+	var actions, added, encoded float64
 	for _, r := range inv.Rules {
 		broker = broker || !r.BasicIngestOnly
 		actions += float64(len(r.Actions))
 		added += float64(r.AddedBytes)
+		if r.EncodedPayload {
+			encoded++
+		}
 	}
 	if n := float64(len(inv.Rules)); n > 0 {
 		actions /= n
 		added /= n
+		encoded /= n
 	}
 	if broker {
 		units := e.msgs * ceilDiv(e.p.Bytes, iotUnitBytes)
@@ -171,7 +175,10 @@ func (e *estimator) platform() {
 		e.add("IoT rule actions", fmt.Sprintf("%s (%.3g per message)", si(e.msgs*actions), actions), t.cost(PriceIoTAction, e.msgs*actions), "")
 	}
 
-	recBytes := e.p.Bytes + added
+	// A rule that carries the payload base64-encoded (encode(*, 'base64')) puts 4 bytes on the
+	// stream per 3 of payload; the rest of the record is the rule's keys.
+	payload := e.p.Bytes + encoded*(4*math.Ceil(e.p.Bytes/3)-e.p.Bytes)
+	recBytes := payload + added
 	e.stream(recBytes)
 	e.processor()
 	e.tables()

@@ -49,8 +49,8 @@ func benchMessage(msgID string) []byte {
 	}
 	b.WriteString(`,"flag_0":true,"flag_1":false,"flag_2":true,"status":"degraded","firmware":"2.14.3-rc1"`)
 	b.WriteString(`,"location_note":"north side of the market square, mounted 4 m up the lamp post next to the bus shelter; service access from Quay Street, key at the district depot, last calibrated by the city lab in spring, next visit due with the autumn maintenance round of the north depot"`)
-	b.WriteString("," + meta("env-old-town-0001", baseTime.UnixMilli()) + "}")
-	return []byte(b.String())
+	b.WriteString("}")
+	return ruleRecordOf("env-old-town-0001", baseTime.UnixMilli(), []byte(b.String()))
 }
 
 // BenchmarkDecodeValidateTransform is the per-message hot path: decode, validate and write

@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"math"
 	"strconv"
 	"unicode/utf8"
@@ -54,18 +56,27 @@ type decoder struct {
 	pos     int
 	members []member
 	strbuf  []byte
+	// payloads is an arena of decoded device payloads (see decodePayload).
+	payloads []byte
 }
 
-// reset empties the members arena.
-func (d *decoder) reset() { d.members = d.members[:0] }
+// reset empties the members and payload arenas.
+func (d *decoder) reset() {
+	d.members = d.members[:0]
+	d.payloads = d.payloads[:0]
+}
 
-// parse scans data, appending its members to d.members. A non-empty reason means the record
-// is not one valid JSON object.
+// parse scans data, appending its members to d.members. A non-empty reason means data is
+// not one valid JSON object: ReasonNotJSON when it is not JSON text at all,
+// ReasonMalformedJSON when it is JSON but not an object or too deep, ReasonInvalidUTF8.
 func (d *decoder) parse(data []byte) (Reason, string) {
 	d.data, d.pos = data, 0
 	d.ws()
+	if d.pos == len(data) {
+		return ReasonNotJSON, "empty"
+	}
 	if d.peek() != '{' {
-		return ReasonMalformedJSON, "not a JSON object"
+		return d.notObject()
 	}
 	d.pos++
 	d.ws()
@@ -75,7 +86,7 @@ func (d *decoder) parse(data []byte) (Reason, string) {
 		for {
 			d.ws()
 			if d.peek() != '"' {
-				return ReasonMalformedJSON, "expected a key at offset " + strconv.Itoa(d.pos)
+				return ReasonNotJSON, "expected a key at offset " + strconv.Itoa(d.pos)
 			}
 			start := d.pos
 			esc, r, detail := d.scanString()
@@ -90,7 +101,7 @@ func (d *decoder) parse(data []byte) (Reason, string) {
 			}
 			d.ws()
 			if d.peek() != ':' {
-				return ReasonMalformedJSON, "expected ':' at offset " + strconv.Itoa(d.pos)
+				return ReasonNotJSON, "expected ':' at offset " + strconv.Itoa(d.pos)
 			}
 			d.pos++
 			d.ws()
@@ -106,15 +117,55 @@ func (d *decoder) parse(data []byte) (Reason, string) {
 				break
 			}
 			if c != ',' {
-				return ReasonMalformedJSON, "expected ',' or '}' at offset " + strconv.Itoa(d.pos-1)
+				return ReasonNotJSON, "expected ',' or '}' at offset " + strconv.Itoa(d.pos-1)
 			}
 		}
 	}
 	d.ws()
 	if d.pos != len(data) {
-		return ReasonMalformedJSON, "data after the object at offset " + strconv.Itoa(d.pos)
+		return ReasonNotJSON, "data after the object at offset " + strconv.Itoa(d.pos)
 	}
 	return "", ""
+}
+
+// notObject tells a JSON value that is not an object (malformed_json) from text that is not
+// JSON at all (not_json), such as a binary or plain-text payload.
+func (d *decoder) notObject() (Reason, string) {
+	var scratch member
+	if r, detail := d.value(&scratch, 0); r != "" {
+		return r, detail
+	}
+	d.ws()
+	if d.pos != len(d.data) {
+		return ReasonNotJSON, "data after the value at offset " + strconv.Itoa(d.pos)
+	}
+	return ReasonMalformedJSON, "not a JSON object"
+}
+
+// decodePayload decodes the base64 payload the topic rule wrote (encode(*, 'base64')) into
+// the decoder's payload arena and returns it. The arena only grows by starting a new backing
+// array, never by moving one, so earlier payloads of the batch (and members pointing into
+// them) stay valid until reset. The rules engine's alphabet is the standard one; AWS does
+// not document whether it pads, so both forms are accepted.
+func (d *decoder) decodePayload(src []byte) ([]byte, bool) {
+	enc := base64.StdEncoding
+	if len(src)%4 != 0 {
+		enc = base64.RawStdEncoding
+	}
+	// DecodedLen of the encoding chosen: the padded form's would be short for unpadded input,
+	// and Decode panics when dst is too small.
+	need := enc.DecodedLen(len(src))
+	if cap(d.payloads)-len(d.payloads) < need {
+		d.payloads = make([]byte, 0, max(need, 2*cap(d.payloads), 64<<10))
+	}
+	start := len(d.payloads)
+	dst := d.payloads[start : start+need]
+	n, err := enc.Decode(dst, src)
+	if err != nil {
+		return nil, false
+	}
+	d.payloads = d.payloads[:start+n]
+	return d.payloads[start : start+n : start+n], true
 }
 
 func (d *decoder) peek() byte {
@@ -148,22 +199,22 @@ func (d *decoder) value(m *member, depth int) (Reason, string) {
 	case c == '-' || c >= '0' && c <= '9':
 		intLit, ok := d.scanNumber(&m.num)
 		if !ok {
-			return ReasonMalformedJSON, "invalid number at offset " + strconv.Itoa(start)
+			return ReasonNotJSON, "invalid number at offset " + strconv.Itoa(start)
 		}
 		m.kind, m.intLit = kindNumber, intLit
 	case c == 't':
 		if !d.literal("true") {
-			return ReasonMalformedJSON, "invalid literal at offset " + strconv.Itoa(start)
+			return ReasonNotJSON, "invalid literal at offset " + strconv.Itoa(start)
 		}
 		m.kind = kindTrue
 	case c == 'f':
 		if !d.literal("false") {
-			return ReasonMalformedJSON, "invalid literal at offset " + strconv.Itoa(start)
+			return ReasonNotJSON, "invalid literal at offset " + strconv.Itoa(start)
 		}
 		m.kind = kindFalse
 	case c == 'n':
 		if !d.literal("null") {
-			return ReasonMalformedJSON, "invalid literal at offset " + strconv.Itoa(start)
+			return ReasonNotJSON, "invalid literal at offset " + strconv.Itoa(start)
 		}
 		m.kind = kindNull
 	case c == '{' || c == '[':
@@ -175,7 +226,7 @@ func (d *decoder) value(m *member, depth int) (Reason, string) {
 			m.kind = kindObject
 		}
 	default:
-		return ReasonMalformedJSON, "expected a value at offset " + strconv.Itoa(start)
+		return ReasonNotJSON, "expected a value at offset " + strconv.Itoa(start)
 	}
 	m.val = d.data[start:d.pos]
 	return "", ""
@@ -202,14 +253,14 @@ func (d *decoder) skipContainer(depth int) (Reason, string) {
 		d.ws()
 		if open == '{' {
 			if d.peek() != '"' {
-				return ReasonMalformedJSON, "expected a key at offset " + strconv.Itoa(d.pos)
+				return ReasonNotJSON, "expected a key at offset " + strconv.Itoa(d.pos)
 			}
 			if _, r, detail := d.scanString(); r != "" {
 				return r, detail
 			}
 			d.ws()
 			if d.peek() != ':' {
-				return ReasonMalformedJSON, "expected ':' at offset " + strconv.Itoa(d.pos)
+				return ReasonNotJSON, "expected ':' at offset " + strconv.Itoa(d.pos)
 			}
 			d.pos++
 			d.ws()
@@ -224,7 +275,7 @@ func (d *decoder) skipContainer(depth int) (Reason, string) {
 			return "", ""
 		}
 		if c != ',' {
-			return ReasonMalformedJSON, "expected ',' or '" + string(closing) + "' at offset " + strconv.Itoa(d.pos-1)
+			return ReasonNotJSON, "expected ',' or '" + string(closing) + "' at offset " + strconv.Itoa(d.pos-1)
 		}
 	}
 }
@@ -343,7 +394,16 @@ func (d *decoder) scanString() (esc bool, r Reason, detail string) {
 	start := d.pos
 	i := d.pos + 1
 	for i < len(b) {
-		// Most strings are plain ASCII: skip those bytes with one table lookup each.
+		// Most strings are plain ASCII (a base64 payload is 1.4 KB of it): skip eight such
+		// bytes per step while a word has no control byte, no byte >= 0x80, no quote and no
+		// backslash, then one table lookup per byte.
+		for i+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[i:])
+			if hasLess(w, 0x20) || w&hiBits != 0 || hasZero(w^(loBits*'"')) || hasZero(w^(loBits*'\\')) {
+				break
+			}
+			i += 8
+		}
 		for i < len(b) && plain[b[i]] {
 			i++
 		}
@@ -358,7 +418,7 @@ func (d *decoder) scanString() (esc bool, r Reason, detail string) {
 		case c == '\\':
 			esc = true
 			if i+1 >= len(b) {
-				return esc, ReasonMalformedJSON, "unterminated string at offset " + strconv.Itoa(start)
+				return esc, ReasonNotJSON, "unterminated string at offset " + strconv.Itoa(start)
 			}
 			switch b[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
@@ -366,7 +426,7 @@ func (d *decoder) scanString() (esc bool, r Reason, detail string) {
 			case 'u':
 				r1, ok := hex4(b[i+2:])
 				if !ok {
-					return esc, ReasonMalformedJSON, "invalid \\u escape at offset " + strconv.Itoa(i)
+					return esc, ReasonNotJSON, "invalid \\u escape at offset " + strconv.Itoa(i)
 				}
 				i += 6
 				if r1 >= 0xD800 && r1 <= 0xDFFF {
@@ -375,7 +435,7 @@ func (d *decoder) scanString() (esc bool, r Reason, detail string) {
 					}
 					r2, ok := hex4(b[i+2:])
 					if !ok {
-						return esc, ReasonMalformedJSON, "invalid \\u escape at offset " + strconv.Itoa(i)
+						return esc, ReasonNotJSON, "invalid \\u escape at offset " + strconv.Itoa(i)
 					}
 					if r2 < 0xDC00 || r2 > 0xDFFF {
 						return esc, ReasonInvalidUTF8, "unpaired surrogate escape at offset " + strconv.Itoa(i-6)
@@ -383,10 +443,10 @@ func (d *decoder) scanString() (esc bool, r Reason, detail string) {
 					i += 6
 				}
 			default:
-				return esc, ReasonMalformedJSON, "invalid escape at offset " + strconv.Itoa(i)
+				return esc, ReasonNotJSON, "invalid escape at offset " + strconv.Itoa(i)
 			}
 		case c < 0x20:
-			return esc, ReasonMalformedJSON, "control character in string at offset " + strconv.Itoa(i)
+			return esc, ReasonNotJSON, "control character in string at offset " + strconv.Itoa(i)
 		case c < utf8.RuneSelf:
 			i++
 		default:
@@ -397,8 +457,22 @@ func (d *decoder) scanString() (esc bool, r Reason, detail string) {
 			i += size
 		}
 	}
-	return esc, ReasonMalformedJSON, "unterminated string at offset " + strconv.Itoa(start)
+	return esc, ReasonNotJSON, "unterminated string at offset " + strconv.Itoa(start)
 }
+
+// Word-at-a-time tests (Hacker's Delight; "Bit Twiddling Hacks", determine if a word has a
+// zero byte / a byte less than n). They never miss a byte that matches; a false alarm only
+// sends the scan to the exact byte loop.
+const (
+	loBits = 0x0101010101010101
+	hiBits = 0x8080808080808080
+)
+
+// hasZero reports whether some byte of w is zero.
+func hasZero(w uint64) bool { return (w-loBits)&^w&hiBits != 0 }
+
+// hasLess reports whether some byte of w is below n (n <= 128).
+func hasLess(w uint64, n uint64) bool { return (w-loBits*n)&^w&hiBits != 0 }
 
 // plain marks the bytes a string may hold as they are: printable ASCII but quote and
 // backslash.

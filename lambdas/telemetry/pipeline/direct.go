@@ -22,9 +22,10 @@ const directSeqDigits = 39
 // bad message is rejected and archived like any other; only a transient failure returns an
 // error, so that Lambda retries and its on-failure destination keeps what still fails.
 //
-// Direct mode has no partition key: the message is all the function gets, so its identity
-// rests on topic and clientId agreeing (and on duplicated rule keys being refused; see
-// RuleKeys), and receivedAt may be neither after the invocation (plus ArrivalTolerance) nor
+// Direct mode has no partition key: the message is all the function gets, the rule's record
+// (the payload base64-encoded beside topic, clientId, receivedAt and class). Its identity
+// rests on topic and clientId agreeing, which the device cannot reach since the rule's keys
+// never merge with its payload (RuleKeys), and receivedAt may be neither after the invocation (plus ArrivalTolerance) nor
 // older than the oldest retry Lambda can deliver (MaxEventAge plus ArrivalTolerance). It is
 // not bounded more tightly by the invocation time, since retries arrive hours late.
 func (p *Pipeline) HandleMessage(ctx context.Context, msg json.RawMessage) error {
@@ -32,7 +33,7 @@ func (p *Pipeline) HandleMessage(ctx context.Context, msg json.RawMessage) error
 		ClientID string `json:"clientId"`
 	}
 	// A malformed message is rejected by Process with its reason; the header only names the
-	// partition (the thing) for rejected records' metrics.
+	// partition (the thing, the rule's clientid()) for rejected records' logs and archive.
 	_ = json.Unmarshal(msg, &hdr)
 	res := p.process(ctx, events.KinesisEvent{Records: []events.KinesisEventRecord{{
 		EventSource: "aws:iot",

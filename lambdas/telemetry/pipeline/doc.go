@@ -4,19 +4,26 @@
 //
 // # Records
 //
-// A device publishes JSON to its class's Basic Ingest topic
-// (topics.Telemetry(rule, district, thing)); the class's topic rule, SELECT *, topic() AS
-// topic, clientid() AS clientId, timestamp() AS receivedAt, '<class>' AS class, puts it on the
-// stream with the client id as partition key. A record is therefore:
+// A device publishes a JSON object to its class's Basic Ingest topic
+// (topics.Telemetry(rule, district, thing)); the class's topic rule, SELECT encode(*,
+// 'base64') AS payload, topic() AS topic, clientid() AS clientId, timestamp() AS receivedAt,
+// '<class>' AS class, puts it on the stream with the client id as partition key. The rule
+// carries the payload as it was published, whatever its bytes, so a payload that is not JSON
+// reaches the processor (and the rejected archive, as not_json) instead of failing the rule's
+// SQL unseen. A record is therefore:
 //
-//	{"msgId": "5f0c...",      // unique per device: 1-128 of [A-Za-z0-9._:-]; and/or
-//	 "seq": 1234,             //   an integer in [0, 2^53] (the dedup id when no msgId)
-//	 "ts": 1767225600000,     // device time, Unix milliseconds (an integer)
-//	 "<field>": <value>, ...  // the class's fields: scalars only
+//	{"payload": "<base64>",                 // the device's payload, below
 //	 "topic": "districts/<district>/things/<thing>/telemetry",  // added by the rule (with
 //	 "clientId": "<thing>",                 //   or without the $aws/rules/<rule>/ prefix)
 //	 "receivedAt": 1767225600123,           // the rule's clock, Unix milliseconds
 //	 "class": "<class>"}                    // the rule's constant
+//
+// and the payload, decoded:
+//
+//	{"msgId": "5f0c...",      // unique per device: 1-128 of [A-Za-z0-9._:-]; and/or
+//	 "seq": 1234,             //   an integer in [0, 2^53] (the dedup id when no msgId)
+//	 "ts": 1767225600000,     // device time, Unix milliseconds (an integer)
+//	 "<field>": <value>, ...} // the class's fields: scalars only
 //
 // The processor needs no device list: any thing AWS IoT authenticated is served, declared in
 // the fleet file or provisioned at run time. Device policies force client id = thing name and
@@ -25,26 +32,28 @@
 // partition key must equal), its class (the rule's constant, a class of the fleet, agreeing
 // with the rule the topic names when it names one) and its district (from the topic, a
 // district of the fleet). receivedAt must lie within ArrivalTolerance of the record's Kinesis
-// arrival. A payload that itself carries a key the rule adds is rejected; RuleKeys says what
-// can and cannot be detected when AWS merges such a key, and why the other checks close the
-// gap. Direct mode (HandleMessage) has no partition key and bounds receivedAt by the
-// invocation and MaxEventAge instead.
+// arrival. A payload that itself carries a key the rule adds is rejected: the rule's keys
+// live beside the encoded payload, so this is exact (RuleKeys). Direct mode (HandleMessage)
+// has no partition key and bounds receivedAt by the invocation and MaxEventAge instead.
 //
 // # Validation
 //
 // The decoder is a hand-written strict JSON scanner (no map[string]any, no reflection): one
 // object, RFC 8259 grammar, valid UTF-8 without lone surrogate escapes, nesting at most
-// MaxDepth. Then, in this order, the first problem is the reason (see Reason): size, syntax,
-// rule keys in the payload, duplicate msgId/seq/ts, metadata, topic, thing against clientId,
-// clientId against the partition key, receivedAt against the arrival, class, the rule named
-// in the topic, district, the class's size limit (MaxMessageBytes + RuleOverheadBytes),
-// duplicate fields, unknown keys, msgId and seq (each whenever present), ts and its skew
-// against receivedAt (MaxFutureSkew ahead, MaxPastSkew behind), each field in the class's
-// order (type, Min/Max, MaxLength, Enum), required fields. Unknown keys are rejected,
-// not dropped: a device sending fields the fleet does not declare runs firmware the platform
-// does not know, and the rejected archive keeps the whole payload so nothing is lost while
-// the fleet file catches up. Integer fields accept any integral JSON number ("5", "5.0",
-// "5e0") within +-2^53. Numbers must be finite and storable by DynamoDB.
+// MaxDepth. It reads the rule's record, decodes the payload's base64 into a per-batch arena
+// and scans the payload, allocating nothing per message. Then, in this order, the first
+// problem is the reason (see Reason): the record's size, the record being the rule's object
+// (missing_metadata), topic, thing against clientId, clientId against the partition key,
+// receivedAt against the arrival, class, the rule named in the topic, district, the payload's
+// size against the class's MaxMessageBytes, the payload's syntax (not_json, malformed_json,
+// invalid_utf8), rule keys in the payload, duplicate msgId/seq/ts, duplicate fields, unknown
+// keys, msgId and seq (each whenever present), ts and its skew against receivedAt
+// (MaxFutureSkew ahead, MaxPastSkew behind), each field in the class's order (type, Min/Max,
+// MaxLength, Enum), required fields. Unknown keys are rejected, not dropped: a device sending
+// fields the fleet does not declare runs firmware the platform does not know, and the
+// rejected archive keeps the payload (up to the class limit) so little is lost while the
+// fleet file catches up. Integer fields accept any integral JSON number ("5", "5.0", "5e0")
+// within +-2^53. Numbers must be finite and storable by DynamoDB.
 //
 // A rejected record is never retried: it is archived with its reason. Only DynamoDB, S3 and
 // KMS failures are transient.
@@ -102,10 +111,16 @@
 //
 // Rejected records go to rejected/reason=<reason>/dt=<YYYY-MM-DD>/hour=<HH>/<first sequence
 // number>-<hash>.ndjson.gz, hour of Kinesis arrival, one line each:
-// {"reason","detail","thing","class"?,"streamSeq","arrival","payload":"<base64 original>"}.
-// When the class has sensitive fields or is unknown, "payloadEnc" holds the original as an
-// envelope (field PayloadField) instead of "payload". Only rejected records before the retry
-// point are written; a retry stores the rest. Rejected records are not deduplicated (their ids
+// {"reason","detail","thing","class"?,"district"?,"streamSeq","arrival","source","size",
+// "sha256","truncated","payload":"<base64>"}. source is "payload" (the device's payload,
+// decoded) or "record" (the record itself, when it carried no decodable payload); size and
+// sha256 describe all of it, and payload keeps at most the class's MaxMessageBytes (the
+// fleet's largest when the class is unknown), so a flood of oversized rejects stores a
+// bounded amount while the digest still identifies what arrived. When the class has sensitive
+// fields or is unknown, "payloadEnc" holds the kept bytes as an envelope (field PayloadField)
+// instead of "payload". The bucket expires rejected/ after a configurable retention
+// (constructs/securestore Lifecycle.Prefixes). Only rejected records before the retry point
+// are written; a retry stores the rest. Rejected records are not deduplicated (their ids
 // cannot be trusted); a rejected PUT that fails after another succeeded can store a reject
 // twice.
 //
@@ -135,5 +150,7 @@
 // District): Received, Accepted, Rejected, Duplicates, Retried, ProcessingLatency; dimensions
 // Class, Reason: Rejected. Class and District take only the fleet's values or "unknown", so
 // no device can grow the number of metrics. Logs are slog JSON on stderr; they never hold
-// payloads or field values.
+// payloads or field values. Each reject is one log line (message LogRejected) with thing,
+// class, district and reason, so rejects per thing are a Logs Insights query
+// (constructs/ingest.RejectsByThingQuery) rather than a metric dimension per thing.
 package pipeline

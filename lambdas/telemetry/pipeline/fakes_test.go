@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -95,9 +96,29 @@ func districtOf(thing string) string {
 	return "old_town"
 }
 
-// meta is what the topic rule adds for thing, received at ms.
-func meta(thing string, ms int64) string {
-	return fmt.Sprintf(`"topic":%q,"clientId":%q,"receivedAt":%d,"class":%q`, topics.TelemetrySuffix(districtOf(thing), thing), thing, ms, classOf(thing))
+// ruleRecord is a record as the topic rule writes it: the payload base64-encoded beside the
+// rule's keys (ingest.RuleSQL).
+func ruleRecord(payload []byte, topic, clientID, class string, receivedAt int64) []byte {
+	return []byte(fmt.Sprintf(`{"payload":%q,"topic":%q,"clientId":%q,"receivedAt":%d,"class":%q}`,
+		base64.StdEncoding.EncodeToString(payload), topic, clientID, receivedAt, class))
+}
+
+// ruleRecordOf is the rule's record of payload from thing, received at ms.
+func ruleRecordOf(thing string, ms int64, payload []byte) []byte {
+	return ruleRecord(payload, topics.TelemetrySuffix(districtOf(thing), thing), thing, classOf(thing), ms)
+}
+
+// payloadOf is the device payload a rule record carries (data itself when it carries none).
+func payloadOf(data []byte) []byte {
+	var h struct{ Payload *string }
+	if json.Unmarshal(data, &h) != nil || h.Payload == nil {
+		return data
+	}
+	p, err := base64.StdEncoding.DecodeString(*h.Payload)
+	if err != nil {
+		return data
+	}
+	return p
 }
 
 // baseTime is receivedAt of test messages: 2026-01-01T10:00:00Z.
@@ -115,8 +136,8 @@ func msgAt(thing, msgID string, at time.Time, fields string) []byte {
 	if fields != "" {
 		b.WriteString("," + fields)
 	}
-	b.WriteString("," + meta(thing, at.UnixMilli()) + "}")
-	return []byte(b.String())
+	b.WriteString("}")
+	return ruleRecordOf(thing, at.UnixMilli(), []byte(b.String()))
 }
 
 func seqNo(n int) string { return fmt.Sprintf("4959%052d", n) }

@@ -37,43 +37,51 @@ type fuzzSeed struct {
 // vouch for. A seed named after a reason must be rejected for it.
 func fuzzSeeds() map[string]fuzzSeed {
 	ms := baseTime.UnixMilli()
-	obj := func(thing, body string) []byte { return []byte("{" + body + "," + meta(thing, ms) + "}") }
+	obj := func(thing, body string) []byte { return ruleRecordOf(thing, ms, []byte("{"+body+"}")) }
 	id := fmt.Sprintf(`"msgId":"5f0c2b1e-9a7d-4c1b-8e2f-0a1b2c3d4e5f","ts":%d`, ms-250)
 	light := id + `,"on":true,"brightness":1`
 	data := map[string][]byte{
-		"valid_street_light":     obj("sl-1", id+`,"on":true,"brightness":80,"power_w":35.5,"lux":12000,"lamp_fault":false`),
-		"valid_traffic_signal":   obj("ts-1", id+`,"phase":"flashing_amber","fault":false,"cycle_s":90`),
-		"valid_camera":           obj("cam-1", id+`,"vehicle_count":17,"avg_speed_kmh":31.4,"plate_reads":"AB-123-CD,EF-456-GH","snapshot_ref":"s3://snap/cam-1/1.jpg"`),
-		"valid_parking_seq":      obj("pk-1", fmt.Sprintf(`"seq":12345,"ts":%d,"occupied":true,"bay":"B-17","battery_pct":88`, ms)),
-		"valid_basic_ingest":     withMeta(id+`,"on":false,"brightness":0`, topics.Telemetry("smartcity_street_light", "old_town", "sl-1"), "sl-1", "street_light", ms),
-		"valid_escapes":          obj("ts-1", id+`,"phase":"\u0067reen","fault":true`),
-		"valid_undeclared_thing": obj("sl-jitp-0042", light),
-		"valid_msg_id_and_seq":   obj("sl-1", light+`,"seq":9`),
-		"truncated":              obj("sl-1", id+`,"on":true,"brightness":80`)[:57],
-		"truncated_escape":       []byte(`{"msgId":"a\u00`),
-		"huge_numbers":           obj("sl-1", id+`,"on":true,"brightness":123456789012345678901234567890,"lux":1e400`),
-		"tiny_number":            obj("sl-1", id+`,"on":true,"brightness":1,"lux":1e-400`),
-		"wrong_types":            obj("sl-1", id+`,"on":"true","brightness":"80","lux":null`),
-		"deep_nesting":           obj("sl-1", light+`,"x":`+strings.Repeat(`{"a":[`, 60)+strings.Repeat(`]}`, 60)),
-		"invalid_utf8":           obj("pk-1", id+",\"occupied\":true,\"bay\":\"\xff\xfe\""),
-		"lone_surrogate":         obj("pk-1", id+`,"occupied":true,"bay":"\ud83d"`),
-		"duplicate_keys":         obj("sl-1", light+`,"on":false`),
-		"duplicate_escaped_key":  obj("sl-1", light+`,"\u006fn":false`),
-		"duplicate_client_id":    obj("sl-1", light+`,"clientId":"sl-2"`),
-		"rule_key_in_payload":    obj("sl-1", `"class":"camera",`+light),
-		"payload_topic":          obj("sl-1", `"topic":"districts/harbour/things/sl-1/telemetry",`+light),
-		"payload_received_at":    obj("sl-1", light+fmt.Sprintf(`,"receivedAt":%d`, ms+86400000)),
-		"thing_mismatch":         withMeta(light, topics.TelemetrySuffix("old_town", "sl-2"), "sl-1", "street_light", ms),
-		"unknown_class":          withMeta(light, topics.TelemetrySuffix("old_town", "sl-1"), "sl-1", "tram", ms),
-		"class_mismatch":         withMeta(light, topics.Telemetry("smartcity_camera", "old_town", "sl-1"), "sl-1", "street_light", ms),
-		"unknown_district":       withMeta(light, topics.TelemetrySuffix("atlantis", "sl-1"), "sl-1", "street_light", ms),
-		"missing_metadata":       []byte(fmt.Sprintf(`{%s,"topic":%q,"clientId":"sl-1","receivedAt":%d}`, light, topics.TelemetrySuffix("old_town", "sl-1"), ms)),
-		"seq_invalid_beside_msg": obj("sl-1", light+`,"seq":{"a":1}`),
-		"clock_skew":             obj("sl-1", fmt.Sprintf(`"msgId":"a","ts":%d,"on":true,"brightness":1`, ms+3600000)),
-		"unknown_field":          obj("sl-1", light+`,"firmware":"2.1"`),
-		"empty":                  {},
-		"not_an_object":          []byte(`["on",true]`),
-		"trailing_garbage":       append(obj("sl-1", light), "xyz"...),
+		"valid_street_light":           obj("sl-1", id+`,"on":true,"brightness":80,"power_w":35.5,"lux":12000,"lamp_fault":false`),
+		"valid_traffic_signal":         obj("ts-1", id+`,"phase":"flashing_amber","fault":false,"cycle_s":90`),
+		"valid_camera":                 obj("cam-1", id+`,"vehicle_count":17,"avg_speed_kmh":31.4,"plate_reads":"AB-123-CD,EF-456-GH","snapshot_ref":"s3://snap/cam-1/1.jpg"`),
+		"valid_parking_seq":            obj("pk-1", fmt.Sprintf(`"seq":12345,"ts":%d,"occupied":true,"bay":"B-17","battery_pct":88`, ms)),
+		"valid_basic_ingest":           withMeta(id+`,"on":false,"brightness":0`, topics.Telemetry("smartcity_street_light", "old_town", "sl-1"), "sl-1", "street_light", ms),
+		"valid_escapes":                obj("ts-1", id+`,"phase":"\u0067reen","fault":true`),
+		"valid_undeclared_thing":       obj("sl-jitp-0042", light),
+		"valid_msg_id_and_seq":         obj("sl-1", light+`,"seq":9`),
+		"truncated":                    ruleRecordOf("sl-1", ms, []byte("{" + id + `,"on":true,"brightness":80}`)[:57]),
+		"record_truncated":             obj("sl-1", id+`,"on":true,"brightness":80`)[:57],
+		"not_json":                     ruleRecordOf("sl-1", ms, []byte("\x00\x01\xfe\xff\x7f{")),
+		"not_json_text":                ruleRecordOf("sl-1", ms, []byte("on=1;brightness=80")),
+		"malformed_json":               ruleRecordOf("sl-1", ms, []byte(`[{"on":true}]`)),
+		"missing_metadata_select_star": []byte(fmt.Sprintf(`{%s,"topic":%q,"clientId":"sl-1","receivedAt":%d,"class":"street_light"}`, light, topics.TelemetrySuffix("old_town", "sl-1"), ms)),
+		"missing_metadata_not_base64":  []byte(fmt.Sprintf(`{"payload":"{}","topic":%q,"clientId":"sl-1","receivedAt":%d,"class":"street_light"}`, topics.TelemetrySuffix("old_town", "sl-1"), ms)),
+		"truncated_escape":             []byte(`{"msgId":"a\u00`),
+		"huge_numbers":                 obj("sl-1", id+`,"on":true,"brightness":123456789012345678901234567890,"lux":1e400`),
+		"tiny_number":                  obj("sl-1", id+`,"on":true,"brightness":1,"lux":1e-400`),
+		"wrong_types":                  obj("sl-1", id+`,"on":"true","brightness":"80","lux":null`),
+		"deep_nesting":                 obj("sl-1", light+`,"x":`+strings.Repeat(`{"a":[`, 60)+strings.Repeat(`]}`, 60)),
+		"invalid_utf8":                 obj("pk-1", id+",\"occupied\":true,\"bay\":\"\xff\xfe\""),
+		"lone_surrogate":               obj("pk-1", id+`,"occupied":true,"bay":"\ud83d"`),
+		"duplicate_keys":               obj("sl-1", light+`,"on":false`),
+		"duplicate_escaped_key":        obj("sl-1", light+`,"\u006fn":false`),
+		"duplicate_client_id":          obj("sl-1", light+`,"clientId":"sl-2"`),
+		"rule_key_in_payload":          obj("sl-1", `"class":"camera",`+light),
+		"payload_topic":                obj("sl-1", `"topic":"districts/harbour/things/sl-1/telemetry",`+light),
+		"payload_received_at":          obj("sl-1", light+fmt.Sprintf(`,"receivedAt":%d`, ms+86400000)),
+		"thing_mismatch":               withMeta(light, topics.TelemetrySuffix("old_town", "sl-2"), "sl-1", "street_light", ms),
+		"unknown_class":                withMeta(light, topics.TelemetrySuffix("old_town", "sl-1"), "sl-1", "tram", ms),
+		"class_mismatch":               withMeta(light, topics.Telemetry("smartcity_camera", "old_town", "sl-1"), "sl-1", "street_light", ms),
+		"unknown_district":             withMeta(light, topics.TelemetrySuffix("atlantis", "sl-1"), "sl-1", "street_light", ms),
+		"missing_metadata":             []byte(fmt.Sprintf(`{"payload":%q,"topic":%q,"clientId":"sl-1","receivedAt":%d}`, b64("{"+light+"}"), topics.TelemetrySuffix("old_town", "sl-1"), ms)),
+		"seq_invalid_beside_msg":       obj("sl-1", light+`,"seq":{"a":1}`),
+		"clock_skew":                   obj("sl-1", fmt.Sprintf(`"msgId":"a","ts":%d,"on":true,"brightness":1`, ms+3600000)),
+		"unknown_field":                obj("sl-1", light+`,"firmware":"2.1"`),
+		"empty":                        {},
+		"not_an_object":                []byte(`["on",true]`),
+		"valid_unpadded_base64": []byte(fmt.Sprintf(`{"payload":%q,"topic":%q,"clientId":"sl-1","receivedAt":%d,"class":"street_light"}`,
+			strings.TrimRight(b64("{"+light+"}"), "="), topics.TelemetrySuffix("old_town", "sl-1"), ms)),
+		"trailing_garbage": append(obj("sl-1", light), "xyz"...),
 	}
 	seeds := map[string]fuzzSeed{}
 	for name, d := range data {
@@ -145,7 +153,7 @@ func TestFuzzSeedCorpus(t *testing.T) {
 			}
 		}
 	}
-	for _, r := range []Reason{ReasonRuleKeyInPayload, ReasonPartitionKeyMismatch, ReasonArrivalSkew, ReasonUnknownClass, ReasonClassMismatch, ReasonUnknownDistrict} {
+	for _, r := range []Reason{ReasonNotJSON, ReasonMalformedJSON, ReasonMissingMetadata, ReasonRuleKeyInPayload, ReasonPartitionKeyMismatch, ReasonArrivalSkew, ReasonUnknownClass, ReasonClassMismatch, ReasonUnknownDistrict} {
 		if _, ok := seeds[string(r)]; !ok {
 			t.Errorf("no seed for reason %s", r)
 		}
@@ -171,8 +179,8 @@ func FuzzDecodeValidate(f *testing.F) {
 			}
 			return
 		}
-		if !json.Valid(data) {
-			t.Fatalf("accepted invalid JSON %q", data)
+		if !json.Valid(data) || !json.Valid(m.payload) {
+			t.Fatalf("accepted invalid JSON %q (payload %q)", data, m.payload)
 		}
 		if !direct && string(m.thing) != partitionKey {
 			t.Fatalf("accepted thing %q from partition key %q", m.thing, partitionKey)
@@ -186,8 +194,13 @@ func FuzzDecodeValidate(f *testing.F) {
 		}
 		line := w.appendLine(nil, &m, "1", key)
 		var in, out map[string]any
-		if err := json.Unmarshal(data, &in); err != nil {
-			t.Fatalf("accepted %q that encoding/json refuses: %v", data, err)
+		if err := json.Unmarshal(m.payload, &in); err != nil {
+			t.Fatalf("accepted payload %q that encoding/json refuses: %v", m.payload, err)
+		}
+		for _, k := range RuleKeys {
+			if _, found := in[k]; found {
+				t.Fatalf("accepted payload %q carrying rule key %s", m.payload, k)
+			}
 		}
 		if err := json.Unmarshal(line, &out); err != nil {
 			t.Fatalf("line %q is not JSON: %v", line, err)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -206,8 +207,9 @@ func TestAgainstEmulators(t *testing.T) {
 	}
 
 	now := time.Now()
-	// rec is a record as the class's rule and its Kinesis action make it: the payload plus
-	// topic, clientId, receivedAt and the class constant, partitioned by clientid().
+	// rec is a record as the class's rule and its Kinesis action make it: the payload,
+	// base64-encoded, beside topic, clientId, receivedAt and the class constant, partitioned
+	// by clientid().
 	rec := func(n int, thing, id, fields string) events.KinesisEventRecord {
 		class := "street_light"
 		if strings.HasPrefix(thing, "cam-") {
@@ -217,8 +219,9 @@ func TestAgainstEmulators(t *testing.T) {
 		r.Kinesis.SequenceNumber = fmt.Sprintf("4960%052d", n)
 		r.Kinesis.PartitionKey = thing
 		r.Kinesis.ApproximateArrivalTimestamp = events.SecondsEpochTime{Time: now}
-		r.Kinesis.Data = []byte(fmt.Sprintf(`{"msgId":%q,"ts":%d,%s,"topic":%q,"clientId":%q,"receivedAt":%d,"class":%q}`,
-			id, now.UnixMilli()-100, fields, topics.TelemetrySuffix("old_town", thing), thing, now.UnixMilli(), class))
+		payload := fmt.Sprintf(`{"msgId":%q,"ts":%d,%s}`, id, now.UnixMilli()-100, fields)
+		r.Kinesis.Data = []byte(fmt.Sprintf(`{"payload":%q,"topic":%q,"clientId":%q,"receivedAt":%d,"class":%q}`,
+			base64.StdEncoding.EncodeToString([]byte(payload)), topics.TelemetrySuffix("old_town", thing), thing, now.UnixMilli(), class))
 		return r
 	}
 	if _, declared := integrationFleet().Thing(undeclared); declared {

@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"strconv"
 
 	"github.com/secure-smart-city/platform/fleetspec"
@@ -76,16 +78,34 @@ type rejectLine struct {
 	detail    string
 	thing     string // the validated thing, or the partition key the topic rule set
 	class     string // "" when unknown
+	district  string // "" when unknown
 	streamSeq string
 	arrival   int64 // Kinesis approximate arrival, Unix ms
+	// source says what the stored bytes are: SourcePayload (the device's payload, decoded
+	// from the record) or SourceRecord (the record itself, when no payload could be decoded).
+	source string
+	// limit truncates the stored bytes: the class's MaxMessageBytes, or the fleet's largest
+	// when the class is unknown.
+	limit int
 }
+
+// What a rejected line's payload holds (its "source").
+const (
+	SourcePayload = "payload"
+	SourceRecord  = "record"
+)
 
 // appendRejectLine appends
 //
-//	{"reason":..,"detail":..,"thing":..,"class":..,"streamSeq":..,"arrival":..,"payload":"<base64>"}
+//	{"reason":..,"detail":..,"thing":..,"class":..?,"district":..?,"streamSeq":..,"arrival":..,
+//	 "source":"payload"|"record","size":<bytes>,"sha256":"<hex>","truncated":<bool>,
+//	 "payload":"<base64>"}
 //
-// or, when the payload may hold sensitive values, "payloadEnc":<envelope> instead of payload
-// (key non-nil; the envelope's field name is "payload").
+// where size and sha256 describe the whole original and payload holds at most r.limit bytes
+// of it; or, when the payload may hold sensitive values, "payloadEnc":<envelope> instead of
+// payload (key non-nil; the envelope's field name is "payload"). Keeping only the class's
+// limit bounds what a flood of oversized rejects can store, and the digest still proves what
+// was received.
 func (w *lineWriter) appendRejectLine(dst []byte, r *rejectLine, payload []byte, key *envelope.Key) []byte {
 	dst = append(dst, `{"reason":`...)
 	dst = jsonenc.AppendString(dst, string(r.reason))
@@ -97,16 +117,33 @@ func (w *lineWriter) appendRejectLine(dst []byte, r *rejectLine, payload []byte,
 		dst = append(dst, `,"`+KeyClass+`":`...)
 		dst = jsonenc.AppendString(dst, r.class)
 	}
+	if r.district != "" {
+		dst = append(dst, `,"district":`...)
+		dst = jsonenc.AppendString(dst, r.district)
+	}
 	dst = append(dst, `,"`+KeyStreamSeq+`":`...)
 	dst = jsonenc.AppendString(dst, r.streamSeq)
 	dst = append(dst, `,"arrival":`...)
 	dst = strconv.AppendInt(dst, r.arrival, 10)
+	dst = append(dst, `,"source":`...)
+	dst = jsonenc.AppendString(dst, r.source)
+	dst = append(dst, `,"size":`...)
+	dst = strconv.AppendInt(dst, int64(len(payload)), 10)
+	sum := sha256.Sum256(payload)
+	dst = append(dst, `,"sha256":"`...)
+	dst = hex.AppendEncode(dst, sum[:])
+	kept := payload
+	if len(kept) > r.limit {
+		kept = kept[:max(r.limit, 0)]
+	}
+	dst = append(dst, `","truncated":`...)
+	dst = strconv.AppendBool(dst, len(kept) < len(payload))
 	if key != nil {
 		dst = append(dst, `,"payloadEnc":`...)
-		dst = w.sealer.AppendSeal(dst, key, PayloadField, payload)
+		dst = w.sealer.AppendSeal(dst, key, PayloadField, kept)
 	} else {
 		dst = append(dst, `,"payload":"`...)
-		dst = base64.StdEncoding.AppendEncode(dst, payload)
+		dst = base64.StdEncoding.AppendEncode(dst, kept)
 		dst = append(dst, '"')
 	}
 	return append(dst, '}', '\n')

@@ -604,11 +604,19 @@ func (b *batch) archiveRejected() {
 		if r.outcome != rejected || limit != "" && cmpSeq(r.seq, limit) >= 0 {
 			continue
 		}
-		rl := rejectLine{reason: r.reason, detail: r.detail, thing: r.pkey, streamSeq: r.seq, arrival: r.arrival.UnixMilli()}
+		rl := rejectLine{reason: r.reason, detail: r.detail, thing: r.pkey, district: r.msg.district, streamSeq: r.seq,
+			arrival: r.arrival.UnixMilli(), source: SourcePayload, limit: b.p.schema.maxPayload}
 		if r.thing != "" {
 			rl.thing = r.thing
 		}
+		stored := r.msg.payload
+		if stored == nil {
+			rl.source, stored = SourceRecord, r.data
+		}
 		cs := r.msg.class
+		if cs != nil {
+			rl.limit = cs.maxBytes
+		}
 		var key *envelope.Key
 		// A payload whose class is unknown may hold anything, so it is sealed too.
 		if cs == nil || cs.hasSensitive {
@@ -628,7 +636,7 @@ func (b *batch) archiveRejected() {
 		if cs != nil {
 			rl.class = cs.id
 		}
-		r.line = b.s.lw.appendRejectLine(nil, &rl, r.data, key)
+		r.line = b.s.lw.appendRejectLine(nil, &rl, stored, key)
 	}
 	limit = b.retryFrom()
 	parts := map[partKey]*partition{}
@@ -664,6 +672,29 @@ func (b *batch) archiveRejected() {
 			}
 		}
 	}
+}
+
+// The structured log of a rejected record: message LogRejected with these keys. Logs
+// Insights queries (constructs/ingest.RejectsByThingQuery) depend on them.
+const (
+	LogRejected    = "telemetry rejected"
+	LogKeyThing    = "thing"
+	LogKeyClass    = "class"
+	LogKeyDistrict = "district"
+	LogKeyReason   = "reason"
+)
+
+// rejectThing is the thing a reject is attributed to: the validated thing, else the
+// partition key, which the rule sets from the authenticated client id (in direct mode, the
+// record's clientId); "unknown" when there is neither.
+func (b *batch) rejectThing(r *record) string {
+	switch {
+	case r.thing != "":
+		return r.thing
+	case r.pkey != "":
+		return r.pkey
+	}
+	return unknownClass
 }
 
 // retryFrom is where Lambda must redeliver from, or "": the lowest sequence number of a
@@ -760,8 +791,11 @@ func (b *batch) finish(start time.Time) Result {
 			res.Rejected++
 			c.rejected++
 			c.rejects[r.reason]++
-			b.p.cfg.Logger.Warn("telemetry rejected", "reason", string(r.reason), "detail", r.detail,
-				"class", r.class, "partitionKey", r.pkey, "streamSeq", r.seq)
+			// One line per reject with thing, class, district and reason: RejectsByThingQuery
+			// (constructs/ingest) counts rejects per thing from these, with no per-thing metric.
+			b.p.cfg.Logger.Warn(LogRejected, LogKeyReason, string(r.reason), "detail", r.detail,
+				LogKeyThing, b.rejectThing(r), LogKeyClass, r.class, LogKeyDistrict, b.district(r),
+				"partitionKey", r.pkey, "streamSeq", r.seq)
 		}
 	}
 	if limit != "" {

@@ -1,8 +1,11 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -74,7 +77,7 @@ func TestAcceptedBatchIsOnePutAndState(t *testing.T) {
 func TestSeqIsTheDedupIDWithoutMsgID(t *testing.T) {
 	e := newEnv(t)
 	data := func(seq int) []byte {
-		return []byte(fmt.Sprintf(`{"seq":%d,"ts":%d,"occupied":true,%s}`, seq, baseTime.UnixMilli(), meta("pk-1", baseTime.UnixMilli())))
+		return ruleRecordOf("pk-1", baseTime.UnixMilli(), []byte(fmt.Sprintf(`{"seq":%d,"ts":%d,"occupied":true}`, seq, baseTime.UnixMilli())))
 	}
 	res := e.run(t, kinRec(1, "pk-1", data(7)), kinRec(2, "pk-1", data(7)), kinRec(3, "pk-1", data(8)))
 	if res.Accepted != 2 || res.Duplicates != 1 {
@@ -176,8 +179,8 @@ func TestStateKeepsNewestByDeviceTime(t *testing.T) {
 		t.Errorf("state holds %q, want the newer message", got)
 	}
 	// A backlog message arriving later with an old device time does not win either.
-	late := []byte(strings.Replace(string(msgAt("sl-1", "late", baseTime.Add(2*time.Minute), `"on":false,"brightness":1`)),
-		fmt.Sprintf(`"ts":%d`, baseTime.Add(2*time.Minute).UnixMilli()-1500), fmt.Sprintf(`"ts":%d`, baseTime.UnixMilli()), 1))
+	late := ruleRecordOf("sl-1", baseTime.Add(2*time.Minute).UnixMilli(),
+		[]byte(fmt.Sprintf(`{"msgId":"late","ts":%d,"on":false,"brightness":1}`, baseTime.UnixMilli())))
 	res := e.run(t, kinRec(4, "sl-1", late))
 	if res.Accepted != 1 {
 		t.Fatalf("late message: %+v", res)
@@ -238,12 +241,13 @@ type rejectCase struct {
 func rejectCases() map[Reason]rejectCase {
 	ms := baseTime.UnixMilli()
 	valid := `"on":true,"brightness":50`
-	with := func(body string) []byte { return []byte("{" + body + "," + meta("sl-1", ms) + "}") }
+	with := func(body string) []byte { return ruleRecordOf("sl-1", ms, []byte("{"+body+"}")) }
 	light := func(data []byte) rejectCase { return rejectCase{pk: "sl-1", data: data} }
 	ok := fmt.Sprintf(`"msgId":"a","ts":%d,%s`, ms, valid)
 	return map[Reason]rejectCase{
 		ReasonTooLarge:             light(msg("sl-1", "a", valid+`,"lux":1`+strings.Repeat(" ", 1600))),
-		ReasonMalformedJSON:        light([]byte(`{"msgId":"a","ts":1,`)),
+		ReasonNotJSON:              light(ruleRecordOf("sl-1", ms, []byte("\x00\x01binary\xff"))),
+		ReasonMalformedJSON:        light(ruleRecordOf("sl-1", ms, []byte(`[{"msgId":"a","ts":1}]`))),
 		ReasonInvalidUTF8:          light(with("\"msgId\":\"a\xff\",\"ts\":1")),
 		ReasonRuleKeyInPayload:     light(with(ok + `,"class":"camera"`)),
 		ReasonMissingMetadata:      light([]byte(fmt.Sprintf(`{%s}`, ok))),
@@ -298,9 +302,7 @@ func TestEveryRejectReason(t *testing.T) {
 				if len(lines) != 1 || lines[0]["reason"] != string(reason) || lines[0]["detail"] == "" || lines[0]["streamSeq"] != seqNo(1) {
 					t.Fatalf("lines %v", lines)
 				}
-				if got := originalPayload(t, e, lines[0]); string(got) != string(c.data) {
-					t.Errorf("stored payload %q, want the original %q", got, c.data)
-				}
+				checkStoredPayload(t, e, lines[0], payloadOf(c.data))
 			}
 			if len(e.s3.lines(t, "accepted/")) != 0 || e.ddb.item(c.pk, "state") != nil || e.ddb.item("sl-1", "state") != nil {
 				t.Error("a rejected record reached the accepted archive or the state")
@@ -309,6 +311,23 @@ func TestEveryRejectReason(t *testing.T) {
 				t.Errorf("no Rejected metric for reason %s in %s", reason, e.metrics.String())
 			}
 		})
+	}
+}
+
+// checkStoredPayload: a rejected line keeps want (the device's payload, or the record when
+// it carries none) up to the class limit, with want's size and SHA-256.
+func checkStoredPayload(t *testing.T, e *env, line map[string]any, want []byte) {
+	t.Helper()
+	got := originalPayload(t, e, line)
+	sum := sha256.Sum256(want)
+	if fmt.Sprint(line["size"]) != fmt.Sprint(len(want)) || line["sha256"] != hex.EncodeToString(sum[:]) {
+		t.Errorf("size %v sha256 %v, want %d %x", line["size"], line["sha256"], len(want), sum)
+	}
+	if !bytes.HasPrefix(want, got) || line["truncated"] != (len(got) < len(want)) {
+		t.Errorf("stored payload %q (truncated %v), want the original %q", got, line["truncated"], want)
+	}
+	if len(got) < len(want) && len(got) != 1024 && len(got) != 4096 {
+		t.Errorf("stored %d of %d bytes: not a class limit", len(got), len(want))
 	}
 }
 
@@ -522,13 +541,13 @@ func TestMetricsAreEmbeddedMetricFormat(t *testing.T) {
 		docs = append(docs, d)
 	}
 	// One line per (class, district), both read from the record (the rule's class, the
-	// topic's district) and kept only when the fleet has them: a malformed record counts
+	// topic's district) and kept only when the fleet has them: a record the rule did not write counts
 	// under "unknown", and so does a district the fleet does not have.
 	want := []map[string]any{
 		{"Class": "street_light", "District": "old_town", "Received": 3.0, "Accepted": 1.0, "Rejected": 1.0, "Duplicates": 1.0, "Retried": 0.0, "ProcessingLatency": 2000.0},
 		{"Class": "street_light", "Reason": "out_of_range", "Rejected": 1.0},
 		{"Class": "unknown", "District": "unknown", "Received": 2.0, "Accepted": 0.0, "Rejected": 2.0, "Duplicates": 0.0, "Retried": 0.0},
-		{"Class": "unknown", "Reason": "malformed_json", "Rejected": 2.0},
+		{"Class": "unknown", "Reason": "missing_metadata", "Rejected": 2.0},
 		{"Class": "street_light", "District": "harbour", "Received": 1.0, "Accepted": 1.0, "Rejected": 0.0, "Duplicates": 0.0, "Retried": 0.0, "ProcessingLatency": 2000.0},
 		{"Class": "traffic_signal", "District": "unknown", "Received": 1.0, "Accepted": 0.0, "Rejected": 1.0, "Duplicates": 0.0, "Retried": 0.0},
 		{"Class": "traffic_signal", "Reason": "unknown_district", "Rejected": 1.0},

@@ -7,19 +7,25 @@ type Reason string
 // Reasons. When several apply, the first in the order the package documentation gives
 // (Validation) is reported.
 const (
-	// ReasonTooLarge: the record exceeds its class's MaxMessageBytes plus the topic rule's
-	// metadata allowance (RuleOverheadBytes), or every class's limit before parsing.
+	// ReasonTooLarge: the device's payload exceeds its class's MaxMessageBytes, or the record
+	// exceeds every class's limit (base64-encoded, plus RuleOverheadBytes) before parsing.
 	ReasonTooLarge Reason = "too_large"
-	// ReasonMalformedJSON: not one JSON object, or nested deeper than MaxDepth.
+	// ReasonNotJSON: the device's payload is not JSON text (RFC 8259): binary, plain text,
+	// truncated or trailing data. Before the rule carried payloads base64-encoded the rules
+	// engine dropped these (its ParseError metric) and kept them nowhere; now they are
+	// archived like every other reject.
+	ReasonNotJSON Reason = "not_json"
+	// ReasonMalformedJSON: JSON, but not one object, or nested deeper than MaxDepth.
 	ReasonMalformedJSON Reason = "malformed_json"
 	// ReasonInvalidUTF8: a string holds invalid UTF-8 or a lone UTF-16 surrogate escape.
 	ReasonInvalidUTF8 Reason = "invalid_utf8"
-	// ReasonRuleKeyInPayload: a key the topic rule adds (topic, clientId, receivedAt, class)
-	// appears more than once, so the device's payload carried it. See RuleKeys for what is
-	// and is not detectable.
+	// ReasonRuleKeyInPayload: the device's payload holds a key the topic rule adds (topic,
+	// clientId, receivedAt, class). The rule carries the payload base64-encoded beside its own
+	// keys, so this is detected exactly (see RuleKeys).
 	ReasonRuleKeyInPayload Reason = "rule_key_in_payload"
-	// ReasonMissingMetadata: topic, clientId, class or receivedAt (added by the topic rule)
-	// is missing or of the wrong type; the rule is misconfigured.
+	// ReasonMissingMetadata: the record is not the topic rule's object (payload, topic,
+	// clientId, receivedAt, class, nothing else, each once), or one of them is of the wrong
+	// type or not decodable; the rule is misconfigured.
 	ReasonMissingMetadata Reason = "missing_metadata"
 	// ReasonInvalidTopic: topic is not a telemetry topic, or the thing name in it is not a
 	// valid thing name.
@@ -71,7 +77,7 @@ const (
 
 // Reasons lists every reason, for dashboards and tests.
 var Reasons = []Reason{
-	ReasonTooLarge, ReasonMalformedJSON, ReasonInvalidUTF8, ReasonRuleKeyInPayload,
+	ReasonTooLarge, ReasonNotJSON, ReasonMalformedJSON, ReasonInvalidUTF8, ReasonRuleKeyInPayload,
 	ReasonMissingMetadata, ReasonInvalidTopic, ReasonThingMismatch, ReasonPartitionKeyMismatch,
 	ReasonArrivalSkew, ReasonUnknownClass, ReasonClassMismatch, ReasonUnknownDistrict,
 	ReasonDuplicateField,

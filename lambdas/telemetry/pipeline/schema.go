@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
@@ -11,9 +12,13 @@ import (
 	"github.com/secure-smart-city/platform/topics"
 )
 
-// Keys of a telemetry record besides the class's fields. A device sends msgId and/or seq, and
-// ts; the topic rule adds topic, clientId, receivedAt and class (RuleKeys).
+// Keys of a telemetry record. The topic rule writes the record: the device's payload,
+// base64-encoded, under KeyPayload, beside topic, clientId, receivedAt and class (RuleKeys).
+// The payload is a JSON object holding msgId and/or seq, ts and the class's fields.
 const (
+	// KeyPayload holds the device's payload exactly as published, base64-encoded by the rule
+	// (encode(*, 'base64')), whatever its bytes: JSON or not.
+	KeyPayload    = "payload"
 	KeyMsgID      = "msgId"
 	KeySeq        = "seq"
 	KeyTS         = "ts"
@@ -25,35 +30,25 @@ const (
 	KeyClass = "class"
 )
 
-// RuleKeys are the keys the topic rule adds to a device's payload
-// (SELECT *, topic() AS topic, clientid() AS clientId, timestamp() AS receivedAt,
-// '<class>' AS class). A device must never send them.
+// RuleKeys are the keys the topic rule adds beside the payload
+// (SELECT encode(*, 'base64') AS payload, topic() AS topic, clientid() AS clientId,
+// timestamp() AS receivedAt, '<class>' AS class). A device must never send them.
 //
-// What a device can and cannot do with them: AWS does not document which value wins when
-// SELECT * meets a payload key of the same name as a rule alias. Three outcomes are possible,
-// and the pipeline covers each:
+// Because the rule carries the payload as one base64 string instead of merging its keys
+// into the rule's result (SELECT *, ...), the device cannot reach the rule's keys at all: the
+// record's topic, clientId, receivedAt and class are the rules engine's, and a payload that
+// holds one of these keys is detected exactly and rejected (ReasonRuleKeyInPayload). This
+// holds in direct mode too, where no partition key backs clientId. (With SELECT *, AWS does
+// not document which value wins when a payload key meets a rule alias; that question no
+// longer arises.)
 //
-//   - both keys reach the record: the decoder sees the key twice and rejects the record
-//     (ReasonRuleKeyInPayload), before reading either value;
-//   - the rule's value replaces the device's: the record holds only what the rule vouches
-//     for, and the device's key is lost harmlessly (not detectable, nothing to detect);
-//   - the device's value replaces the rule's: not detectable from the record alone. What
-//     closes the gap is what the device cannot reach: in stream mode clientId must equal the
-//     Kinesis partition key, which the rule's action sets from clientid() outside the SQL
-//     result, and the topic's thing must equal clientId, so a device cannot speak as another
-//     thing; receivedAt must lie within ArrivalTolerance of the record's Kinesis arrival, so
-//     a record can neither backdate itself by more than that nor freeze its device's state by
-//     a ts far ahead (ts is bounded by receivedAt, so at most ArrivalTolerance plus
-//     MaxFutureSkew ahead of the arrival); class must be a class of the fleet and agree with the
-//     topic when the topic carries it; the district must be a district of the fleet. What
-//     remains is that a device, already authenticated and bound by its policy to its own
-//     class's rule, district and name, could label its own records with another of the
-//     fleet's classes (whose schema then validates them) or districts. In direct mode no
-//     partition key exists and the invocation carries nothing but the SQL result: if the
-//     device's values won, a device could name another thing in both topic and clientId,
-//     and nothing the function receives could tell. Direct mode's identity therefore rests
-//     on AWS keeping the rule's values (or both); receivedAt is still bounded by the
-//     invocation and MaxEventAge. Stream mode, the default, does not depend on that.
+// What the other checks still add: in stream mode clientId must equal the Kinesis partition
+// key (set from clientid() outside the SQL result) and the topic's thing must equal
+// clientId; receivedAt must lie within ArrivalTolerance of the record's Kinesis arrival, so ts
+// (bounded by receivedAt) is at most ArrivalTolerance plus MaxFutureSkew ahead of it; class
+// must be a class of the fleet and agree with the topic when the topic carries the rule; the
+// district must be a district of the fleet. A device, bound by its policy to its own class's
+// rule, district and name, cannot label its records with another thing, class or district.
 var RuleKeys = []string{KeyTopic, KeyClientID, KeyReceivedAt, KeyClass}
 
 // Keys the pipeline writes into stored records and state items, besides KeyClass.
@@ -98,8 +93,9 @@ const (
 	// Lambda delivers it: the maximum event age constructs/processor sets for asynchronous
 	// functions (6 hours, also Lambda's default). Retries arrive up to that late.
 	DefaultMaxEventAge = 6 * time.Hour
-	// RuleOverheadBytes is what the topic rule adds to a device's message (topic, clientId,
-	// receivedAt, class), allowed on top of the class's MaxMessageBytes.
+	// RuleOverheadBytes is what the topic rule adds around a device's encoded payload (the
+	// keys, topic, clientId, receivedAt, class), allowed on top of the encoded class limit
+	// before the record is parsed.
 	RuleOverheadBytes = 512
 	// MaxDepth bounds nesting inside a record; fields are scalars, so anything deeper than a
 	// few levels is an attack or a bug.
@@ -147,7 +143,9 @@ type schema struct {
 	// districts maps each district id to itself, so a record's district can be kept without
 	// holding on to the record's memory.
 	districts map[string]string
-	maxRecord int
+	// maxRecord bounds a record before parsing: the largest class limit, base64-encoded, plus
+	// RuleOverheadBytes. maxPayload is the largest class limit.
+	maxRecord, maxPayload int
 }
 
 // compile builds the schema; rulePrefix ("" when unknown) names the classes' rules.
@@ -172,7 +170,8 @@ func compile(f *fleetspec.Fleet, rulePrefix string) (*schema, error) {
 			cs.rule = topics.RuleName(rulePrefix, c.ID)
 		}
 		s.classes[c.ID] = cs
-		s.maxRecord = max(s.maxRecord, cs.maxBytes+RuleOverheadBytes)
+		s.maxPayload = max(s.maxPayload, cs.maxBytes)
+		s.maxRecord = max(s.maxRecord, base64.StdEncoding.EncodedLen(cs.maxBytes)+RuleOverheadBytes)
 	}
 	for _, d := range f.Districts {
 		if !validClassID(d.ID) {

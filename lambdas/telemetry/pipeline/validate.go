@@ -27,8 +27,11 @@ type message struct {
 	ts       int64
 	// receivedAt is the rules engine's receive time, Unix ms.
 	receivedAt int64
-	mem        []member // the record's members
-	vals       []int32  // per class field, in the class's order: 1 + its index in mem, or 0
+	// payload is the device's payload, decoded from the record, nil until decoded; it points
+	// into the decoder's payload arena.
+	payload []byte
+	mem     []member // the record's members
+	vals    []int32  // per class field, in the class's order: 1 + its index in mem, or 0
 }
 
 // field returns the member holding class field i, or nil when absent.
@@ -85,61 +88,49 @@ func (v *validator) checkIn(d *decoder, data []byte, o *origin, m *message, vals
 	}
 	base := len(d.members)
 	if r, detail := d.parse(data); r != "" {
-		return vals, r, detail
+		return vals, ReasonMissingMetadata, "the record is not the topic rule's object (" + string(r) + ": " + detail + ")"
 	}
-	mem := d.members[base:len(d.members):len(d.members)]
-	m.mem = mem
-
-	var topic, client, received, class, msgID, seq, ts *member
-	var dupKey []byte
-	for i := range mem {
-		mb := &mem[i]
+	// The rule's object: exactly its five keys, each once. Anything else means the rule is
+	// not the one this processor was built for.
+	var payload, topic, client, received, class *member
+	for i := range d.members[base:] {
+		mb := &d.members[base+i]
 		var slot **member
-		ruleKey := false
 		switch string(mb.key) {
+		case KeyPayload:
+			slot = &payload
 		case KeyTopic:
-			slot, ruleKey = &topic, true
+			slot = &topic
 		case KeyClientID:
-			slot, ruleKey = &client, true
+			slot = &client
 		case KeyReceivedAt:
-			slot, ruleKey = &received, true
+			slot = &received
 		case KeyClass:
-			slot, ruleKey = &class, true
-		case KeyMsgID:
-			slot = &msgID
-		case KeySeq:
-			slot = &seq
-		case KeyTS:
-			slot = &ts
+			slot = &class
 		default:
-			continue
+			return vals, ReasonMissingMetadata, "the record holds key " + strconv.Quote(truncate(mb.key, 64)) + ", which the topic rule does not add"
 		}
 		if *slot != nil {
-			if ruleKey {
-				// The payload carried a key the rule adds: refuse before using either value.
-				return vals, ReasonRuleKeyInPayload, "key " + string(mb.key) + " appears more than once: the payload carries a key the topic rule adds"
-			}
-			if dupKey == nil {
-				dupKey = mb.key
-			}
-			continue
+			return vals, ReasonMissingMetadata, "key " + string(mb.key) + " appears twice in the rule's record"
 		}
 		*slot = mb
 	}
-	if dupKey != nil {
-		return vals, ReasonDuplicateField, "key " + string(dupKey) + " appears twice"
-	}
-
-	if topic == nil || topic.kind != kindString || client == nil || client.kind != kindString ||
-		class == nil || class.kind != kindString || received == nil {
-		return vals, ReasonMissingMetadata, "topic, clientId and class must be strings and receivedAt a number"
+	if payload == nil || payload.kind != kindString || topic == nil || topic.kind != kindString ||
+		client == nil || client.kind != kindString || class == nil || class.kind != kindString || received == nil {
+		return vals, ReasonMissingMetadata, "payload, topic, clientId and class must be strings and receivedAt a number"
 	}
 	receivedAt, ok := integer(received)
 	if !ok || receivedAt <= 0 {
 		return vals, ReasonMissingMetadata, "receivedAt is not a positive integer"
 	}
 	m.receivedAt = receivedAt
-	// Class and district first, so that whatever the verdict the record counts under them.
+	// The device's payload first, so that every later rejection archives what the device sent.
+	body, ok := d.decodePayload(d.inner(payload))
+	if !ok {
+		return vals, ReasonMissingMetadata, "payload is not base64 (the rule must select encode(*, 'base64'))"
+	}
+	m.payload = body
+	// Class and district next, so that whatever the verdict the record counts under them.
 	cs := v.schema.classes[string(d.inner(class))]
 	m.class = cs
 	topicStr := d.strTemp(topic)
@@ -173,8 +164,44 @@ func (v *validator) checkIn(d *decoder, data []byte, o *origin, m *message, vals
 		return vals, ReasonUnknownDistrict, "district " + strconv.Quote(truncate([]byte(district), 64)) + " is not a district of the fleet"
 	}
 	m.thing = clientID
-	if len(data) > cs.maxBytes+RuleOverheadBytes {
-		return vals, ReasonTooLarge, "record of " + strconv.Itoa(len(data)) + " bytes exceeds " + strconv.Itoa(cs.maxBytes) + " + " + strconv.Itoa(RuleOverheadBytes)
+	if len(body) > cs.maxBytes {
+		return vals, ReasonTooLarge, "payload of " + strconv.Itoa(len(body)) + " bytes exceeds " + strconv.Itoa(cs.maxBytes)
+	}
+
+	inner := len(d.members)
+	if r, detail := d.parse(body); r != "" {
+		return vals, r, detail
+	}
+	mem := d.members[inner:len(d.members):len(d.members)]
+	m.mem = mem
+	var msgID, seq, ts *member
+	var dupKey []byte
+	for i := range mem {
+		mb := &mem[i]
+		var slot **member
+		switch string(mb.key) {
+		case KeyTopic, KeyClientID, KeyReceivedAt, KeyClass:
+			// Exact: the rule's keys live outside the payload, so any such key is the device's.
+			return vals, ReasonRuleKeyInPayload, "the payload holds key " + string(mb.key) + ", which only the topic rule may add"
+		case KeyMsgID:
+			slot = &msgID
+		case KeySeq:
+			slot = &seq
+		case KeyTS:
+			slot = &ts
+		default:
+			continue
+		}
+		if *slot != nil {
+			if dupKey == nil {
+				dupKey = mb.key
+			}
+			continue
+		}
+		*slot = mb
+	}
+	if dupKey != nil {
+		return vals, ReasonDuplicateField, "key " + string(dupKey) + " appears twice"
 	}
 
 	start := len(vals)
@@ -187,7 +214,7 @@ func (v *validator) checkIn(d *decoder, data []byte, o *origin, m *message, vals
 	guess := 0
 	for i := range mem {
 		mb := &mem[i]
-		if mb == topic || mb == client || mb == received || mb == class || mb == msgID || mb == seq || mb == ts {
+		if mb == msgID || mb == seq || mb == ts {
 			continue
 		}
 		// Devices usually send fields in the class's order: try the next one before hashing.

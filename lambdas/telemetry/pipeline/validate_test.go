@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -44,12 +45,14 @@ func light(members string) []byte {
 
 // recordOf wraps members into a record from thing with valid metadata received at baseTime.
 func recordOf(thing, members string) []byte {
-	return []byte("{" + members + "," + meta(thing, baseTime.UnixMilli()) + "}")
+	return ruleRecordOf(thing, baseTime.UnixMilli(), []byte("{"+members+"}"))
 }
 
 // withMeta wraps members into a record whose rule keys are given verbatim.
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
 func withMeta(members, topic, clientID, class string, receivedAt int64) []byte {
-	return []byte(fmt.Sprintf(`{%s,"topic":%q,"clientId":%q,"receivedAt":%d,"class":%q}`, members, topic, clientID, receivedAt, class))
+	return ruleRecord([]byte("{"+members+"}"), topic, clientID, class, receivedAt)
 }
 
 func TestCheckReasons(t *testing.T) {
@@ -58,6 +61,8 @@ func TestCheckReasons(t *testing.T) {
 	deep := strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1)
 	topic := func(district, thing string) string { return topics.TelemetrySuffix(district, thing) }
 	direct := func(arrival int64) *origin { return &origin{direct: true, arrival: arrival} }
+	// sent is the record of a street light that published p, whatever its bytes.
+	sent := func(p string) []byte { return ruleRecordOf("sl-1", ms, []byte(p)) }
 	tests := []struct {
 		name string
 		data []byte
@@ -66,7 +71,10 @@ func TestCheckReasons(t *testing.T) {
 		o *origin
 	}{
 		{"valid", light(ok), "", nil},
-		{"whitespace everywhere", []byte(fmt.Sprintf(" \n{ \"msgId\" : \"a\" ,\t\"ts\":%d, \"on\" :true,\"brightness\":5 ,\"topic\":\"districts/old_town/things/sl-1/telemetry\",\"clientId\":\"sl-1\",\"class\" : \"street_light\", \"receivedAt\":%d }\r\n", ms, ms)), "", nil},
+		{"whitespace everywhere", []byte(fmt.Sprintf(" \n{ \"payload\" : %q ,\"topic\":\"districts/old_town/things/sl-1/telemetry\",\"clientId\":\"sl-1\",\"class\" : \"street_light\", \"receivedAt\":%d }\r\n",
+			b64(fmt.Sprintf(" \n{ \"msgId\" : \"a\" ,\t\"ts\":%d, \"on\" :true,\"brightness\":5 }\r\n", ms)), ms)), "", nil},
+		{"unpadded base64", []byte(fmt.Sprintf(`{"payload":%q,"topic":%q,"clientId":"sl-1","class":"street_light","receivedAt":%d}`,
+			strings.TrimRight(b64("{"+ok+"}"), "="), topic("old_town", "sl-1"), ms)), "", nil},
 		{"basic ingest topic", withMeta(ok, topics.Telemetry("smartcity_street_light", "old_town", "sl-1"), "sl-1", "street_light", ms), "", nil},
 		{"a thing the fleet does not declare", recordOf("sl-jitp-0042", ok), "", nil},
 		{"msgId and seq both valid", light(ok + `,"seq":17`), "", nil},
@@ -84,21 +92,35 @@ func TestCheckReasons(t *testing.T) {
 		{"past skew at the limit", light(fmt.Sprintf(`"msgId":"a","ts":%d,"on":true,"brightness":5`, ms-DefaultMaxPastSkew.Milliseconds())), "", nil},
 		{"past skew past the limit", light(fmt.Sprintf(`"msgId":"a","ts":%d,"on":true,"brightness":5`, ms-DefaultMaxPastSkew.Milliseconds()-1)), ReasonClockSkew, nil},
 
-		{"empty", nil, ReasonMalformedJSON, nil},
-		{"null", []byte(`null`), ReasonMalformedJSON, nil},
-		{"array", []byte(`[1]`), ReasonMalformedJSON, nil},
-		{"truncated", light(ok)[:40], ReasonMalformedJSON, nil},
-		{"trailing data", append(light(ok), '}'), ReasonMalformedJSON, nil},
-		{"two objects", append(light(ok), light(ok)...), ReasonMalformedJSON, nil},
-		{"byte order mark", append([]byte("\xef\xbb\xbf"), light(ok)...), ReasonMalformedJSON, nil},
-		{"leading zero", light(ok + `,"lux":01`), ReasonMalformedJSON, nil},
-		{"plus sign", light(ok + `,"lux":+1`), ReasonMalformedJSON, nil},
-		{"bare dot", light(ok + `,"lux":1.`), ReasonMalformedJSON, nil},
-		{"NaN", light(ok + `,"lux":NaN`), ReasonMalformedJSON, nil},
-		{"single quotes", light(ok + `,'lux':1`), ReasonMalformedJSON, nil},
-		{"control character", light(ok + ",\"bay\":\"a\tb\""), ReasonMalformedJSON, nil},
-		{"bad escape", light(ok + `,"x":"\q"`), ReasonMalformedJSON, nil},
+		{"empty payload", sent(""), ReasonNotJSON, nil},
+		{"binary payload", sent("\x00\x01\x02\xff\xfe"), ReasonNotJSON, nil},
+		{"plain text payload", sent("temperature=21.5"), ReasonNotJSON, nil},
+		{"CBOR-looking payload", sent("\xa2\x62on\xf5"), ReasonNotJSON, nil},
+		{"null", sent(`null`), ReasonMalformedJSON, nil},
+		{"array", sent(`[1]`), ReasonMalformedJSON, nil},
+		{"number", sent(`42`), ReasonMalformedJSON, nil},
+		{"deep array", sent(deep), ReasonMalformedJSON, nil},
+		{"truncated", sent(("{" + ok)[:20]), ReasonNotJSON, nil},
+		{"trailing data", sent("{" + ok + "}}"), ReasonNotJSON, nil},
+		{"two objects", sent("{" + ok + "}{" + ok + "}"), ReasonNotJSON, nil},
+		{"byte order mark", sent("\xef\xbb\xbf{" + ok + "}"), ReasonNotJSON, nil},
+		{"array with garbage", sent(`[1,`), ReasonNotJSON, nil},
+		{"leading zero", light(ok + `,"lux":01`), ReasonNotJSON, nil},
+		{"plus sign", light(ok + `,"lux":+1`), ReasonNotJSON, nil},
+		{"bare dot", light(ok + `,"lux":1.`), ReasonNotJSON, nil},
+		{"NaN", light(ok + `,"lux":NaN`), ReasonNotJSON, nil},
+		{"single quotes", light(ok + `,'lux':1`), ReasonNotJSON, nil},
+		{"control character", light(ok + ",\"bay\":\"a\tb\""), ReasonNotJSON, nil},
+		{"bad escape", light(ok + `,"x":"\q"`), ReasonNotJSON, nil},
 		{"too deep", light(ok + `,"x":` + deep), ReasonMalformedJSON, nil},
+		{"record empty", nil, ReasonMissingMetadata, nil},
+		{"record not JSON", []byte("\x00\x01"), ReasonMissingMetadata, nil},
+		{"record an array", []byte(`[1]`), ReasonMissingMetadata, nil},
+		{"record merged as by SELECT *", []byte(fmt.Sprintf(`{%s,"topic":%q,"clientId":"sl-1","class":"street_light","receivedAt":%d}`, ok, topic("old_town", "sl-1"), ms)), ReasonMissingMetadata, nil},
+		{"record with a second payload", []byte(fmt.Sprintf(`{"payload":%q,"payload":%q,"topic":%q,"clientId":"sl-1","class":"street_light","receivedAt":%d}`, b64("{"+ok+"}"), b64("{}"), topic("old_town", "sl-1"), ms)), ReasonMissingMetadata, nil},
+		{"payload not base64", []byte(fmt.Sprintf(`{"payload":"{not base64}","topic":%q,"clientId":"sl-1","class":"street_light","receivedAt":%d}`, topic("old_town", "sl-1"), ms)), ReasonMissingMetadata, nil},
+		{"payload a number", []byte(fmt.Sprintf(`{"payload":7,"topic":%q,"clientId":"sl-1","class":"street_light","receivedAt":%d}`, topic("old_town", "sl-1"), ms)), ReasonMissingMetadata, nil},
+		{"no payload", []byte(fmt.Sprintf(`{"topic":%q,"clientId":"sl-1","class":"street_light","receivedAt":%d}`, topic("old_town", "sl-1"), ms)), ReasonMissingMetadata, nil},
 		{"invalid UTF-8", light(ok + ",\"x\":\"\xc3\x28\""), ReasonInvalidUTF8, nil},
 		{"lone high surrogate", light(ok + `,"x":"\ud800"`), ReasonInvalidUTF8, nil},
 		{"lone low surrogate", light(ok + `,"x":"\udc00x"`), ReasonInvalidUTF8, nil},
@@ -109,12 +131,13 @@ func TestCheckReasons(t *testing.T) {
 		{"payload carries class", light(ok + `,"class":"camera"`), ReasonRuleKeyInPayload, nil},
 		{"payload carries an escaped class", light(ok + `,"cl\u0061ss":"camera"`), ReasonRuleKeyInPayload, nil},
 		{"rule key beats a duplicate device key", light(ok + `,"ts":1,"class":"camera"`), ReasonRuleKeyInPayload, nil},
+		{"payload carries a rule key once, before its fields", light(`"clientId":"sl-1",` + ok), ReasonRuleKeyInPayload, nil},
 		{"duplicate ts", light(ok + `,"ts":1`), ReasonDuplicateField, nil},
 		{"duplicate seq", light(ok + `,"seq":1,"seq":2`), ReasonDuplicateField, nil},
-		{"no clientId", []byte(fmt.Sprintf(`{%s,"topic":%q,"class":"street_light","receivedAt":%d}`, ok, topic("old_town", "sl-1"), ms)), ReasonMissingMetadata, nil},
-		{"no class", []byte(fmt.Sprintf(`{%s,"topic":%q,"clientId":"sl-1","receivedAt":%d}`, ok, topic("old_town", "sl-1"), ms)), ReasonMissingMetadata, nil},
-		{"class a number", []byte(fmt.Sprintf(`{%s,"topic":%q,"clientId":"sl-1","class":7,"receivedAt":%d}`, ok, topic("old_town", "sl-1"), ms)), ReasonMissingMetadata, nil},
-		{"receivedAt a string", []byte(fmt.Sprintf(`{%s,"topic":%q,"clientId":"sl-1","class":"street_light","receivedAt":"%d"}`, ok, topic("old_town", "sl-1"), ms)), ReasonMissingMetadata, nil},
+		{"no clientId", []byte(fmt.Sprintf(`{"payload":%q,"topic":%q,"class":"street_light","receivedAt":%d}`, b64("{"+ok+"}"), topic("old_town", "sl-1"), ms)), ReasonMissingMetadata, nil},
+		{"no class", []byte(fmt.Sprintf(`{"payload":%q,"topic":%q,"clientId":"sl-1","receivedAt":%d}`, b64("{"+ok+"}"), topic("old_town", "sl-1"), ms)), ReasonMissingMetadata, nil},
+		{"class a number", []byte(fmt.Sprintf(`{"payload":%q,"topic":%q,"clientId":"sl-1","class":7,"receivedAt":%d}`, b64("{"+ok+"}"), topic("old_town", "sl-1"), ms)), ReasonMissingMetadata, nil},
+		{"receivedAt a string", []byte(fmt.Sprintf(`{"payload":%q,"topic":%q,"clientId":"sl-1","class":"street_light","receivedAt":"%d"}`, b64("{"+ok+"}"), topic("old_town", "sl-1"), ms)), ReasonMissingMetadata, nil},
 		{"topic of commands", withMeta(ok, "city/things/sl-1/commands", "sl-1", "street_light", ms), ReasonInvalidTopic, nil},
 		{"topic without a district", withMeta(ok, "things/sl-1/telemetry", "sl-1", "street_light", ms), ReasonInvalidTopic, nil},
 		{"thing name with a space", withMeta(ok, topic("old_town", "sl 1"), "sl 1", "street_light", ms), ReasonInvalidTopic, nil},
@@ -158,6 +181,7 @@ func TestCheckReasons(t *testing.T) {
 		{"huge integer", light(fmt.Sprintf(`"msgId":"a","ts":%d,"on":true,"brightness":123456789012345678901234567890`, ms)), ReasonOutOfRange, nil},
 		{"missing required", light(fmt.Sprintf(`"msgId":"a","ts":%d,"on":true`, ms)), ReasonMissingField, nil},
 		{"too large for the class", light(ok + `,"lux":1` + strings.Repeat(" ", 1400)), ReasonTooLarge, nil},
+		{"not JSON and too large for the class", sent(strings.Repeat("\xff", 1500)), ReasonTooLarge, nil},
 		{"too large for any class", light(ok + `,"lux":1` + strings.Repeat(" ", 17000)), ReasonTooLarge, nil},
 	}
 	v := testValidator(t)
