@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -222,8 +222,8 @@ func (b *bridge) process(ctx context.Context, batch []events.KinesisEventRecord)
 // MosquittoACL; the CN is the thing name, the analogue of client id = thing name), so the
 // thing level of the topic is the authenticated identity, and the bridge uses it.
 //
-// A payload that is not a JSON object is passed on unchanged (the rule engine's handling of
-// SELECT * over non-JSON is not documented for this case), and the processor rejects it.
+// Any payload, JSON or not, is carried base64-encoded, as the rule does; the processor
+// rejects what is not a JSON object with its reason.
 func (b *bridge) record(m inbound) (events.KinesisEventRecord, bool) {
 	rest, ok := strings.CutPrefix(m.topic, "$aws/rules/")
 	if !ok {
@@ -239,22 +239,17 @@ func (b *bridge) record(m inbound) (events.KinesisEventRecord, bool) {
 		return events.KinesisEventRecord{}, false
 	}
 	_, thing, _ := topics.TelemetryOrigin(m.topic)
-	data := m.payload
-	trimmed := bytes.TrimSpace(m.payload)
-	if len(trimmed) >= 2 && trimmed[0] == '{' && trimmed[len(trimmed)-1] == '}' {
-		var meta bytes.Buffer
-		enc := func(v string) string { q, _ := json.Marshal(v); return string(q) }
-		meta.WriteString(`"topic":` + enc(suffix) + `,"clientId":` + enc(thing) + `,"receivedAt":` + strconv.FormatInt(m.at.UnixMilli(), 10))
-		meta.WriteString(`,"class":` + enc(class))
-		inner := bytes.TrimSpace(trimmed[1 : len(trimmed)-1])
-		out := make([]byte, 0, len(trimmed)+meta.Len()+2)
-		out = append(out, '{')
-		if len(inner) > 0 {
-			out = append(out, inner...)
-			out = append(out, ',')
-		}
-		out = append(out, meta.Bytes()...)
-		data = append(out, '}')
+	// What each class's rule selects (constructs/ingest.RuleSQL): the payload exactly as
+	// published, base64-encoded whatever its bytes, beside what the rules engine vouches for.
+	data, err := json.Marshal(map[string]any{
+		pipeline.KeyPayload:    base64.StdEncoding.EncodeToString(m.payload),
+		pipeline.KeyTopic:      suffix,
+		pipeline.KeyClientID:   thing,
+		pipeline.KeyReceivedAt: m.at.UnixMilli(),
+		pipeline.KeyClass:      class,
+	})
+	if err != nil {
+		return events.KinesisEventRecord{}, false
 	}
 	b.seq++
 	var r events.KinesisEventRecord

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"os"
@@ -125,16 +126,19 @@ func TestBridgeRecordAddsTheRuleFields(t *testing.T) {
 	if err := json.Unmarshal(r.Kinesis.Data, &m); err != nil {
 		t.Fatalf("record %s: %v", r.Kinesis.Data, err)
 	}
-	if m["topic"] != topics.TelemetrySuffix("old_town", "sl-old-town-001") || m["clientId"] != "sl-old-town-001" || m["receivedAt"] != float64(at.UnixMilli()) || m["on"] != true {
+	payload := ` {"msgId":"a","on":true} `
+	if m["topic"] != topics.TelemetrySuffix("old_town", "sl-old-town-001") || m["clientId"] != "sl-old-town-001" ||
+		m["receivedAt"] != float64(at.UnixMilli()) || m["class"] != "street_light" ||
+		m["payload"] != base64.StdEncoding.EncodeToString([]byte(payload)) || len(m) != 5 {
 		t.Errorf("record %v", m)
 	}
 	if r.Kinesis.PartitionKey != "sl-old-town-001" || !r.Kinesis.ApproximateArrivalTimestamp.Equal(at) {
 		t.Errorf("partition key %q, arrival %v", r.Kinesis.PartitionKey, r.Kinesis.ApproximateArrivalTimestamp)
 	}
-	// Not an object: passed on unchanged for the processor to reject.
-	r, ok = b.record(inbound{topic: topic, payload: []byte(`[1,2]`), at: at})
-	if !ok || string(r.Kinesis.Data) != `[1,2]` {
-		t.Errorf("non-object payload became %q (%v)", r.Kinesis.Data, ok)
+	// Not JSON at all: carried like any payload, for the processor to reject as not_json.
+	r, ok = b.record(inbound{topic: topic, payload: []byte{0xff, 0x00, 'x'}, at: at})
+	if !ok || json.Unmarshal(r.Kinesis.Data, &m) != nil || m["payload"] != base64.StdEncoding.EncodeToString([]byte{0xff, 0x00, 'x'}) {
+		t.Errorf("non-JSON payload became %q (%v)", r.Kinesis.Data, ok)
 	}
 	// No such rule: dropped, as Basic Ingest drops it.
 	if _, ok := b.record(inbound{topic: topics.Telemetry("smartcity_dev_nope", "old_town", "x"), payload: []byte(`{}`), at: at}); ok {
