@@ -135,6 +135,13 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 		Districts:  districts,
 		IoTLogs:    fl.IoTLogs,
 		Security:   o.Defender.SecurityMetrics(),
+		// Rejects per thing come from the processor's logs: a per-thing metric dimension
+		// would be one series per device.
+		Queries: []monitoring.LogQuery{{
+			Title:    "Rejected records by thing (class, district, reason)",
+			LogGroup: in.Telemetry.Processor.LogGroup,
+			Query:    ingest.RejectsByThingQuery,
+		}},
 	})
 	return o
 }

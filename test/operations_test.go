@@ -914,7 +914,7 @@ func TestControlCenter(t *testing.T) {
 	want = append(want, "text", "Alarm states", "Processor errors and throttles", "Iterator age (ms)", "Dead letters waiting",
 		"Topic rules: matched and throttled", "Connected devices (last Connect/Disconnect in range was a Connect)", "Connections by protocol",
 		"Authentication and authorization failures", "Certificates failing authorization", "Behaviour detection (fleet totals)",
-		"Audit findings: non-compliant resources by check")
+		"Audit findings: non-compliant resources by check", "Rejected records by thing (class, district, reason)")
 	var got []string
 	for title := range widgets {
 		got = append(got, title)
@@ -1015,6 +1015,11 @@ func TestControlCenter(t *testing.T) {
 		if q != "SOURCE 'AWSIotLogsV2' | "+query && q != "SOURCE '<ref>' | "+query {
 			t.Errorf("%s query %q does not read AWSIotLogsV2 with %q", title, q, query)
 		}
+	}
+	// Rejects per thing: the processor's structured logs, never a per-thing metric dimension.
+	if q := fmt.Sprint(widgets["Rejected records by thing (class, district, reason)"]["query"]); !strings.HasPrefix(q, "SOURCE '") ||
+		!strings.HasSuffix(q, "| "+ingest.RejectsByThingQuery) {
+		t.Errorf("rejects-by-thing query %q, want the processor's log group with %q", q, ingest.RejectsByThingQuery)
 	}
 	if text := fmt.Sprint(widgets["text"]["markdown"]); !strings.Contains(text, "per device class, then per district") {
 		t.Errorf("the header does not say how the figures are split: %q", text)

@@ -56,6 +56,16 @@ type ControlCenterProps struct {
 	IoTLogs awslogs.ILogGroup
 	// Security are the behaviour-detection metrics (fleet totals). Default: - no widget.
 	Security []awscloudwatch.IMetric
+	// Queries are Logs Insights tables shown after the pipeline row, for questions a metric
+	// dimension cannot answer at city scale (rejects per thing). Default: - none.
+	Queries []LogQuery
+}
+
+// LogQuery is a Logs Insights table on the dashboard.
+type LogQuery struct {
+	Title    string
+	LogGroup awslogs.ILogGroup
+	Query    string
 }
 
 // ControlCenter is the Smart City Control Center dashboard.
@@ -211,6 +221,17 @@ func NewControlCenter(scope constructs.Construct, id string, props *ControlCente
 		pipeline = append(pipeline, graph("Topic rules: matched and throttled", matched...))
 	}
 	rows = append(rows, rowsOf(pipeline)...)
+	var queries []awscloudwatch.IWidget
+	for _, q := range p.Queries {
+		queries = append(queries, awscloudwatch.NewLogQueryWidget(&awscloudwatch.LogQueryWidgetProps{
+			Title:         jsii.String(q.Title),
+			LogGroupNames: &[]*string{q.LogGroup.LogGroupName()},
+			QueryLines:    queryLines(q.Query),
+			View:          awscloudwatch.LogQueryVisualizationType_TABLE,
+			Width:         jsii.Number(12), Height: jsii.Number(6),
+		}))
+	}
+	rows = append(rows, rowsOf(queries)...)
 
 	devices := []awscloudwatch.IWidget{
 		graph("Connections by protocol", expr(search(IoTNamespace, MetricConnectSuccess, []string{DimensionProtocol}, nil, "Sum", seconds), LabelProtocol, period)),
