@@ -5,6 +5,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	cmdapi "github.com/secure-smart-city/platform/lambdas/command/api"
 
 	"github.com/secure-smart-city/platform/constructs/commandapi"
 	"github.com/secure-smart-city/platform/constructs/defender"
@@ -114,6 +115,17 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 			"The command API answered 5XX: operators' commands failed. Read the CommandProcessor's ERROR logs and the "+
 				"API's access log (requestId, caller ARN, status) for the failing requests.",
 			api.MetricServerErrors(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(5))}), 1)
+		// The audit trail fails closed: a failed intent write refuses the command (503), a
+		// failed outcome write leaves a sent command without its outcome. Either is a gap a
+		// person must look at.
+		m.WatchMetric("CommandApi-AuditIntentWriteFailed",
+			"The command function could not write an audit intent record, so it refused commands (503). Check the CommandAudit "+
+				"table (throttling, its key, its resource policy) and the CommandProcessor's ERROR logs.",
+			api.MetricAuditWriteFailed(cmdapi.KindIntent, &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}), 1)
+		m.WatchMetric("CommandApi-AuditOutcomeWriteFailed",
+			"A command was delivered but its audit outcome record could not be written: the trail has an intent without an "+
+				"outcome. Check the CommandAudit table and the CommandProcessor's ERROR logs (requestId).",
+			api.MetricAuditWriteFailed(cmdapi.KindOutcome, &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}), 1)
 	}
 
 	var districts []monitoring.DistrictMetrics

@@ -195,6 +195,8 @@ func expectedAlarms(fleet *fleetspec.Fleet) map[string]alarmSig {
 	queue("RemediationDeadLetters")
 	function("CommandProcessor", 10000)
 	want[p+"CommandApi-ServerErrors"] = alarmSig{"AWS/ApiGateway 5XXError Sum 300 [ApiName=<api> Stage=<ref>]", 1, gte, nb, one}
+	want[p+"CommandApi-AuditIntentWriteFailed"] = alarmSig{"SmartCity/Commands AuditWriteFailed Sum 300 [Phase=intent]", 1, gte, nb, one}
+	want[p+"CommandApi-AuditOutcomeWriteFailed"] = alarmSig{"SmartCity/Commands AuditWriteFailed Sum 300 [Phase=outcome]", 1, gte, nb, one}
 	// Over-the-air updates (stacks/ota.go): job executions over every JobId.
 	want[p+"Ota-FailedExecutions"] = alarmSig{`expr: SELECT SUM(FailedJobExecutionCount) FROM SCHEMA("AWS/IoT", JobId) `, 5, gte, nb, one}
 	want[p+"Ota-RejectedExecutions"] = alarmSig{`expr: SELECT SUM(RejectedJobExecutionCount) FROM SCHEMA("AWS/IoT", JobId) `, 1, gte, nb, one}
