@@ -2,6 +2,7 @@ package compliance
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -169,6 +170,13 @@ var Flows = []Flow{
 		Cases: iotLoggingCases},
 	{ID: "s3-access-logs", From: "S3 server access logging (logging.s3.amazonaws.com)", To: "every data bucket's log bucket", Allow: true,
 		Cases: accessLogCases},
+	{ID: "ota-presign", From: "AWS IoT Jobs (iot.amazonaws.com -> each class's presigned-URL role)", To: "the class's firmware images and the bucket's key (through S3)", Allow: true,
+		Cases: func(w *World) ([]Case, error) { return otaPresignCases(w, false) }},
+	{ID: "ota-presign-other-class", From: "a class's presigned-URL role", To: "another class's firmware images", Allow: false,
+		Cases: func(w *World) ([]Case, error) {
+			cs, err := otaPresignCases(w, true)
+			return firstOnly(cs), err
+		}},
 	{ID: "grants-for-aws-resources", From: "a same-account deployer via DynamoDB, Lambda, SQS (grant for an AWS resource)", To: "kms:CreateGrant on every key", Allow: true,
 		Cases: func(w *World) ([]Case, error) { return grantCases(w, true) }},
 	{ID: "grants-not-for-aws-resources", From: "a same-account role with kms:* (CT.KMS.PR.3)", To: "kms:CreateGrant on every key, not for an AWS resource", Allow: false,
@@ -892,4 +900,52 @@ func quarantineStoreSteps(w *World, q Caller) ([]Step, error) {
 		steps = append(append(steps, s), ks...)
 	}
 	return steps, nil
+}
+
+// templateClass reads the class from a job template's description, which constructs/ota
+// writes as "Firmware rollout for <class> devices (<prefix>)".
+var templateClass = regexp.MustCompile(`^Firmware rollout for ([a-z][a-z0-9_]*) devices `)
+
+// otaPresignCases: AWS IoT Jobs assumes each job template's presigned-URL role and reads an
+// image of the template's class (or, with otherClass, of another class) through S3, which
+// decrypts it with the bucket's key.
+func otaPresignCases(w *World, otherClass bool) ([]Case, error) {
+	bucket, err := w.One("AWS::S3::Bucket", "FirmwareBucket")
+	if err != nil {
+		return nil, err
+	}
+	var out []Case
+	for _, t := range w.Find("AWS::IoT::JobTemplate", "") {
+		desc, _ := t.Properties["Description"].(string)
+		m := templateClass.FindStringSubmatch(desc)
+		if m == nil {
+			return nil, fmt.Errorf("flows: job template %s: description %q does not name its class", t.ID, desc)
+		}
+		class := m[1]
+		if otherClass {
+			class = "not_" + class
+		}
+		c, role, err := w.roleCaller(t.Stack, Get(t.Properties, "PresignedUrlConfig", "RoleArn"))
+		if err != nil {
+			return nil, err
+		}
+		a, err := w.assume("iot.amazonaws.com", role, w.ctx("aws:SourceAccount", w.Account))
+		if err != nil {
+			return nil, err
+		}
+		get, err := w.step(c, "s3:GetObject", bucket, "/firmware/"+class+"/1.4.0/firmware.bin", nil)
+		if err != nil {
+			return nil, err
+		}
+		steps := []Step{a, get}
+		if !otherClass {
+			ks, err := w.keySteps(c, bucket, "s3", nil, "kms:Decrypt")
+			if err != nil {
+				return nil, err
+			}
+			steps = append(steps, ks...)
+		}
+		out = append(out, Case{Name: t.ID, Steps: steps})
+	}
+	return out, nil
 }
