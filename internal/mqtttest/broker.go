@@ -165,17 +165,17 @@ func (b *Broker) start(t testing.TB, bin string) error {
 		}
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
-			<-exited
+			_ = <-exited
 			return fmt.Errorf("mosquitto did not listen on %s within %v: %s", b.Addr, startTimeout, b.Log())
 		}
 	}
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-exited:
+		case _ = <-exited:
 		case <-time.After(5 * time.Second):
 			_ = cmd.Process.Kill()
-			<-exited
+			_ = <-exited
 		}
 		if t.Failed() {
 			t.Logf("mosquitto log (%s):\n%s", b.LogFile, b.Log())
@@ -189,7 +189,7 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	addr, ok := l.Addr().(*net.TCPAddr)
 	if !ok {
 		return 0, errors.New("listener address is not TCP")

@@ -43,7 +43,7 @@ func TestDeviceRefusesReplayedAndStaleCommands(t *testing.T) {
 	go func() { done <- d.Run(ctx) }()
 	defer func() {
 		stop()
-		<-done
+		_ = <-done
 	}()
 	shadow := topics.ShadowUpdate(a)
 	now := time.Now().UnixMilli()
