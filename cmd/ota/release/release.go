@@ -34,7 +34,7 @@ import (
 	"github.com/secure-smart-city/platform/fleetspec"
 )
 
-// The AWS calls the command makes, one interface each.
+// PutObject and the interfaces after it are the AWS calls the command makes, one each.
 type (
 	PutObject interface {
 		PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
