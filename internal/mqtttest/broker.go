@@ -148,8 +148,10 @@ func (b *Broker) start(t testing.TB, bin string) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("run %s: %w", bin, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited closes once the process is gone; waitErr (written before the close) says how.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 
 	deadline := time.Now().Add(startTimeout)
 	for {
@@ -159,23 +161,23 @@ func (b *Broker) start(t testing.TB, bin string) error {
 			break
 		}
 		select {
-		case err := <-exited:
-			return fmt.Errorf("mosquitto exited before listening (%v): %s%s", err, stderr.String(), b.Log())
+		case <-exited:
+			return fmt.Errorf("mosquitto exited before listening (%v): %s%s", waitErr, stderr.String(), b.Log())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
-			_ = <-exited
+			<-exited
 			return fmt.Errorf("mosquitto did not listen on %s within %v: %s", b.Addr, startTimeout, b.Log())
 		}
 	}
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case _ = <-exited:
+		case <-exited:
 		case <-time.After(5 * time.Second):
 			_ = cmd.Process.Kill()
-			_ = <-exited
+			<-exited
 		}
 		if t.Failed() {
 			t.Logf("mosquitto log (%s):\n%s", b.LogFile, b.Log())
