@@ -34,7 +34,7 @@ func (w *World) service(name string) Caller {
 	return Caller{Principal: iameval.Principal{Service: name}, Label: name}
 }
 
-// Foreign is a principal of another account, for refused flows.
+// ForeignAccount is the account of another party's principals, for refused flows.
 const ForeignAccount = "999999999999"
 
 // roleCaller is the role whose ARN v (a Role property, a RoleArn) names.

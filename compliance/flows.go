@@ -3,7 +3,6 @@ package compliance
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/secure-smart-city/platform/compliance/iameval"
@@ -284,10 +283,4 @@ func (w *World) admin(name string) Caller {
 func (w *World) foreign(name string) Caller {
 	return Caller{Principal: iameval.Principal{ARN: "arn:" + w.Partition + ":iam::" + ForeignAccount + ":role/" + name, Account: ForeignAccount},
 		Label: "foreign role " + name}
-}
-
-// sortedCases keeps case order stable for messages.
-func sortedCases(cs []Case) []Case {
-	sort.SliceStable(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
-	return cs
 }

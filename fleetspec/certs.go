@@ -66,7 +66,8 @@ func readRef(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer fh.Close()
+	// Read-only: a close error cannot lose data.
+	defer func() { _ = fh.Close() }()
 	data, err := io.ReadAll(io.LimitReader(fh, maxRefBytes+1))
 	if err != nil {
 		return nil, err

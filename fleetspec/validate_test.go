@@ -31,37 +31,37 @@ func TestInvalidFleets(t *testing.T) {
 	}{
 		{
 			name: "unknown class",
-			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "things", 1)["class"] = "street_lamp" },
+			edit: func(_ *testing.T, doc map[string]any, _ string) { at(doc, "things", 1)["class"] = "street_lamp" },
 			path: "things[1].class", want: `unknown device class "street_lamp"`,
 		},
 		{
 			name: "unknown district",
-			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "things", 2)["district"] = "east" },
+			edit: func(_ *testing.T, doc map[string]any, _ string) { at(doc, "things", 2)["district"] = "east" },
 			path: "things[2].district", want: `unknown district "east"`,
 		},
 		{
 			name: "duplicate thing",
-			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "things", 2)["name"] = "sl-south-001" },
+			edit: func(_ *testing.T, doc map[string]any, _ string) { at(doc, "things", 2)["name"] = "sl-south-001" },
 			path: "things[2].name", want: `duplicate thing name "sl-south-001" (also things[1])`,
 		},
 		{
 			name: "invalid thing name",
-			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "things", 1)["name"] = "bad name!" },
+			edit: func(_ *testing.T, doc map[string]any, _ string) { at(doc, "things", 1)["name"] = "bad name!" },
 			path: "things[1].name", want: `invalid thing name "bad name!"`,
 		},
 		{
 			name: "missing serial",
-			edit: func(t *testing.T, doc map[string]any, _ string) { delete(at(doc, "things", 1), "serial") },
+			edit: func(_ *testing.T, doc map[string]any, _ string) { delete(at(doc, "things", 1), "serial") },
 			path: "things[1].serial", want: "is required",
 		},
 		{
 			name: "duplicate serial",
-			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "things", 2)["serial"] = "SN-2" },
+			edit: func(_ *testing.T, doc map[string]any, _ string) { at(doc, "things", 2)["serial"] = "SN-2" },
 			path: "things[2].serial", want: `duplicate serial "SN-2"`,
 		},
 		{
 			name: "serial that cannot be a thing attribute",
-			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "things", 2)["serial"] = "SN 3" },
+			edit: func(_ *testing.T, doc map[string]any, _ string) { at(doc, "things", 2)["serial"] = "SN 3" },
 			path: "things[2].serial", want: `invalid serial "SN 3"`,
 		},
 		{
@@ -88,7 +88,7 @@ func TestInvalidFleets(t *testing.T) {
 		},
 		{
 			name: "min above max",
-			edit: func(t *testing.T, doc map[string]any, _ string) {
+			edit: func(_ *testing.T, doc map[string]any, _ string) {
 				f := at(doc, "classes", 0, "fields", 1)
 				f["min"], f["max"] = 100, 0
 			},
@@ -96,75 +96,75 @@ func TestInvalidFleets(t *testing.T) {
 		},
 		{
 			name: "reserved field name",
-			edit: func(t *testing.T, doc map[string]any, _ string) {
+			edit: func(_ *testing.T, doc map[string]any, _ string) {
 				at(doc, "classes", 0, "fields", 1)["name"] = "receivedAt"
 			},
 			path: "classes[0].fields[1].name", want: `field name "receivedAt" is reserved`,
 		},
 		{
 			name: "min on a string",
-			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0, "fields", 2)["min"] = 1 },
+			edit: func(_ *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0, "fields", 2)["min"] = 1 },
 			path: "classes[0].fields[2].min", want: `min 1 is only allowed on number and integer fields, not on type "string"`,
 		},
 		{
 			name: "enum on a number",
-			edit: func(t *testing.T, doc map[string]any, _ string) {
+			edit: func(_ *testing.T, doc map[string]any, _ string) {
 				at(doc, "classes", 0, "fields", 1)["enum"] = []string{"low"}
 			},
 			path: "classes[0].fields[1].enum", want: `enum ["low"] is only allowed on string fields, not on type "integer"`,
 		},
 		{
 			name: "unknown field type",
-			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0, "fields", 0)["type"] = "bool" },
+			edit: func(_ *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0, "fields", 0)["type"] = "bool" },
 			path: "classes[0].fields[0].type", want: `unknown type "bool"`,
 		},
 		{
 			name: "duplicate field",
-			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0, "fields", 2)["name"] = "on" },
+			edit: func(_ *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0, "fields", 2)["name"] = "on" },
 			path: "classes[0].fields[2].name", want: `duplicate field name "on" (also classes[0].fields[0])`,
 		},
 		{
 			name: "invalid command name",
-			edit: func(t *testing.T, doc map[string]any, _ string) {
+			edit: func(_ *testing.T, doc map[string]any, _ string) {
 				at(doc, "classes", 0, "commands", 0)["name"] = "SetBrightness"
 			},
 			path: "classes[0].commands[0].name", want: `invalid command name "SetBrightness"`,
 		},
 		{
 			name: "command param follows field rules",
-			edit: func(t *testing.T, doc map[string]any, _ string) {
+			edit: func(_ *testing.T, doc map[string]any, _ string) {
 				at(doc, "classes", 0, "commands", 0, "params", 0)["maxLength"] = 10
 			},
 			path: "classes[0].commands[0].params[0].maxLength", want: `maxLength 10 is only allowed on string fields, not on type "integer"`,
 		},
 		{
 			name: "message limit above IoT Core's",
-			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0)["maxMessageBytes"] = 200000 },
+			edit: func(_ *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0)["maxMessageBytes"] = 200000 },
 			path: "classes[0].maxMessageBytes", want: "200000 is outside 64..131072",
 		},
 		{
 			name: "firmware limit below 1 KiB",
-			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0)["maxFirmwareBytes"] = 100 },
+			edit: func(_ *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0)["maxFirmwareBytes"] = 100 },
 			path: "classes[0].maxFirmwareBytes", want: "100 is outside 1024..2147483648",
 		},
 		{
 			name: "state interval not a duration",
-			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0)["stateInterval"] = "60" },
+			edit: func(_ *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0)["stateInterval"] = "60" },
 			path: "classes[0].stateInterval", want: `stateInterval "60" is not a Go duration`,
 		},
 		{
 			name: "state interval above an hour",
-			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0)["stateInterval"] = "2h" },
+			edit: func(_ *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0)["stateInterval"] = "2h" },
 			path: "classes[0].stateInterval", want: `stateInterval "2h" must be whole seconds between 0s and 1h0m0s`,
 		},
 		{
 			name: "state interval below a second",
-			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0)["stateInterval"] = "1500ms" },
+			edit: func(_ *testing.T, doc map[string]any, _ string) { at(doc, "classes", 0)["stateInterval"] = "1500ms" },
 			path: "classes[0].stateInterval", want: `must be whole seconds`,
 		},
 		{
 			name: "invalid class id",
-			edit: func(t *testing.T, doc map[string]any, _ string) {
+			edit: func(_ *testing.T, doc map[string]any, _ string) {
 				at(doc, "classes", 0)["id"] = "street-light"
 				for i := range 3 {
 					at(doc, "things", i)["class"] = "street-light"
@@ -174,45 +174,45 @@ func TestInvalidFleets(t *testing.T) {
 		},
 		{
 			name: "invalid fleet name",
-			edit: func(t *testing.T, doc map[string]any, _ string) { doc["name"] = "Smart City" },
+			edit: func(_ *testing.T, doc map[string]any, _ string) { doc["name"] = "Smart City" },
 			path: "name", want: `invalid fleet name "Smart City"`,
 		},
 		{
 			name: "bad CSR path",
-			edit: func(t *testing.T, doc map[string]any, _ string) { at(doc, "things", 0)["csr"] = "csr/missing.csr" },
+			edit: func(_ *testing.T, doc map[string]any, _ string) { at(doc, "things", 0)["csr"] = "csr/missing.csr" },
 			path: "things[0].csr", want: `"csr/missing.csr": open `,
 		},
 		{
 			name: "CSR for another thing",
-			edit: func(t *testing.T, doc map[string]any, dir string) {
+			edit: func(t *testing.T, _ map[string]any, dir string) {
 				writeFile(t, filepath.Join(dir, "sl-north-001.csr"), csrPEM(t, "sl-north-999", ecKey(t)))
 			},
 			path: "things[0].csr", want: `subject CN "sl-north-999" does not match the thing name "sl-north-001"`,
 		},
 		{
 			name: "weak RSA-1024 CSR",
-			edit: func(t *testing.T, doc map[string]any, dir string) {
+			edit: func(t *testing.T, _ map[string]any, dir string) {
 				writeFile(t, filepath.Join(dir, "sl-north-001.csr"), csrPEM(t, "sl-north-001", rsa1024(t)))
 			},
 			path: "things[0].csr", want: "RSA key of 1024 bits is too weak",
 		},
 		{
 			name: "CSR with a bad signature",
-			edit: func(t *testing.T, doc map[string]any, dir string) {
+			edit: func(t *testing.T, _ map[string]any, dir string) {
 				writeFile(t, filepath.Join(dir, "sl-north-001.csr"), tamperedCSRPEM(t, "sl-north-001"))
 			},
 			path: "things[0].csr", want: `"sl-north-001.csr": bad signature`,
 		},
 		{
 			name: "certificate where a CSR belongs",
-			edit: func(t *testing.T, doc map[string]any, dir string) {
+			edit: func(t *testing.T, _ map[string]any, dir string) {
 				writeFile(t, filepath.Join(dir, "sl-north-001.csr"), certPEM(t, "sl-north-001", false))
 			},
 			path: "things[0].csr", want: `holds a PEM "CERTIFICATE" block, want "CERTIFICATE REQUEST"`,
 		},
 		{
 			name: "CSR file holding a private key",
-			edit: func(t *testing.T, doc map[string]any, dir string) {
+			edit: func(t *testing.T, _ map[string]any, dir string) {
 				p := filepath.Join(dir, "sl-north-001.csr")
 				writeFile(t, p, append(csrPEM(t, "sl-north-001", ecKey(t)), keyPEM(t)...))
 			},
@@ -220,21 +220,21 @@ func TestInvalidFleets(t *testing.T) {
 		},
 		{
 			name: "CA file holding a private key",
-			edit: func(t *testing.T, doc map[string]any, dir string) {
+			edit: func(t *testing.T, _ map[string]any, dir string) {
 				writeFile(t, filepath.Join(dir, "ca.pem"), keyPEM(t))
 			},
 			path: "provisioning.caCertificate", want: `"ca.pem": file contains a private key`,
 		},
 		{
 			name: "non-CA certificate as CA",
-			edit: func(t *testing.T, doc map[string]any, dir string) {
+			edit: func(t *testing.T, _ map[string]any, dir string) {
 				writeFile(t, filepath.Join(dir, "ca.pem"), certPEM(t, "sl-north-001", false))
 			},
 			path: "provisioning.caCertificate", want: `"ca.pem": certificate "sl-north-001" is not a CA`,
 		},
 		{
 			name: "CSR where the CA belongs",
-			edit: func(t *testing.T, doc map[string]any, dir string) {
+			edit: func(t *testing.T, _ map[string]any, dir string) {
 				writeFile(t, filepath.Join(dir, "ca.pem"), csrPEM(t, "Test City CA", ecKey(t)))
 			},
 			path: "provisioning.caCertificate", want: `holds a PEM "CERTIFICATE REQUEST" block, want "CERTIFICATE"`,
@@ -244,7 +244,7 @@ func TestInvalidFleets(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			writeFixtures(t, dir)
-			var doc any = baseFleet
+			var doc any
 			if c.raw != nil {
 				doc = c.raw(baseFleet)
 			} else {

@@ -1401,7 +1401,7 @@ func synthGrown(t *testing.T) *grownOperations {
 		stacks.NewOTA(cfg, f, ops)
 		stacks.ApplyChecks(ops.Stack)
 		asm := synthOrFail(t, app)
-		defer os.RemoveAll(*asm.Directory())
+		defer func() { _ = os.RemoveAll(*asm.Directory()) }()
 		g := &grownOperations{assets: map[string]map[string][]byte{}, added: added}
 		tmpl, err := compliance.FromValue(asm.GetStackByName(jsii.String("SmartCity-dev-Operations")).Template())
 		if err != nil {
@@ -1575,7 +1575,7 @@ func TestOperationsExistingAccount(t *testing.T) {
 		LambdaConcurrencyBudget: 10}
 	p := stacks.NewPlatform(app, cfg)
 	asm := synthOrFail(t, app)
-	defer os.RemoveAll(*asm.Directory())
+	defer func() { _ = os.RemoveAll(*asm.Directory()) }()
 	gate, err := stacks.CheckTemplates(asm, cfg)
 	if err != nil || len(gate) > 0 {
 		t.Fatalf("post-synth checks: %v %v", err, gate)

@@ -356,7 +356,7 @@ func TestProvisioningTrialSetting(t *testing.T) {
 	cfg := stacks.Config{Stage: stacks.StageDev, Fleet: stageFleet(t, stacks.StageDev), Account: testAccount, Region: testRegion}
 	st := stacks.NewFleet(app, cfg, stacks.NewFoundation(app, cfg))
 	asm := app.Synth(nil)
-	defer os.RemoveAll(*asm.Directory())
+	defer func() { _ = os.RemoveAll(*asm.Directory()) }()
 	art := asm.GetStackByName(st.StackName())
 	tmpl, err := compliance.FromValue(art.Template())
 	if err != nil {
@@ -478,7 +478,7 @@ func TestFleetStackSize(t *testing.T) {
 		st := stacks.NewFleet(app, cfg, stacks.NewFoundation(app, cfg))
 		asm := app.Synth(nil)
 		tmpl, err := compliance.FromValue(asm.GetStackByName(st.StackName()).Template())
-		os.RemoveAll(*asm.Directory())
+		_ = os.RemoveAll(*asm.Directory())
 		if err != nil {
 			t.Fatal(err)
 		}

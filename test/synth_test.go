@@ -146,7 +146,7 @@ func synthCached(t testing.TB, stage stacks.Stage, pinned bool) *synthesized {
 	}
 	s := &synthesized{platform: stacks.NewPlatform(app, cfg), templates: map[string]compliance.Template{}}
 	asm := synthOrFail(t, app)
-	defer os.RemoveAll(*asm.Directory())
+	defer func() { _ = os.RemoveAll(*asm.Directory()) }()
 	gate, err := stacks.CheckTemplates(asm, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -64,7 +64,7 @@ func TestHelpNamesTheDomainConfiguration(t *testing.T) {
 	os.Stderr = w
 	runErr := run([]string{"-h"})
 	os.Stderr = stderr
-	w.Close()
+	_ = w.Close()
 	out, _ := io.ReadAll(r)
 	if runErr != nil {
 		t.Fatalf("run -h: %v", runErr)

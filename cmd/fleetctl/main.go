@@ -144,7 +144,7 @@ func importCmd(ctx context.Context, file string, o importOptions, stdout, stderr
 	if err != nil {
 		return fail("%w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	start := time.Now()
 	rows, err := inventory.Parse(f, file, fleet)
 	if err != nil {

@@ -210,7 +210,7 @@ func startDynalite(t *testing.T) string {
 		t.Fatal(err)
 	}
 	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	_ = l.Close()
 	var out bytes.Buffer
 	var mu sync.Mutex
 	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
@@ -227,7 +227,7 @@ func startDynalite(t *testing.T) string {
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
-			c.Close()
+			_ = c.Close()
 			return "http://" + addr
 		}
 		if time.Now().After(deadline) {
@@ -244,7 +244,7 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // createAllowlist makes the table with the Foundation stack's ProvisioningAllowlist key schema
 // (partition key "serial", a string; no sort key).
-func createAllowlist(t *testing.T, ctx context.Context, db *dynamodb.Client, name string) {
+func createAllowlist(ctx context.Context, t *testing.T, db *dynamodb.Client, name string) {
 	t.Helper()
 	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName:            aws.String(name),
@@ -261,7 +261,7 @@ func createAllowlist(t *testing.T, ctx context.Context, db *dynamodb.Client, nam
 }
 
 // dump reads the whole table, every attribute, in parallel segments.
-func dump(t *testing.T, ctx context.Context, db *dynamodb.Client, table string) map[string]map[string]string {
+func dump(ctx context.Context, t *testing.T, db *dynamodb.Client, table string) map[string]map[string]string {
 	t.Helper()
 	const segments = 8
 	var mu sync.Mutex
@@ -332,7 +332,7 @@ func TestImportAgainstDynalite(t *testing.T) {
 	db := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
 		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
 	const table = "SmartCity-test-Foundation-ProvisioningAllowlist"
-	createAllowlist(t, ctx, db, table)
+	createAllowlist(ctx, t, db, table)
 	fleet, err := fleetspec.Load(devFleet(t))
 	if err != nil {
 		t.Fatal(err)
@@ -396,7 +396,7 @@ func TestImportAgainstDynalite(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	before := dump(t, ctx, db, table)
+	before := dump(ctx, t, db, table)
 	if len(before) != n {
 		t.Fatalf("table holds %d entries, want %d", len(before), n)
 	}
@@ -415,7 +415,7 @@ func TestImportAgainstDynalite(t *testing.T) {
 	if want := fmt.Sprintf("inserted 0, already present %d (1 provisioned), conflicts 0; %d rows, table %s held %d entries", n, n, table, n); code != 0 || !strings.HasPrefix(stdout, want) {
 		t.Fatalf("re-run: exit %d, stdout %q, want %q; stderr:\n%s", code, stdout, want, stderr)
 	}
-	after := dump(t, ctx, db, table)
+	after := dump(ctx, t, db, table)
 	if diff := cmp.Diff(before, after); diff != "" {
 		t.Errorf("re-run changed the table (-before +after):\n%s", diff)
 	}

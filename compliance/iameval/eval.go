@@ -500,7 +500,7 @@ func condition(op string, have, want []string) (bool, error) {
 	}
 	if base == "Null" {
 		if len(want) != 1 {
-			return false, fmt.Errorf("Null wants one value, got %v", want)
+			return false, fmt.Errorf("condition operator Null wants one value, got %v", want)
 		}
 		absent := len(have) == 0
 		return strconv.FormatBool(absent) == strings.ToLower(want[0]), nil
@@ -540,15 +540,15 @@ func condition(op string, have, want []string) (bool, error) {
 		}
 		return true, nil
 	default: // single-valued or ForAnyValue: any value matches
-		any := false
+		matched := false
 		for _, h := range have {
 			if one(h) {
-				any = true
+				matched = true
 			}
 		}
 		if o.negated {
-			return !any, nil
+			return !matched, nil
 		}
-		return any, nil
+		return matched, nil
 	}
 }

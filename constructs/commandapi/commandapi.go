@@ -252,7 +252,7 @@ func New(scope constructs.Construct, id string, props *Props) *API {
 		a.Stage.Node().AddDependency(a.accountRole(stack))
 	}
 
-	a.routes(p, schema)
+	a.routes(schema)
 	a.waf(p, stack)
 	return a
 }
@@ -446,7 +446,7 @@ func (a *API) accountRole(stack awscdk.Stack) constructs.IConstruct {
 	return account
 }
 
-func (a *API) routes(p Props, schema map[string]any) {
+func (a *API) routes(schema map[string]any) {
 	a.Validator = awsapigateway.NewRequestValidator(a.Construct, jsii.String("Validator"), &awsapigateway.RequestValidatorProps{
 		RestApi:                   a.Api,
 		ValidateRequestBody:       jsii.Bool(true),

@@ -14,8 +14,8 @@ func fp(v float64) *float64 { return &v }
 
 // twoClasses defines set-interval differently in two classes and reboot identically.
 func twoClasses() *fleetspec.Fleet {
-	interval := func(max float64) fleetspec.Command {
-		return fleetspec.Command{Name: "set-interval", Params: []fleetspec.Field{{Name: "seconds", Type: fleetspec.TypeInteger, Required: true, Min: fp(10), Max: fp(max)}}}
+	interval := func(highest float64) fleetspec.Command {
+		return fleetspec.Command{Name: "set-interval", Params: []fleetspec.Field{{Name: "seconds", Type: fleetspec.TypeInteger, Required: true, Min: fp(10), Max: fp(highest)}}}
 	}
 	return &fleetspec.Fleet{Classes: []fleetspec.DeviceClass{
 		{ID: "air_quality", Commands: []fleetspec.Command{interval(3600), {Name: "reboot"}}},
@@ -47,8 +47,8 @@ func TestCommandSchema(t *testing.T) {
 		}
 		return map[string]any{"type": "object", "properties": props, "required": append([]any{"command"}, required...), "additionalProperties": false}
 	}
-	seconds := func(max float64) map[string]any {
-		return map[string]any{"seconds": map[string]any{"type": "integer", "minimum": 10.0, "maximum": max}}
+	seconds := func(highest float64) map[string]any {
+		return map[string]any{"seconds": map[string]any{"type": "integer", "minimum": 10.0, "maximum": highest}}
 	}
 	want := map[string]any{
 		"$schema":     SchemaDraft4,

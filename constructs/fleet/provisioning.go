@@ -31,7 +31,7 @@ const CertificateModeJITP = "SNI_ONLY"
 // HookPayloadVersion is the only pre-provisioning hook payload version AWS IoT defines.
 const HookPayloadVersion = "2020-04-01"
 
-// HookTimeout: AWS IoT waits at most five seconds for a pre-provisioning hook.
+// HookTimeout is the longest AWS IoT waits for a pre-provisioning hook: five seconds.
 const HookTimeout = 5 * time.Second
 
 // provisioningRole is the role AWS IoT assumes to run the JITP and claim templates. Instead of

@@ -90,7 +90,8 @@ func declaresModule(goMod string) bool {
 	if err != nil {
 		return false
 	}
-	defer f.Close()
+	// Read-only: a close error cannot lose data.
+	defer func() { _ = f.Close() }()
 	s := bufio.NewScanner(f)
 	for s.Scan() {
 		if line := strings.TrimSpace(s.Text()); strings.HasPrefix(line, "module ") {

@@ -148,8 +148,10 @@ func (b *Broker) start(t testing.TB, bin string) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("run %s: %w", bin, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited closes once the process is gone; waitErr (written before the close) says how.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 
 	deadline := time.Now().Add(startTimeout)
 	for {
@@ -159,8 +161,8 @@ func (b *Broker) start(t testing.TB, bin string) error {
 			break
 		}
 		select {
-		case err := <-exited:
-			return fmt.Errorf("mosquitto exited before listening (%v): %s%s", err, stderr.String(), b.Log())
+		case <-exited:
+			return fmt.Errorf("mosquitto exited before listening (%v): %s%s", waitErr, stderr.String(), b.Log())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -189,7 +191,7 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	addr, ok := l.Addr().(*net.TCPAddr)
 	if !ok {
 		return 0, errors.New("listener address is not TCP")

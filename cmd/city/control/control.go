@@ -227,7 +227,7 @@ func setCookie(w http.ResponseWriter, name, value string, maxAge int) {
 	})
 }
 
-func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) loginPage(w http.ResponseWriter, _ *http.Request) {
 	s.renderLogin(w, http.StatusOK, "")
 }
 

@@ -148,7 +148,7 @@ func archiveLines(ctx context.Context, c *local.City, prefix string) ([]map[stri
 		}
 		zr, err := gzip.NewReader(get.Body)
 		if err != nil {
-			get.Body.Close()
+			_ = get.Body.Close()
 			return nil, fmt.Errorf("%s is not gzip: %w", *o.Key, err)
 		}
 		sc := bufio.NewScanner(zr)
@@ -156,12 +156,12 @@ func archiveLines(ctx context.Context, c *local.City, prefix string) ([]map[stri
 		for sc.Scan() {
 			var m map[string]any
 			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-				get.Body.Close()
+				_ = get.Body.Close()
 				return nil, fmt.Errorf("%s: %w", *o.Key, err)
 			}
 			lines = append(lines, m)
 		}
-		get.Body.Close()
+		_ = get.Body.Close()
 	}
 	return lines, nil
 }
@@ -278,7 +278,7 @@ func TestCityEndToEnd(t *testing.T) {
 		anon := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: noCert}}
 		resp, err := anon.Get(c.CommandURL + "/devices/" + light.Name)
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			t.Fatalf("GET without a client certificate answered %d", resp.StatusCode)
 		}
 	})
@@ -314,7 +314,7 @@ func TestCityEndToEnd(t *testing.T) {
 		}
 		dev, err := sim.Dial(ctx, sim.DialOptions{Addr: c.BrokerAddr(), TLS: tlsCfg, ClientID: quarantined, Timeout: 10 * time.Second})
 		if err == nil {
-			dev.Disconnect(&paho.Disconnect{})
+			_ = dev.Disconnect(&paho.Disconnect{})
 			t.Fatalf("%s connected with its revoked certificate", quarantined)
 		}
 		if m, _ := stateItem(ctx, c, quarantined); m != nil {
@@ -331,7 +331,7 @@ func TestCityEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer dev.Disconnect(&paho.Disconnect{})
+		defer func() { _ = dev.Disconnect(&paho.Disconnect{}) }()
 		// The light's own topic, from the idle thing's certificate.
 		topic := topics.Telemetry(topics.RuleName(c.Prefix, light.Class), light.District, light.Name)
 		payload := fmt.Sprintf(`{"msgId":"forged-1","ts":%d,"on":true,"brightness":1}`, time.Now().UnixMilli())
@@ -366,7 +366,7 @@ func publishBad(ctx context.Context, t *testing.T, c *local.City) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dev.Disconnect(&paho.Disconnect{})
+	defer func() { _ = dev.Disconnect(&paho.Disconnect{}) }()
 	topic := topics.Telemetry(topics.RuleName(c.Prefix, idleThing.Class), idleThing.District, idleThing.Name)
 	payload := fmt.Sprintf(`{"msgId":"bad-%d","ts":%d,"on":"yes","brightness":50}`, time.Now().UnixNano(), time.Now().UnixMilli())
 	if err := sim.Publish(ctx, dev, topic, []byte(payload), 10*time.Second); err != nil {

@@ -286,7 +286,7 @@ func (c *CommandClient) do(ctx context.Context, method, path, operator, body str
 	if err != nil {
 		return CommandReply{}, fmt.Errorf("command api: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	out := CommandReply{Status: resp.StatusCode}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {

@@ -298,7 +298,7 @@ func TestFiguresFromBench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if err := fig.UpdateFromBench(f); err != nil {
 		t.Fatal(err)
 	}

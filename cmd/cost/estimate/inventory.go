@@ -337,13 +337,13 @@ func Read(templates map[string]Template) (*Inventory, error) {
 		if err != nil {
 			errs = append(errs, err)
 		}
-		switch {
-		case r.typ == "AWS::IoT::AccountAuditConfiguration":
+		switch r.typ {
+		case "AWS::IoT::AccountAuditConfiguration":
 			inv.Audit = true
-		case r.typ == "AWS::IoT::ScheduledAudit":
+		case "AWS::IoT::ScheduledAudit":
 			inv.Audit = true
 			inv.ScheduledAudits++
-		case r.typ == "AWS::IoT::ThingGroup":
+		case "AWS::IoT::ThingGroup":
 			if name, _ := r.props["ThingGroupName"].(string); districtGroup.MatchString(name) {
 				inv.Districts++
 			}

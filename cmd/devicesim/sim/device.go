@@ -424,8 +424,8 @@ type commandGuard struct {
 	refused map[string]int
 }
 
-func newCommandGuard(maxAge time.Duration, max int) *commandGuard {
-	return &commandGuard{maxAge: maxAge, max: max, seen: map[string]int64{}, refused: map[string]int{}}
+func newCommandGuard(maxAge time.Duration, limit int) *commandGuard {
+	return &commandGuard{maxAge: maxAge, max: limit, seen: map[string]int64{}, refused: map[string]int{}}
 }
 
 // admit says why the command may not be applied, or "" and remembers its id.

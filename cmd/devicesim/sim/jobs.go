@@ -368,7 +368,7 @@ func (j *Jobs) download(ctx context.Context, doc document.Document) ([]byte, err
 	if err != nil {
 		return nil, refuse(document.ReasonDownloadFailed, "download: %v", redactURL(err))
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return nil, refuse(document.ReasonDownloadFailed, "download: HTTP %d", resp.StatusCode)
 	}

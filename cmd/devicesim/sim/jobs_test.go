@@ -299,7 +299,7 @@ func TestJobsFlowAgainstMosquitto(t *testing.T) {
 			jobs, err := sim.NewJobs(sim.JobsConfig{
 				Thing: tc.thing, Class: streetLight.ID, FirmwareVersion: start, CodeSigningCert: pinned.cert,
 				HTTPClient: srv.Client(), StepTimeout: tc.step,
-				Apply: func(v string, image []byte) error {
+				Apply: func(v string, _ []byte) error {
 					appliedMu.Lock()
 					defer appliedMu.Unlock()
 					applied = append(applied, v)

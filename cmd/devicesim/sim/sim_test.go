@@ -276,12 +276,12 @@ func TestConnectUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer silent.Close()
+	defer func() { _ = silent.Close() }()
 	held := make(chan net.Conn, 16)
 	t.Cleanup(func() {
 		close(held)
 		for c := range held {
-			c.Close()
+			_ = c.Close()
 		}
 	})
 	go func() {
@@ -305,7 +305,7 @@ func TestConnectUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := closed.Addr().String()
-	closed.Close()
+	_ = closed.Close()
 	d = deviceFor(t, ca, addr, "sl-001", time.Second)
 	err = d.Connect(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "connect to "+addr) {
@@ -328,7 +328,7 @@ func scriptedBroker(t *testing.T, ca *mqtttest.CA, subackReason byte) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() { _ = l.Close() })
 	go func() {
 		for {
 			conn, err := l.Accept()
@@ -336,7 +336,7 @@ func scriptedBroker(t *testing.T, ca *mqtttest.CA, subackReason byte) string {
 				return
 			}
 			go func() {
-				defer conn.Close()
+				defer func() { _ = conn.Close() }()
 				_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 				for {
 					p, err := packets.ReadPacket(conn)

@@ -36,36 +36,47 @@ import (
 
 // The AWS calls the command makes, one interface each.
 type (
+	// PutObject is the AWS API call of that name.
 	PutObject interface {
 		PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 	}
+	// HeadObject is the AWS API call of that name.
 	HeadObject interface {
 		HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
 	}
+	// StartSigningJob is the AWS API call of that name.
 	StartSigningJob interface {
 		StartSigningJob(context.Context, *signer.StartSigningJobInput, ...func(*signer.Options)) (*signer.StartSigningJobOutput, error)
 	}
+	// DescribeSigningJob is the AWS API call of that name.
 	DescribeSigningJob interface {
 		DescribeSigningJob(context.Context, *signer.DescribeSigningJobInput, ...func(*signer.Options)) (*signer.DescribeSigningJobOutput, error)
 	}
+	// ListJobTemplates is the AWS API call of that name.
 	ListJobTemplates interface {
 		ListJobTemplates(context.Context, *iot.ListJobTemplatesInput, ...func(*iot.Options)) (*iot.ListJobTemplatesOutput, error)
 	}
+	// DescribeJobTemplate is the AWS API call of that name.
 	DescribeJobTemplate interface {
 		DescribeJobTemplate(context.Context, *iot.DescribeJobTemplateInput, ...func(*iot.Options)) (*iot.DescribeJobTemplateOutput, error)
 	}
+	// CreateDynamicThingGroup is the AWS API call of that name.
 	CreateDynamicThingGroup interface {
 		CreateDynamicThingGroup(context.Context, *iot.CreateDynamicThingGroupInput, ...func(*iot.Options)) (*iot.CreateDynamicThingGroupOutput, error)
 	}
+	// DescribeThingGroup is the AWS API call of that name.
 	DescribeThingGroup interface {
 		DescribeThingGroup(context.Context, *iot.DescribeThingGroupInput, ...func(*iot.Options)) (*iot.DescribeThingGroupOutput, error)
 	}
+	// CreateJob is the AWS API call of that name.
 	CreateJob interface {
 		CreateJob(context.Context, *iot.CreateJobInput, ...func(*iot.Options)) (*iot.CreateJobOutput, error)
 	}
+	// DescribeJob is the AWS API call of that name.
 	DescribeJob interface {
 		DescribeJob(context.Context, *iot.DescribeJobInput, ...func(*iot.Options)) (*iot.DescribeJobOutput, error)
 	}
+	// CancelJob is the AWS API call of that name.
 	CancelJob interface {
 		CancelJob(context.Context, *iot.CancelJobInput, ...func(*iot.Options)) (*iot.CancelJobOutput, error)
 	}

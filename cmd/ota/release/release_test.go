@@ -57,7 +57,7 @@ func (f *fake) StartSigningJob(_ context.Context, in *signer.StartSigningJobInpu
 	return &signer.StartSigningJobOutput{JobId: aws.String("sig-1")}, nil
 }
 
-func (f *fake) DescribeSigningJob(_ context.Context, in *signer.DescribeSigningJobInput, _ ...func(*signer.Options)) (*signer.DescribeSigningJobOutput, error) {
+func (f *fake) DescribeSigningJob(_ context.Context, _ *signer.DescribeSigningJobInput, _ ...func(*signer.Options)) (*signer.DescribeSigningJobOutput, error) {
 	f.note("DescribeSigningJob")
 	st := f.signStates[0]
 	if len(f.signStates) > 1 {

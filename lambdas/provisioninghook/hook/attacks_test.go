@@ -146,7 +146,7 @@ func decide(t *testing.T, h *Handler, buf interface{ Reset() }, req Request) (Re
 	return h.Handle(context.Background(), req)
 }
 
-func onlyLine(t *testing.T, h *Handler, lines []map[string]any, reason string) map[string]any {
+func onlyLine(t *testing.T, _ *Handler, lines []map[string]any, reason string) map[string]any {
 	t.Helper()
 	if len(lines) != 1 {
 		t.Fatalf("%d log lines, want 1: %v", len(lines), lines)

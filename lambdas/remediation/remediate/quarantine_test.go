@@ -71,7 +71,7 @@ func (f *fakeLogs) StartQuery(_ context.Context, in *cloudwatchlogs.StartQueryIn
 	return &cloudwatchlogs.StartQueryOutput{QueryId: aws.String("q-" + strconv.Itoa(len(f.started)))}, nil
 }
 
-func (f *fakeLogs) GetQueryResults(_ context.Context, in *cloudwatchlogs.GetQueryResultsInput, _ ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.GetQueryResultsOutput, error) {
+func (f *fakeLogs) GetQueryResults(_ context.Context, _ *cloudwatchlogs.GetQueryResultsInput, _ ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.GetQueryResultsOutput, error) {
 	if f.resultErr != nil {
 		return nil, f.resultErr
 	}

@@ -1,0 +1,49 @@
+package commandapi_test
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/secure-smart-city/platform/constructs/commandapi"
+	"github.com/secure-smart-city/platform/constructs/keys"
+	"github.com/secure-smart-city/platform/fleetspec"
+)
+
+// The command API over tables another stack owns: a REST API whose resource policy admits only
+// the fleet file's operators, behind a web ACL, with encrypted access, execution and WAF logs.
+func ExampleNew() {
+	fleet, err := fleetspec.Load("../../config/fleet.dev.json")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	app := awscdk.NewApp(nil)
+	stack := awscdk.NewStack(app, jsii.String("Example"), nil)
+	key := keys.New(stack, "Key", &keys.Props{Alias: jsii.String("alias/example/api"), Services: []keys.Service{keys.ServiceLogs}})
+
+	commandapi.New(stack, "CommandApi", &commandapi.Props{
+		Fleet:           fleet,
+		ThingTypePrefix: "smartcity_dev",
+		EncryptionKey:   key.Key,
+		StateTable:      awsdynamodb.Table_FromTableName(stack, jsii.String("State"), jsii.String("device-state")),
+		AuditTable:      awsdynamodb.Table_FromTableName(stack, jsii.String("Audit"), jsii.String("command-audit")),
+	})
+
+	template := app.Synth(nil).GetStackByName(jsii.String("Example")).Template()
+	count := map[string]int{}
+	for _, r := range template.(map[string]any)["Resources"].(map[string]any) {
+		count[r.(map[string]any)["Type"].(string)]++
+	}
+	for _, t := range []string{"AWS::ApiGateway::RestApi", "AWS::WAFv2::WebACL", "AWS::WAFv2::WebACLAssociation", "AWS::Lambda::Function", "AWS::Logs::LogGroup"} {
+		fmt.Println(t, count[t])
+	}
+	// Output:
+	// AWS::ApiGateway::RestApi 1
+	// AWS::WAFv2::WebACL 1
+	// AWS::WAFv2::WebACLAssociation 1
+	// AWS::Lambda::Function 1
+	// AWS::Logs::LogGroup 4
+}
