@@ -1,8 +1,6 @@
 package stacks
 
 import (
-	"fmt"
-	"strconv"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiot"
@@ -111,20 +109,7 @@ const ContextAllowUnboundClaims = "allowUnboundClaims"
 // allowUnboundClaims reads ContextAllowUnboundClaims; anything but a boolean is an error, not
 // a guess.
 func allowUnboundClaims(scope constructs.Construct) (bool, error) {
-	switch v := scope.Node().TryGetContext(jsii.String(ContextAllowUnboundClaims)).(type) {
-	case nil:
-		return false, nil
-	case bool:
-		return v, nil
-	case string:
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return false, fmt.Errorf("context %q: want true or false, got %q", ContextAllowUnboundClaims, v)
-		}
-		return b, nil
-	default:
-		return false, fmt.Errorf("context %q: want true or false, got %v", ContextAllowUnboundClaims, v)
-	}
+	return contextBool(scope, ContextAllowUnboundClaims)
 }
 
 // provisioningAlarms alarms, next to the hook, on each refusal that means someone presents a
