@@ -9,12 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,27 +23,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/internal/emulatortest"
 	"github.com/secure-smart-city/platform/lambdas/provisioninghook/allowlist"
 )
 
-// moduleRoot is found from this file, so the tests run from any working directory.
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("cannot locate the test file")
-	}
-	for dir := filepath.Dir(file); ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		if dir == filepath.Dir(dir) {
-			t.Fatal("go.mod not found above " + file)
-		}
-	}
+func devFleet(t *testing.T) string {
+	return filepath.Join(emulatortest.ModuleRoot(t), "config", "fleet.dev.json")
 }
-
-func devFleet(t *testing.T) string { return filepath.Join(moduleRoot(t), "config", "fleet.dev.json") }
 
 func fp(i int) string {
 	sum := sha256.Sum256([]byte(fmt.Sprint("device key ", i)))
@@ -157,7 +139,7 @@ func TestTableFromOutputs(t *testing.T) {
 // TestAllowlistOutputInFoundationTemplate: the output --outputs looks for is the one the
 // synthesized Foundation stack has, and it is the allowlist table's name.
 func TestAllowlistOutputInFoundationTemplate(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(moduleRoot(t), "test", "testdata", "SmartCity-dev-Foundation.template.json"))
+	data, err := os.ReadFile(filepath.Join(emulatortest.ModuleRoot(t), "test", "testdata", "SmartCity-dev-Foundation.template.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,64 +165,6 @@ func TestAllowlistOutputInFoundationTemplate(t *testing.T) {
 		t.Errorf("outputs with prefix %s: %v, want exactly one", allowlistOutputPrefix, found)
 	}
 }
-
-// startDynalite runs dynalite on a free loopback port: node_modules/.bin at the module root
-// first, as the Makefile puts it first on PATH, then PATH.
-func startDynalite(t *testing.T) string {
-	t.Helper()
-	root := moduleRoot(t)
-	bin := filepath.Join(root, "node_modules", ".bin", "dynalite")
-	if _, err := os.Stat(bin); err != nil {
-		if bin, err = exec.LookPath("dynalite"); err != nil {
-			msg := "dynalite not installed (not in node_modules/.bin nor on PATH): run `npm ci` at the module root (make node-deps)"
-			if os.Getenv("SMARTCITY_REQUIRE_EMULATORS") == "1" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
-		}
-	}
-	node := filepath.Join(filepath.Dir(bin), "node")
-	if _, err := os.Stat(node); err != nil {
-		if node, err = exec.LookPath("node"); err != nil {
-			t.Fatalf("no node to run dynalite: %v", err)
-		}
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	var out bytes.Buffer
-	var mu sync.Mutex
-	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
-	cmd := exec.Command(node, bin, "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start dynalite: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			_ = c.Close()
-			return "http://" + addr
-		}
-		if time.Now().After(deadline) {
-			mu.Lock()
-			defer mu.Unlock()
-			t.Fatalf("dynalite did not listen on %s: %v\n%s", addr, err, out.String())
-		}
-	}
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // createAllowlist makes the table with the Foundation stack's ProvisioningAllowlist key schema
 // (partition key "serial", a string; no sort key).
@@ -326,7 +250,7 @@ func inventoryCSV(t *testing.T, fleet *fleetspec.Fleet, n int) string {
 // then proves that a re-run changes nothing, a provisioned entry is not reset, and a bad or
 // conflicting file writes nothing. -short uses 10,000 devices.
 func TestImportAgainstDynalite(t *testing.T) {
-	endpoint := startDynalite(t)
+	endpoint := emulatortest.Dynalite(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	db := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint),

@@ -11,15 +11,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,99 +28,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/internal/emulatortest"
 	"github.com/secure-smart-city/platform/lambdas/telemetry/envelope"
 	"github.com/secure-smart-city/platform/lambdas/telemetry/internal/fakekms"
 	"github.com/secure-smart-city/platform/lambdas/telemetry/pipeline"
 	"github.com/secure-smart-city/platform/topics"
 )
-
-// moduleRoot is found from this file, so the test runs from any working directory.
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("cannot locate the test file")
-	}
-	for dir := filepath.Dir(file); ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		if dir == filepath.Dir(dir) {
-			t.Fatal("go.mod not found above " + file)
-		}
-	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// syncBuffer collects an emulator's output for failure messages.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// startEmulator runs node_modules/.bin/<name> on a free loopback port and returns its URL.
-func startEmulator(t *testing.T, name string, args func(port int) []string) string {
-	t.Helper()
-	root := moduleRoot(t)
-	bin := filepath.Join(root, "node_modules", ".bin", name)
-	if _, err := os.Stat(bin); err != nil {
-		msg := fmt.Sprintf("%s not installed (%v): run `npm ci` at the module root (make node-deps); package.json pins dynalite and s3rver", name, err)
-		if os.Getenv("SMARTCITY_REQUIRE_EMULATORS") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	node := filepath.Join(root, "node_modules", ".bin", "node")
-	if _, err := os.Stat(node); err != nil {
-		if node, err = exec.LookPath("node"); err != nil {
-			t.Fatalf("no node to run %s: %v", name, err)
-		}
-	}
-	port := freePort(t)
-	out := &syncBuffer{}
-	cmd := exec.Command(node, append([]string{bin}, args(port)...)...)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return "http://" + addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not listen on %s: %v\n%s", name, addr, err, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 func integrationFleet() *fleetspec.Fleet {
 	zero, hundred := 0.0, 100.0
@@ -155,10 +63,8 @@ const undeclared = "sl-jitp-0042"
 // TestAgainstEmulators runs batches through the real SDK clients against dynalite and
 // s3rver: table and bucket made with the SDK, items and gzip objects read back with it.
 func TestAgainstEmulators(t *testing.T) {
-	ddbURL := startEmulator(t, "dynalite", func(port int) []string {
-		return []string{"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"}
-	})
-	s3URL := startEmulator(t, "s3rver", func(port int) []string {
+	ddbURL := emulatortest.Dynalite(t)
+	s3URL := emulatortest.Start(t, "s3rver", func(port int) []string {
 		return []string{"--directory", t.TempDir(), "--address", "127.0.0.1", "--port", strconv.Itoa(port), "--silent", "--no-vhost-buckets"}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -389,7 +295,7 @@ func readGzipLines(t *testing.T, body io.ReadCloser) []map[string]any {
 // TestRealFleetsCompile makes sure the platform's own fleet files, as Lambdas read them,
 // build a pipeline: no reserved field names, known types, things of known classes.
 func TestRealFleetsCompile(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(moduleRoot(t), "config", "fleet.*.json"))
+	files, err := filepath.Glob(filepath.Join(emulatortest.ModuleRoot(t), "config", "fleet.*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no fleet files: %v", err)
 	}
