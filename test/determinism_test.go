@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/secure-smart-city/platform/constructs/processor"
+	"github.com/secure-smart-city/platform/constructs/golambda"
 	"github.com/secure-smart-city/platform/internal/clierr"
 )
 
@@ -256,7 +256,7 @@ func TestPropsErrorBeatsItsSymptom(t *testing.T) {
 		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String("id"), Type: awsdynamodb.AttributeType_STRING},
 	})
 	problems := clierr.Build(app, func() {
-		fn := processor.New(stack, "Fn", &processor.Props{Entry: "lambdas/telemetry", EncryptionKey: key, MemoryMiB: 64})
+		fn := golambda.New(stack, "Fn", &golambda.Props{Entry: "lambdas/telemetry", EncryptionKey: key, MemoryMiB: 64})
 		table.GrantReadData(fn.Role)
 	})
 	want := []string{"Props/Fn: processor: MemoryMiB 64 must be between 128 and 10240"}
@@ -267,7 +267,7 @@ func TestPropsErrorBeatsItsSymptom(t *testing.T) {
 	// Without a later panic, synth's own validation reports the same line.
 	app2 := newApp(t, nil)
 	stack2 := awscdk.NewStack(app2, jsii.String("Props"), nil)
-	processor.New(stack2, "Fn", &processor.Props{Entry: "lambdas/telemetry", MemoryMiB: 64,
+	golambda.New(stack2, "Fn", &golambda.Props{Entry: "lambdas/telemetry", MemoryMiB: 64,
 		EncryptionKey: awskms.NewKey(stack2, jsii.String("Key"), &awskms.KeyProps{EnableKeyRotation: jsii.Bool(true)})})
 	_, problems = clierr.Synth(app2)
 	if !slices.Equal(problems, want) {

@@ -27,7 +27,7 @@ import (
 	"github.com/secure-smart-city/platform/constructs/defender"
 	"github.com/secure-smart-city/platform/constructs/ingest"
 	"github.com/secure-smart-city/platform/constructs/monitoring"
-	"github.com/secure-smart-city/platform/constructs/processor"
+	"github.com/secure-smart-city/platform/constructs/golambda"
 	"github.com/secure-smart-city/platform/constructs/securestore"
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/lambdas/remediation/remediate"
@@ -1298,7 +1298,7 @@ func init() {
 			deleteIf(w, cfn(a), "AlarmActions")
 		}},
 		weakening{"audit-all-checks", func(s awscdk.Stack, w bool) {
-			root, err := processor.ModuleRoot()
+			root, err := golambda.ModuleRoot()
 			if err != nil {
 				panic(err)
 			}

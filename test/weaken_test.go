@@ -18,7 +18,7 @@ import (
 
 	"github.com/secure-smart-city/platform/compliance"
 	"github.com/secure-smart-city/platform/constructs/keys"
-	"github.com/secure-smart-city/platform/constructs/processor"
+	"github.com/secure-smart-city/platform/constructs/golambda"
 	"github.com/secure-smart-city/platform/constructs/securestore"
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/policies"
@@ -207,8 +207,8 @@ var weakenings = []weakening{
 // testEntry is a real Go function of this module, so construct tests build real binaries.
 const testEntry = "lambdas/provisioninghook"
 
-func testFunction(s awscdk.Stack, id string, async bool) *processor.Function {
-	return processor.New(s, id, &processor.Props{Entry: testEntry, EncryptionKey: platformKey(s).Key, Async: async,
+func testFunction(s awscdk.Stack, id string, async bool) *golambda.Function {
+	return golambda.New(s, id, &golambda.Props{Entry: testEntry, EncryptionKey: platformKey(s).Key, Async: async,
 		Environment: map[string]string{"ALLOWLIST_TABLE": "allowlist"}})
 }
 

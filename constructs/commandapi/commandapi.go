@@ -28,7 +28,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/secure-smart-city/platform/constructs/processor"
+	"github.com/secure-smart-city/platform/constructs/golambda"
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/internal/propcheck"
 	"github.com/secure-smart-city/platform/lambdas/command/api"
@@ -118,7 +118,7 @@ type API struct {
 	// Stage is the API's one stage.
 	Stage awsapigateway.Stage
 	// Function is the command processor behind both methods.
-	Function *processor.Function
+	Function *golambda.Function
 	// WebAcl guards the stage.
 	WebAcl awswafv2.CfnWebACL
 	// AccessLogs receives one JSON line per request (who, what, outcome).
@@ -342,7 +342,7 @@ func RuntimeFleet(f *fleetspec.Fleet) ([]byte, error) {
 	return c.RuntimeJSON()
 }
 
-func (a *API) function(p Props, runtime []byte) *processor.Function {
+func (a *API) function(p Props, runtime []byte) *golambda.Function {
 	env := map[string]string{
 		api.EnvStateTable:      *p.StateTable.TableName(),
 		api.EnvAuditTable:      *p.AuditTable.TableName(),
@@ -351,7 +351,7 @@ func (a *API) function(p Props, runtime []byte) *processor.Function {
 	if p.IoTDataEndpoint != "" {
 		env[api.EnvDataEndpoint] = p.IoTDataEndpoint
 	}
-	fn := processor.New(a.Construct, "Function", &processor.Props{
+	fn := golambda.New(a.Construct, "Function", &golambda.Props{
 		Entry:         Entry,
 		Description:   "Smart city command processor: device state and audited operator commands",
 		EncryptionKey: p.EncryptionKey,

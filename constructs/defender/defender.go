@@ -26,7 +26,7 @@ import (
 
 	"github.com/secure-smart-city/platform/constructs/keys"
 	"github.com/secure-smart-city/platform/constructs/monitoring"
-	"github.com/secure-smart-city/platform/constructs/processor"
+	"github.com/secure-smart-city/platform/constructs/golambda"
 	"github.com/secure-smart-city/platform/constructs/securestore"
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/internal/propcheck"
@@ -163,10 +163,10 @@ type Defender struct {
 	Mitigations Mitigations
 	ActionNames remediate.ActionNames
 	// AuditRemediation starts mitigation tasks for audit findings (lambdas/remediation/audit).
-	AuditRemediation *processor.Function
+	AuditRemediation *golambda.Function
 	// Quarantine contains the certificates behind confirmed detection alarms and Detect
 	// violations (lambdas/remediation/quarantine).
-	Quarantine *processor.Function
+	Quarantine *golambda.Function
 	// MetricFilters turn IoT log entries into the SmartCity/Security fleet totals. They have
 	// no dimensions: every value in a log entry that could be one is chosen or influenced by
 	// the client, and the quarantine function finds the principals with Logs Insights.
@@ -513,7 +513,7 @@ func AuditNotificationFilter() map[string][]string {
 }
 
 func (d *Defender) auditRemediation(p Props, fleet []byte) {
-	fn := processor.New(d.Construct, "AuditRemediation", &processor.Props{
+	fn := golambda.New(d.Construct, "AuditRemediation", &golambda.Props{
 		Entry:         "lambdas/remediation/audit",
 		Description:   "Smart city platform: starts Device Defender mitigation tasks for audit findings",
 		EncryptionKey: p.EncryptionKey,
@@ -550,7 +550,7 @@ func (d *Defender) auditRemediation(p Props, fleet []byte) {
 // and the invoke permission itself because LambdaSubscription names the subscription after the
 // topic's construct id, which for a securestore topic ("Resource") collides with the
 // function's own resource.
-func (d *Defender) subscribe(id string, topic awssns.ITopic, fn *processor.Function, filter *map[string]awssns.FilterOrPolicy) awssns.Subscription {
+func (d *Defender) subscribe(id string, topic awssns.ITopic, fn *golambda.Function, filter *map[string]awssns.FilterOrPolicy) awssns.Subscription {
 	if d.DeadLetters == nil {
 		// SNS encrypts what it moves to the queue, so the queue's key must let SNS use it,
 		// which the platform key does not.
@@ -692,7 +692,7 @@ func (d *Defender) detection(p Props, fleet []byte) {
 	if len(p.ClaimCertificateIDs) > 0 {
 		env["CLAIM_CERTIFICATE_IDS"] = strings.Join(p.ClaimCertificateIDs, ",")
 	}
-	fn := processor.New(d.Construct, "Quarantine", &processor.Props{
+	fn := golambda.New(d.Construct, "Quarantine", &golambda.Props{
 		Entry:         "lambdas/remediation/quarantine",
 		Description:   "Smart city platform: quarantines the things of the certificates behind confirmed security alarms",
 		EncryptionKey: p.EncryptionKey,
@@ -727,7 +727,7 @@ func (d *Defender) detection(p Props, fleet []byte) {
 // need: read the security alarms and their metric, query the IoT log group, list a
 // certificate's things and the claim policy's targets, quarantine a thing, count its actions
 // in the budget table, and report to the alert topic.
-func (d *Defender) grantQuarantine(p Props, fn *processor.Function) {
+func (d *Defender) grantQuarantine(p Props, fn *golambda.Function) {
 	add := func(actions []string, resources ...*string) {
 		fn.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings(actions...), Resources: &resources}))
 	}
@@ -782,7 +782,7 @@ func (d *Defender) grantQuarantine(p Props, fn *processor.Function) {
 // grantDescribeThings lets a remediation function read any thing's type and attributes: it acts
 // only on things whose registered type is one of the fleet's classes, and those include things
 // provisioned at run time, which no ARN can name in advance.
-func (d *Defender) grantDescribeThings(fn *processor.Function) {
+func (d *Defender) grantDescribeThings(fn *golambda.Function) {
 	fn.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions: jsii.Strings("iot:DescribeThing"), Resources: &[]*string{d.arn("thing")},
 	}))

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/secure-smart-city/platform/constructs/processor"
+	"github.com/secure-smart-city/platform/constructs/golambda"
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/internal/propcheck"
 	"github.com/secure-smart-city/platform/policies"
@@ -76,7 +76,7 @@ type Fleet struct {
 	// nil unless the fleet enables it.
 	ClaimTemplate    awsiot.CfnProvisioningTemplate
 	ClaimPolicy      awsiot.CfnPolicy
-	ProvisioningHook *processor.Function
+	ProvisioningHook *golambda.Function
 
 	props Props
 }

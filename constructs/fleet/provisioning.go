@@ -13,7 +13,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/secure-smart-city/platform/constructs/processor"
+	"github.com/secure-smart-city/platform/constructs/golambda"
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/lambdas/provisioninghook/contract"
 	"github.com/secure-smart-city/platform/policies"
@@ -137,7 +137,7 @@ func (f *Fleet) claim(allowlist awsdynamodb.ITable) {
 	if f.props.AllowUnboundClaims {
 		env[contract.EnvAllowUnboundClaims] = "true"
 	}
-	f.ProvisioningHook = processor.New(f.Construct, "ProvisioningHook", &processor.Props{
+	f.ProvisioningHook = golambda.New(f.Construct, "ProvisioningHook", &golambda.Props{
 		Entry:         "lambdas/provisioninghook",
 		Description:   "Pre-provisioning hook of " + name + ": admits an allowlisted serial once, with its device's key, for a thing not in service",
 		EncryptionKey: f.props.EncryptionKey,

@@ -20,7 +20,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/secure-smart-city/platform/constructs/processor"
+	"github.com/secure-smart-city/platform/constructs/golambda"
 	"github.com/secure-smart-city/platform/constructs/securestore"
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/internal/propcheck"
@@ -88,8 +88,8 @@ type Props struct {
 	// Default: 24 hours.
 	StreamRetention time.Duration
 	// Source tunes the processor's stream source (batch size, window, retries, record age).
-	// Stream mode only. Default: - processor.AddKinesisSource's defaults (batches of 500).
-	Source *processor.KinesisSourceProps
+	// Stream mode only. Default: - golambda.Function.AddKinesisSource's defaults (batches of 500).
+	Source *golambda.KinesisSourceProps
 
 	// Entry is the processor's Go main package; it is told the mode through TELEMETRY_MODE.
 	// Default: DefaultEntry, which handles both modes.
@@ -97,10 +97,10 @@ type Props struct {
 	// Environment adds variables to the processor's; the construct's own (table, bucket, key,
 	// fleet file) cannot be overridden. Default: - none.
 	Environment map[string]string
-	// MemoryMiB of the processor. Default: processor.DefaultMemoryMiB.
+	// MemoryMiB of the processor. Default: golambda.DefaultMemoryMiB.
 	MemoryMiB int
 	// ReservedConcurrency of the processor. In direct mode size it for the peak message rate
-	// times the duration of one invocation. Default: processor.DefaultReservedConcurrency.
+	// times the duration of one invocation. Default: golambda.DefaultReservedConcurrency.
 	ReservedConcurrency int
 	// LogRetention of the processor's logs. Default: - processor's default (one year).
 	LogRetention awslogs.RetentionDays
@@ -125,7 +125,7 @@ type Ingest struct {
 	Stream awskinesis.Stream
 	// Processor is the telemetry processor; its Failures queue holds failed batches (stream
 	// mode) or failed invocations (direct mode).
-	Processor *processor.Function
+	Processor *golambda.Function
 	// Mode is the mode built.
 	Mode Mode
 
@@ -354,7 +354,7 @@ func RuntimeFleet(f *fleetspec.Fleet) ([]byte, error) {
 	return c.RuntimeJSON()
 }
 
-func (in *Ingest) processor(p *Props) *processor.Function {
+func (in *Ingest) processor(p *Props) *golambda.Function {
 	runtime, err := RuntimeFleet(p.Fleet)
 	if err != nil {
 		in.errs.Addf("ingest: the fleet cannot be shipped to the processor: %v", err)
@@ -366,7 +366,7 @@ func (in *Ingest) processor(p *Props) *processor.Function {
 	for k, v := range in.processorEnv(p) {
 		env[k] = v
 	}
-	fn := processor.New(in.Construct, "Processor", &processor.Props{
+	fn := golambda.New(in.Construct, "Processor", &golambda.Props{
 		Entry:               p.Entry,
 		EncryptionKey:       p.EncryptionKey,
 		Description:         "Smart city platform: telemetry processor (" + string(p.Mode) + " mode): validates, deduplicates, archives and stores device telemetry",

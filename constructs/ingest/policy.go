@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/secure-smart-city/platform/constructs/processor"
+	"github.com/secure-smart-city/platform/constructs/golambda"
 	"github.com/secure-smart-city/platform/fleetspec"
 )
 
@@ -141,7 +141,7 @@ func (in *Ingest) processorEnv(p *Props) map[string]string {
 // the stream (which the event source grants): batch reads and writes on its table, PUTs under
 // the archive's two prefixes, existence checks of accepted objects, and data keys of the field
 // key bound to the fleet's classes.
-func (in *Ingest) grantProcessor(p *Props, fn *processor.Function) {
+func (in *Ingest) grantProcessor(p *Props, fn *golambda.Function) {
 	stack := awscdk.Stack_Of(in.Construct)
 	add := func(actions []string, resources []*string, conditions *map[string]any) {
 		fn.Role.AddToPrincipalPolicy(statement(actions, resources, conditions))

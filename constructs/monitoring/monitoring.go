@@ -13,7 +13,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/secure-smart-city/platform/constructs/processor"
+	"github.com/secure-smart-city/platform/constructs/golambda"
 	"github.com/secure-smart-city/platform/constructs/securestore"
 	"github.com/secure-smart-city/platform/internal/propcheck"
 )
@@ -50,7 +50,7 @@ type Monitoring struct {
 
 type watchedFunction struct {
 	name   string
-	fn     *processor.Function
+	fn     *golambda.Function
 	stream bool
 }
 
@@ -167,7 +167,7 @@ type FunctionOptions struct {
 // WatchFunction alarms on a Go function's errors, throttles, p99 duration near its timeout,
 // iterator age (stream consumers) and its failure queue (asynchronous and stream functions).
 // name is a short CamelCase label such as "TelemetryProcessor".
-func (m *Monitoring) WatchFunction(name string, fn *processor.Function, opts *FunctionOptions) []awscloudwatch.Alarm {
+func (m *Monitoring) WatchFunction(name string, fn *golambda.Function, opts *FunctionOptions) []awscloudwatch.Alarm {
 	o := FunctionOptions{}
 	if opts != nil {
 		o = *opts

@@ -69,7 +69,7 @@ type Config struct {
 	// Default: DefaultArrivalTolerance (1 min).
 	ArrivalTolerance time.Duration
 	// MaxEventAge is the oldest a direct-mode (asynchronous) delivery can be: the function's
-	// maximum event age. Default: DefaultMaxEventAge (6 h, what constructs/processor sets).
+	// maximum event age. Default: DefaultMaxEventAge (6 h, what constructs/golambda sets).
 	MaxEventAge time.Duration
 	// MaxAttempts bounds the calls per DynamoDB batch read when keys stay unprocessed.
 	// Default: 6.

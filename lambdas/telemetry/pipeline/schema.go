@@ -90,7 +90,7 @@ const (
 	// forged receivedAt could move a device's state ahead: this plus MaxFutureSkew.
 	DefaultArrivalTolerance = time.Minute
 	// DefaultMaxEventAge is how old an asynchronous (direct mode) invocation can be when
-	// Lambda delivers it: the maximum event age constructs/processor sets for asynchronous
+	// Lambda delivers it: the maximum event age constructs/golambda sets for asynchronous
 	// functions (6 hours, also Lambda's default). Retries arrive up to that late.
 	DefaultMaxEventAge = 6 * time.Hour
 	// RuleOverheadBytes is what the topic rule adds around a device's encoded payload (the

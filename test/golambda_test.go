@@ -10,13 +10,13 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/secure-smart-city/platform/compliance"
-	"github.com/secure-smart-city/platform/constructs/processor"
+	"github.com/secure-smart-city/platform/constructs/golambda"
 )
 
-// TestProcessorBuildIsReproducible: two independent synths of the same function produce the
+// TestGoLambdaBuildIsReproducible: two independent synths of the same function produce the
 // same asset hash. The hash is of the built output (AssetHashType OUTPUT), so this holds only
 // if go build gives identical binaries.
-func TestProcessorBuildIsReproducible(t *testing.T) {
+func TestGoLambdaBuildIsReproducible(t *testing.T) {
 	var keys []string
 	for i := 0; i < 2; i++ {
 		app := newApp(t, nil)
@@ -38,8 +38,8 @@ func TestProcessorBuildIsReproducible(t *testing.T) {
 	}
 }
 
-// TestProcessorDefaults: the function as built, property by property.
-func TestProcessorDefaults(t *testing.T) {
+// TestGoLambdaDefaults: the function as built, property by property.
+func TestGoLambdaDefaults(t *testing.T) {
 	tmpl := synthWeakenings(t)["Compliant-lambda-hardening"]
 	fns := tmpl.Resources("AWS::Lambda::Function")
 	if len(fns) != 1 {
@@ -89,30 +89,30 @@ func TestProcessorDefaults(t *testing.T) {
 	}
 }
 
-// TestProcessorPropsErrors: bad props are refused with the field and value named.
-func TestProcessorPropsErrors(t *testing.T) {
+// TestGoLambdaPropsErrors: bad props are refused with the field and value named.
+func TestGoLambdaPropsErrors(t *testing.T) {
 	app := newApp(t, nil)
 	s := awscdk.NewStack(app, jsii.String("ProcessorProps"), nil)
 	k := platformKey(s)
 	cases := []struct {
-		props *processor.Props
+		props *golambda.Props
 		want  string
 	}{
-		{&processor.Props{EncryptionKey: k.Key}, "Entry (the Go main package"},
-		{&processor.Props{Entry: testEntry}, "EncryptionKey is required"},
-		{&processor.Props{Entry: testEntry, EncryptionKey: k.Key, MemoryMiB: 64}, "MemoryMiB 64 must be between 128 and 10240"},
-		{&processor.Props{Entry: testEntry, EncryptionKey: k.Key, Timeout: 20 * time.Minute}, "Timeout 20m0s must be between 1s and 15m"},
-		{&processor.Props{Entry: testEntry, EncryptionKey: k.Key, LogLevel: "TRACE"}, `LogLevel "TRACE" must be`},
-		{&processor.Props{Entry: testEntry, EncryptionKey: k.Key, ReservedConcurrency: -1}, "ReservedConcurrency -1 must be at least 1"},
+		{&golambda.Props{EncryptionKey: k.Key}, "Entry (the Go main package"},
+		{&golambda.Props{Entry: testEntry}, "EncryptionKey is required"},
+		{&golambda.Props{Entry: testEntry, EncryptionKey: k.Key, MemoryMiB: 64}, "MemoryMiB 64 must be between 128 and 10240"},
+		{&golambda.Props{Entry: testEntry, EncryptionKey: k.Key, Timeout: 20 * time.Minute}, "Timeout 20m0s must be between 1s and 15m"},
+		{&golambda.Props{Entry: testEntry, EncryptionKey: k.Key, LogLevel: "TRACE"}, `LogLevel "TRACE" must be`},
+		{&golambda.Props{Entry: testEntry, EncryptionKey: k.Key, ReservedConcurrency: -1}, "ReservedConcurrency -1 must be at least 1"},
 	}
 	for i, c := range cases {
-		fn := processor.New(constructs.NewConstruct(s, jsii.String("C"+string(rune('A'+i)))), "Fn", c.props)
+		fn := golambda.New(constructs.NewConstruct(s, jsii.String("C"+string(rune('A'+i)))), "Fn", c.props)
 		if got := validationErrors(fn); !strings.Contains(got, c.want) {
 			t.Errorf("props %+v: errors %q, want %q", c.props, got, c.want)
 		}
 	}
 	fn := testFunction(awscdk.NewStack(app, jsii.String("ProcessorStream"), nil), "Stream", false)
-	fn.AddKinesisSource(nil, &processor.KinesisSourceProps{BatchSize: 10})
+	fn.AddKinesisSource(nil, &golambda.KinesisSourceProps{BatchSize: 10})
 	if got := validationErrors(fn); !strings.Contains(got, "Kinesis BatchSize 10 must be between 100 and 10000") {
 		t.Errorf("batch size 10: errors %q", got)
 	}

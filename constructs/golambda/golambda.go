@@ -1,8 +1,8 @@
-// Package processor builds the platform's Go Lambda functions: compiled locally and
+// Package golambda builds Go Lambda functions: compiled locally and
 // reproducibly for arm64 (no Docker), on provided.al2023, with an encrypted log group that has
 // a retention, active tracing, JSON logs, an environment encrypted with the platform key, a
 // role that holds only what its grants add, bounded concurrency, and a failure destination.
-package processor
+package golambda
 
 import (
 	"path/filepath"
@@ -90,24 +90,24 @@ func New(scope constructs.Construct, id string, props *Props) *Function {
 	var errs propcheck.Errors
 	defer func() { errs.Attach(this) }()
 	if p.Entry == "" {
-		errs.Addf("processor: Entry (the Go main package, e.g. lambdas/telemetry) is required")
+		errs.Addf("golambda: Entry (the Go main package, e.g. lambdas/telemetry) is required")
 	}
 	if p.EncryptionKey == nil {
-		errs.Addf("processor: EncryptionKey is required: the environment and logs are encrypted with the platform key")
+		errs.Addf("golambda: EncryptionKey is required: the environment and logs are encrypted with the platform key")
 	}
 	if p.MemoryMiB < 128 || p.MemoryMiB > 10240 {
-		errs.Addf("processor: MemoryMiB %d must be between 128 and 10240", p.MemoryMiB)
+		errs.Addf("golambda: MemoryMiB %d must be between 128 and 10240", p.MemoryMiB)
 	}
 	if p.Timeout < time.Second || p.Timeout > 15*time.Minute {
-		errs.Addf("processor: Timeout %s must be between 1s and 15m", p.Timeout)
+		errs.Addf("golambda: Timeout %s must be between 1s and 15m", p.Timeout)
 	}
 	if p.ReservedConcurrency < 1 {
-		errs.Addf("processor: ReservedConcurrency %d must be at least 1", p.ReservedConcurrency)
+		errs.Addf("golambda: ReservedConcurrency %d must be at least 1", p.ReservedConcurrency)
 	}
 	switch p.LogLevel {
 	case "DEBUG", "INFO", "WARN", "ERROR":
 	default:
-		errs.Addf("processor: LogLevel %q must be DEBUG, INFO, WARN or ERROR", p.LogLevel)
+		errs.Addf("golambda: LogLevel %q must be DEBUG, INFO, WARN or ERROR", p.LogLevel)
 	}
 	root, err := ModuleRoot()
 	if err != nil {
@@ -188,7 +188,7 @@ func (f *Function) AddKinesisSource(stream awskinesis.IStream, props *KinesisSou
 		p.BatchSize = 500
 	}
 	if p.BatchSize < 100 || p.BatchSize > 10000 {
-		errs.Addf("processor: Kinesis BatchSize %d must be between 100 and 10000: per-message invocations are what the stream path exists to avoid", p.BatchSize)
+		errs.Addf("golambda: Kinesis BatchSize %d must be between 100 and 10000: per-message invocations are what the stream path exists to avoid", p.BatchSize)
 	}
 	if p.MaxBatchingWindow == 0 {
 		p.MaxBatchingWindow = time.Second
@@ -197,7 +197,7 @@ func (f *Function) AddKinesisSource(stream awskinesis.IStream, props *KinesisSou
 		p.RetryAttempts = 5
 	}
 	if p.RetryAttempts < 0 || p.RetryAttempts > 10000 {
-		errs.Addf("processor: Kinesis RetryAttempts %d must be between 0 and 10000 (bounded)", p.RetryAttempts)
+		errs.Addf("golambda: Kinesis RetryAttempts %d must be between 0 and 10000 (bounded)", p.RetryAttempts)
 	}
 	if p.MaxRecordAge == 0 {
 		p.MaxRecordAge = 24 * time.Hour

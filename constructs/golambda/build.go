@@ -1,4 +1,4 @@
-package processor
+package golambda
 
 import (
 	"bufio"
@@ -46,14 +46,14 @@ func (g *goBuild) build(outDir string) error {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("processor: go build ./%s (in %s) failed: %w\n%s", g.entry, g.root, err, out.String())
+		return fmt.Errorf("golambda: go build ./%s (in %s) failed: %w\n%s", g.entry, g.root, err, out.String())
 	}
 	for name, data := range g.files {
 		if name != filepath.Base(name) || name == "bootstrap" {
-			return fmt.Errorf("processor: extra file %q must be a plain file name other than bootstrap", name)
+			return fmt.Errorf("golambda: extra file %q must be a plain file name other than bootstrap", name)
 		}
 		if err := os.WriteFile(filepath.Join(outDir, name), data, 0o644); err != nil {
-			return fmt.Errorf("processor: writing %s: %w", name, err)
+			return fmt.Errorf("golambda: writing %s: %w", name, err)
 		}
 	}
 	return nil
@@ -79,7 +79,7 @@ func ModuleRoot() (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", fmt.Errorf("processor: no go.mod declaring module %s above the working directory", modulePath)
+			return "", fmt.Errorf("golambda: no go.mod declaring module %s above the working directory", modulePath)
 		}
 		dir = parent
 	}

@@ -1,4 +1,4 @@
-package processor_test
+package golambda_test
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/secure-smart-city/platform/constructs/processor"
+	"github.com/secure-smart-city/platform/constructs/golambda"
 )
 
 // A Go function built from one of this module's main packages, without Docker: an arm64
@@ -18,7 +18,7 @@ func ExampleNew() {
 	stack := awscdk.NewStack(app, jsii.String("Example"), nil)
 	key := awskms.NewKey(stack, jsii.String("Key"), nil)
 
-	processor.New(stack, "Telemetry", &processor.Props{Entry: "lambdas/telemetry", EncryptionKey: key})
+	golambda.New(stack, "Telemetry", &golambda.Props{Entry: "lambdas/telemetry", EncryptionKey: key})
 
 	template := app.Synth(nil).GetStackByName(jsii.String("Example")).Template()
 	var types []string
