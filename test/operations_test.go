@@ -25,9 +25,9 @@ import (
 
 	"github.com/secure-smart-city/platform/compliance"
 	"github.com/secure-smart-city/platform/constructs/defender"
+	"github.com/secure-smart-city/platform/constructs/golambda"
 	"github.com/secure-smart-city/platform/constructs/ingest"
 	"github.com/secure-smart-city/platform/constructs/monitoring"
-	"github.com/secure-smart-city/platform/constructs/golambda"
 	"github.com/secure-smart-city/platform/constructs/securestore"
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/lambdas/remediation/remediate"

@@ -17,8 +17,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/secure-smart-city/platform/compliance"
-	"github.com/secure-smart-city/platform/constructs/keys"
 	"github.com/secure-smart-city/platform/constructs/golambda"
+	"github.com/secure-smart-city/platform/constructs/keys"
 	"github.com/secure-smart-city/platform/constructs/securestore"
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/policies"
