@@ -20,9 +20,9 @@ const (
 	DefaultFirmwareLimit int64 = 16 << 20
 	MinFirmwareLimit     int64 = 1 << 10
 	MaxFirmwareLimit     int64 = 2 << 30
-	// DefaultStateInterval: every batch that brings a device a newer message writes its
-	// state, so the state is as fresh as the stream and every message id reaches the
-	// processor's durable deduplication window (see lambdas/telemetry/pipeline).
+	// DefaultStateInterval: every batch that brings a device a newer message replaces its
+	// state, so the state is as fresh as the stream. Message ids reach the processor's durable
+	// deduplication window on every batch whatever the interval (see lambdas/telemetry/pipeline).
 	DefaultStateInterval = time.Duration(0)
 	// MaxStateInterval bounds StateInterval: a state older than an hour is not "latest".
 	MaxStateInterval = time.Hour

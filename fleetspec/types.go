@@ -56,9 +56,11 @@ type DeviceClass struct {
 	// MaxFirmwareBytes bounds a firmware image released to the class (cmd/ota refuses a bigger
 	// file before uploading it). Default: 16 MiB (DefaultFirmwareLimit).
 	MaxFirmwareBytes int64 `json:"maxFirmwareBytes,omitempty"`
-	// StateInterval is how often at most the telemetry processor writes a device's latest
-	// state (a Go duration, whole seconds, 0s to 1h): the state item then lags the device's
-	// newest accepted message by less than this. Every message is archived whatever it is.
+	// StateInterval is how often at most the telemetry processor replaces a device's latest
+	// state (a Go duration, whole seconds, 0s to 1h): while the device keeps sending, the state
+	// lags its newest accepted message by less than this. Every message is archived and
+	// deduplicated exactly once whatever it is; it does not save writes (one per device per
+	// batch carries the claims either way).
 	// Default: "0s" - every batch that brings a device a newer message writes its state.
 	StateInterval string `json:"stateInterval,omitempty"`
 	// Remediation is what the quarantine function may do on its own to a misbehaving device

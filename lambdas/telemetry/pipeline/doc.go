@@ -87,13 +87,12 @@
 // Kinesis gives each partition key (thing) to one invocation at a time; in direct mode,
 // concurrent deliveries of one thing's messages each write atomically.
 //
-// A class's stateInterval (fleetspec.DeviceClass.StateInterval) skips a thing's write when
-// this execution environment knows its item (thingCache), no record is a replay or re-send
-// by what it knows, and the stored state is newer than the interval: the records are
-// archived and their tokens kept in memory until the thing's next write. A redelivery that
-// forms the same objects finds them by name (S3 overwrites identical records); a re-send, or
-// a redelivery grouped differently, reaching another environment before that write can be
-// stored twice. With the default 0s every batch writes.
+// A class's stateInterval (fleetspec.DeviceClass.StateInterval) limits how often a thing's
+// state fields are replaced, never its claims: a batch whose newest record is not due (by the
+// stored receivedAt, or by what this execution environment last saw of it, thingCache) writes
+// only its tokens, in the same one conditional write. Every claim is durable before its
+// records count as accepted, so deduplication never depends on which environment handles a
+// re-send or a redelivery, whatever the interval.
 //
 // # Archive
 //

@@ -16,7 +16,8 @@ import (
 // report an error, and refused writes that return no item. Devices re-send recent messages.
 // Whatever happens, and whatever the classes' stateInterval (0s, 1m or 10m by seed), every
 // valid message is archived exactly once, every record is counted exactly once over all
-// invocations, and every batch keeps the counting invariant.
+// invocations, and every batch keeps the counting invariant. Lambda may run any invocation
+// in a new execution environment, so a third of them start with no memory of the others.
 func TestRandomFaultsStoreEachMessageOnce(t *testing.T) {
 	for seed := range uint64(40) {
 		interval := []string{"0s", "1m", "10m"}[seed%3]
@@ -89,6 +90,13 @@ func TestRandomFaultsStoreEachMessageOnce(t *testing.T) {
 				} else {
 					e.ddb.getErrs, e.s3.headErrs, e.ddb.noAllOld = 0, 0, false
 					e.kms.FailNext(0)
+				}
+				if rng.IntN(3) == 0 {
+					fresh, err := New(e.p.cfg) // a cold start: nothing in memory
+					if err != nil {
+						t.Fatal(err)
+					}
+					e.p = fresh
 				}
 				batch := stream[pos:min(len(stream), pos+1+rng.IntN(30))]
 				res := e.run(t, batch...)

@@ -29,9 +29,7 @@ const (
 	// maxStateRounds bounds the writes per thing per batch: a first, blind one and, when its
 	// condition finds a replay or a duplicate, one with what the refusal returned.
 	maxStateRounds = 3
-	// maxPendingTokens bounds the ids a skipped thing keeps in memory until its next write.
-	maxPendingTokens = 64
-	// cacheLimit bounds the things the state cache remembers (stateInterval > 0 only).
+	// cacheLimit bounds the things the state hint cache remembers (stateInterval > 0 only).
 	cacheLimit = 200_000
 	// DefaultStateConcurrency bounds parallel UpdateItem calls per invocation (one per
 	// thing with new records).
@@ -103,9 +101,8 @@ type thingWrite struct {
 	// whether it is (an absent item is known and empty).
 	old   map[string]ddbtypes.AttributeValue
 	known bool
-	// pending are tokens of records this environment accepted without a write (see
-	// thingCache), settled like the stored window's.
-	pending []string
+	// hint is what this environment last saw of the stored state (stateInterval > 0 only).
+	hint *thingCache
 	// newRecs are the candidates this write stores; state is the one whose fields it
 	// writes, or -1 (a window-only write).
 	newRecs []int
@@ -113,42 +110,42 @@ type thingWrite struct {
 	in      *dynamodb.UpdateItemInput
 	// Outcome of the call.
 	refused bool
-	item    map[string]ddbtypes.AttributeValue // ALL_OLD when refused, ALL_NEW with a cache
+	item    map[string]ddbtypes.AttributeValue // ALL_OLD when refused, ALL_NEW with a stateInterval
 	err     error
 	done    bool
 }
 
-// thingCache is what the processor knows of a thing's item after its last write or skip
-// in this execution environment. It only decides when a write may be skipped
-// (stateInterval > 0); a stale entry makes a write happen sooner, never later.
+// thingCache is what this execution environment last saw of a thing's stored state: the
+// receivedAt of the message it holds. It is a hint that only decides whether a write carries
+// the state's fields (stateInterval > 0); the claims are written on every batch whatever it
+// says, so exactly-once never depends on it. The stored receivedAt only grows (a state write
+// requires the stored one to be at least stateInterval older), so a stale hint can only make
+// a state look due when it is not, which the write's condition then refuses; it never makes
+// a due state look not due.
 type thingCache struct {
-	receivedAt, ts int64
-	hasState       bool
-	window         string   // the generations, space separated
-	pending        []string // tokens of skipped records, written with the next write
+	receivedAt int64
+	hasState   bool
 }
 
 type stateCache struct {
 	mu sync.Mutex
-	m  map[string]*thingCache
+	m  map[string]thingCache
 }
 
 func (c *stateCache) get(thing string) *thingCache {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e := c.m[thing]; e != nil {
-		cp := *e
-		cp.pending = append([]string(nil), e.pending...)
-		return &cp
+	if e, ok := c.m[thing]; ok {
+		return &e
 	}
 	return nil
 }
 
-func (c *stateCache) put(thing string, e *thingCache) {
+func (c *stateCache) put(thing string, e thingCache) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
-		c.m = map[string]*thingCache{}
+		c.m = map[string]thingCache{}
 	}
 	if _, ok := c.m[thing]; !ok && len(c.m) >= cacheLimit {
 		for k := range c.m { // map order: an arbitrary victim
@@ -159,15 +156,9 @@ func (c *stateCache) put(thing string, e *thingCache) {
 	c.m[thing] = e
 }
 
-func cacheFromItem(item map[string]ddbtypes.AttributeValue) *thingCache {
-	e := &thingCache{}
-	e.receivedAt, _ = num(item[KeyReceivedAt])
-	e.ts, e.hasState = num(item[KeyTS])
-	var gens []string
-	for g := range WindowGenerations {
-		gens = append(gens, str(item[WindowAttr(g)]))
-	}
-	e.window = " " + strings.Join(gens, " ") + " "
+func cacheFromItem(item map[string]ddbtypes.AttributeValue) thingCache {
+	var e thingCache
+	e.receivedAt, e.hasState = num(item[KeyReceivedAt])
 	return e
 }
 
@@ -214,12 +205,11 @@ func (b *batch) writeState() {
 			}
 			continue
 		}
-		if b.skipByCache(tw) {
-			continue
+		if tw.class.stateEvery > 0 {
+			tw.hint = b.p.cache.get(tw.thing)
 		}
-		// Too many ids for one condition, or a candidate whose id only this environment's
-		// memory holds: read the item first.
-		tw.known = tw.known || len(tw.recs) > maxBlindIDs
+		// Too many ids for one condition: read the item first.
+		tw.known = len(tw.recs) > maxBlindIDs
 		todo = append(todo, tw)
 	}
 	for round := 0; round < maxStateRounds && len(todo) > 0; round++ {
@@ -302,7 +292,6 @@ func (b *batch) headClaims(todo []*thingWrite) {
 			continue
 		}
 		window := parseWindow(tw.old)
-		addPending(window, tw.pending)
 		for _, i := range tw.recs {
 			r := &b.recs[i]
 			sh := shortHash(r.seq)
@@ -339,14 +328,6 @@ func (b *batch) headClaims(todo []*thingWrite) {
 	}
 }
 
-func addPending(window map[string][]windowEntry, pending []string) {
-	for _, tok := range pending {
-		if parts := strings.Split(tok, "/"); len(parts) == 3 {
-			window[parts[0]] = append(window[parts[0]], windowEntry{parts[1], parts[2]})
-		}
-	}
-}
-
 // plan decides tw's write. Unknown item: every candidate is presumed new, and the
 // condition refuses the write if any of their ids is in the window (or the state is not
 // due). Known item: each candidate is settled against the window (a replay of a stored
@@ -359,7 +340,6 @@ func (b *batch) plan(tw *thingWrite) {
 		cands = tw.recs
 	} else {
 		window := parseWindow(tw.old)
-		addPending(window, tw.pending)
 		for _, i := range tw.recs {
 			r := &b.recs[i]
 			entries, seen := window[r.id]
@@ -404,18 +384,21 @@ func (b *batch) plan(tw *thingWrite) {
 	}
 	nr := &b.recs[newest]
 	tw.newRecs, tw.state = cands, newest
-	if tw.known {
+	switch {
+	case tw.known:
 		oldTS, hasState := num(tw.old[KeyTS])
 		oldRA, _ := num(tw.old[KeyReceivedAt])
 		newer := !hasState || nr.msg.ts > oldTS
 		due := every == 0 || !hasState || nr.msg.receivedAt-oldRA >= every.Milliseconds()
-		switch {
-		case !newer:
-			tw.state = -1 // a backlog message: its id still enters the window
-		case !due:
-			b.skip(tw, cacheFromItem(tw.old))
-			return
+		if !newer || !due {
+			// A backlog message, or a state not due: the ids still enter the window, so a
+			// re-send is refused by any execution environment.
+			tw.state = -1
 		}
+	case tw.hint != nil && tw.hint.hasState && nr.msg.receivedAt-tw.hint.receivedAt < every.Milliseconds():
+		// Not due by what this environment saw last (never wrong in that direction, see
+		// thingCache): a blind claims-only write, so no refusal costs a second write.
+		tw.state = -1
 	}
 	tw.in = b.updateInput(tw, nr)
 	if tw.in == nil {
@@ -423,61 +406,8 @@ func (b *batch) plan(tw *thingWrite) {
 	}
 }
 
-// skip accepts tw's new records without a write (the state is not due): they are archived,
-// and their tokens wait in memory for the thing's next write.
-func (b *batch) skip(tw *thingWrite, e *thingCache) {
-	e.pending = append(e.pending[:0:0], tw.pending...)
-	for _, i := range tw.newRecs {
-		r := &b.recs[i]
-		r.outcome, r.store = accepted, true
-		e.pending = append(e.pending, token(r))
-	}
-	if n := len(e.pending); n > maxPendingTokens {
-		e.pending = e.pending[n-maxPendingTokens:]
-	}
-	b.p.cache.put(tw.thing, e)
-	tw.done = true
-}
-
-// skipByCache skips tw without any DynamoDB call when this environment knows its item, no
-// candidate's id is in the known window, every candidate is newer than the stored state
-// and the state is not due. Only with a stateInterval.
-func (b *batch) skipByCache(tw *thingWrite) bool {
-	every := tw.class.stateEvery
-	if every == 0 {
-		return false
-	}
-	e := b.p.cache.get(tw.thing)
-	if e == nil {
-		return false
-	}
-	tw.pending = e.pending
-	pending := " " + strings.Join(e.pending, " ") + " "
-	skip := e.hasState
-	var newest int64
-	for _, i := range tw.recs {
-		r := &b.recs[i]
-		if strings.Contains(pending, " "+r.id+"/") {
-			tw.known, skip = true, false
-		}
-		if strings.Contains(e.window, " "+r.id+"/") || r.msg.ts <= e.ts {
-			skip = false
-		}
-		newest = max(newest, r.msg.receivedAt)
-	}
-	if !skip {
-		return false
-	}
-	if newest-e.receivedAt >= every.Milliseconds() {
-		return false
-	}
-	tw.newRecs = tw.recs
-	b.skip(tw, e)
-	return true
-}
-
 // stored records a successful write: its records are accepted; with a stateInterval the
-// cache learns the new item.
+// hint cache learns the stored state.
 func (b *batch) stored(tw *thingWrite) {
 	for _, i := range tw.newRecs {
 		b.recs[i].outcome, b.recs[i].store = accepted, true
@@ -493,7 +423,7 @@ func (b *batch) stored(tw *thingWrite) {
 func (b *batch) updateInput(tw *thingWrite, nr *record) *dynamodb.UpdateItemInput {
 	x := &exprBuilder{names: map[string]string{}, values: map[string]ddbtypes.AttributeValue{}}
 	var set, remove, cond []string
-	toks := append([]string(nil), tw.pending...) // the skipped records' ids become durable
+	var toks []string
 	fresh := !tw.known
 	for _, i := range tw.newRecs {
 		r := &b.recs[i]

@@ -31,11 +31,14 @@ func TestSteadyStateOneWriteNoRead(t *testing.T) {
 }
 
 // TestStateIntervalWritesAtMostThatOften: a device sending every 10 s in a class with a
-// 1-minute stateInterval has its state written once a minute; every message is archived;
-// the stored state is never a minute or more behind the newest message.
+// 1-minute stateInterval has its state replaced once a minute; every message is archived and
+// claimed in the same single write per batch; the stored state is never a minute or more
+// behind the newest message; and a re-send of a message whose state was not written is a
+// duplicate in any execution environment, also one that never saw the original.
 func TestStateIntervalWritesAtMostThatOften(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.Fleet.Classes[0].StateInterval = "1m" }) // street_light
-	for i := range 19 {                                                         // 0 s to 180 s
+	states := map[int64]bool{}
+	for i := range 19 { // 0 s to 180 s
 		at := baseTime.Add(time.Duration(i) * 10 * time.Second)
 		if res := e.run(t, kinRec(i+1, "sl-1", msgAt("sl-1", fmt.Sprint("m", i), at, `"on":true,"brightness":1`))); res.Accepted != 1 {
 			t.Fatalf("message %d: %+v", i, res)
@@ -44,18 +47,31 @@ func TestStateIntervalWritesAtMostThatOften(t *testing.T) {
 		if lag := at.UnixMilli() - ra; lag >= time.Minute.Milliseconds() {
 			t.Errorf("after message %d the state is %d ms behind", i, lag)
 		}
+		states[ra] = true
 	}
-	if e.ddb.written != 4 { // at 0, 60, 120 and 180 s
-		t.Errorf("%d state writes for 19 messages over 3 minutes, want 4", e.ddb.written)
+	if len(states) != 4 { // at 0, 60, 120 and 180 s
+		t.Errorf("the state was replaced %d times for 19 messages over 3 minutes, want 4", len(states))
+	}
+	// One write per batch, never refused: this environment knows when the state is not due.
+	if e.ddb.updates != 19 || e.ddb.refused != 0 || e.ddb.keysRead != 0 {
+		t.Errorf("%d UpdateItem calls (%d refused), %d keys read; want 19, 0, 0", e.ddb.updates, e.ddb.refused, e.ddb.keysRead)
 	}
 	if n := len(e.s3.allLines(t, "accepted/")); n != 19 {
 		t.Errorf("%d messages archived, want 19", n)
 	}
-	// A re-send of a message whose write was skipped is a duplicate (this environment knows
-	// its claim), and the next write makes the skipped ids durable.
+	// m17 (170 s) was claimed without its state being written. Its re-send reaches a new
+	// execution environment, which has no memory of it: the claim in the item refuses it.
+	cold, err := New(e.p.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.p = cold
 	res := e.run(t, kinRec(100, "sl-1", msgAt("sl-1", "m17", baseTime.Add(185*time.Second), `"on":true,"brightness":1`)))
 	if res.Duplicates != 1 {
-		t.Errorf("re-send of a skipped message: %+v, want a duplicate", res)
+		t.Errorf("re-send of a message whose state was skipped, in a cold environment: %+v, want a duplicate", res)
+	}
+	if n := len(e.s3.allLines(t, "accepted/")); n != 19 {
+		t.Errorf("%d messages archived after the re-send, want 19", n)
 	}
 }
 
