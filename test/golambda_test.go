@@ -112,7 +112,7 @@ func TestGoLambdaPropsErrors(t *testing.T) {
 		}
 	}
 	fn := testFunction(awscdk.NewStack(app, jsii.String("ProcessorStream"), nil), "Stream", false)
-	fn.AddKinesisSource(nil, &golambda.KinesisSourceProps{BatchSize: 10})
+	fn.AddKinesisSource(nil, &golambda.KinesisSourceProps{BatchSize: new(10)})
 	if got := validationErrors(fn); !strings.Contains(got, "Kinesis BatchSize 10 must be between 100 and 10000") {
 		t.Errorf("batch size 10: errors %q", got)
 	}

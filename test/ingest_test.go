@@ -530,7 +530,7 @@ func TestIngestPropsErrors(t *testing.T) {
 		change func(*ingest.Props)
 	}{
 		{"unknown mode", ingest.Props{Mode: "firehose"}, []string{`Mode "firehose" is unknown`}, nil},
-		{"batch size below 100", ingest.Props{Source: &golambda.KinesisSourceProps{BatchSize: 50}}, []string{"Source.BatchSize 50 must be between 100 and 10000"}, nil},
+		{"batch size below 100", ingest.Props{Source: &golambda.KinesisSourceProps{BatchSize: new(50)}}, []string{"Source.BatchSize 50 must be between 100 and 10000"}, nil},
 		{"class not in the fleet", ingest.Props{Classes: []string{"street_light", "street_lamp"}}, []string{`Classes[1] "street_lamp" is not a device class of the fleet`}, nil},
 		{"class twice", ingest.Props{Classes: []string{"camera", "camera"}}, []string{`Classes[1] "camera" is listed twice`}, nil},
 		{"no classes", ingest.Props{Classes: []string{}}, []string{"no device classes to make rules for"}, nil},

@@ -1,10 +1,11 @@
-// Package golambda builds Go Lambda functions: compiled locally and
+// Package golambda builds Go Lambda functions from any Go module: compiled locally and
 // reproducibly for arm64 (no Docker), on provided.al2023, with an encrypted log group that has
-// a retention, active tracing, JSON logs, an environment encrypted with the platform key, a
-// role that holds only what its grants add, bounded concurrency, and a failure destination.
+// a retention, active tracing, JSON logs, an encrypted environment, a role that holds only
+// what its grants add, bounded concurrency, and a failure destination.
 package golambda
 
 import (
+	"os"
 	"path/filepath"
 	"sort"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -28,7 +30,12 @@ import (
 
 // Props configures a Function.
 type Props struct {
-	// Entry is the Go main package to build, relative to the module root, for example
+	// ModuleDir is the directory of the Go module that holds Entry: the one with its go.mod.
+	// A team builds its own handler by passing its module's directory. The module must build
+	// with the local toolchain and -mod=readonly (its go.sum complete).
+	// Default: - this platform's module (ModuleRoot).
+	ModuleDir string
+	// Entry is the Go main package to build, relative to ModuleDir, for example
 	// "lambdas/telemetry". Required.
 	Entry string
 	// EncryptionKey encrypts the environment, the log group and the failure queue. Required.
@@ -76,6 +83,14 @@ type Function struct {
 	removal awscdk.RemovalPolicy
 }
 
+// DefaultBatchSize and the other Default* values are the stream source's defaults.
+const (
+	DefaultBatchSize         = 500
+	DefaultMaxBatchingWindow = time.Second
+	DefaultRetryAttempts     = 5
+	DefaultMaxRecordAge      = 24 * time.Hour
+)
+
 // Defaults.
 const (
 	DefaultMemoryMiB           = 256
@@ -83,39 +98,26 @@ const (
 	DefaultReservedConcurrency = 10
 )
 
-// New builds a Go function. Props errors are reported at synth time with the construct's path.
+// New builds a Go function. Props errors are reported at synth time with the construct's
+// path, all at once; the Function returned after an error is complete (every field set, a
+// placeholder in place of the code), so callers need no nil checks, and synth stops on the
+// errors.
 func New(scope constructs.Construct, id string, props *Props) *Function {
 	this := constructs.NewConstruct(scope, jsii.String(id))
 	p := defaults(props)
-	var errs propcheck.Errors
-	defer func() { errs.Attach(this) }()
-	if p.Entry == "" {
-		errs.Addf("golambda: Entry (the Go main package, e.g. lambdas/telemetry) is required")
-	}
+	errs := validate(p)
+	errs.Attach(this)
 	if p.EncryptionKey == nil {
-		errs.Addf("golambda: EncryptionKey is required: the environment and logs are encrypted with the platform key")
-	}
-	if p.MemoryMiB < 128 || p.MemoryMiB > 10240 {
-		errs.Addf("golambda: MemoryMiB %d must be between 128 and 10240", p.MemoryMiB)
-	}
-	if p.Timeout < time.Second || p.Timeout > 15*time.Minute {
-		errs.Addf("golambda: Timeout %s must be between 1s and 15m", p.Timeout)
-	}
-	if p.ReservedConcurrency < 1 {
-		errs.Addf("golambda: ReservedConcurrency %d must be at least 1", p.ReservedConcurrency)
-	}
-	switch p.LogLevel {
-	case "DEBUG", "INFO", "WARN", "ERROR":
-	default:
-		errs.Addf("golambda: LogLevel %q must be DEBUG, INFO, WARN or ERROR", p.LogLevel)
-	}
-	root, err := ModuleRoot()
-	if err != nil {
-		errs.Addf("%v", err)
+		// Only after an error: an AWS managed key stands in so that the value stays usable.
+		p.EncryptionKey = awskms.Alias_FromAliasName(this, jsii.String("NoKey"), jsii.String("alias/aws/lambda"))
 	}
 	f := &Function{Construct: this, key: p.EncryptionKey, removal: p.RemovalPolicy}
-	if len(errs) > 0 {
-		return f
+	var fnCode awslambda.Code
+	if len(errs) == 0 {
+		fnCode = code(p)
+	} else {
+		fnCode = awslambda.Code_FromBucket(awss3.Bucket_FromBucketName(this, jsii.String("Unbuilt"), jsii.String("unbuilt-invalid-props")), jsii.String("bootstrap.zip"), nil)
+		p = sanitize(p)
 	}
 
 	f.LogGroup = awslogs.NewLogGroup(this, jsii.String("Logs"), &awslogs.LogGroupProps{
@@ -134,7 +136,7 @@ func New(scope constructs.Construct, id string, props *Props) *Function {
 		Runtime:                      awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture:                 awslambda.Architecture_ARM_64(),
 		Handler:                      jsii.String("bootstrap"),
-		Code:                         code(root, p),
+		Code:                         fnCode,
 		Description:                  jsii.String(p.Description),
 		Environment:                  env(p.Environment),
 		EnvironmentEncryption:        p.EncryptionKey,
@@ -159,53 +161,56 @@ func New(scope constructs.Construct, id string, props *Props) *Function {
 	return f
 }
 
-// KinesisSourceProps tunes a stream source. Zero values take the defaults.
+// KinesisSourceProps tunes a stream source. Nil fields take the defaults.
 type KinesisSourceProps struct {
-	// BatchSize records per invocation, at least 100. Default: 500.
-	BatchSize int
-	// MaxBatchingWindow waits to fill a batch. Default: 1 second.
-	MaxBatchingWindow time.Duration
-	// RetryAttempts of a failing batch (after bisecting). Default: 5.
-	RetryAttempts int
-	// MaxRecordAge drops records older than this to the failure queue. Default: 24 hours.
-	MaxRecordAge time.Duration
-	// ParallelizationFactor concurrent batches per shard (1-10). Default: 1, which keeps each
-	// device's records in order.
-	ParallelizationFactor int
+	// BatchSize records per invocation, 100 to 10000. Default: 500 (DefaultBatchSize).
+	BatchSize *int
+	// MaxBatchingWindow waits to fill a batch, 0 to 5 minutes (0: invoke as soon as records
+	// arrive). Default: 1 second (DefaultMaxBatchingWindow).
+	MaxBatchingWindow *time.Duration
+	// RetryAttempts of a failing batch (after bisecting), 0 to 10000 (0: no retry, a failing
+	// batch goes to Failures at once). Default: 5 (DefaultRetryAttempts).
+	RetryAttempts *int
+	// MaxRecordAge drops records older than this to the failure queue, 60 seconds to 7 days.
+	// Default: 24 hours (DefaultMaxRecordAge).
+	MaxRecordAge *time.Duration
+	// ParallelizationFactor concurrent batches per shard, 1 to 10. Default: 1, which keeps
+	// each device's records in order.
+	ParallelizationFactor *int
 }
 
 // AddKinesisSource consumes stream in batches: bisect on error, bounded retries and record
 // age, partial batch failures (ReportBatchItemFailures), and an encrypted on-failure queue
-// that receives what still fails.
+// that receives what still fails. Bad props are reported on the function's path and add no
+// source.
 func (f *Function) AddKinesisSource(stream awskinesis.IStream, props *KinesisSourceProps) {
-	p := KinesisSourceProps{}
+	var p KinesisSourceProps
 	if props != nil {
 		p = *props
 	}
+	batch := orInt(p.BatchSize, DefaultBatchSize)
+	window := orDuration(p.MaxBatchingWindow, DefaultMaxBatchingWindow)
+	retries := orInt(p.RetryAttempts, DefaultRetryAttempts)
+	age := orDuration(p.MaxRecordAge, DefaultMaxRecordAge)
+	parallel := orInt(p.ParallelizationFactor, 1)
 	var errs propcheck.Errors
-	defer func() { errs.Attach(f.Construct) }()
-	if p.BatchSize == 0 {
-		p.BatchSize = 500
+	if batch < 100 || batch > 10000 {
+		errs.Addf("golambda: Kinesis BatchSize %d must be between 100 and 10000: per-message invocations are what the stream path exists to avoid", batch)
 	}
-	if p.BatchSize < 100 || p.BatchSize > 10000 {
-		errs.Addf("golambda: Kinesis BatchSize %d must be between 100 and 10000: per-message invocations are what the stream path exists to avoid", p.BatchSize)
+	if window < 0 || window > 5*time.Minute {
+		errs.Addf("golambda: Kinesis MaxBatchingWindow %s must be between 0s and 5m", window)
 	}
-	if p.MaxBatchingWindow == 0 {
-		p.MaxBatchingWindow = time.Second
+	if retries < 0 || retries > 10000 {
+		errs.Addf("golambda: Kinesis RetryAttempts %d must be between 0 and 10000 (bounded)", retries)
 	}
-	if p.RetryAttempts == 0 {
-		p.RetryAttempts = 5
+	if age < time.Minute || age > 7*24*time.Hour {
+		errs.Addf("golambda: Kinesis MaxRecordAge %s must be between 1m and 168h (bounded)", age)
 	}
-	if p.RetryAttempts < 0 || p.RetryAttempts > 10000 {
-		errs.Addf("golambda: Kinesis RetryAttempts %d must be between 0 and 10000 (bounded)", p.RetryAttempts)
+	if parallel < 1 || parallel > 10 {
+		errs.Addf("golambda: Kinesis ParallelizationFactor %d must be between 1 and 10", parallel)
 	}
-	if p.MaxRecordAge == 0 {
-		p.MaxRecordAge = 24 * time.Hour
-	}
-	if p.ParallelizationFactor == 0 {
-		p.ParallelizationFactor = 1
-	}
-	if f.Function == nil || len(errs) > 0 {
+	if len(errs) > 0 {
+		errs.Attach(f.Construct)
 		return
 	}
 	if f.Failures == nil {
@@ -213,12 +218,12 @@ func (f *Function) AddKinesisSource(stream awskinesis.IStream, props *KinesisSou
 	}
 	f.Function.AddEventSource(awslambdaeventsources.NewKinesisEventSource(stream, &awslambdaeventsources.KinesisEventSourceProps{
 		StartingPosition:        awslambda.StartingPosition_TRIM_HORIZON,
-		BatchSize:               jsii.Number(float64(p.BatchSize)),
-		MaxBatchingWindow:       awscdk.Duration_Millis(jsii.Number(float64(p.MaxBatchingWindow.Milliseconds()))),
+		BatchSize:               jsii.Number(float64(batch)),
+		MaxBatchingWindow:       awscdk.Duration_Millis(jsii.Number(float64(window.Milliseconds()))),
 		BisectBatchOnError:      jsii.Bool(true),
-		RetryAttempts:           jsii.Number(float64(p.RetryAttempts)),
-		MaxRecordAge:            awscdk.Duration_Seconds(jsii.Number(p.MaxRecordAge.Seconds())),
-		ParallelizationFactor:   jsii.Number(float64(p.ParallelizationFactor)),
+		RetryAttempts:           jsii.Number(float64(retries)),
+		MaxRecordAge:            awscdk.Duration_Seconds(jsii.Number(age.Seconds())),
+		ParallelizationFactor:   jsii.Number(float64(parallel)),
 		ReportBatchItemFailures: jsii.Bool(true),
 		OnFailure:               awslambdaeventsources.NewSqsDlq(f.Failures.Queue),
 	}))
@@ -296,7 +301,84 @@ func defaults(props *Props) Props {
 	return p
 }
 
-func code(root string, p Props) awslambda.Code {
+// validate reports every problem of p (after defaults), with the field and its value.
+func validate(p Props) propcheck.Errors {
+	var errs propcheck.Errors
+	if p.Entry == "" {
+		errs.Addf("golambda: Entry (the Go main package, e.g. lambdas/telemetry) is required")
+	} else if filepath.IsAbs(p.Entry) || !filepath.IsLocal(filepath.Clean(p.Entry)) {
+		errs.Addf("golambda: Entry %q must be a package directory inside ModuleDir, given relative to it", p.Entry)
+	}
+	if p.EncryptionKey == nil {
+		errs.Addf("golambda: EncryptionKey is required: the environment and logs are encrypted with it")
+	}
+	if p.MemoryMiB < 128 || p.MemoryMiB > 10240 {
+		errs.Addf("golambda: MemoryMiB %d must be between 128 and 10240", p.MemoryMiB)
+	}
+	if p.Timeout < time.Second || p.Timeout > 15*time.Minute {
+		errs.Addf("golambda: Timeout %s must be between 1s and 15m", p.Timeout)
+	}
+	if p.ReservedConcurrency < 1 {
+		errs.Addf("golambda: ReservedConcurrency %d must be at least 1", p.ReservedConcurrency)
+	}
+	switch p.LogLevel {
+	case "DEBUG", "INFO", "WARN", "ERROR":
+	default:
+		errs.Addf("golambda: LogLevel %q must be DEBUG, INFO, WARN or ERROR", p.LogLevel)
+	}
+	if p.ModuleDir == "" {
+		if _, err := ModuleRoot(); err != nil {
+			errs.Addf("%v", err)
+		}
+	} else if _, err := os.Stat(filepath.Join(p.ModuleDir, "go.mod")); err != nil {
+		errs.Addf("golambda: ModuleDir %q holds no go.mod: it must be the directory of the module that holds Entry", p.ModuleDir)
+	} else if p.Entry != "" {
+		if fi, err := os.Stat(filepath.Join(p.ModuleDir, p.Entry)); err != nil || !fi.IsDir() {
+			errs.Addf("golambda: Entry %q is not a directory in ModuleDir %q", p.Entry, p.ModuleDir)
+		}
+	}
+	return errs
+}
+
+// sanitize replaces invalid values with the defaults, so that a Function built after a props
+// error is still complete (synth stops on the errors anyway).
+func sanitize(p Props) Props {
+	if p.MemoryMiB < 128 || p.MemoryMiB > 10240 {
+		p.MemoryMiB = DefaultMemoryMiB
+	}
+	if p.Timeout < time.Second || p.Timeout > 15*time.Minute {
+		p.Timeout = DefaultTimeout
+	}
+	if p.ReservedConcurrency < 1 {
+		p.ReservedConcurrency = DefaultReservedConcurrency
+	}
+	switch p.LogLevel {
+	case "DEBUG", "INFO", "WARN", "ERROR":
+	default:
+		p.LogLevel = "INFO"
+	}
+	return p
+}
+
+func orInt(v *int, def int) int {
+	if v == nil {
+		return def
+	}
+	return *v
+}
+
+func orDuration(v *time.Duration, def time.Duration) time.Duration {
+	if v == nil {
+		return def
+	}
+	return *v
+}
+
+func code(p Props) awslambda.Code {
+	root := p.ModuleDir
+	if root == "" {
+		root, _ = ModuleRoot() // validate reported its error
+	}
 	return awslambda.Code_FromAsset(jsii.String(filepath.Join(root, p.Entry)), &awss3assets.AssetOptions{
 		// The binary is reproducible, so its hash changes exactly when the code does, including
 		// code in other packages of the module that a source hash of Entry would miss.

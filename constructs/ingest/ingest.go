@@ -263,8 +263,8 @@ func (in *Ingest) check(p *Props) []string {
 	if p.StreamShards < 0 || p.StreamShards > 10000 {
 		errs.Addf("ingest: StreamShards %d must be 0 (on-demand) or between 1 and 10000", p.StreamShards)
 	}
-	if p.Source != nil && p.Source.BatchSize != 0 && (p.Source.BatchSize < 100 || p.Source.BatchSize > 10000) {
-		errs.Addf("ingest: Source.BatchSize %d must be between 100 and 10000: per-message invocations are what the stream path exists to avoid", p.Source.BatchSize)
+	if p.Source != nil && p.Source.BatchSize != nil && (*p.Source.BatchSize < 100 || *p.Source.BatchSize > 10000) {
+		errs.Addf("ingest: Source.BatchSize %d must be between 100 and 10000: per-message invocations are what the stream path exists to avoid", *p.Source.BatchSize)
 	}
 	if p.Mode == ModeDirect {
 		if p.StreamShards != 0 || p.Source != nil || p.StreamRetention != DefaultStreamRetention {
