@@ -105,6 +105,8 @@ deploy: need-env deps ## deploy every stack (ACCOUNT=... REGION=..., AWS credent
 test: deps broker chromium ## run every test
 	@if command -v cfn-lint >/dev/null; then echo "cfn-lint $$(cfn-lint --version 2>&1 | awk '{print $$2}'): TestCfnLintSecure lints every dev and prod template"; else echo "cfn-lint: SKIPPED, not on PATH: the synthesized templates are not linted (pip install cfn-lint)"; fi
 	SMARTCITY_REQUIRE_EMULATORS=1 SMARTCITY_REQUIRE_BROKER=1 SMARTCITY_REQUIRE_BROWSER=1 go test $(GOTEST_FLAGS) ./...
+	@# Every benchmark still runs (one iteration each), so make bench cannot rot unseen.
+	go test -run='^$$' -bench=. -benchtime=1x ./lambdas/... >/dev/null
 	@# A second module (another team's) builds its own handler with constructs/golambda.
 	cd examples/external-handler && go test $(GOTEST_FLAGS) ./...
 

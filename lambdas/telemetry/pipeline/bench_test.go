@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -97,9 +98,23 @@ func BenchmarkNaiveJSONMap(b *testing.B) {
 }
 
 func naive(cls fleetspec.DeviceClass, data []byte) ([]byte, error) {
-	var in map[string]any
-	if err := json.Unmarshal(data, &in); err != nil {
+	// The rule's record carries the device's payload base64-encoded beside the rule's keys.
+	var rec map[string]any
+	if err := json.Unmarshal(data, &rec); err != nil {
 		return nil, err
+	}
+	b64, _ := rec["payload"].(string)
+	payload, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, err
+	}
+	var in map[string]any
+	if err := json.Unmarshal(payload, &in); err != nil {
+		return nil, err
+	}
+	delete(rec, "payload")
+	for k, v := range rec {
+		in[k] = v
 	}
 	out := map[string]any{"class": cls.ID, "streamSeq": "49590000000000000000000000000000000000000000000000000001"}
 	byName := map[string]fleetspec.Field{}
