@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -116,4 +117,58 @@ func TestGoLambdaPropsErrors(t *testing.T) {
 	if got := validationErrors(fn); !strings.Contains(got, "Kinesis BatchSize 10 must be between 100 and 10000") {
 		t.Errorf("batch size 10: errors %q", got)
 	}
+}
+
+// TestGoLambdaZeroIsNotDefault: a stream source's 0 retries and 0 s batching window are kept
+// (nil means the default), and a function built after props errors is complete, so that its
+// callers need no nil checks; synth still stops on the errors.
+func TestGoLambdaZeroIsNotDefault(t *testing.T) {
+	app := newApp(t, nil)
+	s := awscdk.NewStack(app, jsii.String("GoLambdaZero"), nil)
+	fn := testFunction(s, "Fn", false)
+	window := time.Duration(0)
+	fn.AddKinesisSource(importedStream(s), &golambda.KinesisSourceProps{RetryAttempts: new(0), MaxBatchingWindow: &window})
+	tmpl := templateOf(t, app, "GoLambdaZero")
+	ms := tmpl.Resources("AWS::Lambda::EventSourceMapping")
+	if len(ms) != 1 || ms[0].Properties["MaximumRetryAttempts"] != 0.0 || ms[0].Properties["MaximumBatchingWindowInSeconds"] != nil && ms[0].Properties["MaximumBatchingWindowInSeconds"] != 0.0 {
+		t.Errorf("event source mappings %v; want MaximumRetryAttempts 0 and no batching window", ms)
+	}
+
+	bad := awscdk.NewStack(newApp(t, nil), jsii.String("GoLambdaBad"), nil)
+	var got string
+	for i, p := range []*golambda.Props{
+		{Entry: testEntry, MemoryMiB: 64},                              // no key, bad memory
+		{Entry: "../outside", EncryptionKey: platformKey(bad).Key},     // not inside the module
+		{Entry: "handler", ModuleDir: t.TempDir(), EncryptionKey: nil}, // no go.mod
+	} {
+		f := golambda.New(bad, "Bad"+string(rune('A'+i)), p)
+		if f.Function == nil || f.Role == nil || f.LogGroup == nil {
+			t.Fatalf("props %+v: incomplete function after an error: %+v", p, f)
+		}
+		f.AddKinesisSource(importedStream(f.Construct), nil) // usable, no panic
+		_ = f.MetricErrors(nil)
+		got += validationErrors(f) + "\n"
+	}
+	for _, want := range []string{"EncryptionKey is required", "MemoryMiB 64 must be between 128 and 10240",
+		`Entry "../outside" must be a package directory inside ModuleDir`, "holds no go.mod"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("errors %q, want %q", got, want)
+		}
+	}
+}
+
+// importedStream is a stream of another stack or team, by ARN.
+func importedStream(s constructs.Construct) awskinesis.IStream {
+	return awskinesis.Stream_FromStreamArn(s, jsii.String("ImportedStream"),
+		jsii.String("arn:aws:kinesis:"+testRegion+":"+testAccount+":stream/elsewhere"))
+}
+
+// templateOf synthesizes app and returns stack's template.
+func templateOf(t *testing.T, app awscdk.App, stack string) compliance.Template {
+	t.Helper()
+	tmpl, err := compliance.FromValue(synthOrFail(t, app).GetStackByName(jsii.String(stack)).Template())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tmpl
 }
