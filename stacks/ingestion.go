@@ -29,15 +29,28 @@ func NewIngestion(scope constructs.Construct, cfg Config, f *Foundation) *Ingest
 		Fleet:         cfg.Fleet,
 		RulePrefix:    cfg.RulePrefix(),
 		EncryptionKey: f.PlatformKey.Key,
-		RuleErrors:    ruleErrors,
-		State:         f.DeviceState,
-		Archive:       f.Archive,
+		RuleErrors:    ruleErrors.Queue,
+		RuleErrorsKey: ruleErrors.Key,
+		State:         f.DeviceState.Table,
+		StateKey:      f.DeviceState.Key,
+		Archive:       f.Archive.Bucket,
+		ArchiveKey:    f.Archive.Key,
 		FieldKey:      f.FieldKey.Key,
 		// Provisioned shards in prod (a steady fleet), on-demand in dev (context streamShards).
-		StreamShards: cfg.Shards(),
+		StreamShards: streamShards(cfg),
 
 		// Dead letters and failed batches: kept in prod.
 		QueueRemovalPolicy: cfg.DeadLetterRemovalPolicy(),
 	})
 	return &Ingestion{Stack: stack, RuleErrors: ruleErrors, Telemetry: telemetry}
+}
+
+// streamShards is the config's shard count as ingest takes it: 0 (the config's on-demand)
+// leaves it unset.
+func streamShards(cfg Config) *int {
+	n := cfg.Shards()
+	if n == 0 {
+		return nil
+	}
+	return &n
 }

@@ -2,21 +2,27 @@
 // Basic Ingest, into an encrypted Kinesis stream read in batches by the Go telemetry processor
 // (or, in direct mode for small fleets, straight into the processor), with every rule's failures
 // in one encrypted dead-letter queue.
+//
+// Its props take CDK interfaces, so the table, bucket, keys and dead-letter queue may come from
+// another stack or another app (awsdynamodb.Table_FromTableArn, awss3.Bucket_FromBucketName,
+// awskms.Key_FromKeyArn, awssqs.Queue_FromQueueArn). The names the construct and the processor
+// must agree on live in lambdas/telemetry/contract.
 package ingest
 
 import (
 	"fmt"
-	"regexp"
-	"sort"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiot"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -24,6 +30,7 @@ import (
 	"github.com/secure-smart-city/platform/constructs/securestore"
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/internal/propcheck"
+	"github.com/secure-smart-city/platform/lambdas/telemetry/contract"
 	"github.com/secure-smart-city/platform/topics"
 )
 
@@ -33,10 +40,10 @@ type Mode string
 const (
 	// ModeStream puts every message on a Kinesis stream that the processor reads in batches:
 	// one invocation per batch (up to 500 records by default) instead of one per message.
-	ModeStream Mode = "stream"
+	ModeStream Mode = contract.ModeStream
 	// ModeDirect invokes the processor once per message (asynchronously, from the rule). It
 	// saves the stream's hourly cost for small fleets and costs an invocation per message.
-	ModeDirect Mode = "direct"
+	ModeDirect Mode = contract.ModeDirect
 )
 
 // Defaults.
@@ -47,11 +54,13 @@ const (
 	DefaultStreamRetention = 24 * time.Hour
 	// MaxStreamRetention is Kinesis' maximum retention (365 days).
 	MaxStreamRetention = 8760 * time.Hour
+	// MaxStreamShards is the most shards StreamShards may provision.
+	MaxStreamShards = 10000
 )
 
 // UnknownClass is the Class the processor reports (in its metrics and in the encryption
 // context of sealed rejected payloads) for records whose device class it could not tell.
-const UnknownClass = "unknown"
+const UnknownClass = contract.UnknownClass
 
 // Props configures an Ingest.
 type Props struct {
@@ -70,19 +79,33 @@ type Props struct {
 
 	// State is the processor's table: latest state per device and deduplication markers
 	// (string partition key "pk", string sort key "sk", TTL attribute "expiresAt"). Required.
-	State *securestore.Table
+	State awsdynamodb.ITable
+	// StateKey is the customer-managed key State is encrypted with; the processor may use it
+	// only through DynamoDB. Default: - State.EncryptionKey(), which a table built in this app
+	// knows and an imported table (Table_FromTableArn) does not: set it for an imported table.
+	StateKey awskms.IKey
 	// Archive receives one gzip NDJSON object per batch under accepted/ and rejected/. Required.
-	Archive *securestore.Bucket
+	Archive awss3.IBucket
+	// ArchiveKey is the customer-managed key Archive's objects are encrypted with; the
+	// processor may use it only through S3. Default: - Archive.EncryptionKey(), which a bucket
+	// built in this app knows and an imported bucket (Bucket_FromBucketName) does not: set it
+	// for an imported bucket.
+	ArchiveKey awskms.IKey
 	// FieldKey envelope-encrypts fields the fleet marks sensitive. Required.
 	FieldKey awskms.IKey
 
 	// RuleErrors receives what a rule's actions failed to deliver (every rule's error action).
 	// Default: - an encrypted queue (EncryptionKey, 14 days) is created.
-	RuleErrors *securestore.Queue
+	RuleErrors awssqs.IQueue
+	// RuleErrorsKey is the customer-managed key RuleErrors is encrypted with; the rules may use
+	// it only through SQS. Default: - RuleErrors.EncryptionMasterKey(), which a queue built in
+	// this app knows and an imported queue (Queue_FromQueueArn) does not: set it for an
+	// imported queue. Only with RuleErrors.
+	RuleErrorsKey awskms.IKey
 
-	// StreamShards provisions the stream with this many shards. Stream mode only.
-	// Default: 0, on-demand capacity.
-	StreamShards int
+	// StreamShards provisions the stream with this many shards (1 to MaxStreamShards).
+	// Stream mode only. Default: - on-demand capacity.
+	StreamShards *int
 	// StreamRetention keeps records on the stream (24 hours to 365 days, whole hours). It must
 	// stay below the processor's deduplication window (7 days). Stream mode only.
 	// Default: 24 hours.
@@ -91,17 +114,18 @@ type Props struct {
 	// Stream mode only. Default: - golambda.Function.AddKinesisSource's defaults (batches of 500).
 	Source *golambda.KinesisSourceProps
 
-	// Entry is the processor's Go main package; it is told the mode through TELEMETRY_MODE.
-	// Default: DefaultEntry, which handles both modes.
+	// Entry is the processor's Go main package; it is told the mode through
+	// contract.EnvMode. Default: DefaultEntry, which handles both modes.
 	Entry string
 	// Environment adds variables to the processor's; the construct's own (table, bucket, key,
-	// fleet file) cannot be overridden. Default: - none.
+	// mode, rule prefix) cannot be overridden. Default: - none.
 	Environment map[string]string
-	// MemoryMiB of the processor. Default: golambda.DefaultMemoryMiB.
+	// MemoryMiB of the processor (128 to 10240). Default: golambda.DefaultMemoryMiB.
 	MemoryMiB int
-	// ReservedConcurrency of the processor. In direct mode size it for the peak message rate
-	// times the duration of one invocation. Default: golambda.DefaultReservedConcurrency.
-	ReservedConcurrency int
+	// ReservedConcurrency of the processor, at least 1 (0 would stop it). In direct mode size
+	// it for the peak message rate times the duration of one invocation.
+	// Default: golambda.DefaultReservedConcurrency.
+	ReservedConcurrency *int
 	// LogRetention of the processor's logs. Default: - processor's default (one year).
 	LogRetention awslogs.RetentionDays
 	// RemovalPolicy of the stream. Default: RETAIN (records not yet processed are data).
@@ -112,15 +136,20 @@ type Props struct {
 	QueueRemovalPolicy awscdk.RemovalPolicy
 }
 
-// Ingest is the telemetry path of one fleet.
+// Ingest is the telemetry path of one fleet. When its props have errors (reported at synth
+// with the construct's path) it is still built, from sanitized props, so every field below
+// that its mode has is set and every method is safe to call.
 type Ingest struct {
 	constructs.Construct
 	// Rules are the topic rules by class id.
 	Rules map[string]awsiot.CfnTopicRule
 	// RuleRole is the role every rule's actions run as.
 	RuleRole awsiam.Role
-	// RuleErrors receives every rule's failed deliveries.
-	RuleErrors *securestore.Queue
+	// RuleErrors receives every rule's failed deliveries: Props.RuleErrors, or the queue the
+	// construct created (child id "RuleErrors").
+	RuleErrors awssqs.IQueue
+	// RuleErrorsKey encrypts RuleErrors.
+	RuleErrorsKey awskms.IKey
 	// Stream carries the messages to the processor; nil in direct mode.
 	Stream awskinesis.Stream
 	// Processor is the telemetry processor; its Failures queue holds failed batches (stream
@@ -135,7 +164,7 @@ type Ingest struct {
 }
 
 // New builds the rules, the stream and the processor. Props errors are reported at synth time
-// with the construct's path.
+// with the construct's path, all at once.
 func New(scope constructs.Construct, id string, props *Props) *Ingest {
 	this := constructs.NewConstruct(scope, jsii.String(id))
 	p := Props{}
@@ -143,26 +172,22 @@ func New(scope constructs.Construct, id string, props *Props) *Ingest {
 		p = *props
 	}
 	errs := &propcheck.Errors{}
-	in := &Ingest{Construct: this, Rules: map[string]awsiot.CfnTopicRule{}, prefix: p.RulePrefix, classes: map[string]bool{}, errs: errs}
+	in := &Ingest{Construct: this, Rules: map[string]awsiot.CfnTopicRule{}, classes: map[string]bool{}, errs: errs}
 	// Errors found later (a metric asked for an unknown class) still reach synth: the
 	// validation reads errs when it runs.
 	this.Node().AddValidation(&lateErrors{errs: errs})
 
 	classes := in.check(&p)
-	if len(*errs) > 0 {
-		return in
-	}
+	in.prefix = p.RulePrefix
 	in.Mode = p.Mode
 
-	in.RuleErrors = p.RuleErrors
+	in.RuleErrors, in.RuleErrorsKey = p.RuleErrors, p.RuleErrorsKey
 	if in.RuleErrors == nil {
-		in.RuleErrors = securestore.NewQueue(this, "RuleErrors", &securestore.QueueProps{EncryptionKey: p.EncryptionKey})
-		in.RuleErrors.Queue.ApplyRemovalPolicy(p.QueueRemovalPolicy)
+		q := securestore.NewQueue(this, "RuleErrors", &securestore.QueueProps{EncryptionKey: p.EncryptionKey})
+		q.Queue.ApplyRemovalPolicy(p.QueueRemovalPolicy)
+		in.RuleErrors, in.RuleErrorsKey = q.Queue, q.Key
 	}
 	in.Processor = in.processor(&p)
-	if in.Processor.Function == nil {
-		return in // the processor reported its own props errors
-	}
 	stack := awscdk.Stack_Of(this)
 	in.RuleRole = in.ruleRole(stack, classes)
 	in.grantSendError(stack)
@@ -172,6 +197,11 @@ func New(scope constructs.Construct, id string, props *Props) *Ingest {
 		in.Stream = in.stream(&p)
 		in.grantPutRecord(stack, p.EncryptionKey)
 		in.Processor.AddKinesisSource(in.Stream, p.Source)
+		if in.Processor.Failures == nil {
+			// golambda refused p.Source with its own synth error: build the source with its
+			// defaults so the construct stays whole.
+			in.Processor.AddKinesisSource(in.Stream, nil)
+		}
 		action = &awsiot.CfnTopicRule_ActionProperty{Kinesis: &awsiot.CfnTopicRule_KinesisActionProperty{
 			StreamName:   in.Stream.StreamName(),
 			PartitionKey: jsii.String(PartitionKey),
@@ -195,7 +225,7 @@ func New(scope constructs.Construct, id string, props *Props) *Ingest {
 				RuleDisabled:     jsii.Bool(false),
 				Actions:          &[]any{action},
 				ErrorAction: &awsiot.CfnTopicRule_ActionProperty{Sqs: &awsiot.CfnTopicRule_SqsActionProperty{
-					QueueUrl:  in.RuleErrors.Queue.QueueUrl(),
+					QueueUrl:  in.RuleErrors.QueueUrl(),
 					RoleArn:   in.RuleRole.RoleArn(),
 					UseBase64: jsii.Bool(false),
 				}},
@@ -214,119 +244,9 @@ func New(scope constructs.Construct, id string, props *Props) *Ingest {
 		}
 	}
 	// The failure queue exists now in both modes (async destination or stream on-failure).
-	if in.Processor.Failures != nil {
-		in.Processor.Failures.Queue.ApplyRemovalPolicy(p.QueueRemovalPolicy)
-	}
+	in.Processor.Failures.Queue.ApplyRemovalPolicy(p.QueueRemovalPolicy)
 	return in
 }
-
-// check validates props, fills defaults into p, and returns the classes to build rules for.
-func (in *Ingest) check(p *Props) []string {
-	errs := in.errs
-	if p.Mode == "" {
-		p.Mode = ModeStream
-	}
-	if p.Mode != ModeStream && p.Mode != ModeDirect {
-		errs.Addf("ingest: Mode %q is unknown (want %q or %q)", p.Mode, ModeStream, ModeDirect)
-	}
-	if p.RulePrefix == "" {
-		errs.Addf("ingest: RulePrefix is required (rule names are topics.RuleName(RulePrefix, class))")
-	}
-	if p.EncryptionKey == nil {
-		errs.Addf("ingest: EncryptionKey is required: the stream, queues and processor are encrypted with the platform key")
-	}
-	if p.State == nil {
-		errs.Addf("ingest: State (the processor's state and deduplication table) is required")
-	}
-	if p.Archive == nil {
-		errs.Addf("ingest: Archive (the telemetry archive bucket) is required")
-	}
-	if p.FieldKey == nil {
-		errs.Addf("ingest: FieldKey (envelope encryption of sensitive fields) is required")
-	}
-	if p.StreamRetention == 0 {
-		p.StreamRetention = DefaultStreamRetention
-	}
-	window := DedupWindow
-	if v, ok := p.Environment[EnvDedupTTL]; ok {
-		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
-			errs.Addf("ingest: Environment %s=%q is not a positive Go duration", EnvDedupTTL, v)
-		} else {
-			window = d
-		}
-	}
-	if p.StreamRetention < DefaultStreamRetention || p.StreamRetention > MaxStreamRetention || p.StreamRetention%time.Hour != 0 {
-		errs.Addf("ingest: StreamRetention %s must be whole hours between 24h and 8760h", p.StreamRetention)
-	} else if p.StreamRetention >= window {
-		errs.Addf("ingest: StreamRetention %s must be below the processor's deduplication window (%s, %s), or redelivered records would be stored twice", p.StreamRetention, EnvDedupTTL, window)
-	}
-	if p.StreamShards < 0 || p.StreamShards > 10000 {
-		errs.Addf("ingest: StreamShards %d must be 0 (on-demand) or between 1 and 10000", p.StreamShards)
-	}
-	if p.Source != nil && p.Source.BatchSize != nil && (*p.Source.BatchSize < 100 || *p.Source.BatchSize > 10000) {
-		errs.Addf("ingest: Source.BatchSize %d must be between 100 and 10000: per-message invocations are what the stream path exists to avoid", *p.Source.BatchSize)
-	}
-	if p.Mode == ModeDirect {
-		if p.StreamShards != 0 || p.Source != nil || p.StreamRetention != DefaultStreamRetention {
-			errs.Addf("ingest: StreamShards, StreamRetention and Source apply to stream mode only (Mode is %q)", p.Mode)
-		}
-	}
-	if p.RemovalPolicy == "" {
-		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
-	}
-	if p.QueueRemovalPolicy == "" {
-		p.QueueRemovalPolicy = awscdk.RemovalPolicy_RETAIN
-	}
-	if p.Entry == "" {
-		p.Entry = DefaultEntry
-	}
-	for k := range p.Environment {
-		if reservedEnv[k] {
-			errs.Addf("ingest: Environment %q is set by the construct and cannot be overridden", k)
-		}
-	}
-	if p.Fleet == nil {
-		errs.Addf("ingest: Fleet is required: rules are made per device class")
-		return nil
-	}
-	known := map[string]bool{}
-	for i, c := range p.Fleet.Classes {
-		known[c.ID] = true
-		// The id becomes a SQL string literal in the class's rule (RuleSQL).
-		if !classIDRe.MatchString(c.ID) {
-			errs.Addf("ingest: Fleet.Classes[%d].ID %q is not a lowercase letter followed by lowercase letters, digits or underscores", i, c.ID)
-		}
-	}
-	classes := p.Classes
-	if classes == nil {
-		for _, c := range p.Fleet.Classes {
-			classes = append(classes, c.ID)
-		}
-	}
-	if len(classes) == 0 {
-		errs.Addf("ingest: no device classes to make rules for (the fleet has none, or Classes is empty)")
-	}
-	seen := map[string]bool{}
-	for i, c := range classes {
-		switch {
-		case !known[c]:
-			errs.Addf("ingest: Classes[%d] %q is not a device class of the fleet", i, c)
-		case seen[c]:
-			errs.Addf("ingest: Classes[%d] %q is listed twice", i, c)
-		}
-		seen[c] = true
-		in.classes[c] = true
-	}
-	sort.Strings(classes)
-	return classes
-}
-
-// classIDRe is fleetspec's class id format.
-var classIDRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
-
-// DedupWindow is how long the processor keeps deduplication markers (pipeline.DefaultDedupTTL);
-// the stream must not keep records longer.
-const DedupWindow = 7 * 24 * time.Hour
 
 func (in *Ingest) stream(p *Props) awskinesis.Stream {
 	sp := &awskinesis.StreamProps{
@@ -336,9 +256,9 @@ func (in *Ingest) stream(p *Props) awskinesis.Stream {
 		StreamMode:      awskinesis.StreamMode_ON_DEMAND,
 		RemovalPolicy:   p.RemovalPolicy,
 	}
-	if p.StreamShards > 0 {
+	if p.StreamShards != nil {
 		sp.StreamMode = awskinesis.StreamMode_PROVISIONED
-		sp.ShardCount = jsii.Number(float64(p.StreamShards))
+		sp.ShardCount = jsii.Number(float64(*p.StreamShards))
 	}
 	return awskinesis.NewStream(in.Construct, jsii.String("Stream"), sp)
 }
@@ -358,6 +278,7 @@ func (in *Ingest) processor(p *Props) *golambda.Function {
 	runtime, err := RuntimeFleet(p.Fleet)
 	if err != nil {
 		in.errs.Addf("ingest: the fleet cannot be shipped to the processor: %v", err)
+		runtime = []byte("{}")
 	}
 	env := map[string]string{}
 	for k, v := range p.Environment {
@@ -366,6 +287,10 @@ func (in *Ingest) processor(p *Props) *golambda.Function {
 	for k, v := range in.processorEnv(p) {
 		env[k] = v
 	}
+	reserved := 0 // golambda's default
+	if p.ReservedConcurrency != nil {
+		reserved = *p.ReservedConcurrency
+	}
 	fn := golambda.New(in.Construct, "Processor", &golambda.Props{
 		Entry:               p.Entry,
 		EncryptionKey:       p.EncryptionKey,
@@ -373,14 +298,12 @@ func (in *Ingest) processor(p *Props) *golambda.Function {
 		Environment:         env,
 		Files:               map[string][]byte{FleetFile: runtime},
 		MemoryMiB:           p.MemoryMiB,
-		ReservedConcurrency: p.ReservedConcurrency,
+		ReservedConcurrency: reserved,
 		LogRetention:        p.LogRetention,
 		// A rule invokes the function asynchronously: failures must land somewhere.
 		Async: p.Mode == ModeDirect,
 	})
-	if fn.Function != nil {
-		in.grantProcessor(p, fn)
-	}
+	in.grantProcessor(p, fn)
 	return fn
 }
 

@@ -1,10 +1,13 @@
 package ingest
 
 import (
+	"fmt"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/secure-smart-city/platform/lambdas/telemetry/contract"
 	"github.com/secure-smart-city/platform/topics"
 )
 
@@ -13,8 +16,8 @@ const (
 	// IoTNamespace holds the rules engine's metrics, by rule name.
 	IoTNamespace = "AWS/IoT"
 	// TelemetryNamespace holds the processor's embedded metrics, by class
-	// (pipeline.Namespace).
-	TelemetryNamespace = "SmartCity/Telemetry"
+	// (contract.Namespace).
+	TelemetryNamespace = contract.Namespace
 )
 
 // Rules engine metrics (AWS IoT developer guide, "Rule metrics" and "Rule action metrics").
@@ -26,15 +29,15 @@ const (
 	MetricActionSuccess  = "Success"              // successful action invocations (RuleName, ActionType)
 	DimensionRuleName    = "RuleName"
 	DimensionActionType  = "ActionType"
-	DimensionClass       = "Class"
-	DimensionDistrict    = "District"
-	DimensionReason      = "Reason"
-	ProcessorReceived    = "Received"
-	ProcessorAccepted    = "Accepted"
-	ProcessorRejected    = "Rejected"
-	ProcessorDuplicates  = "Duplicates"
-	ProcessorRetried     = "Retried"
-	ProcessorLatency     = "ProcessingLatency"
+	DimensionClass       = contract.DimensionClass
+	DimensionDistrict    = contract.DimensionDistrict
+	DimensionReason      = contract.DimensionReason
+	ProcessorReceived    = contract.MetricReceived
+	ProcessorAccepted    = contract.MetricAccepted
+	ProcessorRejected    = contract.MetricRejected
+	ProcessorDuplicates  = contract.MetricDuplicates
+	ProcessorRetried     = contract.MetricRetried
+	ProcessorLatency     = contract.MetricLatency
 	defaultCountStat     = "Sum"
 	defaultLatencyStat   = "Maximum"
 	defaultIteratorStat  = "Maximum"
@@ -91,7 +94,7 @@ func (in *Ingest) MetricRuleFailures(classID string, opts *awscloudwatch.MetricO
 // MetricRuleErrorsWaiting is the number of failed deliveries waiting in RuleErrors (maximum):
 // anything above zero is telemetry that did not reach the processor.
 func (in *Ingest) MetricRuleErrorsWaiting(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	return in.RuleErrors.MetricMessagesVisible(withStat(opts, "Maximum"))
+	return in.RuleErrors.MetricApproximateNumberOfMessagesVisible(withStat(opts, "Maximum"))
 }
 
 // MetricProcessorFailuresWaiting is the number of failed batches (stream mode) or invocations
@@ -101,21 +104,35 @@ func (in *Ingest) MetricProcessorFailuresWaiting(opts *awscloudwatch.MetricOptio
 }
 
 // MetricStreamWriteThrottles counts the rules' puts the stream refused for lack of capacity
-// (the rule then fails into RuleErrors). Nil in direct mode.
+// (the rule then fails into RuleErrors). Stream mode only: in direct mode it records a synth
+// error and returns a metric of no stream.
 func (in *Ingest) MetricStreamWriteThrottles(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	if in.Stream == nil {
-		return nil
+	if !in.streamMode("MetricStreamWriteThrottles") {
+		return metric(streamNamespace, "WriteProvisionedThroughputExceeded", nil, withStat(opts, defaultThrottledStat))
 	}
 	return in.Stream.MetricWriteProvisionedThroughputExceeded(withStat(opts, defaultThrottledStat))
 }
 
 // MetricStreamIteratorAge is the age of the oldest record the stream's consumers read
-// (GetRecords.IteratorAgeMilliseconds, maximum). Nil in direct mode.
+// (GetRecords.IteratorAgeMilliseconds, maximum). Stream mode only: in direct mode it records
+// a synth error and returns a metric of no stream.
 func (in *Ingest) MetricStreamIteratorAge(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	if in.Stream == nil {
-		return nil
+	if !in.streamMode("MetricStreamIteratorAge") {
+		return metric(streamNamespace, "GetRecords.IteratorAgeMilliseconds", nil, withStat(opts, defaultIteratorStat))
 	}
 	return in.Stream.MetricGetRecordsIteratorAgeMilliseconds(withStat(opts, defaultIteratorStat))
+}
+
+// streamNamespace holds Kinesis' stream metrics.
+const streamNamespace = "AWS/Kinesis"
+
+// streamMode records a synth error when a stream-only method is called in direct mode.
+func (in *Ingest) streamMode(method string) bool {
+	if in.Stream == nil {
+		in.errs.Addf("ingest: %s: Mode is %q, which has no stream", method, in.Mode)
+		return false
+	}
+	return true
 }
 
 // MetricProcessorIteratorAge is how far behind the stream the processor reads (Lambda's
@@ -143,6 +160,26 @@ func (in *Ingest) MetricRejected(classID string, opts *awscloudwatch.MetricOptio
 // MetricRejectedFor counts the records of a class rejected for one reason (pipeline.Reason).
 func (in *Ingest) MetricRejectedFor(classID, reason string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
 	return in.processorMetric(classID, ProcessorRejected, map[string]string{DimensionReason: reason}, opts)
+}
+
+// MetricRejectedByReason is one series per reason of the records of a class the processor
+// rejected: a SEARCH over the processor's (Class, Reason) metrics, for dashboards (alarms
+// cannot use SEARCH). opts sets the label, the period (default 5 minutes) and the statistic
+// (default Sum); other options do not apply to a search.
+func (in *Ingest) MetricRejectedByReason(classID string, opts *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
+	if classID != UnknownClass {
+		in.known(classID, "MetricRejectedByReason")
+	}
+	o := withStat(opts, defaultCountStat)
+	if o.Period == nil {
+		o.Period = awscdk.Duration_Minutes(jsii.Number(5))
+	}
+	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression: jsii.String(`SEARCH('{"` + TelemetryNamespace + `",` + DimensionClass + `,` + DimensionReason + `} MetricName="` +
+			ProcessorRejected + `" ` + DimensionClass + `="` + classID + `"', '` + *o.Statistic + `', ` + fmt.Sprint(*o.Period.ToSeconds(nil)) + `)`),
+		Label:  o.Label,
+		Period: o.Period,
+	})
 }
 
 // MetricDuplicates counts the records of a class the processor had already stored.

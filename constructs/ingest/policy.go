@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"github.com/secure-smart-city/platform/topics"
 	"sort"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -11,34 +10,37 @@ import (
 
 	"github.com/secure-smart-city/platform/constructs/golambda"
 	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/lambdas/telemetry/contract"
+	"github.com/secure-smart-city/platform/topics"
 )
 
-// FleetFile is the fleet's runtime copy beside the processor's binary.
-const FleetFile = "fleet.json"
+// FleetFile is the fleet's runtime copy beside the processor's binary (contract.FleetFile).
+const FleetFile = contract.FleetFile
 
-// Environment variables the construct gives the processor (lambdas/telemetry reads them).
+// Environment variables the construct gives the processor (lambdas/telemetry reads them; the
+// names are contract's).
 const (
-	EnvStateTable = "STATE_TABLE"
+	EnvStateTable = contract.EnvStateTable
 	// EnvMode tells the processor how it is invoked: "direct" (one rule message per
 	// invocation) or "stream" (Kinesis batches).
-	EnvMode          = "TELEMETRY_MODE"
-	EnvArchiveBucket = "ARCHIVE_BUCKET"
-	EnvFieldKeyID    = "FIELD_KEY_ID"
-	// EnvDedupTTL, when set in Props.Environment, changes the processor's deduplication
-	// window; the stream retention must stay below it.
+	EnvMode          = contract.EnvMode
+	EnvArchiveBucket = contract.EnvArchiveBucket
+	EnvFieldKeyID    = contract.EnvFieldKeyID
+	// EnvDedupTTL, when set in Props.Environment, changes the deduplication window the
+	// stream retention is checked against.
 	EnvDedupTTL = "DEDUP_TTL"
 	// EnvRulePrefix is Props.RulePrefix: the processor checks that a Basic Ingest topic's
 	// rule is the rule of the record's class.
-	EnvRulePrefix = "RULE_PREFIX"
+	EnvRulePrefix = contract.EnvRulePrefix
 )
 
 // reservedEnv are the variables Props.Environment may not override.
 var reservedEnv = map[string]bool{EnvStateTable: true, EnvArchiveBucket: true, EnvFieldKeyID: true, EnvMode: true, EnvRulePrefix: true}
 
-// Archive prefixes the processor writes under (see lambdas/telemetry/pipeline).
+// Archive prefixes the processor writes under (contract.AcceptedPrefix, RejectedPrefix).
 const (
-	AcceptedPrefix = "accepted/"
-	RejectedPrefix = "rejected/"
+	AcceptedPrefix = contract.AcceptedPrefix
+	RejectedPrefix = contract.RejectedPrefix
 )
 
 // Actions granted, by purpose; tests compare the synthesized policies with these lists.
@@ -114,8 +116,8 @@ func (in *Ingest) ruleRole(stack awscdk.Stack, classes []string) awsiam.Role {
 
 // grantSendError lets the rule role's error actions send to the dead-letter queue.
 func (in *Ingest) grantSendError(stack awscdk.Stack) {
-	in.RuleRole.AddToPrincipalPolicy(statement(RuleErrorActions, []*string{in.RuleErrors.Queue.QueueArn()}, nil))
-	in.RuleRole.AddToPrincipalPolicy(statement(RuleErrorKeyActions, []*string{in.RuleErrors.Key.KeyArn()}, viaService(stack, "sqs")))
+	in.RuleRole.AddToPrincipalPolicy(statement(RuleErrorActions, []*string{in.RuleErrors.QueueArn()}, nil))
+	in.RuleRole.AddToPrincipalPolicy(statement(RuleErrorKeyActions, []*string{in.RuleErrorsKey.KeyArn()}, viaService(stack, "sqs")))
 }
 
 // grantPutRecord lets the rule role put records on the stream.
@@ -125,12 +127,9 @@ func (in *Ingest) grantPutRecord(stack awscdk.Stack, key awskms.IKey) {
 }
 
 func (in *Ingest) processorEnv(p *Props) map[string]string {
-	if p.State == nil || p.Archive == nil || p.FieldKey == nil {
-		return nil
-	}
 	return map[string]string{
-		EnvStateTable:    *p.State.Table.TableName(),
-		EnvArchiveBucket: *p.Archive.Bucket.BucketName(),
+		EnvStateTable:    *p.State.TableName(),
+		EnvArchiveBucket: *p.Archive.BucketName(),
 		EnvFieldKeyID:    *p.FieldKey.KeyArn(),
 		EnvMode:          string(p.Mode),
 		EnvRulePrefix:    p.RulePrefix,
@@ -146,14 +145,14 @@ func (in *Ingest) grantProcessor(p *Props, fn *golambda.Function) {
 	add := func(actions []string, resources []*string, conditions *map[string]any) {
 		fn.Role.AddToPrincipalPolicy(statement(actions, resources, conditions))
 	}
-	add(StateActions, []*string{p.State.Table.TableArn()}, nil)
-	add(StateKeyActions, []*string{p.State.Key.KeyArn()}, viaService(stack, "dynamodb"))
+	add(StateActions, []*string{p.State.TableArn()}, nil)
+	add(StateKeyActions, []*string{p.StateKey.KeyArn()}, viaService(stack, "dynamodb"))
 
-	bucket := p.Archive.Bucket
+	bucket := p.Archive
 	add(ArchivePutActions, []*string{bucket.ArnForObjects(jsii.String(AcceptedPrefix + "*")), bucket.ArnForObjects(jsii.String(RejectedPrefix + "*"))}, nil)
 	add(ArchiveHeadActions, []*string{bucket.ArnForObjects(jsii.String(AcceptedPrefix + "*"))}, nil)
 	add(ArchiveListActions, []*string{bucket.BucketArn()}, nil)
-	add(ArchiveKeyActions, []*string{p.Archive.Key.KeyArn()}, viaService(stack, "s3"))
+	add(ArchiveKeyActions, []*string{p.ArchiveKey.KeyArn()}, viaService(stack, "s3"))
 
 	add(FieldKeyActions, []*string{p.FieldKey.KeyArn()}, FieldKeyConditions(p.Fleet))
 }
@@ -175,8 +174,8 @@ func FieldKeyConditions(fleet *fleetspec.Fleet) *map[string]any {
 	}
 }
 
-// Encryption context keys of sensitive-field envelopes (envelope.ContextThing, ContextClass).
+// Encryption context keys of sensitive-field envelopes (contract.ContextThing, ContextClass).
 const (
-	ContextThing = "thing"
-	ContextClass = "class"
+	ContextThing = contract.ContextThing
+	ContextClass = contract.ContextClass
 )

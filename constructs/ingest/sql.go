@@ -1,24 +1,25 @@
 package ingest
 
+import "github.com/secure-smart-city/platform/lambdas/telemetry/contract"
+
 // SQLVersion is the rules engine SQL version every rule uses.
 const SQLVersion = "2016-03-23"
 
-// Names of the keys the rule writes. The telemetry processor reads them (pipeline.KeyPayload,
-// KeyTopic, KeyClientID, KeyReceivedAt, KeyClass, pipeline.RuleKeys) and rejects a payload
-// that carries one of RuleKeys; a test keeps the two in step.
+// Names of the keys the rule writes (contract.KeyPayload and the rest). The telemetry processor
+// reads them and rejects a payload that carries one of RuleKeys.
 const (
 	// KeyPayload holds the device's payload exactly as published, base64-encoded.
-	KeyPayload    = "payload"
-	KeyTopic      = "topic"
-	KeyClientID   = "clientId"
-	KeyReceivedAt = "receivedAt"
+	KeyPayload    = contract.KeyPayload
+	KeyTopic      = contract.KeyTopic
+	KeyClientID   = contract.KeyClientID
+	KeyReceivedAt = contract.KeyReceivedAt
 	// KeyClass holds the class id as a constant of the class's own rule, so the processor
 	// learns a record's class from the rule it came through, never from the device.
-	KeyClass = "class"
+	KeyClass = contract.KeyClass
 )
 
 // RuleKeys are the keys every rule adds beside the payload, in the order RuleSQL adds them.
-var RuleKeys = []string{KeyTopic, KeyClientID, KeyReceivedAt, KeyClass}
+var RuleKeys = contract.RuleKeys
 
 // PartitionKey is the Kinesis partition key template: the publishing client id, which device
 // policies force to be the thing name, so each device's records land on one shard in order.

@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/lambdas/telemetry/contract"
 	"github.com/secure-smart-city/platform/lambdas/telemetry/pipeline"
 )
 
@@ -87,15 +88,15 @@ type settings struct {
 
 // readEnv reads the settings; durations left unset stay zero, which means the default.
 func readEnv(getenv func(string) string) (settings, error) {
-	s := settings{table: getenv("STATE_TABLE"), bucket: getenv("ARCHIVE_BUCKET"), keyID: getenv("FIELD_KEY_ID"), fleetFile: getenv("FLEET_FILE"), rulePrefix: getenv("RULE_PREFIX")}
-	for name, v := range map[string]string{"STATE_TABLE": s.table, "ARCHIVE_BUCKET": s.bucket, "FIELD_KEY_ID": s.keyID} {
+	s := settings{table: getenv(contract.EnvStateTable), bucket: getenv(contract.EnvArchiveBucket), keyID: getenv(contract.EnvFieldKeyID), fleetFile: getenv(contract.EnvFleetFile), rulePrefix: getenv(contract.EnvRulePrefix)}
+	for name, v := range map[string]string{contract.EnvStateTable: s.table, contract.EnvArchiveBucket: s.bucket, contract.EnvFieldKeyID: s.keyID} {
 		if v == "" {
 			return s, fmt.Errorf("%s is not set", name)
 		}
 	}
-	switch mode := getenv("TELEMETRY_MODE"); mode {
-	case "", "stream":
-	case "direct":
+	switch mode := getenv(contract.EnvMode); mode {
+	case "", contract.ModeStream:
+	case contract.ModeDirect:
 		s.direct = true
 	default:
 		return s, fmt.Errorf("TELEMETRY_MODE=%q: want stream or direct", mode)
@@ -109,9 +110,9 @@ func readEnv(getenv func(string) string) (settings, error) {
 			}
 			dir = filepath.Dir(exe)
 		}
-		s.fleetFile = filepath.Join(dir, "fleet.json")
+		s.fleetFile = filepath.Join(dir, contract.FleetFile)
 	}
-	for name, dst := range map[string]*time.Duration{"MAX_FUTURE_SKEW": &s.maxFuture, "MAX_PAST_SKEW": &s.maxPast, "ARRIVAL_TOLERANCE": &s.arrivalTol} {
+	for name, dst := range map[string]*time.Duration{contract.EnvMaxFutureSkew: &s.maxFuture, contract.EnvMaxPastSkew: &s.maxPast, contract.EnvArrivalTolerance: &s.arrivalTol} {
 		v := getenv(name)
 		if v == "" {
 			continue

@@ -26,6 +26,8 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/secure-smart-city/platform/lambdas/telemetry/contract"
 )
 
 // Format identifiers written into every envelope.
@@ -36,8 +38,8 @@ const (
 
 // Encryption context keys. KMS binds the data key to both.
 const (
-	ContextThing = "thing"
-	ContextClass = "class"
+	ContextThing = contract.ContextThing
+	ContextClass = contract.ContextClass
 )
 
 const (

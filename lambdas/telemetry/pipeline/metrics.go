@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"sort"
 	"time"
+
+	"github.com/secure-smart-city/platform/lambdas/telemetry/contract"
 )
 
 // Namespace is the CloudWatch namespace of the processor's metrics.
-const Namespace = "SmartCity/Telemetry"
+const Namespace = contract.Namespace
 
 // Metric names. Received, Accepted, Rejected, Duplicates and Retried are counts per Class and
 // per (Class, District); Rejected is also emitted per (Class, Reason). ProcessingLatency is, per
@@ -16,19 +18,19 @@ const Namespace = "SmartCity/Telemetry"
 // class constant, the topic's district) and kept only when the fleet has them: any other
 // value, or a record too broken to name one, counts under "unknown".
 const (
-	MetricReceived   = "Received"
-	MetricAccepted   = "Accepted"
-	MetricRejected   = "Rejected"
-	MetricDuplicates = "Duplicates"
-	MetricRetried    = "Retried"
-	MetricLatency    = "ProcessingLatency"
+	MetricReceived   = contract.MetricReceived
+	MetricAccepted   = contract.MetricAccepted
+	MetricRejected   = contract.MetricRejected
+	MetricDuplicates = contract.MetricDuplicates
+	MetricRetried    = contract.MetricRetried
+	MetricLatency    = contract.MetricLatency
 )
 
 // Dimension names.
 const (
-	DimensionClass    = "Class"
-	DimensionDistrict = "District"
-	DimensionReason   = "Reason"
+	DimensionClass    = contract.DimensionClass
+	DimensionDistrict = contract.DimensionDistrict
+	DimensionReason   = contract.DimensionReason
 )
 
 type classCounts struct {

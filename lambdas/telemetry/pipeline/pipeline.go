@@ -20,6 +20,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/lambdas/telemetry/contract"
 	"github.com/secure-smart-city/platform/lambdas/telemetry/envelope"
 )
 
@@ -35,7 +36,7 @@ const (
 const stateSK = "state"
 
 // unknownClass is the Class dimension of records whose class could not be told.
-const unknownClass = "unknown"
+const unknownClass = contract.UnknownClass
 
 // Config configures a Pipeline.
 type Config struct {
@@ -677,11 +678,11 @@ func (b *batch) archiveRejected() {
 // The structured log of a rejected record: message LogRejected with these keys. Logs
 // Insights queries (constructs/ingest.RejectsByThingQuery) depend on them.
 const (
-	LogRejected    = "telemetry rejected"
-	LogKeyThing    = "thing"
-	LogKeyClass    = "class"
-	LogKeyDistrict = "district"
-	LogKeyReason   = "reason"
+	LogRejected    = contract.LogRejected
+	LogKeyThing    = contract.LogKeyThing
+	LogKeyClass    = contract.LogKeyClass
+	LogKeyDistrict = contract.LogKeyDistrict
+	LogKeyReason   = contract.LogKeyReason
 )
 
 // rejectThing is the thing a reject is attributed to: the validated thing, else the

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/lambdas/telemetry/contract"
 	"github.com/secure-smart-city/platform/lambdas/telemetry/internal/jsonenc"
 	"github.com/secure-smart-city/platform/topics"
 )
@@ -18,16 +19,16 @@ import (
 const (
 	// KeyPayload holds the device's payload exactly as published, base64-encoded by the rule
 	// (encode(*, 'base64')), whatever its bytes: JSON or not.
-	KeyPayload    = "payload"
+	KeyPayload    = contract.KeyPayload
 	KeyMsgID      = "msgId"
 	KeySeq        = "seq"
 	KeyTS         = "ts"
-	KeyTopic      = "topic"
-	KeyClientID   = "clientId"
-	KeyReceivedAt = "receivedAt"
+	KeyTopic      = contract.KeyTopic
+	KeyClientID   = contract.KeyClientID
+	KeyReceivedAt = contract.KeyReceivedAt
 	// KeyClass is the class id, a constant of the class's rule ('street_light' AS class). The
 	// pipeline also writes it into stored records and state items.
-	KeyClass = "class"
+	KeyClass = contract.KeyClass
 )
 
 // RuleKeys are the keys the topic rule adds beside the payload
@@ -49,7 +50,7 @@ const (
 // must be a class of the fleet and agree with the topic when the topic carries the rule; the
 // district must be a district of the fleet. A device, bound by its policy to its own class's
 // rule, district and name, cannot label its records with another thing, class or district.
-var RuleKeys = []string{KeyTopic, KeyClientID, KeyReceivedAt, KeyClass}
+var RuleKeys = contract.RuleKeys
 
 // Keys the pipeline writes into stored records and state items, besides KeyClass.
 const (
