@@ -47,8 +47,6 @@ func TestIngestPropsErrors(t *testing.T) {
 			`Mode "firehose" is unknown`, "StreamShards 0 must be", "MemoryMiB 64 must be", `Classes[0] "street_lamp" is not a device class`,
 		}, nil},
 		{"overriding the construct's environment", ingest.Props{Environment: map[string]string{ingest.EnvStateTable: "other"}}, []string{`Environment "STATE_TABLE" is set by the construct`}, nil},
-		{"retention beyond a shorter dedup window", ingest.Props{StreamRetention: 48 * time.Hour, Environment: map[string]string{ingest.EnvDedupTTL: "36h"}}, []string{"StreamRetention 48h0m0s must be below the processor's deduplication window (DEDUP_TTL, 36h0m0s)"}, nil},
-		{"a dedup window that is not a duration", ingest.Props{Environment: map[string]string{ingest.EnvDedupTTL: "a week"}}, []string{`Environment DEDUP_TTL="a week" is not a positive Go duration`}, nil},
 		{"mode overridden through the environment", ingest.Props{Environment: map[string]string{ingest.EnvMode: "direct"}}, []string{`Environment "TELEMETRY_MODE" is set by the construct`}, nil},
 		{"rule prefix overridden through the environment", ingest.Props{Environment: map[string]string{ingest.EnvRulePrefix: "other"}}, []string{`Environment "RULE_PREFIX" is set by the construct`}, nil},
 		{"a class id that would break out of the rule's SQL literal", ingest.Props{}, []string{`Fleet.Classes[0].ID "street_light' AS class, 'x" is not a lowercase letter`}, func(p *ingest.Props) {

@@ -17,10 +17,6 @@ import (
 // classIDRe is fleetspec's class id format.
 var classIDRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
 
-// DedupWindow is how long the processor keeps deduplication markers; the stream must not keep
-// records longer.
-const DedupWindow = 7 * 24 * time.Hour
-
 // missing is the name of the placeholders a construct with props errors is built with.
 const missing = "missing"
 
@@ -43,14 +39,6 @@ func (in *Ingest) check(p *Props) []string {
 	}
 	in.checkResources(p)
 
-	window := DedupWindow
-	if v, ok := p.Environment[EnvDedupTTL]; ok {
-		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
-			errs.Addf("ingest: Environment %s=%q is not a positive Go duration", EnvDedupTTL, v)
-		} else {
-			window = d
-		}
-	}
 	if p.Mode == ModeDirect && (p.StreamShards != nil || p.Source != nil || p.StreamRetention != 0) {
 		errs.Addf("ingest: StreamShards, StreamRetention and Source apply to stream mode only (Mode is %q)", p.Mode)
 		p.StreamShards, p.Source, p.StreamRetention = nil, nil, 0
@@ -60,9 +48,6 @@ func (in *Ingest) check(p *Props) []string {
 	}
 	if p.StreamRetention < DefaultStreamRetention || p.StreamRetention > MaxStreamRetention || p.StreamRetention%time.Hour != 0 {
 		errs.Addf("ingest: StreamRetention %s must be whole hours between 24h and 8760h", p.StreamRetention)
-		p.StreamRetention = DefaultStreamRetention
-	} else if p.StreamRetention >= window {
-		errs.Addf("ingest: StreamRetention %s must be below the processor's deduplication window (%s, %s), or redelivered records would be stored twice", p.StreamRetention, EnvDedupTTL, window)
 		p.StreamRetention = DefaultStreamRetention
 	}
 	if p.StreamShards != nil && (*p.StreamShards < 1 || *p.StreamShards > MaxStreamShards) {

@@ -106,9 +106,10 @@ type Props struct {
 	// StreamShards provisions the stream with this many shards (1 to MaxStreamShards).
 	// Stream mode only. Default: - on-demand capacity.
 	StreamShards *int
-	// StreamRetention keeps records on the stream (24 hours to 365 days, whole hours). It must
-	// stay below the processor's deduplication window (7 days). Stream mode only.
-	// Default: 24 hours.
+	// StreamRetention keeps records on the stream (24 hours to 365 days, whole hours). A
+	// redelivery of any age is recognized by its claim in the state item (the processor reads
+	// each thing's records in order, so none of its later writes can push the claim out
+	// first). Stream mode only. Default: 24 hours.
 	StreamRetention time.Duration
 	// Source tunes the processor's stream source (batch size, window, retries, record age).
 	// Stream mode only. Default: - golambda.Function.AddKinesisSource's defaults (batches of 500).

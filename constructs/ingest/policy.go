@@ -26,9 +26,6 @@ const (
 	EnvMode          = contract.EnvMode
 	EnvArchiveBucket = contract.EnvArchiveBucket
 	EnvFieldKeyID    = contract.EnvFieldKeyID
-	// EnvDedupTTL, when set in Props.Environment, changes the deduplication window the
-	// stream retention is checked against.
-	EnvDedupTTL = "DEDUP_TTL"
 	// EnvRulePrefix is Props.RulePrefix: the processor checks that a Basic Ingest topic's
 	// rule is the rule of the record's class.
 	EnvRulePrefix = contract.EnvRulePrefix
