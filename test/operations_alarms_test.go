@@ -19,7 +19,7 @@ import (
 	"github.com/secure-smart-city/platform/constructs/golambda"
 	"github.com/secure-smart-city/platform/constructs/monitoring"
 	"github.com/secure-smart-city/platform/fleetspec"
-	"github.com/secure-smart-city/platform/lambdas/remediation/remediate"
+	"github.com/secure-smart-city/platform/lambdas/remediation/contract"
 )
 
 // alarmSig is what an alarm watches and how it decides.
@@ -124,9 +124,9 @@ func expectedAlarms(fleet *fleetspec.Fleet) map[string]alarmSig {
 		}
 		want[p+"IoT-"+name] = alarmSig{`expr: SELECT SUM("` + metric + `") FROM SCHEMA("AWS/IoT", Protocol) `, threshold, gte, nb, one}
 	}
-	for _, m := range []string{remediate.MetricAuthorizationFailures, remediate.MetricDuplicateClientIDs} {
-		id := map[string]string{remediate.MetricAuthorizationFailures: "AuthorizationFailures", remediate.MetricDuplicateClientIDs: "DuplicateClientIds"}[m]
-		want[p+"Security-"+id] = alarmSig{remediate.Namespace + " " + m + " Sum 300 []", 5, gte, nb, one}
+	for _, m := range []string{contract.MetricAuthorizationFailures, contract.MetricDuplicateClientIDs} {
+		id := map[string]string{contract.MetricAuthorizationFailures: "AuthorizationFailures", contract.MetricDuplicateClientIDs: "DuplicateClientIds"}[m]
+		want[p+"Security-"+id] = alarmSig{contract.MetricNamespace + " " + m + " Sum 300 []", 5, gte, nb, one}
 	}
 	function("AuditRemediation", 60000)
 	queue("AuditRemediationFailures")
