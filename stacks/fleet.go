@@ -2,6 +2,8 @@ package stacks
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiot"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -32,9 +34,9 @@ type Fleet struct {
 	Logging *fleet.Logging
 	// Endpoint is the devices' domain configuration.
 	Endpoint *fleet.Endpoint
-	// ProvisioningAlarms holds the alarms on the provisioning hook's attack refusals; nil
-	// without claim provisioning.
-	ProvisioningAlarms *monitoring.Monitoring
+	// ProvisioningAlarms are the alarms on the provisioning hook's attack refusals (children
+	// of the construct "ProvisioningAlarms"); none without claim provisioning.
+	ProvisioningAlarms []awscloudwatch.Alarm
 }
 
 // IoTLogLevels is the IoT log level by stage. Authorization failures are ERROR entries and
@@ -82,7 +84,7 @@ func NewFleet(scope constructs.Construct, cfg Config, f *Foundation) *Fleet {
 		ExistingAccountLogging: cfg.Existing.IoTLogging,
 	})
 	endpoint := fleet.NewEndpoint(stack, "DeviceEndpoint", &fleet.EndpointProps{Name: devices.Names.DomainConfiguration()})
-	var alarms *monitoring.Monitoring
+	var alarms []awscloudwatch.Alarm
 	if devices.ProvisioningHook != nil && devices.ProvisioningHook.Function != nil {
 		alarms = provisioningAlarms(stack, cfg, f, devices)
 	}
@@ -114,8 +116,9 @@ func allowUnboundClaims(scope constructs.Construct) (bool, error) {
 // provisioningAlarms alarms, next to the hook, on each refusal that means someone presents a
 // serial or a thing that is not theirs (contract.AlarmedReasons), notifying the Foundation's
 // alert topic. One refusal is enough: a real device never causes these.
-func provisioningAlarms(stack awscdk.Stack, cfg Config, f *Foundation, devices *fleet.Fleet) *monitoring.Monitoring {
-	m := monitoring.New(stack, "ProvisioningAlarms", &monitoring.Props{AlertTopic: f.AlertTopic.Topic, Prefix: "SmartCity-" + string(cfg.Stage)})
+func provisioningAlarms(stack awscdk.Stack, cfg Config, f *Foundation, devices *fleet.Fleet) []awscloudwatch.Alarm {
+	scope := constructs.NewConstruct(stack, jsii.String("ProvisioningAlarms"))
+	action := awscloudwatchactions.NewSnsAction(f.AlertTopic.Topic)
 	why := map[string]string{
 		contract.ReasonRaceLost: "Two certificates claimed the same serial at once and one lost the allowlist's conditional write. " +
 			"With key proof on, both carried the device's key: look for a cloned device.",
@@ -126,10 +129,14 @@ func provisioningAlarms(stack awscdk.Stack, cfg Config, f *Foundation, devices *
 		contract.ReasonThingInUse: "A claim targeted a thing that already has an active certificate: a takeover attempt, or a replaced device " +
 			"whose old certificate must be deactivated first.",
 	}
+	var out []awscloudwatch.Alarm
 	for _, reason := range contract.AlarmedReasons {
-		m.WatchMetric("Provisioning-"+reason,
-			why[reason]+" The hook's log group has the serial, certificate id and client id (filter on reason = "+reason+").",
-			devices.MetricProvisioningDecisions(reason, nil), 1)
+		out = append(out, monitoring.ThresholdAlarm(scope, action, "SmartCity-"+string(cfg.Stage), monitoring.Threshold{
+			Name:        "Provisioning-" + reason,
+			Description: why[reason] + " The hook's log group has the serial, certificate id and client id (filter on reason = " + reason + ").",
+			Metric:      devices.MetricProvisioningDecisions(reason, nil),
+			Threshold:   1,
+		}))
 	}
-	return m
+	return out
 }

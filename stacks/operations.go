@@ -1,24 +1,29 @@
 package stacks
 
 import (
+	"time"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-	cmdapi "github.com/secure-smart-city/platform/lambdas/command/api"
 
 	"github.com/secure-smart-city/platform/constructs/commandapi"
 	"github.com/secure-smart-city/platform/constructs/defender"
+	"github.com/secure-smart-city/platform/constructs/golambda"
 	"github.com/secure-smart-city/platform/constructs/ingest"
 	"github.com/secure-smart-city/platform/constructs/monitoring"
+	cmdapi "github.com/secure-smart-city/platform/lambdas/command/api"
 )
 
 // Operations holds what watches and acts: alarms, the dashboard, Device Defender and the
 // command API.
 type Operations struct {
 	awscdk.Stack
-	// Alarms creates every alarm; its Alarms field lists them.
-	Alarms *monitoring.Monitoring
+	// Alarms are the stack's alarms (children of the construct "Alarms"), in the Control
+	// Center's order. The OTA alarms (stacks/ota.go) are not among them.
+	Alarms []awscloudwatch.Alarm
 	// Defender is Device Defender: audit, mitigation, detection and quarantine.
 	Defender *defender.Defender
 	// ControlCenter is the Smart City Control Center dashboard.
@@ -27,35 +32,72 @@ type Operations struct {
 	CommandAPI *commandapi.API
 }
 
-// NewOperations builds the Operations stack.
+// watchedFunction is what the alarms and the dashboard need of a Go function.
+func watchedFunction(name string, fn *golambda.Function, stream bool) monitoring.Function {
+	w := monitoring.Function{
+		Name: name, Function: fn.Function, StreamConsumer: stream,
+		Timeout: time.Duration(fn.TimeoutSeconds() * float64(time.Second)),
+	}
+	if fn.Failures != nil {
+		w.Failures = fn.Failures.Queue
+	}
+	return w
+}
+
+// NewOperations builds the Operations stack. Its alarms are composed here from the other
+// constructs' metrics, all under the construct "Alarms" (their logical ids start with it),
+// and the Control Center lists them in the order they are built.
 func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fleet, in *Ingestion) *Operations {
 	stack := awscdk.NewStack(scope, jsii.String(cfg.StackName("Operations")),
 		cfg.stackProps("Operations", "Smart city IoT platform: alarms, dashboard, Device Defender and command API"))
 	o := &Operations{Stack: stack}
-	m := monitoring.New(stack, "Alarms", &monitoring.Props{AlertTopic: f.AlertTopic.Topic, Prefix: "SmartCity-" + string(cfg.Stage)})
-	o.Alarms = m
+	alarms := constructs.NewConstruct(stack, jsii.String("Alarms"))
+	action := awscloudwatchactions.NewSnsAction(f.AlertTopic.Topic)
+	prefix := "SmartCity-" + string(cfg.Stage)
+	var pipeline monitoring.Pipeline
+	add := func(a ...awscloudwatch.Alarm) { o.Alarms = append(o.Alarms, a...) }
+	function := func(w monitoring.Function) {
+		add(monitoring.FunctionAlarms(alarms, action, prefix, w)...)
+		pipeline.Functions = append(pipeline.Functions, w)
+		if w.Failures != nil {
+			pipeline.DeadLetters = append(pipeline.DeadLetters, monitoring.Queue{Name: w.Name + "Failures", Queue: w.Failures})
+		}
+	}
+	queue := func(q monitoring.Queue) {
+		add(monitoring.QueueAlarm(alarms, action, prefix, q))
+		pipeline.DeadLetters = append(pipeline.DeadLetters, q)
+	}
+	threshold := func(t monitoring.Threshold) {
+		add(monitoring.ThresholdAlarm(alarms, action, prefix, t))
+	}
 
-	m.WatchTable("DeviceState", f.DeviceState)
-	m.WatchTable("ProvisioningAllowlist", f.ProvisioningAllowlist)
-	m.WatchTable("CommandAudit", f.CommandAudit)
-	m.WatchQueue("RuleErrors", in.RuleErrors)
+	add(monitoring.TableAlarm(alarms, action, prefix, "DeviceState", f.DeviceState.Table))
+	add(monitoring.TableAlarm(alarms, action, prefix, "ProvisioningAllowlist", f.ProvisioningAllowlist.Table))
+	add(monitoring.TableAlarm(alarms, action, prefix, "CommandAudit", f.CommandAudit.Table))
+	queue(monitoring.Queue{Name: "RuleErrors", Queue: in.RuleErrors.Queue})
 
 	tel := in.Telemetry
-	m.WatchFunction("TelemetryProcessor", tel.Processor, &monitoring.FunctionOptions{StreamConsumer: tel.Stream != nil})
+	function(watchedFunction("TelemetryProcessor", tel.Processor, tel.Stream != nil))
 	if tel.Stream != nil {
-		m.WatchStream("TelemetryStream", tel.Stream, nil)
+		s := monitoring.Stream{Name: "TelemetryStream", Stream: tel.Stream}
+		add(monitoring.StreamAlarms(alarms, action, prefix, s)...)
+		pipeline.Streams = append(pipeline.Streams, s)
 	}
 	var classes []monitoring.ClassMetrics
 	five := func() *awscloudwatch.MetricOptions {
 		return &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}
 	}
 	for _, c := range cfg.Fleet.Classes {
-		m.WatchRule(tel.RuleName(c.ID))
-		m.WatchRatio("Telemetry-"+c.ID+"-RejectedRatio",
-			"More than 5% of "+c.Name+" messages were rejected by the telemetry processor in 2 of 3 periods. "+
-				"See the Control Center's 'Rejected by reason' graph and the archive's rejected/ objects: a firmware "+
+		rule := tel.RuleName(c.ID)
+		add(monitoring.RuleAlarms(alarms, action, prefix, rule)...)
+		pipeline.Rules = append(pipeline.Rules, rule)
+		add(monitoring.RatioAlarm(alarms, action, prefix, monitoring.Ratio{
+			Name: "Telemetry-" + c.ID + "-RejectedRatio",
+			Description: "More than 5% of " + c.Name + " messages were rejected by the telemetry processor in 2 of 3 periods. " +
+				"See the Control Center's 'Rejected by reason' graph and the archive's rejected/ objects: a firmware " +
 				"change, a fleet file out of step with the devices, or a device sending garbage.",
-			tel.MetricRejected(c.ID, five()), tel.MetricReceived(c.ID, five()), 5)
+			Numerator: tel.MetricRejected(c.ID, five()), Denominator: tel.MetricReceived(c.ID, five()), MaxPercent: 5,
+		}))
 		classes = append(classes, monitoring.ClassMetrics{
 			Class: c.ID, Name: c.Name,
 			Received: tel.MetricReceived(c.ID, label("Received")), Accepted: tel.MetricAccepted(c.ID, label("Accepted")),
@@ -69,64 +111,81 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 			Latency: tel.MetricProcessingLatency(c.ID, label("Latency (max)")),
 		})
 	}
-	m.WatchBroker(nil)
+	add(monitoring.BrokerAlarms(alarms, action, prefix, nil)...)
 
-	groups := map[string]defender.ThingGroup{}
+	classGroups := map[string]string{}
 	for id, g := range fl.Devices.ClassGroups {
-		groups[id] = defender.ThingGroup{Name: g.Ref(), Arn: g.AttrArn()}
+		classGroups[id] = *g.AttrArn()
 	}
-	o.Defender = defender.New(stack, "Defender", &defender.Props{
+	props := &defender.Props{
 		AlertTopic:    f.AlertTopic.Topic,
-		Monitoring:    m,
 		EncryptionKey: f.PlatformKey.Key,
 		Fleet:         cfg.Fleet,
 		NamePrefix:    cfg.RulePrefix(),
 		// Thing types are named like the classes' topic rules (topics.RuleName).
-		ThingTypePrefix: cfg.RulePrefix(),
-		QuarantineGroup: defender.ThingGroup{Name: jsii.String(fl.QuarantineGroupName), Arn: fl.QuarantineGroupArn},
-		IoTLogs:         fl.IoTLogs,
+		ThingTypePrefix:     cfg.RulePrefix(),
+		QuarantineGroupName: fl.QuarantineGroupName,
+		QuarantineGroupArn:  *fl.QuarantineGroupArn,
+		IoTLogs:             fl.IoTLogs,
 		// The mitigation turns logging back on with the role the Fleet stack logs with.
-		LoggingRole: fl.Logging.Role,
-		Detect:      cfg.DefenderDetect,
-		ClassGroups: groups,
+		LoggingRole:    fl.Logging.Role,
+		Detect:         cfg.DefenderDetect,
+		ClassGroupArns: classGroups,
 		// The quarantine budget is a few items in the device state table (its own partition).
 		QuarantineBudgetTable: f.DeviceState.Table,
 		ClaimPolicyName:       claimPolicyName(fl),
 		// An account that already has an audit configuration keeps it (ContextExistingAuditConfiguration).
 		ExistingAuditConfiguration: cfg.Existing.AuditConfiguration,
-	})
-	// The alert topic denies sns:Publish to every role outside Foundation.AlertPublisherPath
-	// (issue 11): Defender's two publishing roles live there, and so does the quarantine
-	// function's role, which publishes what it did (or only reports) to a person.
-	for _, id := range []string{"NotificationRole", "PublishFindingRole"} {
-		if r := o.Defender.Node().TryFindChild(jsii.String(id)); r != nil {
-			r.Node().DefaultChild().(awscdk.CfnResource).AddPropertyOverride(jsii.String("Path"), jsii.String(f.AlertPublisherPath))
-		}
+		// The alert topic denies sns:Publish to every role outside Foundation.AlertPublisherPath
+		// (issue 11): Defender's two publishing roles live there, and so does the quarantine
+		// function's role, which publishes what it did (or only reports) to a person.
+		PublisherPath: f.AlertPublisherPath,
 	}
-	if q := o.Defender.Quarantine; q != nil && q.Role != nil {
-		q.Role.Node().DefaultChild().(awscdk.CfnResource).AddPropertyOverride(jsii.String("Path"), jsii.String(f.AlertPublisherPath))
+	// The security alarms the quarantine function acts on are built before the Defender,
+	// which needs their names and ARNs; the Control Center lists them after its audit
+	// remediation alarms.
+	var security []awscloudwatch.Alarm
+	for _, det := range defender.Detections(props) {
+		a := monitoring.ThresholdAlarm(alarms, action, prefix, monitoring.Threshold{
+			Name: "Security-" + det.ID, Description: det.Description, Metric: det.Metric, Threshold: det.Threshold,
+		})
+		security = append(security, a)
+		props.SecurityAlarms = append(props.SecurityAlarms, a)
 	}
+	o.Defender = defender.New(stack, "Defender", props)
+	queue(monitoring.Queue{Name: "RemediationDeadLetters", Queue: o.Defender.DeadLetters.Queue})
+	function(watchedFunction("AuditRemediation", o.Defender.AuditRemediation, false))
+	add(security...)
+	function(watchedFunction("Quarantine", o.Defender.Quarantine, false))
 	warnExistingSingletons(o.Defender.Construct, cfg.Existing)
 
 	o.CommandAPI = newCommandAPI(stack, cfg, f)
-	if api := o.CommandAPI; api.Function != nil {
-		m.WatchFunction("CommandProcessor", api.Function, nil)
-		m.WatchMetric("CommandApi-ServerErrors",
-			"The command API answered 5XX: operators' commands failed. Read the CommandProcessor's ERROR logs and the "+
-				"API's access log (requestId, caller ARN, status) for the failing requests.",
-			api.MetricServerErrors(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(5))}), 1)
-		// The audit trail fails closed: a failed intent write refuses the command (503), a
-		// failed outcome write leaves a sent command without its outcome. Either is a gap a
-		// person must look at.
-		m.WatchMetric("CommandApi-AuditIntentWriteFailed",
-			"The command function could not write an audit intent record, so it refused commands (503). Check the CommandAudit "+
-				"table (throttling, its key, its resource policy) and the CommandProcessor's ERROR logs.",
-			api.MetricAuditWriteFailed(cmdapi.KindIntent, &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}), 1)
-		m.WatchMetric("CommandApi-AuditOutcomeWriteFailed",
-			"A command was delivered but its audit outcome record could not be written: the trail has an intent without an "+
-				"outcome. Check the CommandAudit table and the CommandProcessor's ERROR logs (requestId).",
-			api.MetricAuditWriteFailed(cmdapi.KindOutcome, &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}), 1)
-	}
+	api := o.CommandAPI
+	function(watchedFunction("CommandProcessor", api.Function, false))
+	threshold(monitoring.Threshold{
+		Name: "CommandApi-ServerErrors",
+		Description: "The command API answered 5XX: operators' commands failed. Read the CommandProcessor's ERROR logs and the " +
+			"API's access log (requestId, caller ARN, status) for the failing requests.",
+		Metric:    api.MetricServerErrors(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(5))}),
+		Threshold: 1,
+	})
+	// The audit trail fails closed: a failed intent write refuses the command (503), a
+	// failed outcome write leaves a sent command without its outcome. Either is a gap a
+	// person must look at.
+	threshold(monitoring.Threshold{
+		Name: "CommandApi-AuditIntentWriteFailed",
+		Description: "The command function could not write an audit intent record, so it refused commands (503). Check the CommandAudit " +
+			"table (throttling, its key, its resource policy) and the CommandProcessor's ERROR logs.",
+		Metric:    api.MetricAuditWriteFailed(cmdapi.KindIntent, &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}),
+		Threshold: 1,
+	})
+	threshold(monitoring.Threshold{
+		Name: "CommandApi-AuditOutcomeWriteFailed",
+		Description: "A command was delivered but its audit outcome record could not be written: the trail has an intent without an " +
+			"outcome. Check the CommandAudit table and the CommandProcessor's ERROR logs (requestId).",
+		Metric:    api.MetricAuditWriteFailed(cmdapi.KindOutcome, &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}),
+		Threshold: 1,
+	})
 
 	var districts []monitoring.DistrictMetrics
 	for _, d := range cfg.Fleet.Districts {
@@ -137,16 +196,21 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 			Rejected: tel.MetricByDistrict(ingest.ProcessorRejected, d.ID, "Rejected ${PROP('Dim.Class')}"),
 		})
 	}
+	shown := make([]awscloudwatch.IAlarm, len(o.Alarms))
+	for i, a := range o.Alarms {
+		shown[i] = a
+	}
 	o.ControlCenter = monitoring.NewControlCenter(stack, "ControlCenter", &monitoring.ControlCenterProps{
 		DashboardName: "SmartCity-" + string(cfg.Stage) + "-ControlCenter",
 		Title:         "Smart City Control Center (" + string(cfg.Stage) + ")",
 		Notes: "Telemetry figures per device class, then per district (one series per class). " +
 			"Connected devices come from AWSIotLogsV2 (needs IoT logging at INFO).",
-		Monitoring: m,
-		Classes:    classes,
-		Districts:  districts,
-		IoTLogs:    fl.IoTLogs,
-		Security:   o.Defender.SecurityMetrics(),
+		Alarms:    shown,
+		Classes:   classes,
+		Districts: districts,
+		Pipeline:  pipeline,
+		IoTLogs:   fl.IoTLogs,
+		Security:  o.Defender.SecurityMetrics(),
 		// Rejects per thing come from the processor's logs: a per-thing metric dimension
 		// would be one series per device.
 		Queries: []monitoring.LogQuery{{

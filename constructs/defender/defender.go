@@ -26,28 +26,18 @@ import (
 
 	"github.com/secure-smart-city/platform/constructs/golambda"
 	"github.com/secure-smart-city/platform/constructs/keys"
-	"github.com/secure-smart-city/platform/constructs/monitoring"
 	"github.com/secure-smart-city/platform/constructs/securestore"
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/internal/propcheck"
-	"github.com/secure-smart-city/platform/lambdas/remediation/remediate"
+	"github.com/secure-smart-city/platform/lambdas/remediation/contract"
 )
-
-// ThingGroup names an AWS IoT thing group (there is no L2 construct for one). Both fields may
-// be tokens, for example a CfnThingGroup's Ref and AttrArn.
-type ThingGroup struct {
-	Name, Arn *string
-}
 
 // Props configures a Defender.
 type Props struct {
 	// AlertTopic receives audit notifications, findings published by the mitigation action,
-	// Detect alerts and the detection alarms; the remediation functions subscribe to it with
+	// Detect alerts and the security alarms; the remediation functions subscribe to it with
 	// message-body filters. Required.
 	AlertTopic awssns.ITopic
-	// Monitoring creates the detection alarms and watches the remediation functions, so they
-	// show on the Control Center. Required.
-	Monitoring *monitoring.Monitoring
 	// EncryptionKey encrypts the remediation functions' environment, logs and failure queues.
 	// Required.
 	EncryptionKey awskms.IKey
@@ -62,19 +52,27 @@ type Props struct {
 	// NamePrefix prefixes the account-wide names (mitigation actions, scheduled audits, security
 	// profiles), for example "smartcity_dev". Required.
 	NamePrefix string
-	// QuarantineGroup is the thing group whose policy denies every IoT action. Required.
-	QuarantineGroup ThingGroup
+	// QuarantineGroupName and QuarantineGroupArn name the thing group whose policy denies every
+	// IoT action (there is no L2 construct for a thing group; both may be tokens, for example a
+	// CfnThingGroup's Ref and AttrArn). Required.
+	QuarantineGroupName, QuarantineGroupArn string
 	// IoTLogs is the AWS IoT v2 log group (AWSIotLogsV2) the detection's metric filters read.
 	// Required.
 	IoTLogs awslogs.ILogGroup
+	// SecurityAlarms are the alarms on Detections(props), one per detection and in its order,
+	// built by the caller (for example with monitoring.ThresholdAlarm) so that they live with
+	// the stack's other alarms. The quarantine function acts only on these alarms'
+	// notifications, after confirming each with CloudWatch. Required.
+	SecurityAlarms []awscloudwatch.IAlarm
 	// ExistingAuditConfiguration leaves out AWS::IoT::AccountAuditConfiguration (one per
 	// account and region, which CloudFormation cannot create twice) for an account that
 	// already has one; AuditConfiguration stays nil. The scheduled audits are still created and
 	// need their checks enabled there, and audit remediation runs only if that configuration
 	// notifies the alert topic. Default: false.
 	ExistingAuditConfiguration bool
-	// CertificateAgeDays is DEVICE_CERTIFICATE_AGE_CHECK's threshold (30 to 3652). Default: 365.
-	CertificateAgeDays int
+	// CertificateAgeDays is DEVICE_CERTIFICATE_AGE_CHECK's threshold (30 to 3652).
+	// Default: 365 (DefaultCertificateAgeDays).
+	CertificateAgeDays *int
 	// WeeklyAuditDay is the weekly audit's day (SUN, MON, ..., SAT). Default: SUN.
 	WeeklyAuditDay string
 	// LoggingRole is the role AWS IoT logs with; the ENABLE_IOT_LOGGING mitigation passes it.
@@ -84,21 +82,22 @@ type Props struct {
 	// Default: INFO, which logs the connects and disconnects the Control Center counts.
 	LoggingLevel string
 	// DeviceThreshold is how many authorization failures, or duplicate client id events, one
-	// device may cause per 5 minutes before it is quarantined; the fleet-total alarms use the
-	// same threshold, so any offending device fires them. Default: 5.
-	DeviceThreshold int
+	// device may cause per 5 minutes before it is quarantined (at least 1); the security alarms
+	// use the same threshold, so any offending device fires them. Default: 5
+	// (DefaultDeviceThreshold).
+	DeviceThreshold *int
 	// DeactivateCertificates makes the quarantine function also set the offending
 	// certificates INACTIVE (only the certificate that misbehaved, never the thing's others;
 	// never a claim certificate). Default: false (the group's deny-all policy already cuts
 	// them off, and an inactive certificate needs an operator to reactivate).
 	DeactivateCertificates bool
 	// QuarantineBudgetTable holds the quarantine function's count of automated actions per
-	// hour (one item per hour, partition remediate.BudgetPartition; keys pk and sk, TTL
+	// hour (one item per hour, partition contract.BudgetPartition; keys pk and sk, TTL
 	// attribute expiresAt, like the platform's device state table). Required.
 	QuarantineBudgetTable awsdynamodb.ITable
 	// QuarantineCap is how many automated actions (things quarantined, certificates
 	// deactivated) the quarantine function may take per hour; beyond it, it only notifies.
-	// 0 makes every class notify-only. Default: remediate.DefaultQuarantineCap (10).
+	// 0 makes every class notify-only. Default: 10 (contract.DefaultQuarantineCap).
 	QuarantineCap *int
 	// ClaimPolicyName is the fleet provisioning claim certificates' IoT policy: every
 	// certificate it is attached to is notified about, never acted on. Default: - none
@@ -111,9 +110,13 @@ type Props struct {
 	// closed to new customers since 31 August 2026, and creating a profile fails in an account
 	// without it. Default: false.
 	Detect bool
-	// ClassGroups are the per-class thing groups (class id -> group) the Detect profiles
-	// target. Required when Detect is true.
-	ClassGroups map[string]ThingGroup
+	// PublisherPath is the IAM path of the roles that publish to the alert topic (the
+	// NotificationRole, the PublishFindingRole and the quarantine function's role), for a topic
+	// policy that admits publishers by path. Default: - the roles' default path ("/").
+	PublisherPath string
+	// ClassGroupArns are the per-class thing groups' ARNs (class id -> ARN, may be tokens) the
+	// Detect profiles target. Required when Detect is true.
+	ClassGroupArns map[string]string
 	// Behaviors are the Detect thresholds. Default: DefaultBehaviors().
 	Behaviors *Behaviors
 }
@@ -134,6 +137,9 @@ func DefaultBehaviors() Behaviors {
 	return Behaviors{AuthorizationFailures: 5, MessagesSent: 300, MessagesReceived: 100, ConnectionAttempts: 10, Disconnects: 10, DurationSeconds: 300}
 }
 
+// DefaultDeviceThreshold is Props.DeviceThreshold's default.
+const DefaultDeviceThreshold = 5
+
 // Mitigations are the account's mitigation actions.
 type Mitigations struct {
 	// DeactivateCertificate is UPDATE_DEVICE_CERTIFICATE (DEACTIVATE).
@@ -146,41 +152,48 @@ type Mitigations struct {
 	PublishFinding awsiot.CfnMitigationAction
 }
 
+// ActionNames are the mitigation actions' names, as the audit function reads them from its
+// environment (contract.EnvAction...).
+type ActionNames struct {
+	DeactivateCertificate, Quarantine, EnableLogging, PublishFinding string
+}
+
 // Defender is the platform's Device Defender.
 type Defender struct {
 	constructs.Construct
-	// AuditConfiguration enables all 17 checks (child id "Resource").
+	// AuditConfiguration enables all 17 checks (child id "Resource"); nil with
+	// Props.ExistingAuditConfiguration.
 	AuditConfiguration awsiot.CfnAccountAuditConfiguration
 	// AuditRole lets Device Defender read the account's configuration.
 	AuditRole awsiam.Role
 	// NotificationRole lets Device Defender publish audit notifications and Detect alerts to
-	// the alert topic.
-	NotificationRole awsiam.Role
+	// the alert topic; PublishFindingRole lets the PUBLISH_FINDING_TO_SNS mitigation publish
+	// there.
+	NotificationRole, PublishFindingRole awsiam.Role
 	// DailyAudit runs the critical checks every day; WeeklyAudit every schedulable check.
 	DailyAudit, WeeklyAudit awsiot.CfnScheduledAudit
 	// Mitigations are the mitigation actions; ActionNames their names as the audit function
 	// reads them.
 	Mitigations Mitigations
-	ActionNames remediate.ActionNames
+	ActionNames ActionNames
 	// AuditRemediation starts mitigation tasks for audit findings (lambdas/remediation/audit).
+	// Alarm on it like any asynchronous function (its Failures queue included).
 	AuditRemediation *golambda.Function
-	// Quarantine contains the certificates behind confirmed detection alarms and Detect
-	// violations (lambdas/remediation/quarantine).
+	// Quarantine contains the certificates behind confirmed security alarms and Detect
+	// violations (lambdas/remediation/quarantine). Alarm on it like AuditRemediation.
 	Quarantine *golambda.Function
-	// MetricFilters turn IoT log entries into the SmartCity/Security fleet totals. They have
-	// no dimensions: every value in a log entry that could be one is chosen or influenced by
-	// the client, and the quarantine function finds the principals with Logs Insights.
+	// MetricFilters turn IoT log entries into the contract.MetricNamespace fleet totals
+	// (Detections). They have no dimensions: every value in a log entry that could be one is
+	// chosen or influenced by the client, and the quarantine function finds the principals
+	// with Logs Insights.
 	MetricFilters []awslogs.MetricFilter
-	// DetectionAlarms fire on the fleet totals.
-	DetectionAlarms []awscloudwatch.Alarm
 	// SecurityProfiles are the Detect profiles, one per class (empty unless Props.Detect).
 	SecurityProfiles []awsiot.CfnSecurityProfile
 	// DeadLetters receives alert-topic deliveries to the remediation functions that SNS could
-	// not make.
+	// not make; alarm on it as soon as it holds a message.
 	DeadLetters *securestore.Queue
 
 	namePrefix string
-	monitoring *monitoring.Monitoring
 }
 
 var (
@@ -194,24 +207,25 @@ var (
 )
 
 // FleetFile is where the remediation functions find the fleet: beside their binary in the
-// function's task root. Their main packages have no default.
-const FleetFile = "/var/task/fleet.json"
+// function's task root (contract.FleetFile).
+const FleetFile = contract.FleetFile
 
-// New builds Device Defender. Props errors are reported at synth time with the construct's path.
+// New builds Device Defender. Props errors are reported at synth time with the construct's
+// path, all at once; the Defender is then built from placeholder values, so every field but
+// AuditConfiguration (see Props.ExistingAuditConfiguration) is set either way.
 func New(scope constructs.Construct, id string, props *Props) *Defender {
 	this := constructs.NewConstruct(scope, jsii.String(id))
-	d := &Defender{Construct: this}
 	p, errs := validate(props)
 	defer func() { errs.Attach(this) }()
-	if len(errs) > 0 {
-		return d
-	}
-	d.namePrefix, d.monitoring = p.NamePrefix, p.Monitoring
+	p = placeholders(this, p)
+	d := &Defender{Construct: this, namePrefix: p.NamePrefix}
 	// Both remediation functions read the same runtime copy of the fleet.
 	fleet, err := runtimeFleet(p.Fleet)
 	if err != nil {
-		errs.Addf("defender: fleet runtime copy: %v", err)
-		return d
+		if props != nil && props.Fleet != nil {
+			errs.Addf("defender: fleet runtime copy: %v", err)
+		}
+		fleet = []byte("{}")
 	}
 	d.audit(p)
 	d.mitigations(p)
@@ -219,6 +233,11 @@ func New(scope constructs.Construct, id string, props *Props) *Defender {
 	d.detection(p, fleet)
 	if p.Detect {
 		d.securityProfiles(p)
+	}
+	if p.PublisherPath != "" {
+		for _, r := range []awsiam.Role{d.NotificationRole, d.PublishFindingRole, d.Quarantine.Role} {
+			r.Node().DefaultChild().(awscdk.CfnResource).AddPropertyOverride(jsii.String("Path"), jsii.String(p.PublisherPath))
+		}
 	}
 	return d
 }
@@ -231,17 +250,113 @@ func runtimeFleet(f *fleetspec.Fleet) ([]byte, error) {
 	return c.RuntimeJSON()
 }
 
-func validate(props *Props) (Props, propcheck.Errors) {
+// Placeholders for required props that are missing, so that a Defender with props errors is
+// still built whole (synth stops with the errors; nothing is deployed).
+const (
+	placeholderRegion    = "us-east-1"
+	placeholderAccount   = "000000000000"
+	placeholderPrefix    = "invalid"
+	placeholderGroupName = "invalid_quarantine"
+)
+
+// placeholders fills what validate reported missing or invalid.
+func placeholders(scope constructs.Construct, p Props) Props {
+	arn := func(service, resource string) *string {
+		return jsii.String("arn:aws:" + service + ":" + placeholderRegion + ":" + placeholderAccount + ":" + resource)
+	}
+	if p.AlertTopic == nil {
+		p.AlertTopic = awssns.Topic_FromTopicArn(scope, jsii.String("MissingAlertTopic"), arn("sns", "missing-alert-topic"))
+	}
+	if p.EncryptionKey == nil {
+		p.EncryptionKey = awskms.Key_FromKeyArn(scope, jsii.String("MissingEncryptionKey"), arn("kms", "key/00000000-0000-0000-0000-000000000000"))
+	}
+	if p.Fleet == nil {
+		p.Fleet = &fleetspec.Fleet{}
+	}
+	if p.IoTLogs == nil {
+		p.IoTLogs = awslogs.LogGroup_FromLogGroupName(scope, jsii.String("MissingIoTLogs"), jsii.String("AWSIotLogsV2"))
+	}
+	if p.QuarantineBudgetTable == nil {
+		p.QuarantineBudgetTable = awsdynamodb.Table_FromTableArn(scope, jsii.String("MissingBudgetTable"), arn("dynamodb", "table/missing"))
+	}
+	if !namePattern.MatchString(p.NamePrefix) {
+		p.NamePrefix = placeholderPrefix
+	}
+	if !thingTypePrefixPattern.MatchString(p.ThingTypePrefix) {
+		p.ThingTypePrefix = placeholderPrefix
+	}
+	if p.QuarantineGroupName == "" || p.QuarantineGroupArn == "" {
+		p.QuarantineGroupName = placeholderGroupName
+		p.QuarantineGroupArn = *arn("iot", "thinggroup/"+placeholderGroupName)
+	}
+	var alarms []awscloudwatch.IAlarm
+	for _, a := range p.SecurityAlarms {
+		if a != nil {
+			alarms = append(alarms, a)
+		}
+	}
+	p.SecurityAlarms = alarms
+	if p.Detect {
+		groups := map[string]string{}
+		for _, c := range p.Fleet.Classes {
+			groups[c.ID] = p.ClassGroupArns[c.ID]
+			if groups[c.ID] == "" {
+				groups[c.ID] = *arn("iot", "thinggroup/"+placeholderPrefix+"_"+c.ID)
+			}
+		}
+		p.ClassGroupArns = groups
+	}
+	if p.ClaimPolicyName != "" && !namePattern.MatchString(p.ClaimPolicyName) {
+		p.ClaimPolicyName = placeholderPrefix
+	}
+	var claims []string
+	for _, id := range p.ClaimCertificateIDs {
+		if certificateIDPattern.MatchString(id) {
+			claims = append(claims, id)
+		}
+	}
+	p.ClaimCertificateIDs = claims
+	return p
+}
+
+// defaults fills the optional props a caller left unset; it never reports errors.
+func defaults(props *Props) Props {
 	p := Props{}
 	if props != nil {
 		p = *props
 	}
+	if p.ThingTypePrefix == "" {
+		p.ThingTypePrefix = p.NamePrefix
+	}
+	if p.QuarantineCap == nil {
+		p.QuarantineCap = intp(contract.DefaultQuarantineCap)
+	}
+	if p.CertificateAgeDays == nil {
+		p.CertificateAgeDays = intp(DefaultCertificateAgeDays)
+	}
+	if p.WeeklyAuditDay == "" {
+		p.WeeklyAuditDay = "SUN"
+	}
+	if p.LoggingLevel == "" {
+		p.LoggingLevel = "INFO"
+	}
+	if p.DeviceThreshold == nil {
+		p.DeviceThreshold = intp(DefaultDeviceThreshold)
+	}
+	if p.Behaviors == nil {
+		b := DefaultBehaviors()
+		p.Behaviors = &b
+	}
+	return p
+}
+
+// validate checks props and returns them with defaults; invalid optional values are replaced
+// by their defaults after being reported.
+func validate(props *Props) (Props, propcheck.Errors) {
+	p := defaults(props)
 	var errs propcheck.Errors
 	if p.AlertTopic == nil {
 		errs.Addf("defender: AlertTopic is required: audit findings and alarms must reach someone")
-	}
-	if p.Monitoring == nil {
-		errs.Addf("defender: Monitoring is required: it creates the detection alarms")
 	}
 	if p.EncryptionKey == nil {
 		errs.Addf("defender: EncryptionKey is required for the remediation functions")
@@ -252,14 +367,11 @@ func validate(props *Props) (Props, propcheck.Errors) {
 	if !namePattern.MatchString(p.NamePrefix) {
 		errs.Addf("defender: NamePrefix %q must be 1-90 of [a-zA-Z0-9_-] (it prefixes account-wide names)", p.NamePrefix)
 	}
-	if p.ThingTypePrefix == "" {
-		p.ThingTypePrefix = p.NamePrefix
-	}
 	if !thingTypePrefixPattern.MatchString(p.ThingTypePrefix) {
 		errs.Addf("defender: ThingTypePrefix %q must be 1-81 lowercase letters, digits and underscores, starting with a letter (the fleet's rule prefix, e.g. smartcity_dev)", p.ThingTypePrefix)
 	}
-	if p.QuarantineGroup.Name == nil || p.QuarantineGroup.Arn == nil {
-		errs.Addf("defender: QuarantineGroup needs Name and Arn")
+	if p.QuarantineGroupName == "" || p.QuarantineGroupArn == "" {
+		errs.Addf("defender: QuarantineGroupName and QuarantineGroupArn are required")
 	}
 	if p.IoTLogs == nil {
 		errs.Addf("defender: IoTLogs (the AWSIotLogsV2 log group) is required: detection reads it")
@@ -267,12 +379,17 @@ func validate(props *Props) (Props, propcheck.Errors) {
 	if p.QuarantineBudgetTable == nil {
 		errs.Addf("defender: QuarantineBudgetTable is required: it caps automated quarantines per hour")
 	}
-	if p.QuarantineCap == nil {
-		c := remediate.DefaultQuarantineCap
-		p.QuarantineCap = &c
+	if n := len(detections); len(p.SecurityAlarms) != n {
+		errs.Addf("defender: SecurityAlarms has %d alarms, want %d: one per Detections(props) (%s)", len(p.SecurityAlarms), n, detectionIDs())
+	}
+	for i, a := range p.SecurityAlarms {
+		if a == nil {
+			errs.Addf("defender: SecurityAlarms[%d] is nil", i)
+		}
 	}
 	if *p.QuarantineCap < 0 {
 		errs.Addf("defender: QuarantineCap %d must be 0 (notify only) or more", *p.QuarantineCap)
+		p.QuarantineCap = intp(contract.DefaultQuarantineCap)
 	}
 	if p.ClaimPolicyName != "" && !namePattern.MatchString(p.ClaimPolicyName) {
 		errs.Addf("defender: ClaimPolicyName %q must be 1-90 of [a-zA-Z0-9_-]", p.ClaimPolicyName)
@@ -282,55 +399,53 @@ func validate(props *Props) (Props, propcheck.Errors) {
 			errs.Addf("defender: ClaimCertificateIDs: %q is not a certificate id (64 lowercase hex digits)", id)
 		}
 	}
-	if p.CertificateAgeDays == 0 {
-		p.CertificateAgeDays = DefaultCertificateAgeDays
-	}
-	if p.CertificateAgeDays < MinCertificateAgeDays || p.CertificateAgeDays > MaxCertificateAgeDays {
-		errs.Addf("defender: CertificateAgeDays %d must be between %d and %d", p.CertificateAgeDays, MinCertificateAgeDays, MaxCertificateAgeDays)
-	}
-	if p.WeeklyAuditDay == "" {
-		p.WeeklyAuditDay = "SUN"
+	if c := *p.CertificateAgeDays; c < MinCertificateAgeDays || c > MaxCertificateAgeDays {
+		errs.Addf("defender: CertificateAgeDays %d must be between %d and %d", c, MinCertificateAgeDays, MaxCertificateAgeDays)
+		p.CertificateAgeDays = intp(DefaultCertificateAgeDays)
 	}
 	if !days[p.WeeklyAuditDay] {
 		errs.Addf("defender: WeeklyAuditDay %q must be SUN, MON, TUE, WED, THU, FRI or SAT", p.WeeklyAuditDay)
-	}
-	if p.LoggingLevel == "" {
-		p.LoggingLevel = "INFO"
+		p.WeeklyAuditDay = "SUN"
 	}
 	if !logLevels[p.LoggingLevel] {
 		errs.Addf("defender: LoggingLevel %q must be ERROR, WARN, INFO or DEBUG (the mitigation cannot disable logging)", p.LoggingLevel)
+		p.LoggingLevel = "INFO"
 	}
-	if p.DeviceThreshold == 0 {
-		p.DeviceThreshold = 5
-	}
-	if p.DeviceThreshold < 1 {
-		errs.Addf("defender: DeviceThreshold %d must be at least 1", p.DeviceThreshold)
-	}
-	if p.Behaviors == nil {
-		b := DefaultBehaviors()
-		p.Behaviors = &b
+	if *p.DeviceThreshold < 1 {
+		errs.Addf("defender: DeviceThreshold %d must be at least 1", *p.DeviceThreshold)
+		p.DeviceThreshold = intp(DefaultDeviceThreshold)
 	}
 	if p.Detect {
 		b := *p.Behaviors
+		n := len(errs)
 		if !durations[b.DurationSeconds] {
 			errs.Addf("defender: Behaviors.DurationSeconds %d must be 300, 600, 900, 1800 or 3600", b.DurationSeconds)
 		}
-		for name, v := range map[string]int{"AuthorizationFailures": b.AuthorizationFailures, "MessagesSent": b.MessagesSent,
-			"MessagesReceived": b.MessagesReceived, "ConnectionAttempts": b.ConnectionAttempts, "Disconnects": b.Disconnects} {
-			if v < 1 {
-				errs.Addf("defender: Behaviors.%s %d must be at least 1", name, v)
+		for _, v := range []struct {
+			name  string
+			value int
+		}{{"AuthorizationFailures", b.AuthorizationFailures}, {"MessagesSent", b.MessagesSent}, {"MessagesReceived", b.MessagesReceived},
+			{"ConnectionAttempts", b.ConnectionAttempts}, {"Disconnects", b.Disconnects}} {
+			if v.value < 1 {
+				errs.Addf("defender: Behaviors.%s %d must be at least 1", v.name, v.value)
 			}
+		}
+		if len(errs) > n {
+			d := DefaultBehaviors()
+			p.Behaviors = &d
 		}
 		if p.Fleet != nil {
 			for _, c := range p.Fleet.Classes {
-				if g, ok := p.ClassGroups[c.ID]; !ok || g.Arn == nil {
-					errs.Addf("defender: ClassGroups has no group ARN for class %q; Detect profiles target the class groups", c.ID)
+				if p.ClassGroupArns[c.ID] == "" {
+					errs.Addf("defender: ClassGroupArns has no group ARN for class %q; Detect profiles target the class groups", c.ID)
 				}
 			}
 		}
 	}
 	return p, errs
 }
+
+func intp(v int) *int { return &v }
 
 // iotPrincipal is AWS IoT acting for this account only (confused-deputy protection).
 func iotPrincipal(scope constructs.Construct) awsiam.IPrincipal {
@@ -374,7 +489,7 @@ func (d *Defender) audit(p Props) {
 			checks[jsName(c.Key)] = &awsiot.CfnAccountAuditConfiguration_DeviceCertAgeAuditCheckConfigurationProperty{
 				Enabled: jsii.Bool(true),
 				Configuration: &awsiot.CfnAccountAuditConfiguration_CertAgeCheckCustomConfigurationProperty{
-					CertAgeThresholdInDays: jsii.String(strconv.Itoa(p.CertificateAgeDays)),
+					CertAgeThresholdInDays: jsii.String(strconv.Itoa(*p.CertificateAgeDays)),
 				},
 			}
 			continue
@@ -452,7 +567,7 @@ func (d *Defender) mitigations(p Props) {
 
 	quarantine := d.role("QuarantineRole", "Device Defender mitigation: adds things to the quarantine group only")
 	quarantine.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions: jsii.Strings("iot:AddThingToThingGroup"), Resources: &[]*string{p.QuarantineGroup.Arn, d.arn("thing")},
+		Actions: jsii.Strings("iot:AddThingToThingGroup"), Resources: &[]*string{jsii.String(p.QuarantineGroupArn), d.arn("thing")},
 	}))
 	// Device Defender finds the things of a finding's certificate with ListPrincipalThings,
 	// which has no resource-level permissions.
@@ -461,7 +576,7 @@ func (d *Defender) mitigations(p Props) {
 	}))
 	d.Mitigations.Quarantine = action("QuarantineAction", "quarantine", quarantine, &awsiot.CfnMitigationAction_ActionParamsProperty{
 		AddThingsToThingGroupParams: &awsiot.CfnMitigationAction_AddThingsToThingGroupParamsProperty{
-			ThingGroupNames: &[]*string{p.QuarantineGroup.Name},
+			ThingGroupNames: &[]*string{jsii.String(p.QuarantineGroupName)},
 			// A thing at its group limit must still land in quarantine.
 			OverrideDynamicGroups: jsii.Bool(true),
 		},
@@ -493,12 +608,13 @@ func (d *Defender) mitigations(p Props) {
 	})
 
 	publish := d.role("PublishFindingRole", "Device Defender mitigation: publishes findings to the alert topic")
+	d.PublishFindingRole = publish
 	p.AlertTopic.GrantPublish(publish)
 	d.Mitigations.PublishFinding = action("PublishFindingAction", "publish_finding", publish, &awsiot.CfnMitigationAction_ActionParamsProperty{
 		PublishFindingToSnsParams: &awsiot.CfnMitigationAction_PublishFindingToSnsParamsProperty{TopicArn: p.AlertTopic.TopicArn()},
 	})
 
-	d.ActionNames = remediate.ActionNames{
+	d.ActionNames = ActionNames{
 		DeactivateCertificate: p.NamePrefix + "_deactivate_certificate",
 		Quarantine:            p.NamePrefix + "_quarantine",
 		EnableLogging:         p.NamePrefix + "_enable_logging",
@@ -518,22 +634,19 @@ func (d *Defender) auditRemediation(p Props, fleet []byte) {
 		Description:   "Smart city platform: starts Device Defender mitigation tasks for audit findings",
 		EncryptionKey: p.EncryptionKey,
 		Environment: map[string]string{
-			"FLEET_FILE":                 FleetFile,
-			remediate.EnvThingTypePrefix: p.ThingTypePrefix,
-			"ACTION_DEACTIVATE_CERT":     d.ActionNames.DeactivateCertificate,
-			"ACTION_QUARANTINE":          d.ActionNames.Quarantine,
-			"ACTION_ENABLE_LOGGING":      d.ActionNames.EnableLogging,
-			"ACTION_PUBLISH_FINDING":     d.ActionNames.PublishFinding,
+			contract.EnvFleetFile:                   contract.FleetFile,
+			contract.EnvThingTypePrefix:             p.ThingTypePrefix,
+			contract.EnvActionDeactivateCertificate: d.ActionNames.DeactivateCertificate,
+			contract.EnvActionQuarantine:            d.ActionNames.Quarantine,
+			contract.EnvActionEnableLogging:         d.ActionNames.EnableLogging,
+			contract.EnvActionPublishFinding:        d.ActionNames.PublishFinding,
 		},
-		Files:   map[string][]byte{"fleet.json": fleet},
+		Files:   map[string][]byte{contract.FleetFileName: fleet},
 		Timeout: 60 * time.Second,
 		// Audits finish a few times a day; one at a time keeps mitigation tasks ordered.
 		ReservedConcurrency: 2,
 		Async:               true,
 	})
-	if fn.Function == nil {
-		return
-	}
 	// ListAuditFindings and StartAuditMitigationActionsTask have no resource-level
 	// permissions (Service Authorization Reference, AWS IoT).
 	fn.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -543,7 +656,6 @@ func (d *Defender) auditRemediation(p Props, fleet []byte) {
 	d.grantDescribeThings(fn)
 	d.subscribe("AuditNotifications", p.AlertTopic, fn, bodyFilter(AuditNotificationFilter(), nil))
 	d.AuditRemediation = fn
-	p.Monitoring.WatchFunction("AuditRemediation", fn, nil)
 }
 
 // subscribe delivers the topic's messages that match filter to fn. It builds the subscription
@@ -560,7 +672,6 @@ func (d *Defender) subscribe(id string, topic awssns.ITopic, fn *golambda.Functi
 			Services:    []keys.Service{keys.ServiceSNS},
 		})
 		d.DeadLetters = securestore.NewQueue(d.Construct, "RemediationDeadLetters", &securestore.QueueProps{EncryptionKey: key.Key})
-		d.monitoring.WatchQueue("RemediationDeadLetters", d.DeadLetters)
 	}
 	fn.Function.AddPermission(jsii.String("InvokedBy"+id), &awslambda.Permission{
 		Principal: awsiam.NewServicePrincipal(jsii.String("sns.amazonaws.com"), nil),
@@ -600,12 +711,12 @@ func bodyFilter(top map[string][]string, nested map[string]map[string][]string) 
 // topic's messages.
 func SecurityAlarmFilter() (map[string][]string, map[string]map[string][]string) {
 	return map[string][]string{"NewStateValue": {"ALARM"}},
-		map[string]map[string][]string{"Trigger": {"Namespace": {remediate.Namespace}}}
+		map[string]map[string][]string{"Trigger": {"Namespace": {contract.MetricNamespace}}}
 }
 
 // DetectViolationFilter selects Device Defender Detect violations that went into alarm.
 func DetectViolationFilter() map[string][]string {
-	return map[string][]string{"violationEventType": {remediate.ViolationInAlarm}}
+	return map[string][]string{"violationEventType": {contract.ViolationInAlarm}}
 }
 
 // QuarantineFilterWithDetect is the quarantine subscription's message-body filter policy when
@@ -632,80 +743,125 @@ type detected struct {
 }
 
 var detections = []detected{
-	{"AuthorizationFailures", remediate.MetricAuthorizationFailures, remediate.FilterPatternAuthorizationFailures,
+	{"AuthorizationFailures", contract.MetricAuthorizationFailures, contract.FilterPatternAuthorizationFailures,
 		"devices failed authorization (connect, publish or subscribe outside their own topics)",
 		"AWSIotLogsV2 entries with status Failure and reason AUTHORIZATION_FAILURE"},
-	{"DuplicateClientIds", remediate.MetricDuplicateClientIDs, remediate.FilterPatternDuplicateClientIDs,
+	{"DuplicateClientIds", contract.MetricDuplicateClientIDs, contract.FilterPatternDuplicateClientIDs,
 		"devices were disconnected because another client connected with the same client id (a cloned identity?)",
 		"AWSIotLogsV2 entries with reason DUPLICATE_CLIENT_ID"},
 }
 
-func (d *Defender) detection(p Props, fleet []byte) {
-	var alarmNames []string
+func detectionIDs() string {
+	var ids []string
 	for _, det := range detections {
-		// No dimensions (see MetricFilters). The construct id keeps the fleet filter's
-		// original name, so an update does not replace it.
-		total := awslogs.NewMetricFilter(d.Construct, jsii.String(det.id+"Fleet"), &awslogs.MetricFilterProps{
-			LogGroup:        p.IoTLogs,
-			FilterPattern:   awslogs.FilterPattern_Literal(jsii.String(det.pattern)),
-			MetricNamespace: jsii.String(remediate.Namespace),
-			MetricName:      jsii.String(det.metric),
-			MetricValue:     jsii.String("1"),
-			DefaultValue:    jsii.Number(0),
-			Unit:            awscloudwatch.Unit_COUNT,
-		})
-		d.MetricFilters = append(d.MetricFilters, total)
-		// No label: a labelled metric makes the alarm a metric-math one, which the quarantine
-		// function refuses (it confirms a plain Sum alarm on this metric).
-		metric := total.Metric(&awscloudwatch.MetricOptions{
-			Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(5)),
-		})
-		alarm := p.Monitoring.WatchMetric("Security-"+det.id,
-			fmt.Sprintf("%d or more %s in 5 minutes. The quarantine function confirms this alarm with CloudWatch, finds the "+
+		ids = append(ids, det.id)
+	}
+	return strings.Join(ids, ", ")
+}
+
+// detectionPeriod is the security alarms' period; DeviceThreshold counts per period.
+const detectionPeriod = 5 * time.Minute
+
+// Detection is one behaviour the quarantine function acts on: a fleet total the metric filters
+// count in the AWS IoT logs, and the alarm the caller must build on it (Props.SecurityAlarms).
+type Detection struct {
+	// ID is a CamelCase label, "AuthorizationFailures" or "DuplicateClientIds"; the platform
+	// names the alarm "Security-"+ID.
+	ID string
+	// Metric is the fleet total: a plain metric (Sum over 5 minutes, no label, no math), since
+	// the quarantine function confirms only a plain metric alarm in contract.MetricNamespace.
+	Metric awscloudwatch.IMetric
+	// Threshold is Props.DeviceThreshold: the alarm fires at or above it in one period.
+	Threshold float64
+	// Description says what the alarm means and what the quarantine function does about it.
+	Description string
+}
+
+// Detections are the security alarms a Defender built from props needs, in the order
+// Props.SecurityAlarms must list them. Build each as a count alarm at or above Threshold in
+// one period, missing data not breaching, notifying the alert topic (monitoring.ThresholdAlarm).
+func Detections(props *Props) []Detection {
+	p := defaults(props)
+	threshold := DefaultDeviceThreshold
+	if *p.DeviceThreshold >= 1 {
+		threshold = *p.DeviceThreshold
+	}
+	quarantineCap := contract.DefaultQuarantineCap
+	if *p.QuarantineCap >= 0 {
+		quarantineCap = *p.QuarantineCap
+	}
+	var out []Detection
+	for _, det := range detections {
+		out = append(out, Detection{
+			ID: det.id,
+			// No label: a labelled metric makes the alarm a metric-math one, which the
+			// quarantine function refuses (it confirms a plain Sum alarm on this metric).
+			Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+				Namespace: jsii.String(contract.MetricNamespace), MetricName: jsii.String(det.metric),
+				Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(detectionPeriod.Minutes())),
+			}),
+			Threshold: float64(threshold),
+			Description: fmt.Sprintf("%d or more %s in 5 minutes. The quarantine function confirms this alarm with CloudWatch, finds the "+
 				"certificates (principalId) with %d or more such events in %s with Logs Insights, and quarantines the things "+
 				"attached to each (classes set to notify-only, the claim certificate and certificates with no thing are only "+
 				"reported; at most %d automated actions an hour) and reports what it did to this topic. A log entry 'alarm not "+
 				"confirmed by its metric' means the alarm's metric did not cross the threshold: a forged notification.",
-				p.DeviceThreshold, det.what, p.DeviceThreshold, det.look, *p.QuarantineCap),
-			metric, float64(p.DeviceThreshold))
-		d.DetectionAlarms = append(d.DetectionAlarms, alarm)
-		alarmNames = append(alarmNames, *alarm.AlarmName())
+				threshold, det.what, threshold, det.look, quarantineCap),
+		})
+	}
+	return out
+}
+
+func (d *Defender) detection(p Props, fleet []byte) {
+	for _, det := range detections {
+		// No dimensions (see MetricFilters). The construct id keeps the fleet filter's
+		// original name, so an update does not replace it.
+		d.MetricFilters = append(d.MetricFilters, awslogs.NewMetricFilter(d.Construct, jsii.String(det.id+"Fleet"), &awslogs.MetricFilterProps{
+			LogGroup:        p.IoTLogs,
+			FilterPattern:   awslogs.FilterPattern_Literal(jsii.String(det.pattern)),
+			MetricNamespace: jsii.String(contract.MetricNamespace),
+			MetricName:      jsii.String(det.metric),
+			MetricValue:     jsii.String("1"),
+			DefaultValue:    jsii.Number(0),
+			Unit:            awscloudwatch.Unit_COUNT,
+		}))
+	}
+	var alarmNames []string
+	for _, a := range p.SecurityAlarms {
+		alarmNames = append(alarmNames, *a.AlarmName())
 	}
 
 	stack := awscdk.Stack_Of(d.Construct)
 	env := map[string]string{
-		"FLEET_FILE":                 FleetFile,
-		remediate.EnvThingTypePrefix: p.ThingTypePrefix,
-		"QUARANTINE_GROUP":           *p.QuarantineGroup.Name,
-		"DEACTIVATE_CERTIFICATES":    strconv.FormatBool(p.DeactivateCertificates),
-		"DEVICE_THRESHOLD":           strconv.Itoa(p.DeviceThreshold),
-		"SECURITY_ALARMS":            strings.Join(alarmNames, ","),
-		"IOT_LOG_GROUP":              *p.IoTLogs.LogGroupName(),
-		"CERTIFICATE_ARN_PREFIX":     "arn:" + *stack.Partition() + ":iot:" + *stack.Region() + ":" + *stack.Account() + ":cert/",
-		"ALERT_TOPIC_ARN":            *p.AlertTopic.TopicArn(),
-		"BUDGET_TABLE":               *p.QuarantineBudgetTable.TableName(),
-		"QUARANTINE_CAP":             strconv.Itoa(*p.QuarantineCap),
+		contract.EnvFleetFile:              contract.FleetFile,
+		contract.EnvThingTypePrefix:        p.ThingTypePrefix,
+		contract.EnvQuarantineGroup:        p.QuarantineGroupName,
+		contract.EnvDeactivateCertificates: strconv.FormatBool(p.DeactivateCertificates),
+		contract.EnvDeviceThreshold:        strconv.Itoa(*p.DeviceThreshold),
+		contract.EnvSecurityAlarms:         strings.Join(alarmNames, ","),
+		contract.EnvIoTLogGroup:            *p.IoTLogs.LogGroupName(),
+		contract.EnvCertificateARNPrefix:   "arn:" + *stack.Partition() + ":iot:" + *stack.Region() + ":" + *stack.Account() + ":cert/",
+		contract.EnvAlertTopicARN:          *p.AlertTopic.TopicArn(),
+		contract.EnvBudgetTable:            *p.QuarantineBudgetTable.TableName(),
+		contract.EnvQuarantineCap:          strconv.Itoa(*p.QuarantineCap),
 	}
 	if p.ClaimPolicyName != "" {
-		env["CLAIM_POLICY"] = p.ClaimPolicyName
+		env[contract.EnvClaimPolicy] = p.ClaimPolicyName
 	}
 	if len(p.ClaimCertificateIDs) > 0 {
-		env["CLAIM_CERTIFICATE_IDS"] = strings.Join(p.ClaimCertificateIDs, ",")
+		env[contract.EnvClaimCertificateIDs] = strings.Join(p.ClaimCertificateIDs, ",")
 	}
 	fn := golambda.New(d.Construct, "Quarantine", &golambda.Props{
 		Entry:         "lambdas/remediation/quarantine",
 		Description:   "Smart city platform: quarantines the things of the certificates behind confirmed security alarms",
 		EncryptionKey: p.EncryptionKey,
 		Environment:   env,
-		Files:         map[string][]byte{"fleet.json": fleet},
+		Files:         map[string][]byte{contract.FleetFileName: fleet},
 		// A Logs Insights query takes seconds; a minute leaves room for a hundred principals.
 		Timeout:             60 * time.Second,
 		ReservedConcurrency: 2,
 		Async:               true,
 	})
-	if fn.Function == nil {
-		return
-	}
 	d.grantQuarantine(p, fn)
 	if !p.Detect {
 		top, nested := SecurityAlarmFilter()
@@ -720,7 +876,6 @@ func (d *Defender) detection(p Props, fleet []byte) {
 		cfn.AddPropertyOverride(jsii.String("FilterPolicyScope"), "MessageBody")
 	}
 	d.Quarantine = fn
-	p.Monitoring.WatchFunction("Quarantine", fn, nil)
 }
 
 // grantQuarantine gives the quarantine function exactly what its decision and its actions
@@ -732,14 +887,16 @@ func (d *Defender) grantQuarantine(p Props, fn *golambda.Function) {
 		fn.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings(actions...), Resources: &resources}))
 	}
 	var alarms []*string
-	for _, a := range d.DetectionAlarms {
+	for _, a := range p.SecurityAlarms {
 		alarms = append(alarms, a.AlarmArn())
 	}
 	// DescribeAlarms is scoped to the two security alarms. Whether CloudWatch authorizes it per
 	// alarm is not confirmed in the stored Service Authorization Reference; if it does not, the
 	// call is refused and the notification is retried and dead-lettered (alarmed), never acted
-	// on unconfirmed.
-	add([]string{"cloudwatch:DescribeAlarms"}, alarms...)
+	// on unconfirmed. Without alarms (a props error) there is nothing to grant.
+	if len(alarms) > 0 {
+		add([]string{"cloudwatch:DescribeAlarms"}, alarms...)
+	}
 	// GetMetricData and GetQueryResults have no resource-level permissions.
 	add([]string{"cloudwatch:GetMetricData", "logs:GetQueryResults"}, jsii.String("*"))
 	// StartQuery on the one log group: the IoT logs, nothing else. The log-group resource
@@ -765,7 +922,7 @@ func (d *Defender) grantQuarantine(p Props, fn *golambda.Function) {
 			ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
 		}))
 	}
-	add([]string{"iot:AddThingToThingGroup"}, p.QuarantineGroup.Arn, d.arn("thing"))
+	add([]string{"iot:AddThingToThingGroup"}, jsii.String(p.QuarantineGroupArn), d.arn("thing"))
 	d.grantDescribeThings(fn)
 	if p.DeactivateCertificates {
 		add([]string{"iot:UpdateCertificate"}, d.arn("cert"))
@@ -793,8 +950,8 @@ func (d *Defender) SecurityMetrics() []awscloudwatch.IMetric {
 	var out []awscloudwatch.IMetric
 	for _, det := range detections {
 		out = append(out, awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace: jsii.String(remediate.Namespace), MetricName: jsii.String(det.metric),
-			Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(5)), Label: jsii.String(det.metric),
+			Namespace: jsii.String(contract.MetricNamespace), MetricName: jsii.String(det.metric),
+			Statistic: jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(detectionPeriod.Minutes())), Label: jsii.String(det.metric),
 		}))
 	}
 	return out
@@ -831,7 +988,7 @@ func (d *Defender) securityProfiles(p Props) {
 			SecurityProfileDescription: jsii.String("Expected behaviour of " + c.Name + " devices; violations go to the alert topic, " +
 				"where the " + d.ActionNames.Quarantine + " mitigation action (ADD_THINGS_TO_THING_GROUP) can be applied to them"),
 			Behaviors:  &behaviors,
-			TargetArns: &[]*string{p.ClassGroups[c.ID].Arn},
+			TargetArns: &[]*string{jsii.String(p.ClassGroupArns[c.ID])},
 			AlertTargets: map[string]any{
 				"SNS": &awsiot.CfnSecurityProfile_AlertTargetProperty{AlertTargetArn: p.AlertTopic.TopicArn(), RoleArn: d.NotificationRole.RoleArn()},
 			},

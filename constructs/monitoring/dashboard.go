@@ -35,7 +35,9 @@ type DistrictMetrics struct {
 	Received, Accepted, Rejected awscloudwatch.IMetric
 }
 
-// ControlCenterProps configures the Smart City Control Center.
+// ControlCenterProps configures the Smart City Control Center. Its sections are shown in
+// this order: the title, the alarm states, the per-class and per-district rows, the pipeline,
+// the queries, the devices and the security row.
 type ControlCenterProps struct {
 	// DashboardName of the CloudWatch dashboard. Required.
 	DashboardName string
@@ -44,21 +46,36 @@ type ControlCenterProps struct {
 	// Notes are markdown shown under the title, for example what the figures do not cover.
 	// Default: - none.
 	Notes string
-	// Monitoring supplies the alarms (an alarm status widget) and what it watches (functions,
-	// queues, streams, rules). Required.
-	Monitoring *Monitoring
-	// Classes are the per-class telemetry rows.
+	// Alarms are shown in an alarm status widget, in this order (the widget sorts by last
+	// state change). Default: - no widget.
+	Alarms []awscloudwatch.IAlarm
+	// Classes are the per-class telemetry rows. Default: - none.
 	Classes []ClassMetrics
 	// Districts are the per-district telemetry rows. Default: - none.
 	Districts []DistrictMetrics
+	// Pipeline is what moves the telemetry: functions, streams, dead-letter queues, topic
+	// rules. Default: - no pipeline row.
+	Pipeline Pipeline
+	// Queries are Logs Insights tables shown after the pipeline row, for questions a metric
+	// dimension cannot answer at city scale (rejects per thing). Default: - none.
+	Queries []LogQuery
 	// IoTLogs is the AWS IoT v2 log group (AWSIotLogsV2); with it the dashboard counts connected
 	// devices and lists the certificates failing authorization. Default: - no log widgets.
 	IoTLogs awslogs.ILogGroup
 	// Security are the behaviour-detection metrics (fleet totals). Default: - no widget.
 	Security []awscloudwatch.IMetric
-	// Queries are Logs Insights tables shown after the pipeline row, for questions a metric
-	// dimension cannot answer at city scale (rejects per thing). Default: - none.
-	Queries []LogQuery
+}
+
+// Pipeline is the Control Center's pipeline row, each list graphed in its order.
+type Pipeline struct {
+	// Functions' errors and throttles, and the stream consumers' iterator age.
+	Functions []Function
+	// Streams' read lag, after the functions' iterator age.
+	Streams []Stream
+	// DeadLetters are the dead-letter and failure queues: messages waiting.
+	DeadLetters []Queue
+	// Rules are topic rule names (may be tokens): messages matched and throttled.
+	Rules []string
 }
 
 // LogQuery is a Logs Insights table on the dashboard.
@@ -95,8 +112,8 @@ const (
 | limit 20`
 )
 
-// NewControlCenter builds the dashboard from what Monitoring watches and the given figures. Call
-// it after the last Watch call: the alarm status widget lists the alarms existing then.
+// NewControlCenter builds the dashboard from the given sections. Props errors are reported at
+// synth with the construct's path; the dashboard is built from the valid parts all the same.
 func NewControlCenter(scope constructs.Construct, id string, props *ControlCenterProps) *ControlCenter {
 	this := constructs.NewConstruct(scope, jsii.String(id))
 	p := ControlCenterProps{}
@@ -106,31 +123,71 @@ func NewControlCenter(scope constructs.Construct, id string, props *ControlCente
 	c := &ControlCenter{Construct: this}
 	var errs propcheck.Errors
 	defer func() { errs.Attach(this) }()
+	var name *string
 	if p.DashboardName == "" {
 		errs.Addf("monitoring: ControlCenter DashboardName is required")
+	} else {
+		name = jsii.String(p.DashboardName)
 	}
-	if p.Monitoring == nil {
-		errs.Addf("monitoring: ControlCenter Monitoring is required: the dashboard shows its alarms")
-		return c
-	}
+	var classes []ClassMetrics
 	for i, cl := range p.Classes {
 		if cl.Class == "" || cl.Received == nil || cl.Accepted == nil || cl.Rejected == nil {
 			errs.Addf("monitoring: ControlCenter Classes[%d] needs Class, Received, Accepted and Rejected", i)
-			return c
+			continue
 		}
+		classes = append(classes, cl)
 	}
+	var districts []DistrictMetrics
 	for i, d := range p.Districts {
 		if d.District == "" || d.Received == nil || d.Accepted == nil || d.Rejected == nil {
 			errs.Addf("monitoring: ControlCenter Districts[%d] needs District, Received, Accepted and Rejected", i)
-			return c
+			continue
 		}
+		districts = append(districts, d)
+	}
+	var alarms []interfacesawscloudwatch.IAlarmRef
+	for i, a := range p.Alarms {
+		if a == nil {
+			errs.Addf("monitoring: ControlCenter Alarms[%d] is nil", i)
+			continue
+		}
+		alarms = append(alarms, a)
+	}
+	pipe := Pipeline{Rules: p.Pipeline.Rules}
+	for i, f := range p.Pipeline.Functions {
+		if f.Function == nil {
+			errs.Addf("monitoring: ControlCenter Pipeline.Functions[%d] (%q) needs a Function", i, f.Name)
+			continue
+		}
+		pipe.Functions = append(pipe.Functions, f)
+	}
+	for i, s := range p.Pipeline.Streams {
+		if s.Stream == nil {
+			errs.Addf("monitoring: ControlCenter Pipeline.Streams[%d] (%q) needs a Stream", i, s.Name)
+			continue
+		}
+		pipe.Streams = append(pipe.Streams, s)
+	}
+	for i, q := range p.Pipeline.DeadLetters {
+		if q.Queue == nil {
+			errs.Addf("monitoring: ControlCenter Pipeline.DeadLetters[%d] (%q) needs a Queue", i, q.Name)
+			continue
+		}
+		pipe.DeadLetters = append(pipe.DeadLetters, q)
+	}
+	var queries []LogQuery
+	for i, q := range p.Queries {
+		if q.LogGroup == nil || q.Query == "" {
+			errs.Addf("monitoring: ControlCenter Queries[%d] (%q) needs a LogGroup and a Query", i, q.Title)
+			continue
+		}
+		queries = append(queries, q)
 	}
 	if p.Title == "" {
 		p.Title = "Smart City Control Center"
 	}
-	m := p.Monitoring
-	period := m.period
-	seconds := int(*period.ToSeconds(nil))
+	period := period()
+	seconds := int(Period.Seconds())
 
 	var rows [][]awscloudwatch.IWidget
 	header := "# " + p.Title
@@ -141,11 +198,7 @@ func NewControlCenter(scope constructs.Construct, id string, props *ControlCente
 		Markdown: jsii.String(header), Width: jsii.Number(24), Height: jsii.Number(3),
 	})})
 
-	if len(m.Alarms) > 0 {
-		alarms := make([]interfacesawscloudwatch.IAlarmRef, len(m.Alarms))
-		for i, a := range m.Alarms {
-			alarms[i] = a
-		}
+	if len(alarms) > 0 {
 		rows = append(rows, []awscloudwatch.IWidget{awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{
 			Title:  jsii.String("Alarm states"),
 			Alarms: &alarms,
@@ -155,7 +208,7 @@ func NewControlCenter(scope constructs.Construct, id string, props *ControlCente
 		})})
 	}
 
-	for _, cl := range p.Classes {
+	for _, cl := range classes {
 		name := cl.Name
 		if name == "" {
 			name = cl.Class
@@ -170,7 +223,7 @@ func NewControlCenter(scope constructs.Construct, id string, props *ControlCente
 		rows = append(rows, row)
 	}
 
-	for _, d := range p.Districts {
+	for _, d := range districts {
 		name := d.Name
 		if name == "" {
 			name = d.District
@@ -182,34 +235,34 @@ func NewControlCenter(scope constructs.Construct, id string, props *ControlCente
 	}
 
 	var pipeline []awscloudwatch.IWidget
-	if len(m.functions) > 0 {
+	if len(pipe.Functions) > 0 {
 		var errsM, age []awscloudwatch.IMetric
-		for _, f := range m.functions {
+		for _, f := range pipe.Functions {
 			errsM = append(errsM,
-				f.fn.MetricErrors(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: period, Label: jsii.String(f.name + " errors")}),
-				f.fn.MetricThrottles(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: period, Label: jsii.String(f.name + " throttles")}))
-			if f.stream {
-				age = append(age, f.fn.MetricIteratorAge(&awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: period, Label: jsii.String(f.name)}))
+				f.Function.MetricErrors(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: period, Label: jsii.String(f.Name + " errors")}),
+				f.Function.MetricThrottles(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: period, Label: jsii.String(f.Name + " throttles")}))
+			if f.StreamConsumer {
+				age = append(age, f.Function.Metric(jsii.String("IteratorAge"), &awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: period, Label: jsii.String(f.Name)}))
 			}
 		}
-		for _, s := range m.streams {
-			age = append(age, s.s.MetricGetRecordsIteratorAgeMilliseconds(&awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: period, Label: jsii.String(s.name)}))
+		for _, s := range pipe.Streams {
+			age = append(age, s.Stream.MetricGetRecordsIteratorAgeMilliseconds(&awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: period, Label: jsii.String(s.Name)}))
 		}
 		pipeline = append(pipeline, graph("Processor errors and throttles", errsM...))
 		if len(age) > 0 {
 			pipeline = append(pipeline, graph("Iterator age (ms)", age...))
 		}
 	}
-	if len(m.queues) > 0 {
+	if len(pipe.DeadLetters) > 0 {
 		var waiting []awscloudwatch.IMetric
-		for _, q := range m.queues {
-			waiting = append(waiting, q.q.MetricMessagesVisible(&awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: period, Label: jsii.String(q.name)}))
+		for _, q := range pipe.DeadLetters {
+			waiting = append(waiting, q.Queue.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: period, Label: jsii.String(q.Name)}))
 		}
 		pipeline = append(pipeline, graph("Dead letters waiting", waiting...))
 	}
-	if len(m.rules) > 0 {
+	if len(pipe.Rules) > 0 {
 		var matched []awscloudwatch.IMetric
-		for _, r := range m.rules {
+		for _, r := range pipe.Rules {
 			for _, metric := range []string{MetricRuleTopicMatch, MetricRuleMessageThrottled} {
 				matched = append(matched, awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 					Namespace: jsii.String(IoTNamespace), MetricName: jsii.String(metric),
@@ -221,9 +274,9 @@ func NewControlCenter(scope constructs.Construct, id string, props *ControlCente
 		pipeline = append(pipeline, graph("Topic rules: matched and throttled", matched...))
 	}
 	rows = append(rows, rowsOf(pipeline)...)
-	var queries []awscloudwatch.IWidget
-	for _, q := range p.Queries {
-		queries = append(queries, awscloudwatch.NewLogQueryWidget(&awscloudwatch.LogQueryWidgetProps{
+	var logTables []awscloudwatch.IWidget
+	for _, q := range queries {
+		logTables = append(logTables, awscloudwatch.NewLogQueryWidget(&awscloudwatch.LogQueryWidgetProps{
 			Title:         jsii.String(q.Title),
 			LogGroupNames: &[]*string{q.LogGroup.LogGroupName()},
 			QueryLines:    queryLines(q.Query),
@@ -231,7 +284,7 @@ func NewControlCenter(scope constructs.Construct, id string, props *ControlCente
 			Width:         jsii.Number(12), Height: jsii.Number(6),
 		}))
 	}
-	rows = append(rows, rowsOf(queries)...)
+	rows = append(rows, rowsOf(logTables)...)
 
 	devices := []awscloudwatch.IWidget{
 		graph("Connections by protocol", expr(search(IoTNamespace, MetricConnectSuccess, []string{DimensionProtocol}, nil, "Sum", seconds), LabelProtocol, period)),
@@ -274,7 +327,7 @@ func NewControlCenter(scope constructs.Construct, id string, props *ControlCente
 		widgets[i] = &rows[i]
 	}
 	c.Dashboard = awscloudwatch.NewDashboard(this, jsii.String("Resource"), &awscloudwatch.DashboardProps{
-		DashboardName: jsii.String(p.DashboardName),
+		DashboardName: name,
 		Widgets:       &widgets,
 	})
 	return c

@@ -12,26 +12,27 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
 	"github.com/secure-smart-city/platform/internal/registry"
+	"github.com/secure-smart-city/platform/lambdas/remediation/contract"
 	"github.com/secure-smart-city/platform/lambdas/remediation/remediate"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	fleet, err := remediate.LoadFleet(os.Getenv("FLEET_FILE"))
+	fleet, err := remediate.LoadFleet(os.Getenv(contract.EnvFleetFile))
 	if err != nil {
 		log.Error("load fleet", "error", err)
 		os.Exit(1)
 	}
-	prefix := os.Getenv(remediate.EnvThingTypePrefix)
+	prefix := os.Getenv(contract.EnvThingTypePrefix)
 	if prefix == "" {
-		log.Error(remediate.EnvThingTypePrefix + " is not set")
+		log.Error(contract.EnvThingTypePrefix + " is not set")
 		os.Exit(1)
 	}
 	actions := remediate.ActionNames{
-		DeactivateCertificate: os.Getenv("ACTION_DEACTIVATE_CERT"),
-		Quarantine:            os.Getenv("ACTION_QUARANTINE"),
-		EnableLogging:         os.Getenv("ACTION_ENABLE_LOGGING"),
-		PublishFinding:        os.Getenv("ACTION_PUBLISH_FINDING"),
+		DeactivateCertificate: os.Getenv(contract.EnvActionDeactivateCertificate),
+		Quarantine:            os.Getenv(contract.EnvActionQuarantine),
+		EnableLogging:         os.Getenv(contract.EnvActionEnableLogging),
+		PublishFinding:        os.Getenv(contract.EnvActionPublishFinding),
 	}
 	if actions == (remediate.ActionNames{}) {
 		log.Error("no ACTION_* mitigation action names are set")

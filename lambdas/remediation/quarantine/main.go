@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/secure-smart-city/platform/internal/registry"
+	"github.com/secure-smart-city/platform/lambdas/remediation/contract"
 	"github.com/secure-smart-city/platform/lambdas/remediation/remediate"
 )
 
@@ -44,31 +45,31 @@ func main() {
 		}
 		return out
 	}
-	fleet, err := remediate.LoadFleet(os.Getenv("FLEET_FILE"))
+	fleet, err := remediate.LoadFleet(os.Getenv(contract.EnvFleetFile))
 	if err != nil {
 		fail("load fleet", "error", err)
 	}
 	deactivate := false
-	if v := os.Getenv("DEACTIVATE_CERTIFICATES"); v != "" {
+	if v := os.Getenv(contract.EnvDeactivateCertificates); v != "" {
 		if deactivate, err = strconv.ParseBool(v); err != nil {
-			fail("DEACTIVATE_CERTIFICATES is not a boolean", "value", v)
+			fail(contract.EnvDeactivateCertificates+" is not a boolean", "value", v)
 		}
 	}
 	var threshold float64
-	if v := os.Getenv("DEVICE_THRESHOLD"); v != "" {
+	if v := os.Getenv(contract.EnvDeviceThreshold); v != "" {
 		if threshold, err = strconv.ParseFloat(v, 64); err != nil || threshold < 0 {
-			fail("DEVICE_THRESHOLD is not a non-negative number", "value", v)
+			fail(contract.EnvDeviceThreshold+" is not a non-negative number", "value", v)
 		}
 	}
-	quarantineCap := remediate.DefaultQuarantineCap
-	if v := os.Getenv("QUARANTINE_CAP"); v != "" {
+	quarantineCap := contract.DefaultQuarantineCap
+	if v := os.Getenv(contract.EnvQuarantineCap); v != "" {
 		if quarantineCap, err = strconv.Atoi(v); err != nil || quarantineCap < 0 {
-			fail("QUARANTINE_CAP is not a non-negative integer", "value", v)
+			fail(contract.EnvQuarantineCap+" is not a non-negative integer", "value", v)
 		}
 	}
-	alarms := list("SECURITY_ALARMS")
+	alarms := list(contract.EnvSecurityAlarms)
 	if len(alarms) == 0 {
-		fail("SECURITY_ALARMS is not set")
+		fail(contract.EnvSecurityAlarms + " is not set")
 	}
 	cfg, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {
@@ -79,21 +80,21 @@ func main() {
 	logs := cloudwatchlogs.NewFromConfig(cfg)
 	var budget remediate.Budget
 	if quarantineCap > 0 {
-		budget = &remediate.TableBudget{Client: dynamodb.NewFromConfig(cfg), Table: required("BUDGET_TABLE"), Cap: quarantineCap}
+		budget = &remediate.TableBudget{Client: dynamodb.NewFromConfig(cfg), Table: required(contract.EnvBudgetTable), Cap: quarantineCap}
 	}
 	h := &remediate.Quarantine{
-		Group:                  required("QUARANTINE_GROUP"),
+		Group:                  required(contract.EnvQuarantineGroup),
 		DeactivateCertificates: deactivate,
 		DeviceThreshold:        threshold,
 		Alarms:                 alarms,
-		LogGroup:               required("IOT_LOG_GROUP"),
-		CertificateARNPrefix:   required("CERTIFICATE_ARN_PREFIX"),
-		ClaimCertificates:      list("CLAIM_CERTIFICATE_IDS"),
-		ClaimPolicy:            os.Getenv("CLAIM_POLICY"),
-		AlertTopic:             required("ALERT_TOPIC_ARN"),
+		LogGroup:               required(contract.EnvIoTLogGroup),
+		CertificateARNPrefix:   required(contract.EnvCertificateARNPrefix),
+		ClaimCertificates:      list(contract.EnvClaimCertificateIDs),
+		ClaimPolicy:            os.Getenv(contract.EnvClaimPolicy),
+		AlertTopic:             required(contract.EnvAlertTopicARN),
 		// Which things it may quarantine, from the registry; the cache lives as long as the
 		// execution environment, its answers at most registry.DefaultTTL.
-		Scope: remediate.Scope{Fleet: fleet, ThingTypePrefix: required(remediate.EnvThingTypePrefix),
+		Scope: remediate.Scope{Fleet: fleet, ThingTypePrefix: required(contract.EnvThingTypePrefix),
 			Things: registry.NewCache(iotc, registry.Options{})},
 		// QUARANTINE_CAP=0 leaves Budget nil: nothing is acted on automatically, all is reported.
 		Budget:        budget,

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/secure-smart-city/platform/lambdas/remediation/contract"
 )
 
 // Budget caps the quarantine function's automated actions (a thing quarantined, a certificate
@@ -29,7 +31,7 @@ type ItemUpdater interface {
 
 // Defaults of the quarantine budget.
 const (
-	DefaultQuarantineCap    = 10
+	DefaultQuarantineCap    = contract.DefaultQuarantineCap
 	DefaultQuarantineWindow = time.Hour
 )
 
@@ -37,7 +39,7 @@ const (
 // pk, sort key sk, TTL attribute expiresAt). A thing name cannot contain "#", so the partition
 // never meets a device's items.
 const (
-	BudgetPartition = "#quarantine-budget"
+	BudgetPartition = contract.BudgetPartition
 	budgetMembers   = "members"
 	budgetTTL       = "expiresAt"
 )

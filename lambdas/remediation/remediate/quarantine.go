@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/lambdas/remediation/contract"
 )
 
 // One-method views of the AWS clients the quarantine uses, so tests use in-memory fakes.
@@ -163,7 +164,7 @@ type Violation struct {
 }
 
 // ViolationInAlarm is the Detect event type that may quarantine its thing.
-const ViolationInAlarm = "in-alarm"
+const ViolationInAlarm = contract.ViolationInAlarm
 
 // Action is one thing the function did or left to a person, as published to the alert topic.
 type Action struct {

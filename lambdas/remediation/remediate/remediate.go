@@ -14,29 +14,22 @@ import (
 
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/internal/registry"
+	"github.com/secure-smart-city/platform/lambdas/remediation/contract"
 )
 
-// Names the detection path and the CDK's metric filters must agree on.
+// Names the detection path and the CDK's metric filters must agree on (see package contract).
 const (
-	Namespace                   = "SmartCity/Security"
-	MetricAuthorizationFailures = "AuthorizationFailures"
-	MetricDuplicateClientIDs    = "DuplicateClientIds"
+	Namespace                   = contract.MetricNamespace
+	MetricAuthorizationFailures = contract.MetricAuthorizationFailures
+	MetricDuplicateClientIDs    = contract.MetricDuplicateClientIDs
 )
 
-// Metric filter patterns over the AWS IoT v2 log group (AWSIotLogsV2), one per metric, each
-// with metric value "1" and no dimension: a dimension from the log entry would be a value a
-// client chooses (clientId), which lets it name a victim and, with about 1,000 distinct values
-// an hour, makes CloudWatch Logs disable the filter. Who caused the events is found at alarm
-// time from the entries' principalId (InsightsQuery).
-//
-// Failed broker operations (Connect, Publish-In, Subscribe, ...) are logged with status
-// "Failure", a reason and details, so one pattern covers every authorization failure. For a
-// duplicate client id two spellings are in circulation: reason "DUPLICATE_CLIENT_ID" and the
-// Disconnect entry's disconnectReason "DUPLICATE_CLIENTID" (the lifecycle events' value). No
-// AWS sample of the log line was at hand, so the pattern accepts either rather than bet on one.
+// Metric filter patterns over the AWS IoT v2 log group, one per metric (see package contract
+// for why they have no dimension). Who caused the events is found at alarm time from the
+// entries' principalId (InsightsQuery).
 const (
-	FilterPatternAuthorizationFailures = `{ $.status = "Failure" && $.reason = "AUTHORIZATION_FAILURE" }`
-	FilterPatternDuplicateClientIDs    = `{ $.reason = "DUPLICATE_CLIENT_ID" || $.disconnectReason = "DUPLICATE_CLIENTID" }`
+	FilterPatternAuthorizationFailures = contract.FilterPatternAuthorizationFailures
+	FilterPatternDuplicateClientIDs    = contract.FilterPatternDuplicateClientIDs
 )
 
 // LoadFleet reads and validates the runtime fleet copy the CDK ships with the function (env
@@ -105,7 +98,7 @@ func (s Scope) ClassOf(ctx context.Context, name string) (class fleetspec.Device
 
 // EnvThingTypePrefix names the environment variable both remediation functions read the
 // fleet's thing type prefix from.
-const EnvThingTypePrefix = "THING_TYPE_PREFIX"
+const EnvThingTypePrefix = contract.EnvThingTypePrefix
 
 // apiErrorCode returns the AWS error code of err, or "" for errors that did not come from a
 // service response (network errors, cancelled contexts).
