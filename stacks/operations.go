@@ -102,12 +102,7 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 			Class: c.ID, Name: c.Name,
 			Received: tel.MetricReceived(c.ID, label("Received")), Accepted: tel.MetricAccepted(c.ID, label("Accepted")),
 			Rejected: tel.MetricRejected(c.ID, label("Rejected")),
-			RejectedByReason: awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-				Expression: jsii.String(`SEARCH('{"` + ingest.TelemetryNamespace + `",` + ingest.DimensionClass + `,` + ingest.DimensionReason +
-					`} MetricName="` + ingest.ProcessorRejected + `" ` + ingest.DimensionClass + `="` + c.ID + `"', 'Sum', 300)`),
-				Label:  jsii.String(monitoring.LabelReason),
-				Period: awscdk.Duration_Minutes(jsii.Number(5)),
-			}),
+			RejectedByReason: tel.MetricRejectedByReason(c.ID, &awscloudwatch.MetricOptions{Label: jsii.String(monitoring.LabelReason)}),
 			Latency: tel.MetricProcessingLatency(c.ID, label("Latency (max)")),
 		})
 	}
