@@ -2,6 +2,7 @@ package ota
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -62,6 +63,7 @@ type FirmwareStore struct {
 	Key awskms.IKey
 	// RetentionDays is the default Object Lock retention in effect.
 	RetentionDays int
+	store         *securestore.Bucket
 }
 
 // NewFirmwareStore creates the firmware bucket. Props errors are reported at synth time with
@@ -110,5 +112,24 @@ func NewFirmwareStore(scope constructs.Construct, id string, props *StoreProps) 
 			},
 		},
 	})
-	return &FirmwareStore{Construct: this, Bucket: store.Bucket, Key: store.Key, RetentionDays: retention}
+	return &FirmwareStore{Construct: this, Bucket: store.Bucket, Key: store.Key, RetentionDays: retention, store: store}
+}
+
+// BucketName is the firmware bucket's name, which the release command uploads to.
+func (s *FirmwareStore) BucketName() *string { return s.Bucket.BucketName() }
+
+// BucketArn is the firmware bucket's ARN.
+func (s *FirmwareStore) BucketArn() *string { return s.Bucket.BucketArn() }
+
+// GrantRead lets grantee read the objects matching keyPattern (for a device class's images,
+// FirmwarePrefix + class + "/*") and decrypt them.
+func (s *FirmwareStore) GrantRead(grantee awsiam.IGrantable, keyPattern string) awsiam.Grant {
+	return s.store.GrantRead(grantee, keyPattern)
+}
+
+// GrantPut lets grantee upload objects matching keyPattern (for the release command,
+// FirmwarePrefix + "*" and SignedPrefix + "*") and encrypt them. Object Lock keeps what was
+// uploaded: a put makes a new version and never replaces a locked one.
+func (s *FirmwareStore) GrantPut(grantee awsiam.IGrantable, keyPattern string) awsiam.Grant {
+	return s.store.GrantPut(grantee, keyPattern)
 }
