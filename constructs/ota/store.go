@@ -50,6 +50,10 @@ type StoreProps struct {
 	NoncurrentExpireDays *int
 	// RemovalPolicy of the bucket. Default: RETAIN.
 	RemovalPolicy awscdk.RemovalPolicy
+	// AccessLogs receives the bucket's server access logs; a bucket from another stack or
+	// account must grant S3 log delivery itself (see securestore.BucketProps.AccessLogs).
+	// Default: - a dedicated access-log bucket is created.
+	AccessLogs awss3.IBucket
 }
 
 // FirmwareStore is the firmware bucket: a securestore bucket (customer-managed key with a
@@ -97,6 +101,7 @@ func NewFirmwareStore(scope constructs.Construct, id string, props *StoreProps) 
 	store := securestore.NewBucket(this, "Bucket", &securestore.BucketProps{
 		EncryptionKey: p.EncryptionKey,
 		RemovalPolicy: p.RemovalPolicy,
+		AccessLogs:    p.AccessLogs,
 		Lifecycle:     &securestore.Lifecycle{NoncurrentExpireAfterDays: &noncurrent},
 	})
 	// securestore has no Object Lock prop; the bucket is new, so enabling it at creation is
