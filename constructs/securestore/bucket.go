@@ -309,13 +309,13 @@ func bucketDefaults(props *BucketProps) BucketProps {
 func lifecycleRules(l Lifecycle, errs *propcheck.Errors) []*awss3.LifecycleRule {
 	var transitions []*awss3.Transition
 	last, lastName := 0, ""
-	step := func(days *int, name string, class awss3.StorageClass, min int) {
+	step := func(days *int, name string, class awss3.StorageClass, minDays int) {
 		if days == nil {
 			return
 		}
 		switch {
-		case *days < min:
-			errs.Addf("securestore: Lifecycle.%s %d must be at least %d days", name, *days, min)
+		case *days < minDays:
+			errs.Addf("securestore: Lifecycle.%s %d must be at least %d days", name, *days, minDays)
 		case lastName != "" && *days < last+30:
 			errs.Addf("securestore: Lifecycle.%s %d must be at least 30 days after %s (%d)", name, *days, lastName, last)
 		}
