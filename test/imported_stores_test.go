@@ -83,6 +83,14 @@ func TestImportedStoresBareStack(t *testing.T) {
 	if n := len(tmpl.Resources("AWS::IoT::JobTemplate")); n != len(devFleet(t).Classes) {
 		t.Errorf("%d job templates on an imported firmware bucket, want one per class", n)
 	}
+	grants := grantsByAction(tmpl, idByPrefix(t, tmpl, "AWS::IAM::Role", "Reader"))
+	profile := "arn:aws:signer:" + testRegion + ":" + testAccount + ":/signing-profiles/team_dev_firmware"
+	if got := grants["signer:StartSigningJob"]; len(got) != 1 || got[0] != profile {
+		t.Errorf("GrantStartSigningJob: signer:StartSigningJob on %v, want only %s", got, profile)
+	}
+	if got := grants["kms:Decrypt"]; !contains(got, importedKeyArn) {
+		t.Errorf("grants on stores built on an imported key: kms:Decrypt on %v, want %s", got, importedKeyArn)
+	}
 	for _, b := range tmpl.Resources("AWS::S3::Bucket") {
 		if dest := lit(compliance.Get(b.Properties, "LoggingConfiguration", "DestinationBucketName")); dest != "team-access-logs" {
 			t.Errorf("bucket %s logs to %q, want the imported team-access-logs", b.ID, dest)

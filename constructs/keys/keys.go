@@ -1,6 +1,7 @@
 // Package keys provides the platform's customer-managed KMS keys: rotation on, an alias, a key
 // policy that names exactly the AWS service principals that must use the key, and a RETAIN
-// removal policy, so no stack deletion can make encrypted data unreadable.
+// removal policy, so no stack deletion can make encrypted data unreadable. FromAttributes and
+// FromKeyArn import a key created elsewhere into the same Key type.
 package keys
 
 import (
