@@ -92,7 +92,7 @@ func New(scope constructs.Construct, id string, props *Props) *Key {
 	// An invalid alias is replaced by one derived from the construct's address: CDK would
 	// throw on the invalid one before synth could report every error at once, and the caller
 	// still gets a Key whose Alias is set.
-	alias := ""
+	var alias string
 	if msg := aliasError(props.Alias); msg != "" {
 		errs.Addf("%s", msg)
 		alias = "alias/smartcity/invalid-" + *this.Node().Addr()
