@@ -55,7 +55,7 @@ func NewOTA(cfg Config, f *Foundation, o *Operations) *OTA {
 		LogKey:                    f.PlatformKey.Key,
 	})
 	awscdk.NewCfnOutput(f.Stack, jsii.String("FirmwareBucketName"), &awscdk.CfnOutputProps{
-		Value: store.Bucket.BucketName(), Description: jsii.String("Firmware bucket: cmd/ota uploads images under firmware/<class>/<version>/"),
+		Value: store.BucketName(), Description: jsii.String("Firmware bucket: cmd/ota uploads images under firmware/<class>/<version>/"),
 	})
 	awscdk.NewCfnOutput(o.Stack, jsii.String("FirmwareSigningProfile"), &awscdk.CfnOutputProps{
 		Value: jsii.String(updates.SigningProfileName), Description: jsii.String("AWS Signer profile cmd/ota signs firmware with"),

@@ -76,6 +76,12 @@ func TestPropsErrors(t *testing.T) {
 		{"table without partition key", func(s constructs.Construct) constructs.IConstruct {
 			return securestore.NewTable(s, "T", &securestore.TableProps{})
 		}, []string{"table PartitionKey is required"}},
+		{"table sort key equal to partition key", func(s constructs.Construct) constructs.IConstruct {
+			return securestore.NewTable(s, "T", &securestore.TableProps{PartitionKey: "id", SortKey: "id"})
+		}, []string{`table SortKey "id" must differ from PartitionKey`}},
+		{"topic with an empty alarm prefix and a bad role path", func(s constructs.Construct) constructs.IConstruct {
+			return securestore.NewTopic(s, "Tp", &securestore.TopicProps{AlarmNamePrefix: jsii.String(""), PublisherRolePath: jsii.String("/no-trailing-slash")})
+		}, []string{"topic AlarmNamePrefix is empty", `PublisherRolePath "/no-trailing-slash" is not an IAM path`}},
 		{"queue retention too long", func(s constructs.Construct) constructs.IConstruct {
 			return securestore.NewQueue(s, "Q", &securestore.QueueProps{RetentionDays: intp(20)})
 		}, []string{"queue RetentionDays 20 must be between 1 and 14"}},

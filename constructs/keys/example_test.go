@@ -30,3 +30,16 @@ func ExampleNew() {
 	fmt.Println(types)
 	// Output: [AWS::KMS::Alias AWS::KMS::Key]
 }
+
+// A key created elsewhere, imported by its ARN: grants add IAM statements on it, and no key
+// or alias resource is created.
+func ExampleFromKeyArn() {
+	app := awscdk.NewApp(nil)
+	stack := awscdk.NewStack(app, jsii.String("Consumer"), nil)
+	key := keys.FromKeyArn(stack, "Platform", "arn:aws:kms:eu-central-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+	fmt.Println(*key.KeyID())
+	fmt.Println(len(*key.Node().Validate()), "props errors")
+	// Output:
+	// 1234abcd-12ab-34cd-56ef-1234567890ab
+	// 0 props errors
+}

@@ -1,9 +1,11 @@
 // Package keys provides the platform's customer-managed KMS keys: rotation on, an alias, a key
 // policy that names exactly the AWS service principals that must use the key, and a RETAIN
-// removal policy, so no stack deletion can make encrypted data unreadable.
+// removal policy, so no stack deletion can make encrypted data unreadable. FromAttributes and
+// FromKeyArn import a key created elsewhere into the same Key type.
 package keys
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 
@@ -58,9 +60,11 @@ type Props struct {
 // Key is a customer-managed KMS key with rotation, an alias and a least-privilege key policy.
 type Key struct {
 	constructs.Construct
-	// Key is the key: the created one (child id "Resource") or the one brought in Props.Key.
+	// Key is the key: the created one (child id "Resource"), the one brought in Props.Key or
+	// the one imported by FromAttributes. Never nil.
 	Key awskms.IKey
-	// Alias is the created alias, or nil for a brought key.
+	// Alias is the created alias, the imported one (FromAttributes with AliasName), or nil for
+	// a brought key, whose aliases are managed where it was created.
 	Alias awskms.IAlias
 }
 
@@ -85,19 +89,14 @@ func New(scope constructs.Construct, id string, props *Props) *Key {
 		return k
 	}
 
-	// alias stays empty unless valid: CDK would throw on an invalid one before synth could
-	// report every error at once.
-	alias := ""
-	switch {
-	case props.Alias == nil:
-		errs.Addf("keys: Alias is required when no Key is brought")
-	case propcheck.IsUnresolved(*props.Alias):
-		alias = *props.Alias
-	case strings.HasPrefix(*props.Alias, "alias/aws/"):
-		errs.Addf("keys: Alias %q uses the reserved alias/aws/ prefix", *props.Alias)
-	case !aliasPattern.MatchString(*props.Alias):
-		errs.Addf("keys: Alias %q must match alias/[a-zA-Z0-9/_-]+ (KMS alias naming)", *props.Alias)
-	default:
+	// An invalid alias is replaced by one derived from the construct's address: CDK would
+	// throw on the invalid one before synth could report every error at once, and the caller
+	// still gets a Key whose Alias is set.
+	var alias string
+	if msg := aliasError(props.Alias); msg != "" {
+		errs.Addf("%s", msg)
+		alias = "alias/smartcity/invalid-" + *this.Node().Addr()
+	} else {
 		alias = *props.Alias
 	}
 	for _, s := range props.Services {
@@ -112,9 +111,7 @@ func New(scope constructs.Construct, id string, props *Props) *Key {
 		PendingWindow:     awscdk.Duration_Days(jsii.Number(30)),
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
 	})
-	if alias != "" {
-		k.Alias = key.AddAlias(jsii.String(alias))
-	}
+	k.Alias = key.AddAlias(jsii.String(alias))
 	key.AddToResourcePolicy(GrantGuardStatement(), jsii.Bool(false))
 	for _, s := range props.Services {
 		if st := serviceStatement(this, s); st != nil {
@@ -123,6 +120,32 @@ func New(scope constructs.Construct, id string, props *Props) *Key {
 	}
 	k.Key = key
 	return k
+}
+
+// aliasError is the props error for an alias, or "" when it is valid or a token.
+func aliasError(alias *string) string {
+	switch {
+	case alias == nil:
+		return "keys: Alias is required when no Key is brought"
+	case propcheck.IsUnresolved(*alias):
+		return ""
+	case strings.HasPrefix(*alias, "alias/aws/"):
+		return fmt.Sprintf("keys: Alias %q uses the reserved alias/aws/ prefix", *alias)
+	case !aliasPattern.MatchString(*alias):
+		return fmt.Sprintf("keys: Alias %q must match alias/[a-zA-Z0-9/_-]+ (KMS alias naming)", *alias)
+	}
+	return ""
+}
+
+// KeyArn is the key's ARN.
+func (k *Key) KeyArn() *string { return k.Key.KeyArn() }
+
+// KeyID is the key's id (the last part of its ARN).
+func (k *Key) KeyID() *string { return k.Key.KeyId() }
+
+// GrantEncrypt lets grantee encrypt with the key.
+func (k *Key) GrantEncrypt(grantee awsiam.IGrantable) awsiam.Grant {
+	return k.Key.GrantEncrypt(grantee)
 }
 
 // GrantEncryptDecrypt lets grantee encrypt and decrypt with the key.

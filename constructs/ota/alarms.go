@@ -36,25 +36,60 @@ func InsightsByJob(metric string) string {
 	return InsightsSum(metric) + ` GROUP BY ` + DimensionJobID
 }
 
-func insights(label, query string) awscloudwatch.MathExpression {
-	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+func insights(label, query string, opts *awscloudwatch.MathExpressionOptions) awscloudwatch.MathExpression {
+	props := &awscloudwatch.MathExpressionProps{
 		Expression: jsii.String(query), Label: jsii.String(label), Period: awscdk.Duration_Minutes(jsii.Number(5)),
-	})
+	}
+	if opts != nil {
+		props.Color, props.SearchAccount, props.SearchRegion = opts.Color, opts.SearchAccount, opts.SearchRegion
+		if opts.Label != nil {
+			props.Label = opts.Label
+		}
+		if opts.Period != nil {
+			props.Period = opts.Period
+		}
+	}
+	return awscloudwatch.NewMathExpression(props)
 }
 
+// The Metric...Executions methods are Metrics Insights queries (math expressions), summed over
+// every job, since job ids are made per release; opts may set the label, color and period
+// (default: 5 minutes). For one job's series, use MetricJobExecutions.
+
 // MetricFailedExecutions sums job executions that became FAILED, over every job.
-func (o *OTA) MetricFailedExecutions() awscloudwatch.IMetric {
-	return insights("Failed executions", InsightsSum(MetricFailedExecutions))
+func (o *OTA) MetricFailedExecutions(opts *awscloudwatch.MathExpressionOptions) awscloudwatch.MathExpression {
+	return insights("Failed executions", InsightsSum(MetricFailedExecutions), opts)
 }
 
 // MetricRejectedExecutions sums job executions that became REJECTED, over every job.
-func (o *OTA) MetricRejectedExecutions() awscloudwatch.IMetric {
-	return insights("Rejected executions", InsightsSum(MetricRejectedExecutions))
+func (o *OTA) MetricRejectedExecutions(opts *awscloudwatch.MathExpressionOptions) awscloudwatch.MathExpression {
+	return insights("Rejected executions", InsightsSum(MetricRejectedExecutions), opts)
 }
 
 // MetricCanceledExecutions sums job executions that became CANCELED, over every job.
-func (o *OTA) MetricCanceledExecutions() awscloudwatch.IMetric {
-	return insights("Cancelled executions", InsightsSum(MetricCanceledExecutions))
+func (o *OTA) MetricCanceledExecutions(opts *awscloudwatch.MathExpressionOptions) awscloudwatch.MathExpression {
+	return insights("Cancelled executions", InsightsSum(MetricCanceledExecutions), opts)
+}
+
+// MetricJobExecutions is one AWS IoT Jobs metric (MetricFailedExecutions, MetricQueuedTotal,
+// ...) of one job, for example the job a release started. Default statistic: Sum; default
+// period: 5 minutes.
+func (o *OTA) MetricJobExecutions(metricName, jobID string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	props := &awscloudwatch.MetricProps{
+		Namespace: jsii.String(IoTNamespace), MetricName: jsii.String(metricName),
+		DimensionsMap: &map[string]*string{DimensionJobID: jsii.String(jobID)},
+		Statistic:     jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(5)),
+	}
+	if opts != nil {
+		props.Account, props.Color, props.Label, props.Region, props.Unit = opts.Account, opts.Color, opts.Label, opts.Region, opts.Unit
+		if opts.Statistic != nil {
+			props.Statistic = opts.Statistic
+		}
+		if opts.Period != nil {
+			props.Period = opts.Period
+		}
+	}
+	return awscloudwatch.NewMetric(props)
 }
 
 func (o *OTA) alarms(p Props) {
@@ -79,19 +114,19 @@ func (o *OTA) alarms(p Props) {
 		"Firmware job executions failed (5 or more in 5 minutes): devices refused an image (bad signature, digest, downgrade, "+
 			"wrong class) or could not download or apply it in time. Run `go run ./cmd/ota status -job <id>` and read each "+
 			"execution's statusDetails.reason; the rollout aborts by itself at the template's threshold.",
-		o.MetricFailedExecutions(), 5)
+		o.MetricFailedExecutions(nil), 5)
 	add("RejectedExecutionsAlarm", "Ota-RejectedExecutions",
 		"A device rejected a firmware job execution. Read the execution's statusDetails (`go run ./cmd/ota status -job <id>`).",
-		o.MetricRejectedExecutions(), 1)
+		o.MetricRejectedExecutions(nil), 1)
 	add("AbortedExecutionsAlarm", "Ota-CanceledExecutions",
 		"Firmware job executions were cancelled: a rollout hit its abort criteria (failures, rejections or timeouts above "+
 			"the threshold; AWS IoT publishes no timed-out metric) or an operator cancelled it. Check `go run ./cmd/ota status`.",
-		o.MetricCanceledExecutions(), 1)
+		o.MetricCanceledExecutions(nil), 1)
 }
 
 func (o *OTA) dashboard(p Props) {
 	byJob := func(label, metric string) awscloudwatch.IMetric {
-		return insights(label, InsightsByJob(metric))
+		return insights(label, InsightsByJob(metric), nil)
 	}
 	d := awscloudwatch.NewDashboard(o.Construct, jsii.String("Rollouts"), &awscloudwatch.DashboardProps{
 		DashboardName: jsii.String(p.AlarmPrefix + "-Rollouts"),

@@ -78,16 +78,21 @@ func DefaultRollout() Rollout {
 // Props configures OTA.
 type Props struct {
 	// Fleet gives the device classes: one job template and one presigned-URL role each.
+	// Required, with at least one class.
 	Fleet *fleetspec.Fleet
 	// NamePrefix prefixes every name (the stage's "<fleet>_<stage>", e.g. "smartcity_dev").
+	// Required.
 	NamePrefix string
-	// FirmwareBucket and FirmwareKey are the firmware store's bucket and its key.
+	// FirmwareBucket and FirmwareKey are the firmware store's bucket and its key (a
+	// FirmwareStore's Bucket and Key, or securestore.BucketFromAttributes and
+	// keys.FromKeyArn for a store in another stack or app). Required.
 	FirmwareBucket awss3.IBucket
 	FirmwareKey    awskms.IKey
 	// CodeSigningCertificateArn is the ACM certificate the signing profile signs with (its
 	// private key never leaves ACM/Signer). Required.
 	CodeSigningCertificateArn *string
-	// Rollout of every template. Default: DefaultRollout().
+	// Rollout of every template, taken whole: start from DefaultRollout() and change fields,
+	// since a zero field means zero (no retries), not its default. Default: DefaultRollout().
 	Rollout *Rollout
 	// AlarmAction notifies on ALARM and OK. Default: - alarms without actions.
 	AlarmAction awscloudwatch.IAlarmAction
@@ -120,6 +125,8 @@ type OTA struct {
 	Dashboard awscloudwatch.Dashboard
 	// Rollout is the policy every template carries.
 	Rollout Rollout
+	// profileArn is the signing profile's ARN.
+	profileArn string
 }
 
 // providerID is the construct id AwsCustomResource gives its singleton function in a stack.
@@ -127,42 +134,81 @@ const providerID = "AWS679f53fac002430cb0da5b7982bd2287"
 
 var profileNameRe = regexp.MustCompile(`^[a-zA-Z0-9_]{2,64}$`)
 
+// Placeholders stand in for missing or invalid props, so that New still returns a complete
+// OTA (no nil field) while synth reports the errors.
+const (
+	placeholderCertificateArn = "arn:aws:acm:us-east-1:000000000000:certificate/00000000-0000-0000-0000-000000000000"
+	placeholderKeyArn         = "arn:aws:kms:us-east-1:000000000000:key/00000000-0000-0000-0000-000000000000"
+	placeholderNamePrefix     = "invalid"
+)
+
 // New builds the signing profile, job templates, alarms and dashboard. Props errors are
-// reported at synth time with the construct's path.
+// reported at synth time with the construct's path, all at once; the OTA returned is complete
+// either way (missing or invalid props are replaced by placeholders), so callers need no nil
+// checks.
 func New(scope constructs.Construct, id string, props *Props) *OTA {
 	this := constructs.NewConstruct(scope, jsii.String(id))
 	o := &OTA{Construct: this, Templates: map[string]awsiot.CfnJobTemplate{}, TemplateIDs: map[string]string{},
 		PresignRoles: map[string]awsiam.Role{}}
 	var errs propcheck.Errors
 	defer func() { errs.Attach(this) }()
+	p := Props{}
 	if props == nil {
 		errs.Addf("ota: props are required (Fleet, NamePrefix, FirmwareBucket, FirmwareKey, CodeSigningCertificateArn)")
-		return o
+	} else {
+		p = *props
 	}
-	p := *props
 	o.Rollout = DefaultRollout()
 	if p.Rollout != nil {
 		o.Rollout = *p.Rollout
 	}
-	for _, e := range o.Rollout.check() {
-		errs.Addf("ota: Rollout.%s", e)
+	if rollout := o.Rollout.check(); len(rollout) > 0 {
+		for _, e := range rollout {
+			errs.Addf("ota: Rollout.%s", e)
+		}
+		o.Rollout = DefaultRollout()
+	}
+	var classes []fleetspec.DeviceClass
+	if p.Fleet == nil || len(p.Fleet.Classes) == 0 {
+		if props != nil {
+			errs.Addf("ota: Fleet with at least one class is required")
+		}
+	} else {
+		classes = append(classes, p.Fleet.Classes...)
+	}
+	if p.FirmwareBucket == nil {
+		if props != nil {
+			errs.Addf("ota: FirmwareBucket is required")
+		}
+		p.FirmwareBucket = awss3.Bucket_FromBucketName(this, jsii.String("MissingFirmwareBucket"), jsii.String("invalid-firmware-bucket"))
+	}
+	if p.FirmwareKey == nil {
+		if props != nil {
+			errs.Addf("ota: FirmwareKey is required")
+		}
+		p.FirmwareKey = awskms.Key_FromKeyArn(this, jsii.String("MissingFirmwareKey"), jsii.String(placeholderKeyArn))
 	}
 	switch {
-	case p.Fleet == nil || len(p.Fleet.Classes) == 0:
-		errs.Addf("ota: Fleet with at least one class is required")
-	case p.FirmwareBucket == nil || p.FirmwareKey == nil:
-		errs.Addf("ota: FirmwareBucket and FirmwareKey are required")
 	case p.CodeSigningCertificateArn == nil:
-		errs.Addf("ota: CodeSigningCertificateArn is required: the signing profile signs with an ACM code-signing certificate")
+		if props != nil {
+			errs.Addf("ota: CodeSigningCertificateArn is required: the signing profile signs with an ACM code-signing certificate")
+		}
+		p.CodeSigningCertificateArn = jsii.String(placeholderCertificateArn)
 	case !propcheck.IsUnresolved(*p.CodeSigningCertificateArn) && !acmArnRe.MatchString(*p.CodeSigningCertificateArn):
 		errs.Addf("ota: CodeSigningCertificateArn %q is not an ACM certificate ARN", *p.CodeSigningCertificateArn)
+		p.CodeSigningCertificateArn = jsii.String(placeholderCertificateArn)
+	}
+	if p.NamePrefix == "" {
+		if props != nil {
+			errs.Addf("ota: NamePrefix is required (the stage's \"<fleet>_<stage>\", e.g. \"smartcity_dev\")")
+		}
+		p.NamePrefix = placeholderNamePrefix
 	}
 	o.SigningProfileName = p.NamePrefix + "_firmware"
 	if !profileNameRe.MatchString(o.SigningProfileName) {
 		errs.Addf("ota: signing profile name %q must be 2-64 of [a-zA-Z0-9_] (shorten NamePrefix)", o.SigningProfileName)
-	}
-	if len(errs) > 0 {
-		return o
+		p.NamePrefix = placeholderNamePrefix
+		o.SigningProfileName = p.NamePrefix + "_firmware"
 	}
 	if p.AlarmPrefix == "" {
 		p.AlarmPrefix = p.NamePrefix
@@ -175,7 +221,6 @@ func New(scope constructs.Construct, id string, props *Props) *OTA {
 	}
 
 	o.signingProfile(p)
-	classes := append([]fleetspec.DeviceClass{}, p.Fleet.Classes...)
 	sort.Slice(classes, func(i, j int) bool { return classes[i].ID < classes[j].ID })
 	for _, c := range classes {
 		o.template(p, c.ID)
@@ -225,6 +270,7 @@ func (o *OTA) signingProfile(p Props) {
 	stack := awscdk.Stack_Of(o.Construct)
 	profileArn := "arn:" + *stack.Partition() + ":signer:" + *stack.Region() + ":" + *stack.Account() +
 		":/signing-profiles/" + o.SigningProfileName
+	o.profileArn = profileArn
 	// The role's id is ExecutionRole, as every function role of the platform's: the accepted
 	// X-Ray finding (Resource * for tracing only) is scoped by that path.
 	provider := constructs.NewConstruct(o.Construct, jsii.String("SigningProfileProvider"))

@@ -2,6 +2,7 @@ package ota
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -49,6 +50,10 @@ type StoreProps struct {
 	NoncurrentExpireDays *int
 	// RemovalPolicy of the bucket. Default: RETAIN.
 	RemovalPolicy awscdk.RemovalPolicy
+	// AccessLogs receives the bucket's server access logs; a bucket from another stack or
+	// account must grant S3 log delivery itself (see securestore.BucketProps.AccessLogs).
+	// Default: - a dedicated access-log bucket is created.
+	AccessLogs awss3.IBucket
 }
 
 // FirmwareStore is the firmware bucket: a securestore bucket (customer-managed key with a
@@ -62,6 +67,7 @@ type FirmwareStore struct {
 	Key awskms.IKey
 	// RetentionDays is the default Object Lock retention in effect.
 	RetentionDays int
+	store         *securestore.Bucket
 }
 
 // NewFirmwareStore creates the firmware bucket. Props errors are reported at synth time with
@@ -95,6 +101,7 @@ func NewFirmwareStore(scope constructs.Construct, id string, props *StoreProps) 
 	store := securestore.NewBucket(this, "Bucket", &securestore.BucketProps{
 		EncryptionKey: p.EncryptionKey,
 		RemovalPolicy: p.RemovalPolicy,
+		AccessLogs:    p.AccessLogs,
 		Lifecycle:     &securestore.Lifecycle{NoncurrentExpireAfterDays: &noncurrent},
 	})
 	// securestore has no Object Lock prop; the bucket is new, so enabling it at creation is
@@ -110,5 +117,24 @@ func NewFirmwareStore(scope constructs.Construct, id string, props *StoreProps) 
 			},
 		},
 	})
-	return &FirmwareStore{Construct: this, Bucket: store.Bucket, Key: store.Key, RetentionDays: retention}
+	return &FirmwareStore{Construct: this, Bucket: store.Bucket, Key: store.Key, RetentionDays: retention, store: store}
+}
+
+// BucketName is the firmware bucket's name, which the release command uploads to.
+func (s *FirmwareStore) BucketName() *string { return s.Bucket.BucketName() }
+
+// BucketArn is the firmware bucket's ARN.
+func (s *FirmwareStore) BucketArn() *string { return s.Bucket.BucketArn() }
+
+// GrantRead lets grantee read the objects matching keyPattern (for a device class's images,
+// FirmwarePrefix + class + "/*") and decrypt them.
+func (s *FirmwareStore) GrantRead(grantee awsiam.IGrantable, keyPattern string) awsiam.Grant {
+	return s.store.GrantRead(grantee, keyPattern)
+}
+
+// GrantPut lets grantee upload objects matching keyPattern (for the release command,
+// FirmwarePrefix + "*" and SignedPrefix + "*") and encrypt them. Object Lock keeps what was
+// uploaded: a put makes a new version and never replaces a locked one.
+func (s *FirmwareStore) GrantPut(grantee awsiam.IGrantable, keyPattern string) awsiam.Grant {
+	return s.store.GrantPut(grantee, keyPattern)
 }

@@ -175,6 +175,62 @@ func (b *Bucket) GrantReadWrite(grantee awsiam.IGrantable, keyPattern string) aw
 	return b.Bucket.GrantReadWrite(grantee, jsii.String(keyPattern))
 }
 
+// GrantWrite lets grantee write and delete objects (matching keyPattern) and encrypt them.
+func (b *Bucket) GrantWrite(grantee awsiam.IGrantable, keyPattern string) awsiam.Grant {
+	return b.Bucket.GrantWrite(grantee, jsii.String(keyPattern), nil)
+}
+
+// BucketName is the bucket's name.
+func (b *Bucket) BucketName() *string { return b.Bucket.BucketName() }
+
+// BucketArn is the bucket's ARN.
+func (b *Bucket) BucketArn() *string { return b.Bucket.BucketArn() }
+
+// ArnForObjects is the ARN of the objects matching keyPattern, for policy statements.
+func (b *Bucket) ArnForObjects(keyPattern string) *string {
+	return b.Bucket.ArnForObjects(jsii.String(keyPattern))
+}
+
+// S3 publishes no per-bucket request metrics unless a metrics configuration is paid for, and
+// its storage metrics are daily: Bucket has no Metric methods, and the platform watches the
+// writers (processors, rules) instead.
+
+// BucketAttributes name a securestore bucket created elsewhere (another stack or app).
+type BucketAttributes struct {
+	// BucketName is the bucket's name. Either BucketName or BucketArn is required.
+	BucketName *string
+	// BucketArn is the bucket's ARN.
+	BucketArn *string
+	// EncryptionKey is the customer-managed key the bucket's objects are encrypted with:
+	// grants on the imported bucket chain this key's grant, as they do on a Bucket. Required.
+	EncryptionKey awskms.IKey
+}
+
+// BucketFromAttributes imports a bucket, as awss3.Bucket_FromBucketAttributes does (the
+// construct id is the import's), and returns CDK's own IBucket: GrantRead, GrantPut and
+// GrantReadWrite on it also grant the key, and it can be passed wherever a construct takes an
+// awss3.IBucket. Props errors are reported at synth time; the returned bucket is usable either
+// way.
+func BucketFromAttributes(scope constructs.Construct, id string, attrs *BucketAttributes) awss3.IBucket {
+	a := BucketAttributes{}
+	if attrs != nil {
+		a = *attrs
+	}
+	var errs propcheck.Errors
+	if a.BucketName == nil && a.BucketArn == nil {
+		errs.Addf("securestore: BucketFromAttributes needs BucketName or BucketArn")
+		a.BucketName = jsii.String("invalid-bucket")
+	}
+	if a.EncryptionKey == nil {
+		errs.Addf("securestore: BucketFromAttributes needs EncryptionKey: securestore buckets use SSE-KMS with a customer-managed key, and grants must chain it")
+	}
+	b := awss3.Bucket_FromBucketAttributes(scope, jsii.String(id), &awss3.BucketAttributes{
+		BucketName: a.BucketName, BucketArn: a.BucketArn, EncryptionKey: a.EncryptionKey,
+	})
+	errs.Attach(b)
+	return b
+}
+
 // AccessLogBucketProps configures an access-log bucket.
 type AccessLogBucketProps struct {
 	// RemovalPolicy of the log bucket. Default: RETAIN.
@@ -253,13 +309,13 @@ func bucketDefaults(props *BucketProps) BucketProps {
 func lifecycleRules(l Lifecycle, errs *propcheck.Errors) []*awss3.LifecycleRule {
 	var transitions []*awss3.Transition
 	last, lastName := 0, ""
-	step := func(days *int, name string, class awss3.StorageClass, min int) {
+	step := func(days *int, name string, class awss3.StorageClass, minDays int) {
 		if days == nil {
 			return
 		}
 		switch {
-		case *days < min:
-			errs.Addf("securestore: Lifecycle.%s %d must be at least %d days", name, *days, min)
+		case *days < minDays:
+			errs.Addf("securestore: Lifecycle.%s %d must be at least %d days", name, *days, minDays)
 		case lastName != "" && *days < last+30:
 			errs.Addf("securestore: Lifecycle.%s %d must be at least 30 days after %s (%d)", name, *days, lastName, last)
 		}

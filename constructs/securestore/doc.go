@@ -5,4 +5,10 @@
 // Precedence is explicit: the package's defaults, then the caller's props, then what the
 // construct forces (encryption, TLS, public access block), which no prop can turn off. Grant
 // methods chain the key grant, so a grantee can always decrypt what it may read.
+//
+// A stack that uses a store created elsewhere imports it with TableFromAttributes,
+// BucketFromAttributes, QueueFromAttributes or TopicFromAttributes. Each takes the store's
+// key and returns CDK's own interface (awsdynamodb.ITable, awss3.IBucket, awssqs.IQueue,
+// awssns.ITopic), whose grants chain that key as well, and which any construct taking the
+// interface accepts.
 package securestore

@@ -1,6 +1,8 @@
 package securestore
 
 import (
+	"regexp"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -81,10 +83,65 @@ func (q *Queue) GrantConsumeMessages(grantee awsiam.IGrantable) awsiam.Grant {
 	return q.Queue.GrantConsumeMessages(grantee)
 }
 
-// MetricMessagesVisible is the number of messages waiting: in a dead-letter queue, anything
-// above zero is lost work.
+// MetricMessagesVisible is MetricApproximateNumberOfMessagesVisible, under its older name.
 func (q *Queue) MetricMessagesVisible(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return q.MetricApproximateNumberOfMessagesVisible(opts)
+}
+
+// MetricApproximateNumberOfMessagesVisible is the number of messages waiting: in a dead-letter
+// queue, anything above zero is lost work. Default statistic: Maximum.
+func (q *Queue) MetricApproximateNumberOfMessagesVisible(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
 	return q.Queue.MetricApproximateNumberOfMessagesVisible(opts)
+}
+
+// MetricApproximateAgeOfOldestMessage is how long the oldest message has waited, in seconds:
+// a message nearing RetentionDays is about to be lost for good. Default statistic: Maximum.
+func (q *Queue) MetricApproximateAgeOfOldestMessage(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return q.Queue.MetricApproximateAgeOfOldestMessage(opts)
+}
+
+// QueueArn is the queue's ARN.
+func (q *Queue) QueueArn() *string { return q.Queue.QueueArn() }
+
+// QueueName is the queue's name.
+func (q *Queue) QueueName() *string { return q.Queue.QueueName() }
+
+// QueueURL is the queue's URL, which the SQS API takes.
+func (q *Queue) QueueURL() *string { return q.Queue.QueueUrl() }
+
+// QueueAttributes name a securestore queue created elsewhere (another stack or app).
+type QueueAttributes struct {
+	// QueueArn is the queue's ARN. Required.
+	QueueArn *string
+	// EncryptionKey is the customer-managed key the queue is encrypted with: grants on the
+	// imported queue chain this key's grant, as they do on a Queue. Required.
+	EncryptionKey awskms.IKey
+}
+
+// QueueFromAttributes imports a queue, as awssqs.Queue_FromQueueAttributes does (the construct
+// id is the import's), and returns CDK's own IQueue: GrantSendMessages and
+// GrantConsumeMessages on it also grant the key (CDK imports the key by its ARN as the child
+// "Key"), and it can be passed wherever a construct takes an awssqs.IQueue. Props errors are
+// reported at synth time; the returned queue is usable either way.
+func QueueFromAttributes(scope constructs.Construct, id string, attrs *QueueAttributes) awssqs.IQueue {
+	a := QueueAttributes{}
+	if attrs != nil {
+		a = *attrs
+	}
+	var errs propcheck.Errors
+	if a.QueueArn == nil {
+		errs.Addf("securestore: QueueFromAttributes needs QueueArn")
+		a.QueueArn = jsii.String("arn:aws:sqs:us-east-1:000000000000:invalid-queue")
+	}
+	var keyArn *string
+	if a.EncryptionKey == nil {
+		errs.Addf("securestore: QueueFromAttributes needs EncryptionKey: securestore queues are encrypted with a customer-managed key, and grants must chain it")
+	} else {
+		keyArn = a.EncryptionKey.KeyArn()
+	}
+	q := awssqs.Queue_FromQueueAttributes(scope, jsii.String(id), &awssqs.QueueAttributes{QueueArn: a.QueueArn, KeyArn: keyArn})
+	errs.Attach(q)
+	return q
 }
 
 // TopicProps configures a Topic.
@@ -123,6 +180,20 @@ func NewTopic(scope constructs.Construct, id string, props *TopicProps) *Topic {
 	p := TopicProps{}
 	if props != nil {
 		p = *props
+	}
+	var errs propcheck.Errors
+	defer func() { errs.Attach(this) }()
+	if p.DisplayName != nil && !propcheck.IsUnresolved(*p.DisplayName) && len(*p.DisplayName) > 100 {
+		errs.Addf("securestore: topic DisplayName %q is longer than 100 characters", *p.DisplayName)
+		p.DisplayName = jsii.String((*p.DisplayName)[:100])
+	}
+	if p.AlarmNamePrefix != nil && *p.AlarmNamePrefix == "" {
+		errs.Addf("securestore: topic AlarmNamePrefix is empty: it would let every alarm of the account publish (leave it nil for none)")
+		p.AlarmNamePrefix = nil
+	}
+	if r := p.PublisherRolePath; r != nil && !propcheck.IsUnresolved(*r) && !iamPathPattern.MatchString(*r) {
+		errs.Addf("securestore: topic PublisherRolePath %q is not an IAM path (/ or /name/.../)", *r)
+		p.PublisherRolePath = jsii.String("/")
 	}
 	key := keyOrNew(this, p.EncryptionKey, keys.ServiceCloudWatchAlarms)
 	t := awssns.NewTopic(this, jsii.String("Resource"), &awssns.TopicProps{
@@ -199,3 +270,60 @@ func publisherStatements(scope constructs.Construct, topicArn *string, p TopicPr
 func (t *Topic) GrantPublish(grantee awsiam.IGrantable) awsiam.Grant {
 	return t.Topic.GrantPublish(grantee)
 }
+
+// TopicArn is the topic's ARN.
+func (t *Topic) TopicArn() *string { return t.Topic.TopicArn() }
+
+// TopicName is the topic's name.
+func (t *Topic) TopicName() *string { return t.Topic.TopicName() }
+
+// MetricNumberOfNotificationsFailed counts messages SNS could not deliver to a subscriber (a
+// deleted endpoint, a key the endpoint may not use): an alert that reached no one. Default
+// statistic: Sum.
+func (t *Topic) MetricNumberOfNotificationsFailed(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return t.Topic.MetricNumberOfNotificationsFailed(opts)
+}
+
+// MetricNumberOfMessagesPublished counts messages published to the topic. Default statistic:
+// Sum.
+func (t *Topic) MetricNumberOfMessagesPublished(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return t.Topic.MetricNumberOfMessagesPublished(opts)
+}
+
+// TopicAttributes name a securestore topic created elsewhere (another stack or app).
+type TopicAttributes struct {
+	// TopicArn is the topic's ARN. Required.
+	TopicArn *string
+	// EncryptionKey is the customer-managed key the topic is encrypted with: GrantPublish on
+	// the imported topic chains this key's grant, as it does on a Topic. Required.
+	EncryptionKey awskms.IKey
+}
+
+// TopicFromAttributes imports a topic, as awssns.Topic_FromTopicAttributes does (the construct
+// id is the import's), and returns CDK's own ITopic: GrantPublish on it also grants the key
+// (CDK imports the key by its ARN as the child "Key"), and it can be passed wherever a
+// construct takes an awssns.ITopic, for example awscloudwatchactions.NewSnsAction. Props
+// errors are reported at synth time; the returned topic is usable either way.
+func TopicFromAttributes(scope constructs.Construct, id string, attrs *TopicAttributes) awssns.ITopic {
+	a := TopicAttributes{}
+	if attrs != nil {
+		a = *attrs
+	}
+	var errs propcheck.Errors
+	if a.TopicArn == nil {
+		errs.Addf("securestore: TopicFromAttributes needs TopicArn")
+		a.TopicArn = jsii.String("arn:aws:sns:us-east-1:000000000000:invalid-topic")
+	}
+	var keyArn *string
+	if a.EncryptionKey == nil {
+		errs.Addf("securestore: TopicFromAttributes needs EncryptionKey: securestore topics are encrypted with a customer-managed key, and grants must chain it")
+	} else {
+		keyArn = a.EncryptionKey.KeyArn()
+	}
+	t := awssns.Topic_FromTopicAttributes(scope, jsii.String(id), &awssns.TopicAttributes{TopicArn: a.TopicArn, KeyArn: keyArn})
+	errs.Attach(t)
+	return t
+}
+
+// iamPathPattern is an IAM path: "/" or "/segment/.../" (IAM: Paths).
+var iamPathPattern = regexp.MustCompile(`^/([\x21-\x2e\x30-\x7e]+/)*$`)

@@ -96,6 +96,10 @@ func NewTable(scope constructs.Construct, id string, props *TableProps) *Table {
 		errs.Addf("securestore: table PartitionKey is required")
 		p.PartitionKey = "pk"
 	}
+	if p.SortKey != "" && p.SortKey == p.PartitionKey {
+		errs.Addf("securestore: table SortKey %q must differ from PartitionKey", p.SortKey)
+		p.SortKey = ""
+	}
 	if p.RemovalPolicy == "" {
 		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
 	}
@@ -161,17 +165,109 @@ func (t *Table) GrantReadWriteData(grantee awsiam.IGrantable) awsiam.Grant {
 	return t.Table.GrantReadWriteData(grantee)
 }
 
-// MetricThrottledRequests counts requests DynamoDB throttled, for every operation.
+// TableArn is the table's ARN.
+func (t *Table) TableArn() *string { return t.Table.TableArn() }
+
+// TableName is the table's name.
+func (t *Table) TableName() *string { return t.Table.TableName() }
+
+// tableOperations are the operations the platform's writers and readers use; DynamoDB
+// publishes ThrottledRequests and SystemErrors per operation only, so table-wide counts sum
+// them.
+var tableOperations = []awsdynamodb.Operation{
+	awsdynamodb.Operation_GET_ITEM, awsdynamodb.Operation_PUT_ITEM, awsdynamodb.Operation_UPDATE_ITEM,
+	awsdynamodb.Operation_BATCH_WRITE_ITEM, awsdynamodb.Operation_BATCH_GET_ITEM, awsdynamodb.Operation_QUERY,
+}
+
+// MetricThrottledRequests counts requests DynamoDB throttled, summed over GetItem, PutItem,
+// UpdateItem, BatchWriteItem, BatchGetItem and Query. It is a math expression (IMetric), not a
+// single Metric, because DynamoDB has no table-wide throttle count. Default statistic: Sum;
+// default period: 5 minutes.
 func (t *Table) MetricThrottledRequests(opts *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
-	return t.Table.MetricThrottledRequestsForOperations(&awsdynamodb.OperationsMetricOptions{
-		Period:     periodOr(opts),
-		Operations: &[]awsdynamodb.Operation{awsdynamodb.Operation_GET_ITEM, awsdynamodb.Operation_PUT_ITEM, awsdynamodb.Operation_UPDATE_ITEM, awsdynamodb.Operation_BATCH_WRITE_ITEM, awsdynamodb.Operation_BATCH_GET_ITEM, awsdynamodb.Operation_QUERY},
+	return t.Table.MetricThrottledRequestsForOperations(operationsOptions(opts))
+}
+
+// MetricSystemErrors counts requests that failed with an HTTP 500 (a DynamoDB-side error),
+// summed over the same operations as MetricThrottledRequests, hence an IMetric. Default
+// statistic: Sum; default period: 5 minutes.
+func (t *Table) MetricSystemErrors(opts *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
+	o := operationsOptions(opts)
+	return t.Table.MetricSystemErrorsForOperations(&awsdynamodb.SystemErrorsForOperationsMetricOptions{
+		Account: o.Account, Color: o.Color, DimensionsMap: o.DimensionsMap, Label: o.Label, Period: o.Period,
+		Region: o.Region, Statistic: o.Statistic, Unit: o.Unit, Operations: o.Operations,
 	})
 }
 
-func periodOr(opts *awscloudwatch.MetricOptions) awscdk.Duration {
-	if opts != nil && opts.Period != nil {
-		return opts.Period
+// MetricUserErrors counts requests refused with an HTTP 400 (bad input, a missing key grant).
+// DynamoDB publishes it per account and region, not per table: an alarm on it watches every
+// table of the account. Default statistic: Sum.
+func (t *Table) MetricUserErrors(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return t.Table.MetricUserErrors(opts)
+}
+
+// MetricConsumedWriteCapacityUnits is the write capacity the table consumed, for sizing a
+// provisioned Capacity. Default statistic: Sum.
+func (t *Table) MetricConsumedWriteCapacityUnits(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return t.Table.MetricConsumedWriteCapacityUnits(opts)
+}
+
+// MetricConsumedReadCapacityUnits is the read capacity the table consumed. Default statistic:
+// Sum.
+func (t *Table) MetricConsumedReadCapacityUnits(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return t.Table.MetricConsumedReadCapacityUnits(opts)
+}
+
+// operationsOptions carries opts over to the per-operation options, with a 5-minute period
+// unless opts set one.
+func operationsOptions(opts *awscloudwatch.MetricOptions) *awsdynamodb.OperationsMetricOptions {
+	o := &awsdynamodb.OperationsMetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Operations: &tableOperations}
+	if opts == nil {
+		return o
 	}
-	return awscdk.Duration_Minutes(jsii.Number(5))
+	o.Account, o.Color, o.DimensionsMap, o.Label, o.Region, o.Statistic, o.Unit =
+		opts.Account, opts.Color, opts.DimensionsMap, opts.Label, opts.Region, opts.Statistic, opts.Unit
+	if opts.Period != nil {
+		o.Period = opts.Period
+	}
+	return o
+}
+
+// TableAttributes name a securestore table created elsewhere (another stack or app).
+type TableAttributes struct {
+	// TableArn is the table's ARN. Either TableArn or TableName is required.
+	TableArn *string
+	// TableName is the table's name, in this stack's account and region.
+	TableName *string
+	// EncryptionKey is the customer-managed key the table is encrypted with: grants on the
+	// imported table chain this key's grant, as they do on a Table. Required.
+	EncryptionKey awskms.IKey
+}
+
+// TableFromAttributes imports a table, as awsdynamodb.Table_FromTableAttributes does (the
+// construct id is the import's), and returns CDK's own ITable: GrantReadData, GrantWriteData
+// and GrantReadWriteData on it also grant the key, and it can be passed wherever a construct
+// takes an awsdynamodb.ITable. Props errors are reported at synth time; the returned table is
+// usable either way.
+func TableFromAttributes(scope constructs.Construct, id string, attrs *TableAttributes) awsdynamodb.ITable {
+	a := TableAttributes{}
+	if attrs != nil {
+		a = *attrs
+	}
+	var errs propcheck.Errors
+	if a.TableArn == nil && a.TableName == nil {
+		errs.Addf("securestore: TableFromAttributes needs TableArn or TableName")
+		a.TableName = jsii.String("invalid-" + id)
+	}
+	if a.TableArn != nil && a.TableName != nil {
+		errs.Addf("securestore: TableFromAttributes takes TableArn or TableName, not both")
+		a.TableName = nil
+	}
+	if a.EncryptionKey == nil {
+		errs.Addf("securestore: TableFromAttributes needs EncryptionKey: securestore tables are encrypted with a customer-managed key, and grants must chain it")
+	}
+	t := awsdynamodb.Table_FromTableAttributes(scope, jsii.String(id), &awsdynamodb.TableAttributes{
+		TableArn: a.TableArn, TableName: a.TableName, EncryptionKey: a.EncryptionKey,
+	})
+	errs.Attach(t)
+	return t
 }

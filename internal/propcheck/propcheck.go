@@ -20,7 +20,7 @@ func (e *Errors) Addf(format string, args ...any) {
 
 // Attach makes synth fail with the collected errors, if any. The construct's
 // Node().Validate() returns them too, which is how tests check them without a synth.
-func (e Errors) Attach(c constructs.Construct) {
+func (e Errors) Attach(c constructs.IConstruct) {
 	if len(e) == 0 {
 		return
 	}
