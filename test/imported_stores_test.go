@@ -23,7 +23,7 @@ import (
 const (
 	importedKeyArn   = "arn:aws:kms:" + testRegion + ":" + testAccount + ":key/1234abcd-12ab-34cd-56ef-1234567890ab"
 	importedTableArn = "arn:aws:dynamodb:" + testRegion + ":" + testAccount + ":table/team-state"
-	importedQueueArn = "arn:aws:sqs:" + testRegion + ":" + testAccount + ":team-dead-letters"
+	importedDeadLettersArn = "arn:aws:sqs:" + testRegion + ":" + testAccount + ":team-dead-letters"
 	importedTopicArn = "arn:aws:sns:" + testRegion + ":" + testAccount + ":team-alerts"
 	importedCertArn  = "arn:aws:acm:" + testRegion + ":" + testAccount + ":certificate/12345678-1234-1234-1234-123456789012"
 )
@@ -110,7 +110,7 @@ func TestImportedStoresGrantsChainKey(t *testing.T) {
 	}
 	table := securestore.TableFromAttributes(stack, "State", &securestore.TableAttributes{TableArn: jsii.String(importedTableArn), EncryptionKey: key.Key})
 	bucket := securestore.BucketFromAttributes(stack, "Archive", &securestore.BucketAttributes{BucketName: jsii.String("team-archive"), EncryptionKey: key.Key})
-	queue := securestore.QueueFromAttributes(stack, "DeadLetters", &securestore.QueueAttributes{QueueArn: jsii.String(importedQueueArn), EncryptionKey: key.Key})
+	queue := securestore.QueueFromAttributes(stack, "DeadLetters", &securestore.QueueAttributes{QueueArn: jsii.String(importedDeadLettersArn), EncryptionKey: key.Key})
 	topic := securestore.TopicFromAttributes(stack, "Alerts", &securestore.TopicAttributes{TopicArn: jsii.String(importedTopicArn), EncryptionKey: key.Key})
 	table.GrantReadData(role("TableReader"))
 	bucket.GrantRead(role("BucketReader"), jsii.String("*"))
