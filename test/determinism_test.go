@@ -246,8 +246,9 @@ func TestAppErrorsAreOneLineEach(t *testing.T) {
 }
 
 // TestPropsErrorBeatsItsSymptom: a construct that refuses its props records a validation error
-// and leaves its children nil; the next jsii call with one of them panics ("grantee is
-// required"). What main prints is the props error with the construct's path, not that panic.
+// and still returns a complete value, so the caller's next grant works and synth reports the
+// error with the construct's path. Should a later jsii call panic all the same ("grantee is
+// required"), what main prints is the props error, not that panic.
 func TestPropsErrorBeatsItsSymptom(t *testing.T) {
 	app := newApp(t, nil)
 	stack := awscdk.NewStack(app, jsii.String("Props"), nil)
@@ -256,19 +257,23 @@ func TestPropsErrorBeatsItsSymptom(t *testing.T) {
 		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String("id"), Type: awsdynamodb.AttributeType_STRING},
 	})
 	problems := clierr.Build(app, func() {
-		fn := golambda.New(stack, "Fn", &golambda.Props{Entry: "lambdas/telemetry", EncryptionKey: key, MemoryMiB: 64})
-		table.GrantReadData(fn.Role)
+		golambda.New(stack, "Fn", &golambda.Props{Entry: "lambdas/telemetry", EncryptionKey: key, MemoryMiB: 64})
+		table.GrantReadData(nil) // a symptom: a panic after the props error
 	})
-	want := []string{"Props/Fn: processor: MemoryMiB 64 must be between 128 and 10240"}
+	want := []string{"Props/Fn: golambda: MemoryMiB 64 must be between 128 and 10240"}
 	if !slices.Equal(problems, want) {
 		t.Errorf("got %q, want %q", problems, want)
 	}
 
-	// Without a later panic, synth's own validation reports the same line.
+	// The function returned after the error is complete: granting to it works, and synth's
+	// own validation reports the same line.
 	app2 := newApp(t, nil)
 	stack2 := awscdk.NewStack(app2, jsii.String("Props"), nil)
-	golambda.New(stack2, "Fn", &golambda.Props{Entry: "lambdas/telemetry", MemoryMiB: 64,
+	fn := golambda.New(stack2, "Fn", &golambda.Props{Entry: "lambdas/telemetry", MemoryMiB: 64,
 		EncryptionKey: awskms.NewKey(stack2, jsii.String("Key"), &awskms.KeyProps{EnableKeyRotation: jsii.Bool(true)})})
+	awsdynamodb.NewTable(stack2, jsii.String("Table"), &awsdynamodb.TableProps{
+		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String("id"), Type: awsdynamodb.AttributeType_STRING},
+	}).GrantReadData(fn.Role)
 	_, problems = clierr.Synth(app2)
 	if !slices.Equal(problems, want) {
 		t.Errorf("synth: got %q, want %q", problems, want)

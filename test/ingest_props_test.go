@@ -33,7 +33,6 @@ func TestIngestPropsErrors(t *testing.T) {
 		{"no classes", ingest.Props{Classes: []string{}}, []string{"no device classes to make rules for"}, nil},
 		{"retention not whole hours", ingest.Props{StreamRetention: 30*time.Hour + 30*time.Minute}, []string{"StreamRetention 30h30m0s must be whole hours between 24h and 8760h"}, nil},
 		{"retention below minimum", ingest.Props{StreamRetention: 12 * time.Hour}, []string{"StreamRetention 12h0m0s must be whole hours"}, nil},
-		{"retention beyond the dedup window", ingest.Props{StreamRetention: 7 * 24 * time.Hour}, []string{"StreamRetention 168h0m0s must be below the processor's deduplication window"}, nil},
 		{"negative shards", ingest.Props{StreamShards: intp(-1)}, []string{"StreamShards -1 must be between 1 and 10000 (leave it unset for on-demand capacity)"}, nil},
 		{"zero shards", ingest.Props{StreamShards: intp(0)}, []string{"StreamShards 0 must be between 1 and 10000"}, nil},
 		{"stream options in direct mode", ingest.Props{Mode: ingest.ModeDirect, StreamShards: intp(2)}, []string{"apply to stream mode only"}, nil},
