@@ -5,7 +5,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-	cmdapi "github.com/secure-smart-city/platform/lambdas/command/api"
+	cmdapi "github.com/secure-smart-city/platform/lambdas/command/contract"
 
 	"github.com/secure-smart-city/platform/constructs/commandapi"
 	"github.com/secure-smart-city/platform/constructs/defender"
