@@ -1,14 +1,15 @@
 package test
 
 import (
+	"encoding/json"
 	"reflect"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
-	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/secure-smart-city/platform/compliance"
@@ -50,14 +51,13 @@ func importedTable(stack awscdk.Stack, id, name string) awsdynamodb.ITable {
 		jsii.String("arn:aws:dynamodb:"+testRegion+":"+testAccount+":table/"+name))
 }
 
-// synthBare synthesizes app and fails on any error message of the stack.
-func synthBare(t *testing.T, app awscdk.App, name string) compliance.Template {
+// synthBare synthesizes app and fails on any error annotation of the stack.
+func synthBare(t *testing.T, app awscdk.App, stack awscdk.Stack) compliance.Template {
 	t.Helper()
-	st := synthOrFail(t, app).GetStackByName(jsii.String(name))
-	for _, m := range *st.Messages() {
-		if m.Level == cxapi.SynthesisMessageLevel_ERROR {
-			t.Errorf("%s: %v", *m.Id, m.Entry.Data)
-		}
+	st := synthOrFail(t, app).GetStackByName(stack.StackName())
+	for _, m := range *assertions.Annotations_FromStack(stack).FindError(jsii.String("*"), assertions.Match_AnyValue()) {
+		data, _ := json.Marshal(m)
+		t.Errorf("error annotation %s", data)
 	}
 	tmpl, err := compliance.FromValue(st.Template())
 	if err != nil {
@@ -85,7 +85,7 @@ func TestImportedCommandAPI(t *testing.T) {
 	if errs := validationErrors(api); errs != "" {
 		t.Fatalf("unexpected errors %q", errs)
 	}
-	tmpl := synthBare(t, app, "ImportedCommandApi")
+	tmpl := synthBare(t, app, stack)
 	for _, typ := range []string{"AWS::ApiGateway::RestApi", "AWS::WAFv2::WebACL", "AWS::Lambda::Function"} {
 		if len(tmpl.Resources(typ)) != 1 {
 			t.Errorf("%d %s, want 1", len(tmpl.Resources(typ)), typ)
@@ -124,7 +124,7 @@ func TestImportedFleet(t *testing.T) {
 	if *imported.LogGroup.LogGroupName() != fleet.LogGroupName || imported.Role == nil {
 		t.Errorf("imported logging: group %s, role %v", *imported.LogGroup.LogGroupName(), imported.Role)
 	}
-	tmpl := synthBare(t, app, "ImportedFleet")
+	tmpl := synthBare(t, app, stack)
 	for _, typ := range []string{"AWS::IoT::ThingGroup", "AWS::IoT::Policy", "AWS::IoT::Logging", "AWS::IoT::DomainConfiguration"} {
 		if len(tmpl.Resources(typ)) == 0 {
 			t.Errorf("no %s", typ)
