@@ -733,15 +733,16 @@ func (a *API) MetricWafRuleBlockedRequests(rule string, opts *awscloudwatch.Metr
 }
 
 // MetricAuditWriteFailed counts the command function's failed audit table writes in one
-// phase (Sum): contract.KindIntent (the command was not sent, 503), contract.KindOutcome (sent, outcome
-// not recorded), "refusal", contract.KindIdemClaim or contract.KindIdemAnswer. Any non-zero value means
-// the trail has a gap or commands are being refused; alarm on intent and outcome.
+// phase (Sum): contract.KindIntent (the command was not sent, 503), contract.KindOutcome
+// (sent, outcome not recorded), contract.PhaseRefusal, contract.KindIdemClaim or
+// contract.KindIdemAnswer (package lambdas/command/contract). Any non-zero value means the
+// trail has a gap or commands are being refused; alarm on intent and outcome.
 func (a *API) MetricAuditWriteFailed(phase string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
 	return functionMetric(contract.MetricAuditWriteFailed, contract.DimensionPhase, phase, opts)
 }
 
 // MetricRefused counts requests the function refused for a security reason (Sum), one of
-// contract.ReasonNotOperator, contract.ReasonOutOfScope, contract.ReasonIdempotencyMismatch,
+// (package lambdas/command/contract) contract.ReasonNotOperator, contract.ReasonOutOfScope, contract.ReasonIdempotencyMismatch,
 // contract.ReasonIdempotencyInProgress, contract.ReasonAuditUnavailable.
 func (a *API) MetricRefused(reason string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
 	return functionMetric(contract.MetricRefused, contract.DimensionReason, reason, opts)
