@@ -22,11 +22,9 @@ func newCommandAPI(stack awscdk.Stack, cfg Config, f *Foundation) *commandapi.AP
 		// An account whose API Gateway already has a CloudWatch role keeps it (ContextExistingAPIGatewayAccount).
 		AccountCloudWatchRole: jsii.Bool(!cfg.Existing.APIGatewayAccount),
 	})
-	if api.Api != nil {
-		awscdk.NewCfnOutput(stack, jsii.String("CommandApiUrl"), &awscdk.CfnOutputProps{
-			Description: jsii.String("Base URL of the command API (IAM/SigV4 authorized): GET devices/{thing}, POST devices/{thing}/commands"),
-			Value:       api.URL(),
-		})
-	}
+	awscdk.NewCfnOutput(stack, jsii.String("CommandApiUrl"), &awscdk.CfnOutputProps{
+		Description: jsii.String("Base URL of the command API (IAM/SigV4 authorized): GET devices/{thing}, POST devices/{thing}/commands"),
+		Value:       api.URL(),
+	})
 	return api
 }

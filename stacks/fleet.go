@@ -4,6 +4,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiot"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -26,6 +27,11 @@ type Fleet struct {
 	QuarantineGroupArn  *string
 	// IoTLogs is the AWSIotLogsV2 log group AWS IoT logs to; metric filters go on it.
 	IoTLogs awslogs.ILogGroup
+	// LoggingRole is the role AWS IoT logs with; a mitigation that turns logging back on
+	// passes it.
+	LoggingRole awsiam.IRole
+	// ClassGroupArns maps each device class id to its thing group's ARN.
+	ClassGroupArns map[string]*string
 	// ClassPolicies maps each device class id to its IoT policy's name.
 	ClassPolicies map[string]string
 	// Devices is the registry and identity of the stage's devices.
@@ -72,9 +78,7 @@ func NewFleet(scope constructs.Construct, cfg Config, f *Foundation) *Fleet {
 	})
 	// The foundation's placeholder group had this logical id; keeping it means an update does
 	// not replace a named group (CloudFormation would create the new one first, by the same name).
-	if devices.QuarantineGroup != nil {
-		devices.QuarantineGroup.OverrideLogicalId(jsii.String("QuarantineGroup"))
-	}
+	devices.QuarantineGroup.OverrideLogicalId(jsii.String("QuarantineGroup"))
 	level, events := IoTLogLevels(cfg.Stage)
 	logging := fleet.NewLogging(stack, "IoTLogging", &fleet.LoggingProps{
 		EncryptionKey: f.PlatformKey.Key,
@@ -85,15 +89,17 @@ func NewFleet(scope constructs.Construct, cfg Config, f *Foundation) *Fleet {
 	})
 	endpoint := fleet.NewEndpoint(stack, "DeviceEndpoint", &fleet.EndpointProps{Name: devices.Names.DomainConfiguration()})
 	var alarms []awscloudwatch.Alarm
-	if devices.ProvisioningHook != nil && devices.ProvisioningHook.Function != nil {
+	if devices.ProvisioningHook != nil { // provisioning by claim is on
 		alarms = provisioningAlarms(stack, cfg, f, devices)
 	}
 	return &Fleet{
 		Stack:               stack,
 		QuarantineGroup:     devices.QuarantineGroup,
-		QuarantineGroupName: devices.Names.Quarantine(),
+		QuarantineGroupName: devices.QuarantineGroupName(),
 		QuarantineGroupArn:  devices.QuarantineGroupArn(),
 		IoTLogs:             logging.LogGroup,
+		LoggingRole:         logging.Role,
+		ClassGroupArns:      devices.ClassGroupArns(),
 		ClassPolicies:       devices.ClassPolicyNames(),
 		Devices:             devices,
 		Logging:             logging,

@@ -14,7 +14,7 @@ import (
 	"github.com/secure-smart-city/platform/constructs/golambda"
 	"github.com/secure-smart-city/platform/constructs/ingest"
 	"github.com/secure-smart-city/platform/constructs/monitoring"
-	cmdapi "github.com/secure-smart-city/platform/lambdas/command/api"
+	cmdcontract "github.com/secure-smart-city/platform/lambdas/command/contract"
 )
 
 // Operations holds what watches and acts: alarms, the dashboard, Device Defender and the
@@ -171,14 +171,14 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 		Name: "CommandApi-AuditIntentWriteFailed",
 		Description: "The command function could not write an audit intent record, so it refused commands (503). Check the CommandAudit " +
 			"table (throttling, its key, its resource policy) and the CommandProcessor's ERROR logs.",
-		Metric:    api.MetricAuditWriteFailed(cmdapi.KindIntent, &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}),
+		Metric:    api.MetricAuditWriteFailed(cmdcontract.KindIntent, &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}),
 		Threshold: 1,
 	})
 	threshold(monitoring.Threshold{
 		Name: "CommandApi-AuditOutcomeWriteFailed",
 		Description: "A command was delivered but its audit outcome record could not be written: the trail has an intent without an " +
 			"outcome. Check the CommandAudit table and the CommandProcessor's ERROR logs (requestId).",
-		Metric:    api.MetricAuditWriteFailed(cmdapi.KindOutcome, &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}),
+		Metric:    api.MetricAuditWriteFailed(cmdcontract.KindOutcome, &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}),
 		Threshold: 1,
 	})
 
@@ -251,7 +251,7 @@ func warnExistingSingletons(scope constructs.Construct, e ExistingSingletons) {
 
 // claimPolicyName is the claim certificates' IoT policy, or "" when provisioning by claim is off.
 func claimPolicyName(fl *Fleet) string {
-	if fl.Devices == nil || fl.Devices.ClaimPolicy == nil {
+	if fl.Devices.ClaimPolicy == nil {
 		return ""
 	}
 	return fl.Devices.Names.ClaimPolicy()

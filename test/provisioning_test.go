@@ -14,7 +14,6 @@ import (
 	"github.com/secure-smart-city/platform/constructs/fleet"
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/lambdas/provisioninghook/contract"
-	"github.com/secure-smart-city/platform/lambdas/provisioninghook/hook"
 	"github.com/secure-smart-city/platform/policies"
 	"github.com/secure-smart-city/platform/stacks"
 	"github.com/secure-smart-city/platform/topics"
@@ -171,7 +170,7 @@ func TestFleetClaimProvisioning(t *testing.T) {
 			if diff := cmp.Diff(jsonValue(t, fleet.ClaimTemplate(n)), body); diff != "" {
 				t.Errorf("claim template (-want +got):\n%s", diff)
 			}
-			for _, param := range []string{hook.ParamSerialNumber, hook.ParamThingName, hook.ParamClass, hook.ParamDistrict} {
+			for _, param := range []string{contract.ParamSerialNumber, contract.ParamThingName, contract.ParamClass, contract.ParamDistrict} {
 				if compliance.Get(body, "Parameters", param, "Type") != "String" || compliance.Get(body, "Parameters", param, "Default") != nil {
 					t.Errorf("template parameter %s: %v (want a String without a default)", param, compliance.Get(body, "Parameters", param))
 				}
@@ -188,15 +187,15 @@ func TestFleetClaimProvisioning(t *testing.T) {
 				}
 			}
 			wantAttrs := map[string]any{
-				topics.DistrictAttribute: map[string]any{"Ref": hook.ParamDistrict},
-				"serial":                 map[string]any{"Ref": hook.ParamSerialNumber},
+				topics.DistrictAttribute: map[string]any{"Ref": contract.ParamDistrict},
+				"serial":                 map[string]any{"Ref": contract.ParamSerialNumber},
 			}
 			if diff := cmp.Diff(wantAttrs, compliance.Get(thing, "AttributePayload")); diff != "" {
 				t.Errorf("claim attributes (-want +got):\n%s", diff)
 			}
 			groups := namesOf(tmpl, "AWS::IoT::ThingGroup", "ThingGroupName")
 			for _, d := range fl.Districts {
-				got := strings.ReplaceAll(lit(compliance.Get(thing, "ThingGroups", 1)), "<"+hook.ParamDistrict+">", d.ID)
+				got := strings.ReplaceAll(lit(compliance.Get(thing, "ThingGroups", 1)), "<"+contract.ParamDistrict+">", d.ID)
 				if got != n.District(d.ID) || !contains(groups, got) {
 					t.Errorf("district %s: template adds the thing to group %q, want %q", d.ID, got, n.District(d.ID))
 				}
@@ -323,7 +322,7 @@ func checkProvisioningAlarms(t *testing.T, tmpl compliance.Template, stage stack
 	if len(got) != len(contract.AlarmedReasons) {
 		t.Errorf("%d provisioning alarms, want one per reason in %v", len(got), contract.AlarmedReasons)
 	}
-	for _, reason := range []string{hook.ReasonRaceLost, hook.ReasonAlreadyProvisioned, hook.ReasonFingerprintMismatch, hook.ReasonThingInUse} {
+	for _, reason := range []string{contract.ReasonRaceLost, contract.ReasonAlreadyProvisioned, contract.ReasonFingerprintMismatch, contract.ReasonThingInUse} {
 		a, ok := got[reason]
 		if !ok {
 			t.Errorf("no alarm on %s", reason)
@@ -378,7 +377,7 @@ func TestProvisioningTrialSetting(t *testing.T) {
 // resolveClass replaces the Class parameter in a provisioning template value.
 func resolveClass(v any, class string) any {
 	b, _ := json.Marshal(v)
-	s := strings.ReplaceAll(string(b), `{"Ref":"`+hook.ParamClass+`"}`, `"`+class+`"`)
+	s := strings.ReplaceAll(string(b), `{"Ref":"`+contract.ParamClass+`"}`, `"`+class+`"`)
 	var out any
 	_ = json.Unmarshal([]byte(s), &out)
 	return out

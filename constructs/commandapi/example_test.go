@@ -5,11 +5,13 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/secure-smart-city/platform/constructs/commandapi"
 	"github.com/secure-smart-city/platform/constructs/keys"
 	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/lambdas/command/contract"
 )
 
 // The command API over tables another stack owns: a REST API whose resource policy admits only
@@ -46,4 +48,28 @@ func ExampleNew() {
 	// AWS::WAFv2::WebACLAssociation 1
 	// AWS::Lambda::Function 1
 	// AWS::Logs::LogGroup 4
+}
+
+// Alarms on the command function's audit trail are built from the API's metric methods; the
+// phases and reasons come from lambdas/command/contract, which the function emits.
+func ExampleAPI_MetricAuditWriteFailed() {
+	fleet, err := fleetspec.Load("../../config/fleet.dev.json")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	app := awscdk.NewApp(nil)
+	stack := awscdk.NewStack(app, jsii.String("Example"), nil)
+	key := awskms.Key_FromKeyArn(stack, jsii.String("Key"), jsii.String("arn:aws:kms:eu-west-1:111122223333:key/11111111-2222-3333-4444-555555555555"))
+	api := commandapi.New(stack, "CommandApi", &commandapi.Props{
+		Fleet:           fleet,
+		ThingTypePrefix: "smartcity_dev",
+		EncryptionKey:   key,
+		StateTable:      awsdynamodb.Table_FromTableName(stack, jsii.String("State"), jsii.String("device-state")),
+		AuditTable:      awsdynamodb.Table_FromTableName(stack, jsii.String("Audit"), jsii.String("command-audit")),
+	})
+
+	m := api.MetricAuditWriteFailed(contract.KindIntent, nil)
+	fmt.Println(*m.Namespace(), *m.MetricName(), (*m.Dimensions())[contract.DimensionPhase], *m.Statistic())
+	// Output: SmartCity/Commands AuditWriteFailed intent Sum
 }

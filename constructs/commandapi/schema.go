@@ -6,12 +6,12 @@ import (
 	"sort"
 
 	"github.com/secure-smart-city/platform/fleetspec"
-	"github.com/secure-smart-city/platform/lambdas/command/api"
+	"github.com/secure-smart-city/platform/lambdas/command/contract"
 )
 
 // Deliveries are the values of a command request's optional "delivery" key, as the command
 // processor (lambdas/command) accepts them.
-var Deliveries = []string{"mqtt", "shadow"}
+var Deliveries = []string{contract.DeliveryMQTT, contract.DeliveryShadow}
 
 // SchemaDraft4 is the only JSON schema dialect API Gateway models accept.
 const SchemaDraft4 = "http://json-schema.org/draft-04/schema#"
@@ -75,9 +75,9 @@ func commandVariant(cmd fleetspec.Command) (map[string]any, error) {
 		deliveries[i] = d
 	}
 	props := map[string]any{
-		"command":            map[string]any{"type": "string", "enum": []any{cmd.Name}},
-		"delivery":           map[string]any{"type": "string", "enum": deliveries},
-		api.IdempotencyField: map[string]any{"type": "string", "pattern": api.IdempotencyKeyPattern},
+		"command":                 map[string]any{"type": "string", "enum": []any{cmd.Name}},
+		"delivery":                map[string]any{"type": "string", "enum": deliveries},
+		contract.IdempotencyField: map[string]any{"type": "string", "pattern": contract.IdempotencyKeyPattern},
 	}
 	required := []any{"command"}
 	for _, p := range cmd.Params {

@@ -28,6 +28,10 @@ const (
 	ServiceTypeData    = "DATA"
 )
 
+// PlaceholderEndpointName stands in for an invalid EndpointProps.Name after the error is
+// reported (synth fails, so it is never deployed).
+const PlaceholderEndpointName = "invalid-endpoint-name"
+
 // EndpointProps configures an Endpoint.
 type EndpointProps struct {
 	// Name of the domain configuration, unique in the account and region (the names of the
@@ -49,7 +53,9 @@ type Endpoint struct {
 	Name string
 }
 
-// NewEndpoint builds the domain configuration. Props errors are reported at synth time.
+// NewEndpoint builds the domain configuration. Props errors are reported at synth time, all at
+// once; the domain configuration is then built with PlaceholderEndpointName or the default
+// policy in place of the faulty value, so Resource is never nil.
 func NewEndpoint(scope constructs.Construct, id string, props *EndpointProps) *Endpoint {
 	this := constructs.NewConstruct(scope, jsii.String(id))
 	p := EndpointProps{}
@@ -59,24 +65,31 @@ func NewEndpoint(scope constructs.Construct, id string, props *EndpointProps) *E
 	if p.SecurityPolicy == "" {
 		p.SecurityPolicy = DefaultTLSPolicy
 	}
-	e := &Endpoint{Construct: this, Name: p.Name}
+	nameOK := false
 	var errs propcheck.Errors
-	defer func() { errs.Attach(this) }()
 	switch {
 	case p.Name == "":
 		errs.Addf("fleet: endpoint Name is required")
+	case propcheck.IsUnresolved(p.Name):
+		nameOK = true
 	case strings.HasPrefix(strings.ToLower(p.Name), "iot:"):
 		errs.Addf("fleet: endpoint Name %q starts with the reserved IoT: prefix of the default endpoints", p.Name)
 	case !domainConfig.MatchString(p.Name):
 		errs.Addf("fleet: endpoint Name %q must be 1-128 of [\\w.-]", p.Name)
+	default:
+		nameOK = true
 	}
 	if !tlsPolicies[p.SecurityPolicy] {
 		errs.Addf("fleet: endpoint SecurityPolicy %q is not one of %s", p.SecurityPolicy,
 			fmt.Sprintf("%s, %s, %s", TLS13Only, TLS12AndTLS13, TLS12Only))
+		// A stand-in after the error, so Resource is never nil.
+		p.SecurityPolicy = DefaultTLSPolicy
 	}
-	if len(errs) > 0 {
-		return e
+	if !nameOK {
+		p.Name = PlaceholderEndpointName
 	}
+	errs.Attach(this)
+	e := &Endpoint{Construct: this, Name: p.Name}
 	e.Resource = awsiot.NewCfnDomainConfiguration(this, jsii.String("Resource"), &awsiot.CfnDomainConfigurationProps{
 		DomainConfigurationName:   jsii.String(p.Name),
 		DomainConfigurationStatus: jsii.String("ENABLED"),

@@ -81,7 +81,10 @@ type Fleet struct {
 	props Props
 }
 
-// New builds the fleet. Props errors are reported at synth time with the construct's path.
+// New builds the fleet. Props errors are reported at synth time with the construct's path,
+// all at once; the fleet is then built from safe stand-ins for the faulty props (an empty
+// fleet, an imported placeholder key or table, no declared things when they are over the
+// limit), so Registry, QuarantineGroup, QuarantinePolicy and the maps are never nil.
 func New(scope constructs.Construct, id string, props *Props) *Fleet {
 	this := constructs.NewConstruct(scope, jsii.String(id))
 	p := Props{}
@@ -94,48 +97,15 @@ func New(scope constructs.Construct, id string, props *Props) *Fleet {
 	if p.RemovalPolicy == "" {
 		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
 	}
+	errs := validate(p)
+	p = sanitize(this, p, len(errs) > 0)
 	f := &Fleet{
 		Construct: this, Names: Names{Prefix: p.Prefix}, props: p,
 		ThingTypes: map[string]awsiot.CfnThingType{}, ClassGroups: map[string]awsiot.CfnThingGroup{},
 		DistrictGroups: map[string]awsiot.CfnThingGroup{}, ClassPolicies: map[string]awsiot.CfnPolicy{},
 		Things: map[string]awsiot.CfnThing{}, Certificates: map[string]awsiot.CfnCertificate{},
 	}
-	var errs propcheck.Errors
 	defer func() { errs.Attach(this) }()
-	if p.Fleet == nil {
-		errs.Addf("fleet: Fleet (the stage's fleet file) is required")
-	}
-	if p.EncryptionKey == nil {
-		errs.Addf("fleet: EncryptionKey is required: function logs and environments are encrypted with the platform key")
-	}
-	if p.Fleet != nil && p.Fleet.Provisioning.Claim && p.Allowlist == nil {
-		errs.Addf("fleet: Allowlist is required when the fleet enables claim provisioning (provisioning.claim true)")
-	}
-	if p.Fleet == nil {
-		return f
-	}
-	var classIDs, districtIDs []string
-	for _, c := range p.Fleet.Classes {
-		classIDs = append(classIDs, c.ID)
-	}
-	for _, d := range p.Fleet.Districts {
-		districtIDs = append(districtIDs, d.ID)
-	}
-	for _, e := range f.Names.check(classIDs, districtIDs) {
-		errs.Addf("%s", e)
-	}
-	// fleetspec.Validate refuses a file over the budget for declared things; a fleet built in
-	// code, or one with very many classes and districts, is caught here, before CloudFormation
-	// would refuse the stack at deploy time.
-	if n, csrs := len(p.Fleet.Things), countCSRs(p.Fleet); p.Fleet.ThingCost() > fleetspec.ThingResourceBudget ||
-		estimateResources(len(classIDs), len(districtIDs), n, csrs) > MaxStackResources {
-		errs.Addf("fleet: %s declares %d things (%d with a csr), above the limit of %d things (%d resources, %d more per csr): the Fleet stack would hold about %d resources, CloudFormation allows %d; provision the rest by JITP or claim",
-			fleetFile(p.Fleet), n, csrs, fleetspec.MaxThings, fleetspec.ThingResources, fleetspec.CSRResources,
-			estimateResources(len(classIDs), len(districtIDs), n, csrs), MaxStackResources)
-	}
-	if len(errs) > 0 {
-		return f
-	}
 
 	f.Registry = newRegistry(f.Construct, "Registry", p.EncryptionKey, p.LogRetention, p.RemovalPolicy)
 	f.classes(p.Fleet)
@@ -159,11 +129,79 @@ func New(scope constructs.Construct, id string, props *Props) *Fleet {
 			errs.Addf("%v", err)
 		}
 	}
-	if p.Fleet.Provisioning.Claim && p.Allowlist != nil {
+	if p.Fleet.Provisioning.Claim {
 		f.claim(p.Allowlist)
 	}
 	f.Registry.finish()
 	return f
+}
+
+// validate checks props and reports every problem; it changes nothing.
+func validate(p Props) propcheck.Errors {
+	var errs propcheck.Errors
+	if p.Fleet == nil {
+		errs.Addf("fleet: Fleet (the stage's fleet file) is required")
+	}
+	if p.EncryptionKey == nil {
+		errs.Addf("fleet: EncryptionKey is required: function logs and environments are encrypted with the platform key")
+	}
+	if p.Fleet != nil && p.Fleet.Provisioning.Claim && p.Allowlist == nil {
+		errs.Addf("fleet: Allowlist is required when the fleet enables claim provisioning (provisioning.claim true)")
+	}
+	if p.Fleet == nil {
+		for _, e := range (Names{Prefix: p.Prefix}).check(nil, nil) {
+			errs.Addf("%s", e)
+		}
+		return errs
+	}
+	var classIDs, districtIDs []string
+	for _, c := range p.Fleet.Classes {
+		classIDs = append(classIDs, c.ID)
+	}
+	for _, d := range p.Fleet.Districts {
+		districtIDs = append(districtIDs, d.ID)
+	}
+	for _, e := range (Names{Prefix: p.Prefix}).check(classIDs, districtIDs) {
+		errs.Addf("%s", e)
+	}
+	// fleetspec.Validate refuses a file over the budget for declared things; a fleet built in
+	// code, or one with very many classes and districts, is caught here, before CloudFormation
+	// would refuse the stack at deploy time.
+	if overBudget(p.Fleet) {
+		n, csrs := len(p.Fleet.Things), countCSRs(p.Fleet)
+		errs.Addf("fleet: %s declares %d things (%d with a csr), above the limit of %d things (%d resources, %d more per csr): the Fleet stack would hold about %d resources, CloudFormation allows %d; provision the rest by JITP or claim",
+			fleetFile(p.Fleet), n, csrs, fleetspec.MaxThings, fleetspec.ThingResources, fleetspec.CSRResources,
+			estimateResources(len(classIDs), len(districtIDs), n, csrs), MaxStackResources)
+	}
+	return errs
+}
+
+func overBudget(fl *fleetspec.Fleet) bool {
+	return fl.ThingCost() > fleetspec.ThingResourceBudget ||
+		estimateResources(len(fl.Classes), len(fl.Districts), len(fl.Things), countCSRs(fl)) > MaxStackResources
+}
+
+// sanitize replaces faulty props with safe stand-ins so New can build after an error: an empty
+// fleet for a missing one, imported placeholders for a missing key or allowlist, and no
+// declared things when they are over the limit. Synth still fails on the reported errors.
+func sanitize(scope constructs.Construct, p Props, failed bool) Props {
+	if p.Fleet == nil {
+		p.Fleet = &fleetspec.Fleet{}
+	}
+	if p.EncryptionKey == nil {
+		p.EncryptionKey = awskms.Key_FromKeyArn(scope, jsii.String("MissingEncryptionKey"), awscdk.Stack_Of(scope).FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("kms"), Resource: jsii.String("key"), ResourceName: jsii.String("00000000-0000-0000-0000-000000000000"),
+		}))
+	}
+	if p.Fleet.Provisioning.Claim && p.Allowlist == nil {
+		p.Allowlist = awsdynamodb.Table_FromTableName(scope, jsii.String("MissingAllowlist"), jsii.String("missing-allowlist"))
+	}
+	if failed && overBudget(p.Fleet) {
+		fl := *p.Fleet
+		fl.Things = nil
+		p.Fleet = &fl
+	}
+	return p
 }
 
 // classes builds, per device class, its thing type, group and device policy.
@@ -297,11 +335,29 @@ func (f *Fleet) ClassPolicyNames() map[string]string {
 }
 
 // QuarantineGroupArn is the quarantine group's ARN.
-func (f *Fleet) QuarantineGroupArn() *string {
-	if f.QuarantineGroup == nil {
-		return nil
+func (f *Fleet) QuarantineGroupArn() *string { return f.QuarantineGroup.AttrArn() }
+
+// QuarantineGroupName is the quarantine group's name (Names.Quarantine).
+func (f *Fleet) QuarantineGroupName() string { return f.Names.Quarantine() }
+
+// ClassGroupArns maps each class id to its thing group's ARN.
+func (f *Fleet) ClassGroupArns() map[string]*string {
+	out := map[string]*string{}
+	for id, g := range f.ClassGroups {
+		out[id] = g.AttrArn()
 	}
-	return f.QuarantineGroup.AttrArn()
+	return out
+}
+
+// GrantQuarantine lets grantee move any thing of this account into the quarantine group
+// (iot:AddThingToThingGroup on the group and thing/*), which cuts the device off: the group's
+// policy denies every IoT action. It grants nothing on any other group.
+func (f *Fleet) GrantQuarantine(grantee awsiam.IGrantable) awsiam.Grant {
+	return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      grantee,
+		Actions:      jsii.Strings("iot:AddThingToThingGroup"),
+		ResourceArns: &[]*string{f.QuarantineGroupArn(), arn(f.Construct, "thing", "*")},
+	})
 }
 
 // arn formats an IoT ARN in this stack: arn(<partition>):iot:<region>:<account>:<type>/<name>.

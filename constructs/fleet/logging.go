@@ -72,7 +72,9 @@ type Logging struct {
 	Resource awsiot.CfnLogging
 }
 
-// NewLogging builds the logging configuration. Props errors are reported at synth time.
+// NewLogging builds the logging configuration. Props errors are reported at synth time, all at
+// once; the configuration is then built from safe stand-ins (an imported placeholder key, INFO
+// levels), so LogGroup and Role are never nil.
 func NewLogging(scope constructs.Construct, id string, props *LoggingProps) *Logging {
 	this := constructs.NewConstruct(scope, jsii.String(id))
 	p := LoggingProps{}
@@ -90,15 +92,15 @@ func NewLogging(scope constructs.Construct, id string, props *LoggingProps) *Log
 	}
 	l := &Logging{Construct: this}
 	var errs propcheck.Errors
-	defer func() { errs.Attach(this) }()
 	if p.EncryptionKey == nil {
 		errs.Addf("fleet: logging EncryptionKey is required: IoT logs name devices and addresses")
 	}
 	for _, msg := range checkLevels(p.Level, p.EventLevels) {
 		errs.Addf("%s", msg)
 	}
+	errs.Attach(this)
 	if len(errs) > 0 {
-		return l
+		p = sanitizeLogging(this, p)
 	}
 
 	stack := awscdk.Stack_Of(this)
@@ -151,6 +153,65 @@ func NewLogging(scope constructs.Construct, id string, props *LoggingProps) *Log
 		l.Resource.Node().AddDependency(pol)
 	}
 	return l
+}
+
+// LoggingAttributes name an IoT logging setup built elsewhere (another stack, or the account's
+// baseline), for stacks that only use it: metric filters on the log group, a mitigation that
+// turns logging back on with the role.
+type LoggingAttributes struct {
+	// LogGroupName is the group AWS IoT logs to. Default: LogGroupName (AWSIotLogsV2, the only
+	// group AWS IoT logging v2 writes to).
+	LogGroupName string
+	// RoleArn is the role AWS IoT logs with. Required.
+	RoleArn string
+}
+
+// ImportedLogging is an IoT logging setup imported with FromLoggingAttributes.
+type ImportedLogging struct {
+	constructs.Construct
+	// LogGroup is the imported log group.
+	LogGroup awslogs.ILogGroup
+	// Role is the imported logging role (mutable false: grants never change it).
+	Role awsiam.IRole
+}
+
+// FromLoggingAttributes imports an IoT logging setup. Errors are reported at synth time with
+// the construct's path; LogGroup and Role are never nil.
+func FromLoggingAttributes(scope constructs.Construct, id string, attrs *LoggingAttributes) *ImportedLogging {
+	this := constructs.NewConstruct(scope, jsii.String(id))
+	a := LoggingAttributes{}
+	if attrs != nil {
+		a = *attrs
+	}
+	if a.LogGroupName == "" {
+		a.LogGroupName = LogGroupName
+	}
+	var errs propcheck.Errors
+	if a.RoleArn == "" {
+		errs.Addf("fleet: logging RoleArn is required: the role AWS IoT logs with")
+		a.RoleArn = *awscdk.Stack_Of(this).FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("iam"), Region: jsii.String(""), Resource: jsii.String("role"), ResourceName: jsii.String("missing-iot-logging-role"),
+		})
+	}
+	errs.Attach(this)
+	return &ImportedLogging{
+		Construct: this,
+		LogGroup:  awslogs.LogGroup_FromLogGroupName(this, jsii.String("Logs"), jsii.String(a.LogGroupName)),
+		Role:      awsiam.Role_FromRoleArn(this, jsii.String("Role"), jsii.String(a.RoleArn), &awsiam.FromRoleArnOptions{Mutable: jsii.Bool(false)}),
+	}
+}
+
+// sanitizeLogging replaces faulty props with safe stand-ins after an error.
+func sanitizeLogging(scope constructs.Construct, p LoggingProps) LoggingProps {
+	if p.EncryptionKey == nil {
+		p.EncryptionKey = awskms.Key_FromKeyArn(scope, jsii.String("MissingEncryptionKey"), awscdk.Stack_Of(scope).FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("kms"), Resource: jsii.String("key"), ResourceName: jsii.String("00000000-0000-0000-0000-000000000000"),
+		}))
+	}
+	if len(checkLevels(p.Level, p.EventLevels)) > 0 {
+		p.Level, p.EventLevels = LevelInfo, nil
+	}
+	return p
 }
 
 // checkLevels returns what keeps the detection path from seeing authorization failures

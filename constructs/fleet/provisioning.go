@@ -147,7 +147,7 @@ func (f *Fleet) claim(allowlist awsdynamodb.ITable) {
 		RemovalPolicy: f.props.RemovalPolicy,
 	})
 	if f.ProvisioningHook.Function == nil {
-		return
+		return // golambda reported why; synth fails
 	}
 	allowlist.Grant(f.ProvisioningHook.Role, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:UpdateItem"))
 	if k := allowlist.EncryptionKey(); k != nil {

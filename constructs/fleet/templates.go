@@ -3,7 +3,7 @@ package fleet
 import (
 	"encoding/json"
 
-	"github.com/secure-smart-city/platform/lambdas/provisioninghook/hook"
+	"github.com/secure-smart-city/platform/lambdas/provisioninghook/contract"
 	"github.com/secure-smart-city/platform/topics"
 )
 
@@ -139,17 +139,17 @@ func JITPTemplate() ProvisioningTemplate {
 // ("Provisioning templates" in the AWS IoT Developer Guide). As in the JITP template, a class
 // or district not of this stage names nothing the provisioning role may use.
 func ClaimTemplate(n Names) ProvisioningTemplate {
-	class := join(n.Prefix+"_", ref(hook.ParamClass))
+	class := join(n.Prefix+"_", ref(contract.ParamClass))
 	return ProvisioningTemplate{
-		Parameters: stringParams(hook.ParamSerialNumber, hook.ParamThingName, hook.ParamClass, hook.ParamDistrict, CertID),
+		Parameters: stringParams(contract.ParamSerialNumber, contract.ParamThingName, contract.ParamClass, contract.ParamDistrict, CertID),
 		Resources: map[string]TemplateResource{
 			"thing": {
 				Type: "AWS::IoT::Thing",
 				Properties: map[string]any{
-					"ThingName":        ref(hook.ParamThingName),
+					"ThingName":        ref(contract.ParamThingName),
 					"ThingTypeName":    class,
-					"AttributePayload": map[string]any{AttrSerial: ref(hook.ParamSerialNumber), AttrDistrict: ref(hook.ParamDistrict)},
-					"ThingGroups":      []any{class, join(n.Prefix+districtInfix, ref(hook.ParamDistrict))},
+					"AttributePayload": map[string]any{AttrSerial: ref(contract.ParamSerialNumber), AttrDistrict: ref(contract.ParamDistrict)},
+					"ThingGroups":      []any{class, join(n.Prefix+districtInfix, ref(contract.ParamDistrict))},
 				},
 				OverrideSettings: thingOverrides,
 			},

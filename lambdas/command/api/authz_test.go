@@ -3,6 +3,8 @@ package api
 import (
 	"strings"
 	"testing"
+
+	"github.com/secure-smart-city/platform/lambdas/command/contract"
 )
 
 // TestOperatorScope plays operator roles sending commands outside their scope: each is
@@ -56,11 +58,11 @@ func TestOperatorScope(t *testing.T) {
 			if len(audits) != 1 || audits[0].Outcome != OutcomeForbidden || audits[0].Status != 403 || !strings.Contains(audits[0].Reason, c.wantIn) {
 				t.Errorf("audit = %+v, want one forbidden record with the reason", audits)
 			}
-			reason := ReasonOutOfScope
+			reason := contract.ReasonOutOfScope
 			if strings.Contains(c.wantIn, "not an operator role") {
-				reason = ReasonNotOperator
+				reason = contract.ReasonNotOperator
 			}
-			wantMetric(t, f, MetricRefused, DimensionReason, reason)
+			wantMetric(t, f, contract.MetricRefused, contract.DimensionReason, reason)
 		})
 	}
 }

@@ -13,27 +13,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
 	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/lambdas/command/contract"
 )
-
-// Environment variable names the function reads.
-const (
-	EnvStateTable   = "STATE_TABLE"
-	EnvAuditTable   = "AUDIT_TABLE"
-	EnvFleetFile    = "FLEET_FILE"
-	EnvDataEndpoint = "IOT_DATA_ENDPOINT"
-	// EnvThingTypePrefix is the fleet's thing type prefix, e.g. "smartcity_dev": a thing of
-	// type topics.RuleName(prefix, class) is of that class of the runtime fleet.
-	EnvThingTypePrefix = "THING_TYPE_PREFIX"
-)
-
-// DefaultFleetFile is the runtime fleet copy's name beside the function's binary, where the
-// CDK construct bundles it.
-const DefaultFleetFile = "fleet.json"
 
 // Env is the function's configuration.
 type Env struct {
 	StateTable, AuditTable string
-	// FleetFile is the runtime fleet copy. Default: DefaultFleetFile beside the executable.
+	// FleetFile is the runtime fleet copy. Default: contract.FleetFile beside the executable.
 	FleetFile string
 	// DataEndpoint is the account's iot:Data-ATS host. Default: discovered at cold start.
 	DataEndpoint string
@@ -52,31 +38,31 @@ func ReadEnv(lookup func(string) (string, bool), executable string) (Env, error)
 		return strings.TrimSpace(v)
 	}
 	e := Env{
-		StateTable:      get(EnvStateTable),
-		AuditTable:      get(EnvAuditTable),
-		FleetFile:       get(EnvFleetFile),
-		DataEndpoint:    get(EnvDataEndpoint),
-		ThingTypePrefix: get(EnvThingTypePrefix),
+		StateTable:      get(contract.EnvStateTable),
+		AuditTable:      get(contract.EnvAuditTable),
+		FleetFile:       get(contract.EnvFleetFile),
+		DataEndpoint:    get(contract.EnvDataEndpoint),
+		ThingTypePrefix: get(contract.EnvThingTypePrefix),
 	}
 	var missing []string
 	if e.StateTable == "" {
-		missing = append(missing, EnvStateTable)
+		missing = append(missing, contract.EnvStateTable)
 	}
 	if e.AuditTable == "" {
-		missing = append(missing, EnvAuditTable)
+		missing = append(missing, contract.EnvAuditTable)
 	}
 	if e.ThingTypePrefix == "" {
-		missing = append(missing, EnvThingTypePrefix)
+		missing = append(missing, contract.EnvThingTypePrefix)
 	}
 	if len(missing) > 0 {
 		return Env{}, fmt.Errorf("environment variables not set: %s", strings.Join(missing, ", "))
 	}
 	if !thingTypePrefix.MatchString(e.ThingTypePrefix) {
 		return Env{}, fmt.Errorf("environment variable %s: %q is not a thing type prefix (lowercase letters, digits and underscores, e.g. smartcity_dev)",
-			EnvThingTypePrefix, e.ThingTypePrefix)
+			contract.EnvThingTypePrefix, e.ThingTypePrefix)
 	}
 	if e.FleetFile == "" {
-		e.FleetFile = filepath.Join(filepath.Dir(executable), DefaultFleetFile)
+		e.FleetFile = filepath.Join(filepath.Dir(executable), contract.FleetFile)
 	}
 	e.DataEndpoint = strings.TrimSuffix(strings.TrimPrefix(e.DataEndpoint, "https://"), "/")
 	return e, nil

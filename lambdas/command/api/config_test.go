@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/secure-smart-city/platform/lambdas/command/contract"
 )
 
 func lookup(m map[string]string) func(string) (string, bool) {
@@ -19,8 +21,8 @@ func lookup(m map[string]string) func(string) (string, bool) {
 
 func TestReadEnv(t *testing.T) {
 	got, err := ReadEnv(lookup(map[string]string{
-		EnvStateTable: "state", EnvAuditTable: "audit", EnvDataEndpoint: "https://abc-ats.iot.eu-west-1.amazonaws.com/",
-		EnvThingTypePrefix: "smartcity_dev",
+		contract.EnvStateTable: "state", contract.EnvAuditTable: "audit", contract.EnvDataEndpoint: "https://abc-ats.iot.eu-west-1.amazonaws.com/",
+		contract.EnvThingTypePrefix: "smartcity_dev",
 	}), "/var/task/bootstrap")
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +31,7 @@ func TestReadEnv(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	got, err = ReadEnv(lookup(map[string]string{EnvStateTable: "s", EnvAuditTable: "a", EnvFleetFile: "/opt/fleet.json", EnvThingTypePrefix: "x_prod"}), "/var/task/bootstrap")
+	got, err = ReadEnv(lookup(map[string]string{contract.EnvStateTable: "s", contract.EnvAuditTable: "a", contract.EnvFleetFile: "/opt/fleet.json", contract.EnvThingTypePrefix: "x_prod"}), "/var/task/bootstrap")
 	if err != nil || got.FleetFile != "/opt/fleet.json" || got.DataEndpoint != "" {
 		t.Errorf("got %+v, %v", got, err)
 	}
@@ -37,7 +39,7 @@ func TestReadEnv(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "STATE_TABLE, AUDIT_TABLE, THING_TYPE_PREFIX") {
 		t.Errorf("missing variables: err = %v", err)
 	}
-	_, err = ReadEnv(lookup(map[string]string{EnvStateTable: "s", EnvAuditTable: "a", EnvThingTypePrefix: "SmartCity-dev"}), "/x")
+	_, err = ReadEnv(lookup(map[string]string{contract.EnvStateTable: "s", contract.EnvAuditTable: "a", contract.EnvThingTypePrefix: "SmartCity-dev"}), "/x")
 	if err == nil || !strings.Contains(err.Error(), `THING_TYPE_PREFIX: "SmartCity-dev" is not a thing type prefix`) {
 		t.Errorf("bad prefix: err = %v", err)
 	}

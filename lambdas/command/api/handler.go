@@ -32,6 +32,7 @@ import (
 
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/internal/registry"
+	"github.com/secure-smart-city/platform/lambdas/command/contract"
 	"github.com/secure-smart-city/platform/lambdas/command/message"
 	"github.com/secure-smart-city/platform/topics"
 )
@@ -68,11 +69,11 @@ type Delivery string
 const (
 	// DeliveryMQTT publishes the command at QoS 1 to topics.Command(thing). The default: the
 	// device acts on it at once, and a device that is offline never sees it.
-	DeliveryMQTT Delivery = "mqtt"
+	DeliveryMQTT Delivery = contract.DeliveryMQTT
 	// DeliveryShadow writes the state the command sets (message.StateChanges) as the classic
 	// shadow's desired state; the device applies it from the delta topic, now or when it next
 	// syncs. Only for commands that set state (not "reboot").
-	DeliveryShadow Delivery = "shadow"
+	DeliveryShadow Delivery = contract.DeliveryShadow
 )
 
 // Audit outcomes.
@@ -214,7 +215,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) 
 		// Reads are not audited, but only operator roles may make them (as the resource
 		// policy says).
 		if _, why := h.operator(ev); why != "" {
-			h.metric(MetricRefused, DimensionReason, ReasonNotOperator)
+			h.metric(contract.MetricRefused, contract.DimensionReason, contract.ReasonNotOperator)
 			h.logger().WarnContext(ctx, "read refused", "reason", why, "requestId", ev.RequestContext.RequestID)
 			return h.respond(ev, 403, errorBody("forbidden: "+why, ev.RequestContext.RequestID)), nil
 		}
@@ -378,9 +379,9 @@ func (h *Handler) command(ctx context.Context, ev events.APIGatewayProxyRequest,
 			// the record of a refusal, nothing having been sent.
 			phase := KindOutcome
 			if rec.CommandID == "" || status == 503 {
-				phase = "refusal"
+				phase = contract.PhaseRefusal
 			}
-			h.metric(MetricAuditWriteFailed, DimensionPhase, phase)
+			h.metric(contract.MetricAuditWriteFailed, contract.DimensionPhase, phase)
 		}
 		resp := h.respond(ev, status, body)
 		if answer != nil {
@@ -392,7 +393,7 @@ func (h *Handler) command(ctx context.Context, ev events.APIGatewayProxyRequest,
 		return finish(status, OutcomeRejected, reason, errorBody(reason, req.id))
 	}
 	forbid := func(metricReason, reason string) events.APIGatewayProxyResponse {
-		h.metric(MetricRefused, DimensionReason, metricReason)
+		h.metric(contract.MetricRefused, contract.DimensionReason, metricReason)
 		return finish(403, OutcomeForbidden, reason, errorBody("forbidden: "+reason, req.id))
 	}
 	if refused != nil {
@@ -405,14 +406,14 @@ func (h *Handler) command(ctx context.Context, ev events.APIGatewayProxyRequest,
 	// The method is IAM-authorized, so API Gateway always names the caller; a request without
 	// one means the method lost its authorization and is refused rather than run anonymously.
 	if req.caller == "" {
-		h.metric(MetricRefused, DimensionReason, ReasonNotOperator)
+		h.metric(contract.MetricRefused, contract.DimensionReason, contract.ReasonNotOperator)
 		return finish(403, OutcomeForbidden, "request has no IAM caller identity", errorBody("forbidden", req.id))
 	}
 	// The API's resource policy admits operator roles only; this is the same rule, applied
 	// where the caller's session is known, in case the policy is ever changed.
 	op, why := h.operator(ev)
 	if why != "" {
-		return forbid(ReasonNotOperator, why)
+		return forbid(contract.ReasonNotOperator, why)
 	}
 	rec.Role = op.Role
 	body, err := readBody(ev)
@@ -433,7 +434,7 @@ func (h *Handler) command(ctx context.Context, ev events.APIGatewayProxyRequest,
 			rec.Kind, rec.Key = KindOutcome, AuditRecordKey(req.startedAt, req.id, KindOutcome)
 			rec.Outcome, rec.Status, rec.Reason = c.outcome, c.status, c.reason
 			if err := h.audit(ctx, rec); err != nil {
-				h.metric(MetricAuditWriteFailed, DimensionPhase, "refusal")
+				h.metric(contract.MetricAuditWriteFailed, contract.DimensionPhase, contract.PhaseRefusal)
 			}
 			resp := h.respond(ev, c.status, json.RawMessage(c.body))
 			if c.replayed {
@@ -467,7 +468,7 @@ func (h *Handler) command(ctx context.Context, ev events.APIGatewayProxyRequest,
 	}
 	rec.Params = params
 	if reason := authorize(op, class, spec, params); reason != "" {
-		return forbid(ReasonOutOfScope, reason)
+		return forbid(contract.ReasonOutOfScope, reason)
 	}
 	changes := message.StateChanges(class, spec.Name, params)
 	if cr.delivery == DeliveryShadow && len(changes) == 0 {
@@ -480,8 +481,8 @@ func (h *Handler) command(ctx context.Context, ev events.APIGatewayProxyRequest,
 	intent := rec
 	intent.Kind, intent.Key = KindIntent, AuditRecordKey(req.startedAt, req.id, KindIntent)
 	if err := h.audit(ctx, intent); err != nil {
-		h.metric(MetricAuditWriteFailed, DimensionPhase, KindIntent)
-		h.metric(MetricRefused, DimensionReason, ReasonAuditUnavailable)
+		h.metric(contract.MetricAuditWriteFailed, contract.DimensionPhase, KindIntent)
+		h.metric(contract.MetricRefused, contract.DimensionReason, contract.ReasonAuditUnavailable)
 		return finish(503, OutcomeFailed, "intent audit write failed, command not sent: "+err.Error(),
 			errorBody("the command could not be audited, so it was not sent; try again later", req.id))
 	}
@@ -608,7 +609,7 @@ func parseCommand(body []byte) (commandRequest, error) {
 	}
 	for k, v := range raw {
 		// The idempotency key is the request's, not the command's (see idempotencyKey).
-		if k != "command" && k != "delivery" && k != IdempotencyField {
+		if k != "command" && k != "delivery" && k != contract.IdempotencyField {
 			cr.params[k] = v
 		}
 	}

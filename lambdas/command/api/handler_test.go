@@ -25,6 +25,7 @@ import (
 
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/internal/registry"
+	"github.com/secure-smart-city/platform/lambdas/command/contract"
 	"github.com/secure-smart-city/platform/lambdas/command/message"
 	"github.com/secure-smart-city/platform/lambdas/telemetry/pipeline"
 )
@@ -646,8 +647,8 @@ func TestAuditIntentFailureFailsClosed(t *testing.T) {
 			if len(audits) != 1 || audits[0].Kind != KindOutcome || audits[0].Status != 503 || !strings.Contains(audits[0].Reason, "intent audit write failed") {
 				t.Errorf("audit = %+v", audits)
 			}
-			wantMetric(t, f, MetricAuditWriteFailed, DimensionPhase, KindIntent)
-			wantMetric(t, f, MetricRefused, DimensionReason, ReasonAuditUnavailable)
+			wantMetric(t, f, contract.MetricAuditWriteFailed, contract.DimensionPhase, KindIntent)
+			wantMetric(t, f, contract.MetricRefused, contract.DimensionReason, contract.ReasonAuditUnavailable)
 		})
 	}
 	// A table that refuses everything: still nothing sent, still 503, the metric remains.
@@ -656,7 +657,7 @@ func TestAuditIntentFailureFailsClosed(t *testing.T) {
 	if status, _ := f.do(t, post("sl-001", `{"command": "reboot"}`)); status != 503 || len(f.iot.publishes) != 0 {
 		t.Errorf("status %d, %d publishes", status, len(f.iot.publishes))
 	}
-	wantMetric(t, f, MetricAuditWriteFailed, DimensionPhase, KindIntent)
+	wantMetric(t, f, contract.MetricAuditWriteFailed, contract.DimensionPhase, KindIntent)
 }
 
 // TestAuditOutcomeFailureIsLogged: after delivery the outcome is decided; a failed outcome
@@ -681,7 +682,7 @@ func TestAuditOutcomeFailureIsLogged(t *testing.T) {
 	if !found {
 		t.Errorf("no audit failure logged:\n%s", f.logs)
 	}
-	wantMetric(t, f, MetricAuditWriteFailed, DimensionPhase, KindOutcome)
+	wantMetric(t, f, contract.MetricAuditWriteFailed, contract.DimensionPhase, KindOutcome)
 }
 
 // wantMetric fails unless an embedded-metric line counts name with dimension dim=value.

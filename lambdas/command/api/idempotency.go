@@ -15,32 +15,27 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/secure-smart-city/platform/lambdas/command/contract"
 )
 
 // IdempotencyHeader names the request header that makes a POST idempotent: a retry with the
 // same key gets the first request's answer and never sends the command again.
 const IdempotencyHeader = "Idempotency-Key"
 
-// IdempotencyField is the request body key that may carry the key instead of the header.
-const IdempotencyField = "idempotencyKey"
-
-// IdempotencyKeyPattern is what a key must match, in the header or the body (the API's request
-// schema checks the body's with it too).
-const IdempotencyKeyPattern = `^[A-Za-z0-9._:-]{1,128}$`
-
 // ReplayedHeader is set to "true" on an answer replayed for a repeated Idempotency-Key.
 const ReplayedHeader = "Idempotent-Replayed"
 
 // idempotencyKeyPattern admits UUIDs, ULIDs and similar tokens; the key becomes part of an
 // audit table sort key, so it is bounded and has no "#".
-var idempotencyKeyPattern = regexp.MustCompile(IdempotencyKeyPattern)
+var idempotencyKeyPattern = regexp.MustCompile(contract.IdempotencyKeyPattern)
 
 // Kinds of audit table items (attribute "kind").
 const (
-	KindIntent     = "intent"
-	KindOutcome    = "outcome"
-	KindIdemClaim  = "idempotency-key"
-	KindIdemAnswer = "idempotency-answer"
+	KindIntent     = contract.KindIntent
+	KindOutcome    = contract.KindOutcome
+	KindIdemClaim  = contract.KindIdemClaim
+	KindIdemAnswer = contract.KindIdemAnswer
 )
 
 // IdempotencySortKey is the audit table sort key of the item that claims an Idempotency-Key
@@ -75,16 +70,16 @@ func idempotencyKey(ev events.APIGatewayProxyRequest, body []byte) (string, bool
 		// parseCommand refuses the body with a precise message.
 		return key, present, nil
 	}
-	raw, inBody := doc[IdempotencyField]
+	raw, inBody := doc[contract.IdempotencyField]
 	if !inBody {
 		return key, present, nil
 	}
 	var bk string
 	if err := json.Unmarshal(raw, &bk); err != nil || !idempotencyKeyPattern.MatchString(bk) {
-		return "", true, fmt.Errorf("%q %s must be a string of 1-128 letters, digits and ._:- (a UUID, say)", IdempotencyField, truncate(string(raw), 64))
+		return "", true, fmt.Errorf("%q %s must be a string of 1-128 letters, digits and ._:- (a UUID, say)", contract.IdempotencyField, truncate(string(raw), 64))
 	}
 	if present && bk != key {
-		return "", true, fmt.Errorf("header %s %q and body %q %q differ; send one key", IdempotencyHeader, key, IdempotencyField, bk)
+		return "", true, fmt.Errorf("header %s %q and body %q %q differ; send one key", IdempotencyHeader, key, contract.IdempotencyField, bk)
 	}
 	return bk, true, nil
 }
@@ -150,7 +145,7 @@ func (h *Handler) claim(ctx context.Context, thing, role, key, digest string, re
 	}
 	var ccf *ddbtypes.ConditionalCheckFailedException
 	if !errors.As(err, &ccf) {
-		h.metric(MetricAuditWriteFailed, DimensionPhase, KindIdemClaim)
+		h.metric(contract.MetricAuditWriteFailed, contract.DimensionPhase, KindIdemClaim)
 		return claimResult{status: 503, body: h.errorJSON("the request could not be recorded, so nothing was sent; try again later", req.id),
 			outcome: OutcomeFailed, reason: "idempotency claim write failed: " + err.Error()}
 	}
@@ -166,7 +161,7 @@ func (h *Handler) claim(ctx context.Context, thing, role, key, digest string, re
 	if first.BodySHA256 != digest {
 		reason := fmt.Sprintf("%s %q was first used by request %s at %s with another request body; a key names one request, use a new key for a new one",
 			IdempotencyHeader, key, first.RequestID, first.RequestedAt)
-		h.metric(MetricRefused, DimensionReason, ReasonIdempotencyMismatch)
+		h.metric(contract.MetricRefused, contract.DimensionReason, contract.ReasonIdempotencyMismatch)
 		return claimResult{status: 422, body: h.errorJSON(reason, req.id), outcome: OutcomeRejected, reason: reason}
 	}
 	answer, err := h.getIdem(ctx, thing, sk+"#answer")
@@ -177,10 +172,10 @@ func (h *Handler) claim(ctx context.Context, thing, role, key, digest string, re
 	if answer == nil {
 		reason := fmt.Sprintf("request %s with %s %q (at %s) has no recorded answer: it is in progress, or it ended without recording one (see its audit records); nothing was sent again",
 			first.RequestID, IdempotencyHeader, key, first.RequestedAt)
-		h.metric(MetricRefused, DimensionReason, ReasonIdempotencyInProgress)
+		h.metric(contract.MetricRefused, contract.DimensionReason, contract.ReasonIdempotencyInProgress)
 		return claimResult{status: 409, body: h.errorJSON(reason, req.id), outcome: OutcomeRejected, reason: reason}
 	}
-	h.metric(MetricReplayed, "", "")
+	h.metric(contract.MetricReplayed, "", "")
 	return claimResult{status: answer.Status, body: answer.Body, replayed: true, outcome: OutcomeReplayed,
 		reason: fmt.Sprintf("replay of request %s (%s %q): its answer returned, nothing sent", first.RequestID, IdempotencyHeader, key)}
 }
@@ -196,7 +191,7 @@ func (h *Handler) storeAnswer(ctx context.Context, thing, role, key string, req 
 		err = h.putOnce(ctx, item)
 	}
 	if err != nil {
-		h.metric(MetricAuditWriteFailed, DimensionPhase, KindIdemAnswer)
+		h.metric(contract.MetricAuditWriteFailed, contract.DimensionPhase, KindIdemAnswer)
 		h.logger().ErrorContext(ctx, "idempotency answer write failed", "thing", thing, "requestId", req.id, "status", status, "error", err)
 	}
 }

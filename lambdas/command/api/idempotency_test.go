@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/secure-smart-city/platform/lambdas/command/contract"
 )
 
 func withKey(ev events.APIGatewayProxyRequest, header, key, requestID string) events.APIGatewayProxyRequest {
@@ -47,7 +49,7 @@ func TestReplayedPostReturnsFirstAnswer(t *testing.T) {
 	if len(replays) != 2 || !strings.Contains(replays[0].Reason, "replay of request req-1") || replays[0].IdempotencyKey != "k-1" {
 		t.Errorf("replays audited as %+v", replays)
 	}
-	wantMetric(t, f, MetricReplayed, "", "")
+	wantMetric(t, f, contract.MetricReplayed, "", "")
 
 	// Another role's same key is another request: keys are scoped per operator role.
 	other, _ := f.h.Handle(context.Background(), as(withKey(post("sl-001", body), "Idempotency-Key", "k-1", "req-9"), "lighting-operator"))
@@ -87,7 +89,7 @@ func TestIdempotencyKeyReusedWithAnotherBody(t *testing.T) {
 	if last.RequestID != "req-2" || last.Status != 422 || last.Outcome != OutcomeRejected || !strings.Contains(last.Reason, "another request body") {
 		t.Errorf("audit = %+v", last)
 	}
-	wantMetric(t, f, MetricRefused, DimensionReason, ReasonIdempotencyMismatch)
+	wantMetric(t, f, contract.MetricRefused, contract.DimensionReason, contract.ReasonIdempotencyMismatch)
 }
 
 // TestIdempotencyKeyWithoutAnswer: while the first request has recorded no answer (in flight,
@@ -99,7 +101,7 @@ func TestIdempotencyKeyWithoutAnswer(t *testing.T) {
 	if status, _ := f.do(t, withKey(post("sl-001", body), "Idempotency-Key", "k-4", "req-1")); status != 202 {
 		t.Fatalf("first: %d", status)
 	}
-	wantMetric(t, f, MetricAuditWriteFailed, DimensionPhase, KindIdemAnswer)
+	wantMetric(t, f, contract.MetricAuditWriteFailed, contract.DimensionPhase, KindIdemAnswer)
 	status, resp := f.do(t, withKey(post("sl-001", body), "Idempotency-Key", "k-4", "req-2"))
 	if status != 409 || !strings.Contains(resp["message"].(string), "request req-1") || !strings.Contains(resp["message"].(string), "nothing was sent again") {
 		t.Errorf("retry: %d %v", status, resp)
@@ -107,7 +109,7 @@ func TestIdempotencyKeyWithoutAnswer(t *testing.T) {
 	if len(f.iot.publishes) != 1 {
 		t.Errorf("%d publishes, want 1", len(f.iot.publishes))
 	}
-	wantMetric(t, f, MetricRefused, DimensionReason, ReasonIdempotencyInProgress)
+	wantMetric(t, f, contract.MetricRefused, contract.DimensionReason, contract.ReasonIdempotencyInProgress)
 }
 
 // TestIdempotencyClaimFailureFailsClosed: when the key cannot be recorded, nothing is sent.
@@ -118,7 +120,7 @@ func TestIdempotencyClaimFailureFailsClosed(t *testing.T) {
 	if status != 503 || !strings.Contains(body["message"].(string), "nothing was sent") || len(f.iot.publishes) != 0 {
 		t.Errorf("%d %v, publishes %d", status, body, len(f.iot.publishes))
 	}
-	wantMetric(t, f, MetricAuditWriteFailed, DimensionPhase, KindIdemClaim)
+	wantMetric(t, f, contract.MetricAuditWriteFailed, contract.DimensionPhase, KindIdemClaim)
 	// Nothing claimed: the same key works once the table does.
 	f.db.putErrFor = nil
 	if status, _ := f.do(t, withKey(post("sl-001", `{"command": "reboot"}`), "Idempotency-Key", "k-5", "req-2")); status != 202 {

@@ -1,6 +1,6 @@
 // Package contract is what the pre-provisioning hook and the construct that deploys it must
-// agree on: the environment, the decision reasons and the metrics the hook emits, on which the
-// Fleet stack's alarms are built. It holds names only, so the CDK app imports no SDK client.
+// agree on: the environment, the template parameters, the decision reasons and the metrics the
+// hook emits, on which the Fleet stack's alarms are built. It holds names only, so the CDK app imports no SDK client.
 package contract
 
 // Environment variables of the hook function.
@@ -11,6 +11,17 @@ const (
 	// hook then admits allowlist entries that carry no key fingerprint. Anything else, or
 	// unset, refuses them.
 	EnvAllowUnboundClaims = "ALLOW_UNBOUND_CLAIMS"
+)
+
+// Template parameter names. The provisioning template must declare these parameters and use
+// ParamThingName, ParamClass and ParamDistrict (never values the device sent) for the thing's
+// name, type and attributes; the hook overrides them from the allowlist. Class and District are
+// the fleet file's ids (the district attribute's format on every provisioning path).
+const (
+	ParamSerialNumber = "SerialNumber"
+	ParamThingName    = "ThingName"
+	ParamClass        = "Class"
+	ParamDistrict     = "District"
 )
 
 // Metrics. Every decision is one embedded-metric-format log line that counts 1 in

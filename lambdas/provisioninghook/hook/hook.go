@@ -26,15 +26,12 @@ import (
 	"github.com/secure-smart-city/platform/lambdas/provisioninghook/contract"
 )
 
-// Template parameter names. The provisioning template must declare these parameters and use
-// ParamThingName, ParamClass and ParamDistrict (never values the device sent) for the thing's
-// name, type and attributes; the hook overrides them from the allowlist. Class and District are
-// the fleet file's ids (the district attribute's format on every provisioning path).
+// Template parameter names (see package contract, which the provisioning template uses).
 const (
-	ParamSerialNumber = "SerialNumber"
-	ParamThingName    = "ThingName"
-	ParamClass        = "Class"
-	ParamDistrict     = "District"
+	ParamSerialNumber = contract.ParamSerialNumber
+	ParamThingName    = contract.ParamThingName
+	ParamClass        = contract.ParamClass
+	ParamDistrict     = contract.ParamDistrict
 )
 
 // Reasons logged with every decision (see package contract, which the alarms use).
