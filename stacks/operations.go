@@ -101,9 +101,9 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 		classes = append(classes, monitoring.ClassMetrics{
 			Class: c.ID, Name: c.Name,
 			Received: tel.MetricReceived(c.ID, label("Received")), Accepted: tel.MetricAccepted(c.ID, label("Accepted")),
-			Rejected: tel.MetricRejected(c.ID, label("Rejected")),
+			Rejected:         tel.MetricRejected(c.ID, label("Rejected")),
 			RejectedByReason: tel.MetricRejectedByReason(c.ID, &awscloudwatch.MetricOptions{Label: jsii.String(monitoring.LabelReason)}),
-			Latency: tel.MetricProcessingLatency(c.ID, label("Latency (max)")),
+			Latency:          tel.MetricProcessingLatency(c.ID, label("Latency (max)")),
 		})
 	}
 	add(monitoring.BrokerAlarms(alarms, action, prefix, nil)...)
