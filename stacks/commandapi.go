@@ -14,7 +14,7 @@ func newCommandAPI(stack awscdk.Stack, cfg Config, f *Foundation) *commandapi.AP
 		Fleet: cfg.Fleet,
 		// Thing types are named like the classes' topic rules (topics.RuleName).
 		ThingTypePrefix: cfg.RulePrefix(),
-		EncryptionKey:   f.PlatformKey.Key,
+		EncryptionKey:   f.PlatformKey.Resource,
 		StateTable:      f.DeviceState.Table,
 		AuditTable:      f.CommandAudit.Table,
 		StageName:       string(cfg.Stage),

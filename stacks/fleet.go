@@ -72,7 +72,7 @@ func NewFleet(scope constructs.Construct, cfg Config, f *Foundation) *Fleet {
 	devices := fleet.New(stack, "Devices", &fleet.Props{
 		Fleet:              cfg.Fleet,
 		Prefix:             cfg.RulePrefix(),
-		EncryptionKey:      f.PlatformKey.Key,
+		EncryptionKey:      f.PlatformKey.Resource,
 		Allowlist:          f.ProvisioningAllowlist.Table,
 		AllowUnboundClaims: unbound,
 	})
@@ -81,7 +81,7 @@ func NewFleet(scope constructs.Construct, cfg Config, f *Foundation) *Fleet {
 	devices.QuarantineGroup.OverrideLogicalId(jsii.String("QuarantineGroup"))
 	level, events := IoTLogLevels(cfg.Stage)
 	logging := fleet.NewLogging(stack, "IoTLogging", &fleet.LoggingProps{
-		EncryptionKey: f.PlatformKey.Key,
+		EncryptionKey: f.PlatformKey.Resource,
 		Level:         level,
 		EventLevels:   events,
 		// An account that already has IoT logging keeps its own (see ContextExistingIoTLogging).

@@ -56,7 +56,7 @@ func NewFoundation(scope constructs.Construct, cfg Config) *Foundation {
 	})
 
 	f.Archive = securestore.NewBucket(stack, "TelemetryArchive", &securestore.BucketProps{
-		EncryptionKey: f.PlatformKey.Key,
+		EncryptionKey: f.PlatformKey.Resource,
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 		// accepted/ and rejected/ expire after the stage's retention (retention.go).
 		Lifecycle: cfg.ArchiveLifecycle(),
@@ -65,20 +65,20 @@ func NewFoundation(scope constructs.Construct, cfg Config) *Foundation {
 		PartitionKey:        "pk",
 		SortKey:             "sk",
 		TimeToLiveAttribute: "expiresAt",
-		EncryptionKey:       f.PlatformKey.Key,
+		EncryptionKey:       f.PlatformKey.Resource,
 		RemovalPolicy:       cfg.DataRemovalPolicy(),
 		Capacity:            billing.stateCapacity(),
 	})
 	f.ProvisioningAllowlist = securestore.NewTable(stack, "ProvisioningAllowlist", &securestore.TableProps{
 		PartitionKey:  "serial",
-		EncryptionKey: f.PlatformKey.Key,
+		EncryptionKey: f.PlatformKey.Resource,
 		RemovalPolicy: cfg.DataRemovalPolicy(),
 		Capacity:      billing.quietCapacity(),
 	})
 	f.CommandAudit = securestore.NewTable(stack, "CommandAudit", &securestore.TableProps{
 		PartitionKey:  "thingName",
 		SortKey:       "requestKey",
-		EncryptionKey: f.PlatformKey.Key,
+		EncryptionKey: f.PlatformKey.Resource,
 		// The trail of who commanded what outlives the stack in every stage, dev included
 		// (RETAIN also turns deletion protection on).
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
@@ -87,7 +87,7 @@ func NewFoundation(scope constructs.Construct, cfg Config) *Foundation {
 	f.CommandAudit.Table.AddToResourcePolicy(AuditAppendOnly())
 	f.AlertPublisherPath = "/smartcity/" + string(cfg.Stage) + "/alert-publishers/"
 	f.AlertTopic = securestore.NewTopic(stack, "AlertTopic", &securestore.TopicProps{
-		EncryptionKey: f.PlatformKey.Key,
+		EncryptionKey: f.PlatformKey.Resource,
 		DisplayName:   jsii.String("Smart city alerts (" + string(cfg.Stage) + ")"),
 		// The alarm prefix of stacks/operations.go (monitoring.Props.Prefix) and its "-".
 		AlarmNamePrefix:   jsii.String("SmartCity-" + string(cfg.Stage) + "-"),

@@ -23,19 +23,19 @@ type Ingestion struct {
 func NewIngestion(scope constructs.Construct, cfg Config, f *Foundation) *Ingestion {
 	stack := awscdk.NewStack(scope, jsii.String(cfg.StackName("Ingestion")),
 		cfg.stackProps("Ingestion", "Smart city IoT platform: topic rules, stream and telemetry processors"))
-	ruleErrors := securestore.NewQueue(stack, "RuleErrors", &securestore.QueueProps{EncryptionKey: f.PlatformKey.Key})
+	ruleErrors := securestore.NewQueue(stack, "RuleErrors", &securestore.QueueProps{EncryptionKey: f.PlatformKey.Resource})
 	ruleErrors.Queue.ApplyRemovalPolicy(cfg.DeadLetterRemovalPolicy())
 	telemetry := ingest.New(stack, "Telemetry", &ingest.Props{
 		Fleet:         cfg.Fleet,
 		RulePrefix:    cfg.RulePrefix(),
-		EncryptionKey: f.PlatformKey.Key,
+		EncryptionKey: f.PlatformKey.Resource,
 		RuleErrors:    ruleErrors.Queue,
 		RuleErrorsKey: ruleErrors.Key,
 		State:         f.DeviceState.Table,
 		StateKey:      f.DeviceState.Key,
 		Archive:       f.Archive.Bucket,
 		ArchiveKey:    f.Archive.Key,
-		FieldKey:      f.FieldKey.Key,
+		FieldKey:      f.FieldKey.Resource,
 		// Provisioned shards in prod (a steady fleet), on-demand in dev (context streamShards).
 		StreamShards: streamShards(cfg),
 

@@ -114,7 +114,7 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 	}
 	props := &defender.Props{
 		AlertTopic:    f.AlertTopic.Topic,
-		EncryptionKey: f.PlatformKey.Key,
+		EncryptionKey: f.PlatformKey.Resource,
 		Fleet:         cfg.Fleet,
 		NamePrefix:    cfg.RulePrefix(),
 		// Thing types are named like the classes' topic rules (topics.RuleName).

@@ -30,7 +30,7 @@ type OTA struct {
 // notify the alert topic directly rather than through the Operations stack's monitoring.
 func NewOTA(cfg Config, f *Foundation, o *Operations) *OTA {
 	store := ota.NewFirmwareStore(f.Stack, "Firmware", &ota.StoreProps{
-		EncryptionKey: f.PlatformKey.Key,
+		EncryptionKey: f.PlatformKey.Resource,
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 	var certArn *string
@@ -52,7 +52,7 @@ func NewOTA(cfg Config, f *Foundation, o *Operations) *OTA {
 		CodeSigningCertificateArn: certArn,
 		AlarmAction:               awscloudwatchactions.NewSnsAction(f.AlertTopic.Topic),
 		AlarmPrefix:               "SmartCity-" + string(cfg.Stage),
-		LogKey:                    f.PlatformKey.Key,
+		LogKey:                    f.PlatformKey.Resource,
 	})
 	awscdk.NewCfnOutput(f.Stack, jsii.String("FirmwareBucketName"), &awscdk.CfnOutputProps{
 		Value: store.BucketName(), Description: jsii.String("Firmware bucket: cmd/ota uploads images under firmware/<class>/<version>/"),

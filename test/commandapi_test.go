@@ -59,8 +59,8 @@ func devFleet(t testing.TB) *fleetspec.Fleet {
 func newCommandAPI(scope constructs.Construct, fleet *fleetspec.Fleet, p commandapi.Props) (*commandapi.API, *keys.Key, *securestore.Table, *securestore.Table) {
 	name := strings.ReplaceAll(*scope.Node().Path(), "/", "-")
 	key := keys.New(scope, "ApiKey", &keys.Props{Alias: jsii.String("alias/test/" + name + "/api"), Services: []keys.Service{keys.ServiceLogs}})
-	state := securestore.NewTable(scope, "State", &securestore.TableProps{PartitionKey: "thingName", EncryptionKey: key.Key})
-	audit := securestore.NewTable(scope, "Audit", &securestore.TableProps{PartitionKey: "thingName", SortKey: "requestKey", EncryptionKey: key.Key})
+	state := securestore.NewTable(scope, "State", &securestore.TableProps{PartitionKey: "thingName", EncryptionKey: key.Resource})
+	audit := securestore.NewTable(scope, "Audit", &securestore.TableProps{PartitionKey: "thingName", SortKey: "requestKey", EncryptionKey: key.Resource})
 	if p.Fleet == nil {
 		p.Fleet = fleet
 	}
@@ -68,7 +68,7 @@ func newCommandAPI(scope constructs.Construct, fleet *fleetspec.Fleet, p command
 		p.ThingTypePrefix = fleet.RulePrefix("test")
 	}
 	if p.EncryptionKey == nil {
-		p.EncryptionKey = key.Key
+		p.EncryptionKey = key.Resource
 	}
 	if p.StateTable == nil {
 		p.StateTable = state.Table
@@ -101,8 +101,8 @@ func commandAPI(t *testing.T) *commandAPIFixture {
 		p.WafRateLimit = &n
 		var key *keys.Key
 		fx.api, key, fx.state, fx.audit = newCommandAPI(stack, fx.fleet, p)
-		fx.key = key.Key
-		fx.keyID = *stack.GetLogicalId(cfn(key.Key))
+		fx.key = key.Resource
+		fx.keyID = *stack.GetLogicalId(cfn(key.Resource))
 		fx.stateID = *stack.GetLogicalId(cfn(fx.state.Table))
 		fx.auditID = *stack.GetLogicalId(cfn(fx.audit.Table))
 		fx.roleID = *stack.GetLogicalId(cfn(fx.api.Function.Role))

@@ -156,14 +156,14 @@ func TestGrantsChainKeyGrant(t *testing.T) {
 		"TableWriter": "kms:Encrypt", "QueueSender": "kms:GenerateDataKey*", "TopicPublisher": "kms:GenerateDataKey*",
 		"FieldEncrypter": "kms:GenerateDataKey",
 	}
-	b := securestore.NewBucket(stack, "Bucket", &securestore.BucketProps{EncryptionKey: key.Key})
+	b := securestore.NewBucket(stack, "Bucket", &securestore.BucketProps{EncryptionKey: key.Resource})
 	b.GrantRead(role("BucketReader"), "*")
 	b.GrantPut(role("BucketWriter"), "accepted/*")
-	tbl := securestore.NewTable(stack, "Table", &securestore.TableProps{PartitionKey: "id", EncryptionKey: key.Key})
+	tbl := securestore.NewTable(stack, "Table", &securestore.TableProps{PartitionKey: "id", EncryptionKey: key.Resource})
 	tbl.GrantReadData(role("TableReader"))
 	tbl.GrantWriteData(role("TableWriter"))
-	securestore.NewQueue(stack, "Queue", &securestore.QueueProps{EncryptionKey: key.Key}).GrantSendMessages(role("QueueSender"))
-	securestore.NewTopic(stack, "Topic", &securestore.TopicProps{EncryptionKey: key.Key}).GrantPublish(role("TopicPublisher"))
+	securestore.NewQueue(stack, "Queue", &securestore.QueueProps{EncryptionKey: key.Resource}).GrantSendMessages(role("QueueSender"))
+	securestore.NewTopic(stack, "Topic", &securestore.TopicProps{EncryptionKey: key.Resource}).GrantPublish(role("TopicPublisher"))
 	key.GrantGenerateDataKey(role("FieldEncrypter"))
 
 	tmpl, err := compliance.FromValue(synthOrFail(t, app).GetStackByName(jsii.String("Grants")).Template())
@@ -218,10 +218,10 @@ func TestBringYourOwnKey(t *testing.T) {
 	stack := awscdk.NewStack(app, jsii.String("Byok"), nil)
 	existing := awskms.Key_FromKeyArn(stack, jsii.String("Existing"), jsii.String("arn:aws:kms:eu-central-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"))
 	k := keys.New(stack, "Brought", &keys.Props{Key: existing})
-	if k.Key != existing || k.Alias != nil {
-		t.Errorf("brought key not used as is: %v, alias %v", k.Key, k.Alias)
+	if k.Resource != existing || k.Alias != nil {
+		t.Errorf("brought key not used as is: %v, alias %v", k.Resource, k.Alias)
 	}
-	securestore.NewTable(stack, "Table", &securestore.TableProps{PartitionKey: "id", EncryptionKey: k.Key})
+	securestore.NewTable(stack, "Table", &securestore.TableProps{PartitionKey: "id", EncryptionKey: k.Resource})
 	stack2 := awscdk.NewStack(app, jsii.String("OwnKey"), nil)
 	securestore.NewTable(stack2, "Table", &securestore.TableProps{PartitionKey: "id"})
 	asm := synthOrFail(t, app)

@@ -26,17 +26,17 @@ func Example_importConstructs() {
 	// SSE-KMS with a bucket key, versioning, public access blocked, TLS 1.2+ only,
 	// access logs and an archive lifecycle: none of it can be turned off by props.
 	reports := securestore.NewBucket(stack, "Reports", &securestore.BucketProps{
-		EncryptionKey: key.Key,
+		EncryptionKey: key.Resource,
 	})
 	occupancy := securestore.NewTable(stack, "Occupancy", &securestore.TableProps{
 		PartitionKey:        "bay",
 		SortKey:             "hour",
 		TimeToLiveAttribute: "expiresAt",
-		EncryptionKey:       key.Key,
+		EncryptionKey:       key.Resource,
 	})
 
 	template := app.Synth(nil).GetStackByName(jsii.String("ParkingAnalytics")).Template()
 	resources := template.(map[string]any)["Resources"].(map[string]any)
-	fmt.Println(len(resources) > 0, reports.Key == key.Key, occupancy.Key == key.Key)
+	fmt.Println(len(resources) > 0, reports.Key == key.Resource, occupancy.Key == key.Resource)
 	// Output: true true true
 }

@@ -30,7 +30,7 @@ func TestFleetPropsErrors(t *testing.T) {
 	stack := awscdk.NewStack(app, jsii.String("FleetProps"), &awscdk.StackProps{
 		Env: &awscdk.Environment{Account: jsii.String(testAccount), Region: jsii.String(testRegion)},
 	})
-	key := platformKey(stack).Key
+	key := platformKey(stack).Resource
 	table := awsdynamodb.Table_FromTableName(stack, jsii.String("Allowlist"), jsii.String("allowlist"))
 	small := func(change func(*fleetspec.Fleet)) *fleetspec.Fleet {
 		f := &fleetspec.Fleet{
@@ -161,7 +161,7 @@ func init() {
 			overrideIf(w, e.Resource, "TlsConfig.SecurityPolicy", "IoTSecurityPolicy_TLS12_1_0_2015_01")
 		}},
 		weakening{"iot-logging-enabled", func(s awscdk.Stack, w bool) {
-			l := fleet.NewLogging(s, "Logging", &fleet.LoggingProps{EncryptionKey: platformKey(s).Key})
+			l := fleet.NewLogging(s, "Logging", &fleet.LoggingProps{EncryptionKey: platformKey(s).Resource})
 			overrideIf(w, l.Resource, "DefaultLogLevel", "ERROR")
 		}},
 		weakening{"no-cloud-private-keys", func(s awscdk.Stack, w bool) {
@@ -184,7 +184,7 @@ func init() {
 		// The IoT logging role trusts AWS IoT under the documented confused-deputy condition;
 		// an override that drops it (or a role built without one) is caught.
 		weakening{"iam-service-trust-conditioned", func(s awscdk.Stack, w bool) {
-			l := fleet.NewLogging(s, "Logging", &fleet.LoggingProps{EncryptionKey: platformKey(s).Key})
+			l := fleet.NewLogging(s, "Logging", &fleet.LoggingProps{EncryptionKey: platformKey(s).Resource})
 			deleteIf(w, cfn(l.Role), "AssumeRolePolicyDocument.Statement.0.Condition")
 		}},
 		weakening{"iot-certificates-from-csr", func(s awscdk.Stack, w bool) {

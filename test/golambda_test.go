@@ -99,12 +99,12 @@ func TestGoLambdaPropsErrors(t *testing.T) {
 		props *golambda.Props
 		want  string
 	}{
-		{&golambda.Props{EncryptionKey: k.Key}, "Entry (the Go main package"},
+		{&golambda.Props{EncryptionKey: k.Resource}, "Entry (the Go main package"},
 		{&golambda.Props{Entry: testEntry}, "EncryptionKey is required"},
-		{&golambda.Props{Entry: testEntry, EncryptionKey: k.Key, MemoryMiB: 64}, "MemoryMiB 64 must be between 128 and 10240"},
-		{&golambda.Props{Entry: testEntry, EncryptionKey: k.Key, Timeout: 20 * time.Minute}, "Timeout 20m0s must be between 1s and 15m"},
-		{&golambda.Props{Entry: testEntry, EncryptionKey: k.Key, LogLevel: "TRACE"}, `LogLevel "TRACE" must be`},
-		{&golambda.Props{Entry: testEntry, EncryptionKey: k.Key, ReservedConcurrency: -1}, "ReservedConcurrency -1 must be at least 1"},
+		{&golambda.Props{Entry: testEntry, EncryptionKey: k.Resource, MemoryMiB: 64}, "MemoryMiB 64 must be between 128 and 10240"},
+		{&golambda.Props{Entry: testEntry, EncryptionKey: k.Resource, Timeout: 20 * time.Minute}, "Timeout 20m0s must be between 1s and 15m"},
+		{&golambda.Props{Entry: testEntry, EncryptionKey: k.Resource, LogLevel: "TRACE"}, `LogLevel "TRACE" must be`},
+		{&golambda.Props{Entry: testEntry, EncryptionKey: k.Resource, ReservedConcurrency: -1}, "ReservedConcurrency -1 must be at least 1"},
 	}
 	for i, c := range cases {
 		fn := golambda.New(constructs.NewConstruct(s, jsii.String("C"+string(rune('A'+i)))), "Fn", c.props)
@@ -138,7 +138,7 @@ func TestGoLambdaZeroIsNotDefault(t *testing.T) {
 	var got string
 	for i, p := range []*golambda.Props{
 		{Entry: testEntry, MemoryMiB: 64},                              // no key, bad memory
-		{Entry: "../outside", EncryptionKey: platformKey(bad).Key},     // not inside the module
+		{Entry: "../outside", EncryptionKey: platformKey(bad).Resource},     // not inside the module
 		{Entry: "handler", ModuleDir: t.TempDir(), EncryptionKey: nil}, // no go.mod
 	} {
 		f := golambda.New(bad, "Bad"+string(rune('A'+i)), p)

@@ -45,7 +45,7 @@ func TestImportedStoresBareStack(t *testing.T) {
 	reader := awsiam.NewRole(stack, jsii.String("Reader"), &awsiam.RoleProps{AssumedBy: awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil)})
 
 	brought := keys.New(stack, "Brought", &keys.Props{Key: key})
-	bucket := securestore.NewBucket(stack, "Bucket", &securestore.BucketProps{EncryptionKey: brought.Key, AccessLogs: logs})
+	bucket := securestore.NewBucket(stack, "Bucket", &securestore.BucketProps{EncryptionKey: brought.Resource, AccessLogs: logs})
 	table := securestore.NewTable(stack, "Table", &securestore.TableProps{PartitionKey: "id", EncryptionKey: key})
 	queue := securestore.NewQueue(stack, "Queue", &securestore.QueueProps{EncryptionKey: key, RetentionDays: intp(1), VisibilityTimeoutSeconds: intp(0)})
 	topic := securestore.NewTopic(stack, "Topic", &securestore.TopicProps{EncryptionKey: key, AlarmNamePrefix: jsii.String("Team-"),
@@ -108,10 +108,10 @@ func TestImportedStoresGrantsChainKey(t *testing.T) {
 	role := func(id string) awsiam.Role {
 		return awsiam.NewRole(stack, jsii.String(id), &awsiam.RoleProps{AssumedBy: awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil)})
 	}
-	table := securestore.TableFromAttributes(stack, "State", &securestore.TableAttributes{TableArn: jsii.String(importedTableArn), EncryptionKey: key.Key})
-	bucket := securestore.BucketFromAttributes(stack, "Archive", &securestore.BucketAttributes{BucketName: jsii.String("team-archive"), EncryptionKey: key.Key})
-	queue := securestore.QueueFromAttributes(stack, "DeadLetters", &securestore.QueueAttributes{QueueArn: jsii.String(importedDeadLettersArn), EncryptionKey: key.Key})
-	topic := securestore.TopicFromAttributes(stack, "Alerts", &securestore.TopicAttributes{TopicArn: jsii.String(importedTopicArn), EncryptionKey: key.Key})
+	table := securestore.TableFromAttributes(stack, "State", &securestore.TableAttributes{TableArn: jsii.String(importedTableArn), EncryptionKey: key.Resource})
+	bucket := securestore.BucketFromAttributes(stack, "Archive", &securestore.BucketAttributes{BucketName: jsii.String("team-archive"), EncryptionKey: key.Resource})
+	queue := securestore.QueueFromAttributes(stack, "DeadLetters", &securestore.QueueAttributes{QueueArn: jsii.String(importedDeadLettersArn), EncryptionKey: key.Resource})
+	topic := securestore.TopicFromAttributes(stack, "Alerts", &securestore.TopicAttributes{TopicArn: jsii.String(importedTopicArn), EncryptionKey: key.Resource})
 	table.GrantReadData(role("TableReader"))
 	bucket.GrantRead(role("BucketReader"), jsii.String("*"))
 	queue.GrantConsumeMessages(role("QueueConsumer"))
@@ -151,11 +151,11 @@ func TestImportedStoresPropsErrors(t *testing.T) {
 		"key":         {key, `KeyArn "arn:aws:iam::111111111111:role/not-a-key" is not a KMS key ARN`},
 		"key alias":   {keys.FromAttributes(stack, "BadAlias", &keys.Attributes{KeyArn: jsii.String(importedKeyArn), AliasName: jsii.String("alias/aws/s3")}), "reserved alias/aws/ prefix"},
 		"table":       {securestore.TableFromAttributes(stack, "T", &securestore.TableAttributes{TableArn: jsii.String(importedTableArn)}), "TableFromAttributes needs EncryptionKey"},
-		"table name":  {securestore.TableFromAttributes(stack, "T2", &securestore.TableAttributes{EncryptionKey: key.Key}), "needs TableArn or TableName"},
+		"table name":  {securestore.TableFromAttributes(stack, "T2", &securestore.TableAttributes{EncryptionKey: key.Resource}), "needs TableArn or TableName"},
 		"bucket":      {securestore.BucketFromAttributes(stack, "B", nil), "needs BucketName or BucketArn"},
-		"queue":       {securestore.QueueFromAttributes(stack, "Q", &securestore.QueueAttributes{EncryptionKey: key.Key}), "QueueFromAttributes needs QueueArn"},
+		"queue":       {securestore.QueueFromAttributes(stack, "Q", &securestore.QueueAttributes{EncryptionKey: key.Resource}), "QueueFromAttributes needs QueueArn"},
 		"topic":       {securestore.TopicFromAttributes(stack, "Tp", &securestore.TopicAttributes{TopicArn: jsii.String(importedTopicArn)}), "TopicFromAttributes needs EncryptionKey"},
-		"topic props": {securestore.NewTopic(stack, "Tp2", &securestore.TopicProps{EncryptionKey: key.Key, PublisherRolePath: jsii.String("publishers")}), `PublisherRolePath "publishers" is not an IAM path`},
+		"topic props": {securestore.NewTopic(stack, "Tp2", &securestore.TopicProps{EncryptionKey: key.Resource, PublisherRolePath: jsii.String("publishers")}), `PublisherRolePath "publishers" is not an IAM path`},
 		"ota":         {ota.New(stack, "Ota", nil), "ota: props are required"},
 	}
 	for name, c := range cases {
@@ -163,7 +163,7 @@ func TestImportedStoresPropsErrors(t *testing.T) {
 			t.Errorf("%s: errors %q, want %q", name, got, c.want)
 		}
 	}
-	if key.Key == nil || key.KeyArn() == nil {
+	if key.Resource == nil || key.KeyArn() == nil {
 		t.Error("an invalid import returned no key")
 	}
 	o := ota.New(stack, "OtaEmpty", &ota.Props{})

@@ -60,16 +60,16 @@ func newIngestWith(scope constructs.Construct, p ingest.Props, change func(*inge
 		p.RulePrefix = "testcity_dev"
 	}
 	if p.EncryptionKey == nil {
-		p.EncryptionKey = key.Key
+		p.EncryptionKey = key.Resource
 	}
 	if p.State == nil {
-		p.State = securestore.NewTable(scope, "IngestState", &securestore.TableProps{PartitionKey: "pk", SortKey: "sk", TimeToLiveAttribute: "expiresAt", EncryptionKey: key.Key}).Table
+		p.State = securestore.NewTable(scope, "IngestState", &securestore.TableProps{PartitionKey: "pk", SortKey: "sk", TimeToLiveAttribute: "expiresAt", EncryptionKey: key.Resource}).Table
 	}
 	if p.Archive == nil {
-		p.Archive = securestore.NewBucket(scope, "IngestArchive", &securestore.BucketProps{EncryptionKey: key.Key}).Bucket
+		p.Archive = securestore.NewBucket(scope, "IngestArchive", &securestore.BucketProps{EncryptionKey: key.Resource}).Bucket
 	}
 	if p.FieldKey == nil {
-		p.FieldKey = field.Key
+		p.FieldKey = field.Resource
 	}
 	if p.Entry == "" {
 		p.Entry = testEntry

@@ -39,9 +39,9 @@ func defenderStack(app awscdk.App, name string, fleet *fleetspec.Fleet, mutate f
 // alarms) into s.
 func defenderInto(s awscdk.Stack, fleet *fleetspec.Fleet, mutate func(*defender.Props)) *defender.Defender {
 	key := platformKey(s)
-	topic := awssns.NewTopic(s, jsii.String("Alerts"), &awssns.TopicProps{MasterKey: key.Key, EnforceSSL: jsii.Bool(true)})
+	topic := awssns.NewTopic(s, jsii.String("Alerts"), &awssns.TopicProps{MasterKey: key.Resource, EnforceSSL: jsii.Bool(true)})
 	logs := awslogs.NewLogGroup(s, jsii.String("IoTLogs"), &awslogs.LogGroupProps{
-		LogGroupName: jsii.String("AWSIotLogsV2"), EncryptionKey: key.Key, Retention: awslogs.RetentionDays_ONE_MONTH,
+		LogGroupName: jsii.String("AWSIotLogsV2"), EncryptionKey: key.Resource, Retention: awslogs.RetentionDays_ONE_MONTH,
 	})
 	groups := map[string]string{}
 	for _, c := range fleet.Classes {
@@ -49,7 +49,7 @@ func defenderInto(s awscdk.Stack, fleet *fleetspec.Fleet, mutate func(*defender.
 	}
 	p := &defender.Props{
 		AlertTopic:          topic,
-		EncryptionKey:       key.Key,
+		EncryptionKey:       key.Resource,
 		Fleet:               fleet,
 		NamePrefix:          "smartcity_test",
 		QuarantineGroupName: "smartcity_test_quarantine",
@@ -57,7 +57,7 @@ func defenderInto(s awscdk.Stack, fleet *fleetspec.Fleet, mutate func(*defender.
 		IoTLogs:             logs,
 		ClassGroupArns:      groups,
 		QuarantineBudgetTable: securestore.NewTable(s, "State", &securestore.TableProps{
-			PartitionKey: "pk", SortKey: "sk", TimeToLiveAttribute: "expiresAt", EncryptionKey: key.Key,
+			PartitionKey: "pk", SortKey: "sk", TimeToLiveAttribute: "expiresAt", EncryptionKey: key.Resource,
 		}).Table,
 	}
 	if mutate != nil {
@@ -242,7 +242,7 @@ func TestOperationsPropsErrors(t *testing.T) {
 		scope := awscdk.NewStack(app, jsii.String(fmt.Sprintf("OperationsProps%d", n)), nil)
 		topic := awssns.NewTopic(scope, jsii.String("T"), nil)
 		p := &defender.Props{
-			AlertTopic: topic, EncryptionKey: platformKey(scope).Key, Fleet: fleet, NamePrefix: "smartcity_test",
+			AlertTopic: topic, EncryptionKey: platformKey(scope).Resource, Fleet: fleet, NamePrefix: "smartcity_test",
 			QuarantineGroupName:   "q",
 			QuarantineGroupArn:    "arn:aws:iot:eu-central-1:111111111111:thinggroup/q",
 			IoTLogs:               awslogs.LogGroup_FromLogGroupName(scope, jsii.String("L"), jsii.String("AWSIotLogsV2")),

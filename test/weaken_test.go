@@ -40,7 +40,7 @@ func platformKey(s awscdk.Stack) *keys.Key {
 }
 
 func bucket(s awscdk.Stack) *securestore.Bucket {
-	return securestore.NewBucket(s, "Bucket", &securestore.BucketProps{EncryptionKey: platformKey(s).Key})
+	return securestore.NewBucket(s, "Bucket", &securestore.BucketProps{EncryptionKey: platformKey(s).Resource})
 }
 
 func overrideIf(weaken bool, r awscdk.CfnResource, path string, value any) {
@@ -57,18 +57,18 @@ func deleteIf(weaken bool, r awscdk.CfnResource, path string) {
 
 var weakenings = []weakening{
 	{"kms-rotation", func(s awscdk.Stack, w bool) {
-		overrideIf(w, cfn(platformKey(s).Key), "EnableKeyRotation", false)
+		overrideIf(w, cfn(platformKey(s).Resource), "EnableKeyRotation", false)
 	}},
 	{"kms-retain", func(s awscdk.Stack, w bool) {
 		k := platformKey(s)
 		if w {
-			k.Key.(awskms.Key).ApplyRemovalPolicy(awscdk.RemovalPolicy_DESTROY)
+			k.Resource.(awskms.Key).ApplyRemovalPolicy(awscdk.RemovalPolicy_DESTROY)
 		}
 	}},
 	{"kms-service-principals-scoped", func(s awscdk.Stack, w bool) {
 		k := platformKey(s)
 		if w {
-			k.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			k.Resource.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("logs.amazonaws.com"), nil)},
 				Actions:    jsii.Strings("kms:Decrypt"),
 				Resources:  jsii.Strings("*"),
@@ -77,7 +77,7 @@ var weakenings = []weakening{
 	}},
 	{"kms-grant-guard", func(s awscdk.Stack, w bool) {
 		// Statement 1 is CT.KMS.PR.3 (after the account statement).
-		overrideIf(w, cfn(platformKey(s).Key), "KeyPolicy.Statement.1.Condition.BoolIfExists.kms:GrantIsForAWSResource", "true")
+		overrideIf(w, cfn(platformKey(s).Resource), "KeyPolicy.Statement.1.Condition.BoolIfExists.kms:GrantIsForAWSResource", "true")
 	}},
 	{"s3-encryption", func(s awscdk.Stack, w bool) {
 		overrideIf(w, cfn(bucket(s).Bucket), "BucketEncryption.ServerSideEncryptionConfiguration.0.ServerSideEncryptionByDefault.SSEAlgorithm", "AES256")
@@ -96,7 +96,7 @@ var weakenings = []weakening{
 	{"s3-lifecycle", func(s awscdk.Stack, w bool) { deleteIf(w, cfn(bucket(s).Bucket), "LifecycleConfiguration") }},
 	{"s3-ownership", func(s awscdk.Stack, w bool) { deleteIf(w, cfn(bucket(s).Bucket), "OwnershipControls") }},
 	{"dynamodb-cmk", func(s awscdk.Stack, w bool) {
-		t := securestore.NewTable(s, "Table", &securestore.TableProps{PartitionKey: "id", EncryptionKey: platformKey(s).Key})
+		t := securestore.NewTable(s, "Table", &securestore.TableProps{PartitionKey: "id", EncryptionKey: platformKey(s).Resource})
 		deleteIf(w, cfn(t.Table), "SSESpecification.KMSMasterKeyId")
 	}},
 	{"dynamodb-pitr", func(s awscdk.Stack, w bool) {
@@ -148,7 +148,7 @@ var weakenings = []weakening{
 	{"logs-cmk-retention", func(s awscdk.Stack, w bool) {
 		p := &awslogs.LogGroupProps{Retention: awslogs.RetentionDays_ONE_MONTH}
 		if !w {
-			p.EncryptionKey = platformKey(s).Key
+			p.EncryptionKey = platformKey(s).Resource
 		}
 		awslogs.NewLogGroup(s, jsii.String("Logs"), p)
 	}},
@@ -192,7 +192,7 @@ var weakenings = []weakening{
 		fn := testFunction(s, "Fn", false)
 		key := keys.New(s, "StreamKey", &keys.Props{Alias: jsii.String("alias/test/stream")})
 		fn.AddKinesisSource(awskinesis.NewStream(s, jsii.String("Stream"), &awskinesis.StreamProps{
-			Encryption: awskinesis.StreamEncryption_KMS, EncryptionKey: key.Key, StreamMode: awskinesis.StreamMode_ON_DEMAND,
+			Encryption: awskinesis.StreamEncryption_KMS, EncryptionKey: key.Resource, StreamMode: awskinesis.StreamMode_ON_DEMAND,
 		}), nil)
 		if w {
 			for _, c := range *fn.Function.Node().FindAll(constructs.ConstructOrder_PREORDER) {
@@ -208,7 +208,7 @@ var weakenings = []weakening{
 const testEntry = "lambdas/provisioninghook"
 
 func testFunction(s awscdk.Stack, id string, async bool) *golambda.Function {
-	return golambda.New(s, id, &golambda.Props{Entry: testEntry, EncryptionKey: platformKey(s).Key, Async: async,
+	return golambda.New(s, id, &golambda.Props{Entry: testEntry, EncryptionKey: platformKey(s).Resource, Async: async,
 		Environment: map[string]string{"ALLOWLIST_TABLE": "allowlist"}})
 }
 
@@ -216,7 +216,7 @@ func keyIf(cond bool, s awscdk.Stack) awskms.IKey {
 	if !cond {
 		return nil
 	}
-	return platformKey(s).Key
+	return platformKey(s).Resource
 }
 
 var (

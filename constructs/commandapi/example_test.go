@@ -29,7 +29,7 @@ func ExampleNew() {
 	commandapi.New(stack, "CommandApi", &commandapi.Props{
 		Fleet:           fleet,
 		ThingTypePrefix: "smartcity_dev",
-		EncryptionKey:   key.Key,
+		EncryptionKey:   key.Resource,
 		StateTable:      awsdynamodb.Table_FromTableName(stack, jsii.String("State"), jsii.String("device-state")),
 		AuditTable:      awsdynamodb.Table_FromTableName(stack, jsii.String("Audit"), jsii.String("command-audit")),
 	})

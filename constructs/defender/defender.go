@@ -671,7 +671,7 @@ func (d *Defender) subscribe(id string, topic awssns.ITopic, fn *golambda.Functi
 			Description: jsii.String("Encrypts SNS deliveries to the remediation functions that failed"),
 			Services:    []keys.Service{keys.ServiceSNS},
 		})
-		d.DeadLetters = securestore.NewQueue(d.Construct, "RemediationDeadLetters", &securestore.QueueProps{EncryptionKey: key.Key})
+		d.DeadLetters = securestore.NewQueue(d.Construct, "RemediationDeadLetters", &securestore.QueueProps{EncryptionKey: key.Resource})
 	}
 	fn.Function.AddPermission(jsii.String("InvokedBy"+id), &awslambda.Permission{
 		Principal: awsiam.NewServicePrincipal(jsii.String("sns.amazonaws.com"), nil),

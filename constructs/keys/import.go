@@ -52,7 +52,7 @@ func FromAttributes(scope constructs.Construct, id string, attrs *Attributes) *K
 		arn = *a.KeyArn
 	}
 	key := awskms.Key_FromKeyArn(this, jsii.String("Resource"), jsii.String(arn))
-	k := &Key{Construct: this, Key: key}
+	k := &Key{Construct: this, Resource: key}
 	if a.AliasName != nil {
 		name := *a.AliasName
 		if msg := aliasError(a.AliasName); msg != "" {

@@ -60,9 +60,9 @@ type Props struct {
 // Key is a customer-managed KMS key with rotation, an alias and a least-privilege key policy.
 type Key struct {
 	constructs.Construct
-	// Key is the key: the created one (child id "Resource"), the one brought in Props.Key or
+	// Resource is the key: the created one (child id "Resource"), the one brought in Props.Resource or
 	// the one imported by FromAttributes. Never nil.
-	Key awskms.IKey
+	Resource awskms.IKey
 	// Alias is the created alias, the imported one (FromAttributes with AliasName), or nil for
 	// a brought key, whose aliases are managed where it was created.
 	Alias awskms.IAlias
@@ -85,7 +85,7 @@ func New(scope constructs.Construct, id string, props *Props) *Key {
 		if props.Alias != nil || props.Description != nil || len(props.Services) > 0 {
 			errs.Addf("keys: a brought key (Props.Key) cannot also take Alias, Description or Services: its policy is managed where it was created")
 		}
-		k.Key = props.Key
+		k.Resource = props.Key
 		return k
 	}
 
@@ -118,7 +118,7 @@ func New(scope constructs.Construct, id string, props *Props) *Key {
 			key.AddToResourcePolicy(st, jsii.Bool(false))
 		}
 	}
-	k.Key = key
+	k.Resource = key
 	return k
 }
 
@@ -138,29 +138,29 @@ func aliasError(alias *string) string {
 }
 
 // KeyArn is the key's ARN.
-func (k *Key) KeyArn() *string { return k.Key.KeyArn() }
+func (k *Key) KeyArn() *string { return k.Resource.KeyArn() }
 
 // KeyID is the key's id (the last part of its ARN).
-func (k *Key) KeyID() *string { return k.Key.KeyId() }
+func (k *Key) KeyID() *string { return k.Resource.KeyId() }
 
 // GrantEncrypt lets grantee encrypt with the key.
 func (k *Key) GrantEncrypt(grantee awsiam.IGrantable) awsiam.Grant {
-	return k.Key.GrantEncrypt(grantee)
+	return k.Resource.GrantEncrypt(grantee)
 }
 
 // GrantEncryptDecrypt lets grantee encrypt and decrypt with the key.
 func (k *Key) GrantEncryptDecrypt(grantee awsiam.IGrantable) awsiam.Grant {
-	return k.Key.GrantEncryptDecrypt(grantee)
+	return k.Resource.GrantEncryptDecrypt(grantee)
 }
 
 // GrantDecrypt lets grantee decrypt with the key.
 func (k *Key) GrantDecrypt(grantee awsiam.IGrantable) awsiam.Grant {
-	return k.Key.GrantDecrypt(grantee)
+	return k.Resource.GrantDecrypt(grantee)
 }
 
 // GrantGenerateDataKey lets grantee create data keys (envelope encryption) and decrypt them.
 func (k *Key) GrantGenerateDataKey(grantee awsiam.IGrantable) awsiam.Grant {
-	return k.Key.Grant(grantee, jsii.String("kms:GenerateDataKey"), jsii.String("kms:Decrypt"))
+	return k.Resource.Grant(grantee, jsii.String("kms:GenerateDataKey"), jsii.String("kms:Decrypt"))
 }
 
 func description(p *Props) *string {

@@ -391,7 +391,7 @@ func keyOrNew(store constructs.Construct, key awskms.IKey, services ...keys.Serv
 	return keys.New(store, "Key", &keys.Props{
 		Alias:    jsii.String("alias/smartcity/" + *store.Node().Addr()),
 		Services: services,
-	}).Key
+	}).Resource
 }
 
 func intPtr(v int) *int { return &v }
