@@ -15,8 +15,8 @@ func newCommandAPI(stack awscdk.Stack, cfg Config, f *Foundation) *commandapi.AP
 		// Thing types are named like the classes' topic rules (topics.RuleName).
 		ThingTypePrefix: cfg.RulePrefix(),
 		EncryptionKey:   f.PlatformKey.Resource,
-		StateTable:      f.DeviceState.Table,
-		AuditTable:      f.CommandAudit.Table,
+		StateTable:      f.DeviceState.Resource,
+		AuditTable:      f.CommandAudit.Resource,
 		StageName:       string(cfg.Stage),
 		RemovalPolicy:   awscdk.RemovalPolicy_RETAIN,
 		// An account whose API Gateway already has a CloudWatch role keeps it (ContextExistingAPIGatewayAccount).

@@ -73,7 +73,7 @@ func NewFleet(scope constructs.Construct, cfg Config, f *Foundation) *Fleet {
 		Fleet:              cfg.Fleet,
 		Prefix:             cfg.RulePrefix(),
 		EncryptionKey:      f.PlatformKey.Resource,
-		Allowlist:          f.ProvisioningAllowlist.Table,
+		Allowlist:          f.ProvisioningAllowlist.Resource,
 		AllowUnboundClaims: unbound,
 	})
 	// The foundation's placeholder group had this logical id; keeping it means an update does
@@ -124,7 +124,7 @@ func allowUnboundClaims(scope constructs.Construct) (bool, error) {
 // alert topic. One refusal is enough: a real device never causes these.
 func provisioningAlarms(stack awscdk.Stack, cfg Config, f *Foundation, devices *fleet.Fleet) []awscloudwatch.Alarm {
 	scope := constructs.NewConstruct(stack, jsii.String("ProvisioningAlarms"))
-	action := awscloudwatchactions.NewSnsAction(f.AlertTopic.Topic)
+	action := awscloudwatchactions.NewSnsAction(f.AlertTopic.Resource)
 	why := map[string]string{
 		contract.ReasonRaceLost: "Two certificates claimed the same serial at once and one lost the allowlist's conditional write. " +
 			"With key proof on, both carried the device's key: look for a cloned device.",

@@ -84,7 +84,7 @@ func NewFoundation(scope constructs.Construct, cfg Config) *Foundation {
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 		Capacity:      billing.quietCapacity(),
 	})
-	f.CommandAudit.Table.AddToResourcePolicy(AuditAppendOnly())
+	f.CommandAudit.Resource.AddToResourcePolicy(AuditAppendOnly())
 	f.AlertPublisherPath = "/smartcity/" + string(cfg.Stage) + "/alert-publishers/"
 	f.AlertTopic = securestore.NewTopic(stack, "AlertTopic", &securestore.TopicProps{
 		EncryptionKey: f.PlatformKey.Resource,

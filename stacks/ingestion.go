@@ -24,16 +24,16 @@ func NewIngestion(scope constructs.Construct, cfg Config, f *Foundation) *Ingest
 	stack := awscdk.NewStack(scope, jsii.String(cfg.StackName("Ingestion")),
 		cfg.stackProps("Ingestion", "Smart city IoT platform: topic rules, stream and telemetry processors"))
 	ruleErrors := securestore.NewQueue(stack, "RuleErrors", &securestore.QueueProps{EncryptionKey: f.PlatformKey.Resource})
-	ruleErrors.Queue.ApplyRemovalPolicy(cfg.DeadLetterRemovalPolicy())
+	ruleErrors.Resource.ApplyRemovalPolicy(cfg.DeadLetterRemovalPolicy())
 	telemetry := ingest.New(stack, "Telemetry", &ingest.Props{
 		Fleet:         cfg.Fleet,
 		RulePrefix:    cfg.RulePrefix(),
 		EncryptionKey: f.PlatformKey.Resource,
-		RuleErrors:    ruleErrors.Queue,
+		RuleErrors:    ruleErrors.Resource,
 		RuleErrorsKey: ruleErrors.Key,
-		State:         f.DeviceState.Table,
+		State:         f.DeviceState.Resource,
 		StateKey:      f.DeviceState.Key,
-		Archive:       f.Archive.Bucket,
+		Archive:       f.Archive.Resource,
 		ArchiveKey:    f.Archive.Key,
 		FieldKey:      f.FieldKey.Resource,
 		// Provisioned shards in prod (a steady fleet), on-demand in dev (context streamShards).

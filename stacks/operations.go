@@ -35,11 +35,11 @@ type Operations struct {
 // watchedFunction is what the alarms and the dashboard need of a Go function.
 func watchedFunction(name string, fn *golambda.Function, stream bool) monitoring.Function {
 	w := monitoring.Function{
-		Name: name, Function: fn.Function, StreamConsumer: stream,
+		Name: name, Function: fn.Resource, StreamConsumer: stream,
 		Timeout: time.Duration(fn.TimeoutSeconds() * float64(time.Second)),
 	}
 	if fn.Failures != nil {
-		w.Failures = fn.Failures.Queue
+		w.Failures = fn.Failures.Resource
 	}
 	return w
 }
@@ -52,7 +52,7 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 		cfg.stackProps("Operations", "Smart city IoT platform: alarms, dashboard, Device Defender and command API"))
 	o := &Operations{Stack: stack}
 	alarms := constructs.NewConstruct(stack, jsii.String("Alarms"))
-	action := awscloudwatchactions.NewSnsAction(f.AlertTopic.Topic)
+	action := awscloudwatchactions.NewSnsAction(f.AlertTopic.Resource)
 	prefix := "SmartCity-" + string(cfg.Stage)
 	var pipeline monitoring.Pipeline
 	add := func(a ...awscloudwatch.Alarm) { o.Alarms = append(o.Alarms, a...) }
@@ -71,10 +71,10 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 		add(monitoring.ThresholdAlarm(alarms, action, prefix, t))
 	}
 
-	add(monitoring.TableAlarm(alarms, action, prefix, "DeviceState", f.DeviceState.Table))
-	add(monitoring.TableAlarm(alarms, action, prefix, "ProvisioningAllowlist", f.ProvisioningAllowlist.Table))
-	add(monitoring.TableAlarm(alarms, action, prefix, "CommandAudit", f.CommandAudit.Table))
-	queue(monitoring.Queue{Name: "RuleErrors", Queue: in.RuleErrors.Queue})
+	add(monitoring.TableAlarm(alarms, action, prefix, "DeviceState", f.DeviceState.Resource))
+	add(monitoring.TableAlarm(alarms, action, prefix, "ProvisioningAllowlist", f.ProvisioningAllowlist.Resource))
+	add(monitoring.TableAlarm(alarms, action, prefix, "CommandAudit", f.CommandAudit.Resource))
+	queue(monitoring.Queue{Name: "RuleErrors", Queue: in.RuleErrors.Resource})
 
 	tel := in.Telemetry
 	function(watchedFunction("TelemetryProcessor", tel.Processor, tel.Stream != nil))
@@ -113,7 +113,7 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 		classGroups[id] = *g.AttrArn()
 	}
 	props := &defender.Props{
-		AlertTopic:    f.AlertTopic.Topic,
+		AlertTopic:    f.AlertTopic.Resource,
 		EncryptionKey: f.PlatformKey.Resource,
 		Fleet:         cfg.Fleet,
 		NamePrefix:    cfg.RulePrefix(),
@@ -127,7 +127,7 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 		Detect:         cfg.DefenderDetect,
 		ClassGroupArns: classGroups,
 		// The quarantine budget is a few items in the device state table (its own partition).
-		QuarantineBudgetTable: f.DeviceState.Table,
+		QuarantineBudgetTable: f.DeviceState.Resource,
 		ClaimPolicyName:       claimPolicyName(fl),
 		// An account that already has an audit configuration keeps it (ContextExistingAuditConfiguration).
 		ExistingAuditConfiguration: cfg.Existing.AuditConfiguration,
@@ -148,7 +148,7 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 		props.SecurityAlarms = append(props.SecurityAlarms, a)
 	}
 	o.Defender = defender.New(stack, "Defender", props)
-	queue(monitoring.Queue{Name: "RemediationDeadLetters", Queue: o.Defender.DeadLetters.Queue})
+	queue(monitoring.Queue{Name: "RemediationDeadLetters", Queue: o.Defender.DeadLetters.Resource})
 	function(watchedFunction("AuditRemediation", o.Defender.AuditRemediation, false))
 	add(security...)
 	function(watchedFunction("Quarantine", o.Defender.Quarantine, false))

@@ -50,7 +50,7 @@ func NewOTA(cfg Config, f *Foundation, o *Operations) *OTA {
 		FirmwareBucket:            store.Bucket,
 		FirmwareKey:               store.Key,
 		CodeSigningCertificateArn: certArn,
-		AlarmAction:               awscloudwatchactions.NewSnsAction(f.AlertTopic.Topic),
+		AlarmAction:               awscloudwatchactions.NewSnsAction(f.AlertTopic.Resource),
 		AlarmPrefix:               "SmartCity-" + string(cfg.Stage),
 		LogKey:                    f.PlatformKey.Resource,
 	})

@@ -285,7 +285,7 @@ func TestCommandAPIPropsErrors(t *testing.T) {
 			}
 		}
 		// After the errors, every part is still there: a caller needs no nil checks.
-		for name, v := range map[string]any{"Function": a.Function, "Function.Function": a.Function.Function, "Function.Role": a.Function.Role,
+		for name, v := range map[string]any{"Function": a.Function, "Function.Function": a.Function.Resource, "Function.Role": a.Function.Role,
 			"RestAPI": a.RestAPI, "Stage": a.Stage, "WebACL": a.WebACL, "AccessLogs": a.AccessLogs, "ExecutionLogs": a.ExecutionLogs,
 			"WafLogs": a.WafLogs, "Model": a.Model, "Validator": a.Validator, "AccountRole": a.AccountRole} {
 			if nilPart(v) {

@@ -71,10 +71,10 @@ func newCommandAPI(scope constructs.Construct, fleet *fleetspec.Fleet, p command
 		p.EncryptionKey = key.Resource
 	}
 	if p.StateTable == nil {
-		p.StateTable = state.Table
+		p.StateTable = state.Resource
 	}
 	if p.AuditTable == nil {
-		p.AuditTable = audit.Table
+		p.AuditTable = audit.Resource
 	}
 	return commandapi.New(scope, "CommandApi", &p), key, state, audit
 }
@@ -103,8 +103,8 @@ func commandAPI(t *testing.T) *commandAPIFixture {
 		fx.api, key, fx.state, fx.audit = newCommandAPI(stack, fx.fleet, p)
 		fx.key = key.Resource
 		fx.keyID = *stack.GetLogicalId(cfn(key.Resource))
-		fx.stateID = *stack.GetLogicalId(cfn(fx.state.Table))
-		fx.auditID = *stack.GetLogicalId(cfn(fx.audit.Table))
+		fx.stateID = *stack.GetLogicalId(cfn(fx.state.Resource))
+		fx.auditID = *stack.GetLogicalId(cfn(fx.audit.Resource))
 		fx.roleID = *stack.GetLogicalId(cfn(fx.api.Function.Role))
 		stacks.ApplyChecks(app)
 		asm := synthOrFail(t, app)

@@ -142,7 +142,7 @@ func TestGoLambdaZeroIsNotDefault(t *testing.T) {
 		{Entry: "handler", ModuleDir: t.TempDir(), EncryptionKey: nil}, // no go.mod
 	} {
 		f := golambda.New(bad, "Bad"+string(rune('A'+i)), p)
-		if f.Function == nil || f.Role == nil || f.LogGroup == nil {
+		if f.Resource == nil || f.Role == nil || f.LogGroup == nil {
 			t.Fatalf("props %+v: incomplete function after an error: %+v", p, f)
 		}
 		f.AddKinesisSource(importedStream(f.Construct), nil) // usable, no panic

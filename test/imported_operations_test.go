@@ -83,7 +83,7 @@ func TestImportedOperations(t *testing.T) {
 		add(a)
 	}
 	d := defender.New(stack, "Defender", props)
-	add(monitoring.QueueAlarm(alarms, action, prefix, monitoring.Queue{Name: "RemediationDeadLetters", Queue: d.DeadLetters.Queue}))
+	add(monitoring.QueueAlarm(alarms, action, prefix, monitoring.Queue{Name: "RemediationDeadLetters", Queue: d.DeadLetters.Resource}))
 	if err := validationErrors(d); err != "" {
 		t.Errorf("defender with imported resources: %s", err)
 	}

@@ -107,7 +107,7 @@ func TestIngestPropsErrors(t *testing.T) {
 // reaches synth (which then reports the errors) instead of a nil dereference.
 func checkSafe(t *testing.T, in *ingest.Ingest) {
 	t.Helper()
-	if in.Processor == nil || in.Processor.Function == nil || in.Processor.Role == nil || in.Processor.LogGroup == nil || in.Processor.Failures == nil {
+	if in.Processor == nil || in.Processor.Resource == nil || in.Processor.Role == nil || in.Processor.LogGroup == nil || in.Processor.Failures == nil {
 		t.Fatalf("processor %+v, want it built", in.Processor)
 	}
 	if in.RuleRole == nil || in.RuleErrors == nil || in.RuleErrorsKey == nil || in.Rules == nil {

@@ -63,10 +63,10 @@ func newIngestWith(scope constructs.Construct, p ingest.Props, change func(*inge
 		p.EncryptionKey = key.Resource
 	}
 	if p.State == nil {
-		p.State = securestore.NewTable(scope, "IngestState", &securestore.TableProps{PartitionKey: "pk", SortKey: "sk", TimeToLiveAttribute: "expiresAt", EncryptionKey: key.Resource}).Table
+		p.State = securestore.NewTable(scope, "IngestState", &securestore.TableProps{PartitionKey: "pk", SortKey: "sk", TimeToLiveAttribute: "expiresAt", EncryptionKey: key.Resource}).Resource
 	}
 	if p.Archive == nil {
-		p.Archive = securestore.NewBucket(scope, "IngestArchive", &securestore.BucketProps{EncryptionKey: key.Resource}).Bucket
+		p.Archive = securestore.NewBucket(scope, "IngestArchive", &securestore.BucketProps{EncryptionKey: key.Resource}).Resource
 	}
 	if p.FieldKey == nil {
 		p.FieldKey = field.Resource
@@ -84,7 +84,7 @@ func init() {
 	weakenings = append(weakenings, weakening{"lambda-iot-permission-scoped", func(s awscdk.Stack, w bool) {
 		in := newIngest(s, ingest.Props{Mode: ingest.ModeDirect})
 		if w {
-			for _, c := range *in.Processor.Function.Node().FindAll(constructs.ConstructOrder_PREORDER) {
+			for _, c := range *in.Processor.Resource.Node().FindAll(constructs.ConstructOrder_PREORDER) {
 				if p, ok := c.(awslambda.CfnPermission); ok {
 					p.AddPropertyDeletionOverride(jsii.String("SourceAccount"))
 				}

@@ -58,7 +58,7 @@ func defenderInto(s awscdk.Stack, fleet *fleetspec.Fleet, mutate func(*defender.
 		ClassGroupArns:      groups,
 		QuarantineBudgetTable: securestore.NewTable(s, "State", &securestore.TableProps{
 			PartitionKey: "pk", SortKey: "sk", TimeToLiveAttribute: "expiresAt", EncryptionKey: key.Resource,
-		}).Table,
+		}).Resource,
 	}
 	if mutate != nil {
 		mutate(p)
@@ -292,7 +292,7 @@ func TestOperationsPropsErrors(t *testing.T) {
 			}
 		}
 		// Whole after an error: callers use the fields without guards.
-		if d.AuditRemediation.Function == nil || d.Quarantine.Function == nil || d.Quarantine.Role == nil || d.DeadLetters.Queue == nil ||
+		if d.AuditRemediation.Resource == nil || d.Quarantine.Resource == nil || d.Quarantine.Role == nil || d.DeadLetters.Resource == nil ||
 			d.NotificationRole == nil || d.PublishFindingRole == nil || d.DailyAudit == nil || len(d.MetricFilters) != 2 {
 			t.Errorf("%s: a Defender with props errors is not whole: %+v", c.name, d)
 		}

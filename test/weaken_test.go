@@ -80,28 +80,28 @@ var weakenings = []weakening{
 		overrideIf(w, cfn(platformKey(s).Resource), "KeyPolicy.Statement.1.Condition.BoolIfExists.kms:GrantIsForAWSResource", "true")
 	}},
 	{"s3-encryption", func(s awscdk.Stack, w bool) {
-		overrideIf(w, cfn(bucket(s).Bucket), "BucketEncryption.ServerSideEncryptionConfiguration.0.ServerSideEncryptionByDefault.SSEAlgorithm", "AES256")
+		overrideIf(w, cfn(bucket(s).Resource), "BucketEncryption.ServerSideEncryptionConfiguration.0.ServerSideEncryptionByDefault.SSEAlgorithm", "AES256")
 	}},
 	{"s3-public-access-block", func(s awscdk.Stack, w bool) {
-		overrideIf(w, cfn(bucket(s).Bucket), "PublicAccessBlockConfiguration.RestrictPublicBuckets", false)
+		overrideIf(w, cfn(bucket(s).Resource), "PublicAccessBlockConfiguration.RestrictPublicBuckets", false)
 	}},
 	{"s3-tls-only", func(s awscdk.Stack, w bool) {
 		b := bucket(s)
 		if w {
-			cfn(b.Bucket.Policy()).AddPropertyOverride(jsii.String("PolicyDocument.Statement"), []any{})
+			cfn(b.Resource.Policy()).AddPropertyOverride(jsii.String("PolicyDocument.Statement"), []any{})
 		}
 	}},
-	{"s3-versioning", func(s awscdk.Stack, w bool) { deleteIf(w, cfn(bucket(s).Bucket), "VersioningConfiguration") }},
-	{"s3-access-logs", func(s awscdk.Stack, w bool) { deleteIf(w, cfn(bucket(s).Bucket), "LoggingConfiguration") }},
-	{"s3-lifecycle", func(s awscdk.Stack, w bool) { deleteIf(w, cfn(bucket(s).Bucket), "LifecycleConfiguration") }},
-	{"s3-ownership", func(s awscdk.Stack, w bool) { deleteIf(w, cfn(bucket(s).Bucket), "OwnershipControls") }},
+	{"s3-versioning", func(s awscdk.Stack, w bool) { deleteIf(w, cfn(bucket(s).Resource), "VersioningConfiguration") }},
+	{"s3-access-logs", func(s awscdk.Stack, w bool) { deleteIf(w, cfn(bucket(s).Resource), "LoggingConfiguration") }},
+	{"s3-lifecycle", func(s awscdk.Stack, w bool) { deleteIf(w, cfn(bucket(s).Resource), "LifecycleConfiguration") }},
+	{"s3-ownership", func(s awscdk.Stack, w bool) { deleteIf(w, cfn(bucket(s).Resource), "OwnershipControls") }},
 	{"dynamodb-cmk", func(s awscdk.Stack, w bool) {
 		t := securestore.NewTable(s, "Table", &securestore.TableProps{PartitionKey: "id", EncryptionKey: platformKey(s).Resource})
-		deleteIf(w, cfn(t.Table), "SSESpecification.KMSMasterKeyId")
+		deleteIf(w, cfn(t.Resource), "SSESpecification.KMSMasterKeyId")
 	}},
 	{"dynamodb-pitr", func(s awscdk.Stack, w bool) {
 		t := securestore.NewTable(s, "Table", &securestore.TableProps{PartitionKey: "id"})
-		overrideIf(w, cfn(t.Table), "PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled", false)
+		overrideIf(w, cfn(t.Resource), "PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled", false)
 	}},
 	{"dynamodb-prod-protection", func(s awscdk.Stack, w bool) {
 		p := &securestore.TableProps{PartitionKey: "id"}
@@ -111,12 +111,12 @@ var weakenings = []weakening{
 		securestore.NewTable(s, "Table", p)
 	}},
 	{"sns-cmk", func(s awscdk.Stack, w bool) {
-		deleteIf(w, cfn(securestore.NewTopic(s, "Topic", nil).Topic), "KmsMasterKeyId")
+		deleteIf(w, cfn(securestore.NewTopic(s, "Topic", nil).Resource), "KmsMasterKeyId")
 	}},
 	{"sns-tls-only", func(s awscdk.Stack, w bool) {
 		topic := securestore.NewTopic(s, "Topic", nil)
 		if w {
-			for _, c := range *topic.Topic.Node().Children() {
+			for _, c := range *topic.Resource.Node().Children() {
 				if p, ok := c.(awssns.TopicPolicy); ok {
 					cfn(p).AddPropertyOverride(jsii.String("PolicyDocument.Statement"), []any{})
 				}
@@ -124,12 +124,12 @@ var weakenings = []weakening{
 		}
 	}},
 	{"sqs-cmk", func(s awscdk.Stack, w bool) {
-		overrideIf(w, cfn(securestore.NewQueue(s, "Queue", nil).Queue), "KmsMasterKeyId", "alias/aws/sqs")
+		overrideIf(w, cfn(securestore.NewQueue(s, "Queue", nil).Resource), "KmsMasterKeyId", "alias/aws/sqs")
 	}},
 	{"sqs-tls-only", func(s awscdk.Stack, w bool) {
 		q := securestore.NewQueue(s, "Queue", nil)
 		if w {
-			for _, c := range *q.Queue.Node().Children() {
+			for _, c := range *q.Resource.Node().Children() {
 				if p, ok := c.(awssqs.QueuePolicy); ok {
 					cfn(p).AddPropertyOverride(jsii.String("PolicyDocument.Statement"), []any{})
 				}
@@ -179,11 +179,11 @@ var weakenings = []weakening{
 		}
 	}},
 	{"lambda-hardening", func(s awscdk.Stack, w bool) {
-		overrideIf(w, cfn(testFunction(s, "Fn", false).Function), "TracingConfig.Mode", "PassThrough")
+		overrideIf(w, cfn(testFunction(s, "Fn", false).Resource), "TracingConfig.Mode", "PassThrough")
 	}},
 	{"lambda-async-failure-destination", func(s awscdk.Stack, w bool) {
 		fn := testFunction(s, "Fn", !w)
-		fn.Function.AddPermission(jsii.String("FromRule"), &awslambda.Permission{
+		fn.Resource.AddPermission(jsii.String("FromRule"), &awslambda.Permission{
 			Principal: awsiam.NewServicePrincipal(jsii.String("iot.amazonaws.com"), nil),
 			SourceArn: jsii.String("arn:aws:iot:eu-central-1:111111111111:rule/smartcity_dev_street_light"),
 		})
@@ -195,7 +195,7 @@ var weakenings = []weakening{
 			Encryption: awskinesis.StreamEncryption_KMS, EncryptionKey: key.Resource, StreamMode: awskinesis.StreamMode_ON_DEMAND,
 		}), nil)
 		if w {
-			for _, c := range *fn.Function.Node().FindAll(constructs.ConstructOrder_PREORDER) {
+			for _, c := range *fn.Resource.Node().FindAll(constructs.ConstructOrder_PREORDER) {
 				if m, ok := c.(awslambda.CfnEventSourceMapping); ok {
 					m.AddPropertyOverride(jsii.String("BisectBatchOnFunctionError"), false)
 				}

@@ -528,8 +528,8 @@ func (a *API) routes(schema map[string]any) {
 	// golambda leaves Function nil only after reporting why (synth fails then); a mock keeps
 	// the routes whole meanwhile.
 	var integration awsapigateway.Integration = awsapigateway.NewMockIntegration(nil)
-	if a.Function.Function != nil {
-		integration = awsapigateway.NewLambdaIntegration(a.Function.Function, &awsapigateway.LambdaIntegrationOptions{
+	if a.Function.Resource != nil {
+		integration = awsapigateway.NewLambdaIntegration(a.Function.Resource, &awsapigateway.LambdaIntegrationOptions{
 			Proxy: jsii.Bool(true),
 			// No extra permission for console test invocations, which bypass authorization.
 			AllowTestInvoke: jsii.Bool(false),

@@ -673,17 +673,17 @@ func (d *Defender) subscribe(id string, topic awssns.ITopic, fn *golambda.Functi
 		})
 		d.DeadLetters = securestore.NewQueue(d.Construct, "RemediationDeadLetters", &securestore.QueueProps{EncryptionKey: key.Resource})
 	}
-	fn.Function.AddPermission(jsii.String("InvokedBy"+id), &awslambda.Permission{
+	fn.Resource.AddPermission(jsii.String("InvokedBy"+id), &awslambda.Permission{
 		Principal: awsiam.NewServicePrincipal(jsii.String("sns.amazonaws.com"), nil),
 		SourceArn: topic.TopicArn(),
 	})
 	return awssns.NewSubscription(d.Construct, jsii.String(id), &awssns.SubscriptionProps{
 		Topic:                       topic,
 		Protocol:                    awssns.SubscriptionProtocol_LAMBDA,
-		Endpoint:                    fn.Function.FunctionArn(),
+		Endpoint:                    fn.Resource.FunctionArn(),
 		FilterPolicyWithMessageBody: filter,
 		// Deliveries SNS gave up on (the function throttled or deleted) wait here.
-		DeadLetterQueue: d.DeadLetters.Queue,
+		DeadLetterQueue: d.DeadLetters.Resource,
 	})
 }
 

@@ -53,7 +53,7 @@ func ExampleNew() {
 		}))
 	}
 	d := defender.New(stack, "Defender", props)
-	monitoring.QueueAlarm(alarms, action, "Example-dev", monitoring.Queue{Name: "RemediationDeadLetters", Queue: d.DeadLetters.Queue})
+	monitoring.QueueAlarm(alarms, action, "Example-dev", monitoring.Queue{Name: "RemediationDeadLetters", Queue: d.DeadLetters.Resource})
 
 	template := app.Synth(nil).GetStackByName(jsii.String("Example")).Template()
 	count := map[string]int{}

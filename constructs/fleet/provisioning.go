@@ -146,7 +146,7 @@ func (f *Fleet) claim(allowlist awsdynamodb.ITable) {
 		LogRetention:  f.props.LogRetention,
 		RemovalPolicy: f.props.RemovalPolicy,
 	})
-	if f.ProvisioningHook.Function == nil {
+	if f.ProvisioningHook.Resource == nil {
 		return // golambda reported why; synth fails
 	}
 	allowlist.Grant(f.ProvisioningHook.Role, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:UpdateItem"))
@@ -167,7 +167,7 @@ func (f *Fleet) claim(allowlist awsdynamodb.ITable) {
 		Resources: &[]*string{arn(f.Construct, "cert", "*")},
 	}))
 	templateArn := arn(f.Construct, "provisioningtemplate", name)
-	f.ProvisioningHook.Function.AddPermission(jsii.String("InvokedByClaimTemplate"), &awslambda.Permission{
+	f.ProvisioningHook.Resource.AddPermission(jsii.String("InvokedByClaimTemplate"), &awslambda.Permission{
 		Principal:     awsiam.NewServicePrincipal(jsii.String("iot.amazonaws.com"), nil),
 		Action:        jsii.String("lambda:InvokeFunction"),
 		SourceArn:     templateArn,
@@ -186,13 +186,13 @@ func (f *Fleet) claim(allowlist awsdynamodb.ITable) {
 		TemplateBody:        jsii.String(body),
 		PreProvisioningHook: &awsiot.CfnProvisioningTemplate_ProvisioningHookProperty{
 			PayloadVersion: jsii.String(HookPayloadVersion),
-			TargetArn:      f.ProvisioningHook.Function.FunctionArn(),
+			TargetArn:      f.ProvisioningHook.Resource.FunctionArn(),
 		},
 	})
 	// The template is usable as soon as it exists: the hook must already be invokable and the
 	// role already allowed.
 	for _, dep := range []constructs.IConstruct{
-		f.ProvisioningHook.Function.Node().TryFindChild(jsii.String("InvokedByClaimTemplate")),
+		f.ProvisioningHook.Resource.Node().TryFindChild(jsii.String("InvokedByClaimTemplate")),
 		f.ProvisioningRole.Node().TryFindChild(jsii.String("DefaultPolicy")),
 	} {
 		if dep != nil {

@@ -69,8 +69,8 @@ type Props struct {
 // Function is a Go Lambda function built from this module.
 type Function struct {
 	constructs.Construct
-	// Function is the function (child id "Resource").
-	Function awslambda.Function
+	// Resource is the function (child id "Resource").
+	Resource awslambda.Function
 	// Role is the function's execution role; grants add to it.
 	Role awsiam.Role
 	// LogGroup receives the function's logs.
@@ -153,11 +153,11 @@ func New(scope constructs.Construct, id string, props *Props) *Function {
 	}
 	if p.Async {
 		f.Failures = f.failures()
-		fp.OnFailure = awslambdadestinations.NewSqsDestination(f.Failures.Queue)
+		fp.OnFailure = awslambdadestinations.NewSqsDestination(f.Failures.Resource)
 		fp.RetryAttempts = jsii.Number(2)
 		fp.MaxEventAge = awscdk.Duration_Hours(jsii.Number(6))
 	}
-	f.Function = awslambda.NewFunction(this, jsii.String("Resource"), fp)
+	f.Resource = awslambda.NewFunction(this, jsii.String("Resource"), fp)
 	return f
 }
 
@@ -216,7 +216,7 @@ func (f *Function) AddKinesisSource(stream awskinesis.IStream, props *KinesisSou
 	if f.Failures == nil {
 		f.Failures = f.failures()
 	}
-	f.Function.AddEventSource(awslambdaeventsources.NewKinesisEventSource(stream, &awslambdaeventsources.KinesisEventSourceProps{
+	f.Resource.AddEventSource(awslambdaeventsources.NewKinesisEventSource(stream, &awslambdaeventsources.KinesisEventSourceProps{
 		StartingPosition:        awslambda.StartingPosition_TRIM_HORIZON,
 		BatchSize:               jsii.Number(float64(batch)),
 		MaxBatchingWindow:       awscdk.Duration_Millis(jsii.Number(float64(window.Milliseconds()))),
@@ -225,28 +225,28 @@ func (f *Function) AddKinesisSource(stream awskinesis.IStream, props *KinesisSou
 		MaxRecordAge:            awscdk.Duration_Seconds(jsii.Number(age.Seconds())),
 		ParallelizationFactor:   jsii.Number(float64(parallel)),
 		ReportBatchItemFailures: jsii.Bool(true),
-		OnFailure:               awslambdaeventsources.NewSqsDlq(f.Failures.Queue),
+		OnFailure:               awslambdaeventsources.NewSqsDlq(f.Failures.Resource),
 	}))
 }
 
 // GrantInvoke lets grantee invoke the function.
 func (f *Function) GrantInvoke(grantee awsiam.IGrantable) awsiam.Grant {
-	return f.Function.GrantInvoke(grantee)
+	return f.Resource.GrantInvoke(grantee)
 }
 
 // MetricErrors counts invocations that ended in an error.
 func (f *Function) MetricErrors(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	return f.Function.MetricErrors(opts)
+	return f.Resource.MetricErrors(opts)
 }
 
 // MetricThrottles counts throttled invocations.
 func (f *Function) MetricThrottles(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	return f.Function.MetricThrottles(opts)
+	return f.Resource.MetricThrottles(opts)
 }
 
 // MetricDuration is the invocation duration (statistic from opts; default average).
 func (f *Function) MetricDuration(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	return f.Function.MetricDuration(opts)
+	return f.Resource.MetricDuration(opts)
 }
 
 // MetricIteratorAge is how far behind the stream the function reads (milliseconds).
@@ -255,12 +255,12 @@ func (f *Function) MetricIteratorAge(opts *awscloudwatch.MetricOptions) awscloud
 	if opts != nil {
 		o = *opts
 	}
-	return f.Function.Metric(jsii.String("IteratorAge"), &o)
+	return f.Resource.Metric(jsii.String("IteratorAge"), &o)
 }
 
 // TimeoutSeconds is the configured timeout, for alarms on duration near it.
 func (f *Function) TimeoutSeconds() float64 {
-	return *f.Function.Timeout().ToSeconds(nil)
+	return *f.Resource.Timeout().ToSeconds(nil)
 }
 
 // failures is the function's failure queue. It follows Props.RemovalPolicy (default RETAIN):
@@ -268,7 +268,7 @@ func (f *Function) TimeoutSeconds() float64 {
 // it with its stack.
 func (f *Function) failures() *securestore.Queue {
 	q := securestore.NewQueue(f.Construct, "Failures", &securestore.QueueProps{EncryptionKey: f.key})
-	q.Queue.ApplyRemovalPolicy(f.removal)
+	q.Resource.ApplyRemovalPolicy(f.removal)
 	return q
 }
 

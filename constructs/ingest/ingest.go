@@ -185,8 +185,8 @@ func New(scope constructs.Construct, id string, props *Props) *Ingest {
 	in.RuleErrors, in.RuleErrorsKey = p.RuleErrors, p.RuleErrorsKey
 	if in.RuleErrors == nil {
 		q := securestore.NewQueue(this, "RuleErrors", &securestore.QueueProps{EncryptionKey: p.EncryptionKey})
-		q.Queue.ApplyRemovalPolicy(p.QueueRemovalPolicy)
-		in.RuleErrors, in.RuleErrorsKey = q.Queue, q.Key
+		q.Resource.ApplyRemovalPolicy(p.QueueRemovalPolicy)
+		in.RuleErrors, in.RuleErrorsKey = q.Resource, q.Key
 	}
 	in.Processor = in.processor(&p)
 	stack := awscdk.Stack_Of(this)
@@ -210,7 +210,7 @@ func New(scope constructs.Construct, id string, props *Props) *Ingest {
 		}}
 	} else {
 		action = &awsiot.CfnTopicRule_ActionProperty{Lambda: &awsiot.CfnTopicRule_LambdaActionProperty{
-			FunctionArn: in.Processor.Function.FunctionArn(),
+			FunctionArn: in.Processor.Resource.FunctionArn(),
 		}}
 	}
 
@@ -236,7 +236,7 @@ func New(scope constructs.Construct, id string, props *Props) *Ingest {
 		rule.Node().AddDependency(in.RuleRole)
 		in.Rules[c] = rule
 		if p.Mode == ModeDirect {
-			in.Processor.Function.AddPermission(jsii.String("InvokeFrom-"+c), &awslambda.Permission{
+			in.Processor.Resource.AddPermission(jsii.String("InvokeFrom-"+c), &awslambda.Permission{
 				Principal:     awsiam.NewServicePrincipal(jsii.String("iot.amazonaws.com"), nil),
 				Action:        jsii.String("lambda:InvokeFunction"),
 				SourceArn:     rule.AttrArn(),
@@ -245,7 +245,7 @@ func New(scope constructs.Construct, id string, props *Props) *Ingest {
 		}
 	}
 	// The failure queue exists now in both modes (async destination or stream on-failure).
-	in.Processor.Failures.Queue.ApplyRemovalPolicy(p.QueueRemovalPolicy)
+	in.Processor.Failures.Resource.ApplyRemovalPolicy(p.QueueRemovalPolicy)
 	return in
 }
 

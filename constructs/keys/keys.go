@@ -60,7 +60,7 @@ type Props struct {
 // Key is a customer-managed KMS key with rotation, an alias and a least-privilege key policy.
 type Key struct {
 	constructs.Construct
-	// Resource is the key: the created one (child id "Resource"), the one brought in Props.Resource or
+	// Resource is the key: the created one (child id "Resource"), the one brought in Props.Key or
 	// the one imported by FromAttributes. Never nil.
 	Resource awskms.IKey
 	// Alias is the created alias, the imported one (FromAttributes with AliasName), or nil for

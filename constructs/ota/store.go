@@ -106,7 +106,7 @@ func NewFirmwareStore(scope constructs.Construct, id string, props *StoreProps) 
 	})
 	// securestore has no Object Lock prop; the bucket is new, so enabling it at creation is
 	// allowed (S3 requires versioning, which securestore forces).
-	cfn := store.Bucket.Node().DefaultChild().(awss3.CfnBucket)
+	cfn := store.Resource.Node().DefaultChild().(awss3.CfnBucket)
 	cfn.SetObjectLockEnabled(jsii.Bool(true))
 	cfn.SetObjectLockConfiguration(&awss3.CfnBucket_ObjectLockConfigurationProperty{
 		ObjectLockEnabled: jsii.String("Enabled"),
@@ -117,7 +117,7 @@ func NewFirmwareStore(scope constructs.Construct, id string, props *StoreProps) 
 			},
 		},
 	})
-	return &FirmwareStore{Construct: this, Bucket: store.Bucket, Key: store.Key, RetentionDays: retention, store: store}
+	return &FirmwareStore{Construct: this, Bucket: store.Resource, Key: store.Key, RetentionDays: retention, store: store}
 }
 
 // BucketName is the firmware bucket's name, which the release command uploads to.

@@ -83,8 +83,8 @@ func DefaultLifecycle() Lifecycle {
 // access logs and a lifecycle.
 type Bucket struct {
 	constructs.Construct
-	// Bucket is the bucket (child id "Resource").
-	Bucket awss3.Bucket
+	// Resource is the bucket (child id "Resource").
+	Resource awss3.Bucket
 	// Key encrypts the bucket's objects.
 	Key awskms.IKey
 	// AccessLogs receives the bucket's server access logs.
@@ -107,7 +107,7 @@ func NewBucket(scope constructs.Construct, id string, props *BucketProps) *Bucke
 	key := keyOrNew(this, p.EncryptionKey)
 	logs := p.AccessLogs
 	if logs == nil {
-		logs = NewAccessLogBucket(this, "AccessLogs", &AccessLogBucketProps{RemovalPolicy: p.RemovalPolicy}).Bucket
+		logs = NewAccessLogBucket(this, "AccessLogs", &AccessLogBucketProps{RemovalPolicy: p.RemovalPolicy}).Resource
 	}
 
 	b := awss3.NewBucket(this, jsii.String("Resource"), &awss3.BucketProps{
@@ -123,7 +123,7 @@ func NewBucket(scope constructs.Construct, id string, props *BucketProps) *Bucke
 		RemovalPolicy:     p.RemovalPolicy,
 	})
 	enableAccessLogs(b, logs, accessLogPrefix(this))
-	return &Bucket{Construct: this, Bucket: b, Key: key, AccessLogs: logs}
+	return &Bucket{Construct: this, Resource: b, Key: key, AccessLogs: logs}
 }
 
 // enableAccessLogs delivers b's server access logs to logs under prefix through a bucket
@@ -162,33 +162,33 @@ func sidSafe(s string) string {
 
 // GrantRead lets grantee read objects (matching keyPattern, "*" for all) and decrypt them.
 func (b *Bucket) GrantRead(grantee awsiam.IGrantable, keyPattern string) awsiam.Grant {
-	return b.Bucket.GrantRead(grantee, jsii.String(keyPattern))
+	return b.Resource.GrantRead(grantee, jsii.String(keyPattern))
 }
 
 // GrantPut lets grantee write objects (matching keyPattern) and encrypt them.
 func (b *Bucket) GrantPut(grantee awsiam.IGrantable, keyPattern string) awsiam.Grant {
-	return b.Bucket.GrantPut(grantee, jsii.String(keyPattern))
+	return b.Resource.GrantPut(grantee, jsii.String(keyPattern))
 }
 
 // GrantReadWrite lets grantee read and write objects (matching keyPattern) and use the key.
 func (b *Bucket) GrantReadWrite(grantee awsiam.IGrantable, keyPattern string) awsiam.Grant {
-	return b.Bucket.GrantReadWrite(grantee, jsii.String(keyPattern))
+	return b.Resource.GrantReadWrite(grantee, jsii.String(keyPattern))
 }
 
 // GrantWrite lets grantee write and delete objects (matching keyPattern) and encrypt them.
 func (b *Bucket) GrantWrite(grantee awsiam.IGrantable, keyPattern string) awsiam.Grant {
-	return b.Bucket.GrantWrite(grantee, jsii.String(keyPattern), nil)
+	return b.Resource.GrantWrite(grantee, jsii.String(keyPattern), nil)
 }
 
 // BucketName is the bucket's name.
-func (b *Bucket) BucketName() *string { return b.Bucket.BucketName() }
+func (b *Bucket) BucketName() *string { return b.Resource.BucketName() }
 
 // BucketArn is the bucket's ARN.
-func (b *Bucket) BucketArn() *string { return b.Bucket.BucketArn() }
+func (b *Bucket) BucketArn() *string { return b.Resource.BucketArn() }
 
 // ArnForObjects is the ARN of the objects matching keyPattern, for policy statements.
 func (b *Bucket) ArnForObjects(keyPattern string) *string {
-	return b.Bucket.ArnForObjects(jsii.String(keyPattern))
+	return b.Resource.ArnForObjects(jsii.String(keyPattern))
 }
 
 // S3 publishes no per-bucket request metrics unless a metrics configuration is paid for, and
@@ -245,8 +245,8 @@ type AccessLogBucketProps struct {
 // matches Bucket.
 type AccessLogBucket struct {
 	constructs.Construct
-	// Bucket is the log bucket (child id "Resource").
-	Bucket awss3.Bucket
+	// Resource is the log bucket (child id "Resource").
+	Resource awss3.Bucket
 }
 
 // NewAccessLogBucket creates a bucket for server access logs.
@@ -284,7 +284,7 @@ func NewAccessLogBucket(scope constructs.Construct, id string, props *AccessLogB
 		}},
 		RemovalPolicy: removal,
 	})
-	return &AccessLogBucket{Construct: this, Bucket: b}
+	return &AccessLogBucket{Construct: this, Resource: b}
 }
 
 func bucketDefaults(props *BucketProps) BucketProps {

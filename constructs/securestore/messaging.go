@@ -31,8 +31,8 @@ type QueueProps struct {
 // transport; the platform uses it for dead letters and failure destinations.
 type Queue struct {
 	constructs.Construct
-	// Queue is the queue (child id "Resource").
-	Queue awssqs.Queue
+	// Resource is the queue (child id "Resource").
+	Resource awssqs.Queue
 	// Key encrypts the queue.
 	Key awskms.IKey
 }
@@ -70,17 +70,17 @@ func NewQueue(scope constructs.Construct, id string, props *QueueProps) *Queue {
 		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(float64(retention))),
 		VisibilityTimeout:   awscdk.Duration_Seconds(jsii.Number(float64(visibility))),
 	})
-	return &Queue{Construct: this, Queue: q, Key: key}
+	return &Queue{Construct: this, Resource: q, Key: key}
 }
 
 // GrantSendMessages lets grantee send messages and encrypt them.
 func (q *Queue) GrantSendMessages(grantee awsiam.IGrantable) awsiam.Grant {
-	return q.Queue.GrantSendMessages(grantee)
+	return q.Resource.GrantSendMessages(grantee)
 }
 
 // GrantConsumeMessages lets grantee receive and delete messages and decrypt them.
 func (q *Queue) GrantConsumeMessages(grantee awsiam.IGrantable) awsiam.Grant {
-	return q.Queue.GrantConsumeMessages(grantee)
+	return q.Resource.GrantConsumeMessages(grantee)
 }
 
 // MetricMessagesVisible is MetricApproximateNumberOfMessagesVisible, under its older name.
@@ -91,23 +91,23 @@ func (q *Queue) MetricMessagesVisible(opts *awscloudwatch.MetricOptions) awsclou
 // MetricApproximateNumberOfMessagesVisible is the number of messages waiting: in a dead-letter
 // queue, anything above zero is lost work. Default statistic: Maximum.
 func (q *Queue) MetricApproximateNumberOfMessagesVisible(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	return q.Queue.MetricApproximateNumberOfMessagesVisible(opts)
+	return q.Resource.MetricApproximateNumberOfMessagesVisible(opts)
 }
 
 // MetricApproximateAgeOfOldestMessage is how long the oldest message has waited, in seconds:
 // a message nearing RetentionDays is about to be lost for good. Default statistic: Maximum.
 func (q *Queue) MetricApproximateAgeOfOldestMessage(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	return q.Queue.MetricApproximateAgeOfOldestMessage(opts)
+	return q.Resource.MetricApproximateAgeOfOldestMessage(opts)
 }
 
 // QueueArn is the queue's ARN.
-func (q *Queue) QueueArn() *string { return q.Queue.QueueArn() }
+func (q *Queue) QueueArn() *string { return q.Resource.QueueArn() }
 
 // QueueName is the queue's name.
-func (q *Queue) QueueName() *string { return q.Queue.QueueName() }
+func (q *Queue) QueueName() *string { return q.Resource.QueueName() }
 
 // QueueURL is the queue's URL, which the SQS API takes.
-func (q *Queue) QueueURL() *string { return q.Queue.QueueUrl() }
+func (q *Queue) QueueURL() *string { return q.Resource.QueueUrl() }
 
 // QueueAttributes name a securestore queue created elsewhere (another stack or app).
 type QueueAttributes struct {
@@ -167,8 +167,8 @@ type TopicProps struct {
 // plain-text transport.
 type Topic struct {
 	constructs.Construct
-	// Topic is the topic (child id "Resource").
-	Topic awssns.Topic
+	// Resource is the topic (child id "Resource").
+	Resource awssns.Topic
 	// Key encrypts the topic.
 	Key awskms.IKey
 }
@@ -204,7 +204,7 @@ func NewTopic(scope constructs.Construct, id string, props *TopicProps) *Topic {
 	for _, st := range publisherStatements(this, t.TopicArn(), p) {
 		t.AddToResourcePolicy(st)
 	}
-	return &Topic{Construct: this, Topic: t, Key: key}
+	return &Topic{Construct: this, Resource: t, Key: key}
 }
 
 // Sids of the alert topic's publisher statements.
@@ -268,26 +268,26 @@ func publisherStatements(scope constructs.Construct, topicArn *string, p TopicPr
 
 // GrantPublish lets grantee publish and encrypt messages.
 func (t *Topic) GrantPublish(grantee awsiam.IGrantable) awsiam.Grant {
-	return t.Topic.GrantPublish(grantee)
+	return t.Resource.GrantPublish(grantee)
 }
 
 // TopicArn is the topic's ARN.
-func (t *Topic) TopicArn() *string { return t.Topic.TopicArn() }
+func (t *Topic) TopicArn() *string { return t.Resource.TopicArn() }
 
 // TopicName is the topic's name.
-func (t *Topic) TopicName() *string { return t.Topic.TopicName() }
+func (t *Topic) TopicName() *string { return t.Resource.TopicName() }
 
 // MetricNumberOfNotificationsFailed counts messages SNS could not deliver to a subscriber (a
 // deleted endpoint, a key the endpoint may not use): an alert that reached no one. Default
 // statistic: Sum.
 func (t *Topic) MetricNumberOfNotificationsFailed(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	return t.Topic.MetricNumberOfNotificationsFailed(opts)
+	return t.Resource.MetricNumberOfNotificationsFailed(opts)
 }
 
 // MetricNumberOfMessagesPublished counts messages published to the topic. Default statistic:
 // Sum.
 func (t *Topic) MetricNumberOfMessagesPublished(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	return t.Topic.MetricNumberOfMessagesPublished(opts)
+	return t.Resource.MetricNumberOfMessagesPublished(opts)
 }
 
 // TopicAttributes name a securestore topic created elsewhere (another stack or app).

@@ -76,8 +76,8 @@ func capacityErrors(c *TableCapacity) []string {
 // recovery always on: on-demand, or provisioned with target-tracking autoscaling.
 type Table struct {
 	constructs.Construct
-	// Table is the table (child id "Resource").
-	Table awsdynamodb.Table
+	// Resource is the table (child id "Resource").
+	Resource awsdynamodb.Table
 	// Key encrypts the table.
 	Key awskms.IKey
 }
@@ -147,29 +147,29 @@ func NewTable(scope constructs.Construct, id string, props *TableProps) *Table {
 		t.AutoScaleWriteCapacity(&awsdynamodb.EnableScalingProps{MinCapacity: jsii.Number(c.MinWriteCapacity), MaxCapacity: jsii.Number(c.MaxWriteCapacity)}).
 			ScaleOnUtilization(&awsdynamodb.UtilizationScalingProps{TargetUtilizationPercent: jsii.Number(target)})
 	}
-	return &Table{Construct: this, Table: t, Key: key}
+	return &Table{Construct: this, Resource: t, Key: key}
 }
 
 // GrantReadData lets grantee read items and decrypt them.
 func (t *Table) GrantReadData(grantee awsiam.IGrantable) awsiam.Grant {
-	return t.Table.GrantReadData(grantee)
+	return t.Resource.GrantReadData(grantee)
 }
 
 // GrantWriteData lets grantee write items and encrypt them.
 func (t *Table) GrantWriteData(grantee awsiam.IGrantable) awsiam.Grant {
-	return t.Table.GrantWriteData(grantee)
+	return t.Resource.GrantWriteData(grantee)
 }
 
 // GrantReadWriteData lets grantee read and write items and use the key.
 func (t *Table) GrantReadWriteData(grantee awsiam.IGrantable) awsiam.Grant {
-	return t.Table.GrantReadWriteData(grantee)
+	return t.Resource.GrantReadWriteData(grantee)
 }
 
 // TableArn is the table's ARN.
-func (t *Table) TableArn() *string { return t.Table.TableArn() }
+func (t *Table) TableArn() *string { return t.Resource.TableArn() }
 
 // TableName is the table's name.
-func (t *Table) TableName() *string { return t.Table.TableName() }
+func (t *Table) TableName() *string { return t.Resource.TableName() }
 
 // tableOperations are the operations the platform's writers and readers use; DynamoDB
 // publishes ThrottledRequests and SystemErrors per operation only, so table-wide counts sum
@@ -184,7 +184,7 @@ var tableOperations = []awsdynamodb.Operation{
 // single Metric, because DynamoDB has no table-wide throttle count. Default statistic: Sum;
 // default period: 5 minutes.
 func (t *Table) MetricThrottledRequests(opts *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
-	return t.Table.MetricThrottledRequestsForOperations(operationsOptions(opts))
+	return t.Resource.MetricThrottledRequestsForOperations(operationsOptions(opts))
 }
 
 // MetricSystemErrors counts requests that failed with an HTTP 500 (a DynamoDB-side error),
@@ -192,7 +192,7 @@ func (t *Table) MetricThrottledRequests(opts *awscloudwatch.MetricOptions) awscl
 // statistic: Sum; default period: 5 minutes.
 func (t *Table) MetricSystemErrors(opts *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
 	o := operationsOptions(opts)
-	return t.Table.MetricSystemErrorsForOperations(&awsdynamodb.SystemErrorsForOperationsMetricOptions{
+	return t.Resource.MetricSystemErrorsForOperations(&awsdynamodb.SystemErrorsForOperationsMetricOptions{
 		Account: o.Account, Color: o.Color, DimensionsMap: o.DimensionsMap, Label: o.Label, Period: o.Period,
 		Region: o.Region, Statistic: o.Statistic, Unit: o.Unit, Operations: o.Operations,
 	})
@@ -202,19 +202,19 @@ func (t *Table) MetricSystemErrors(opts *awscloudwatch.MetricOptions) awscloudwa
 // DynamoDB publishes it per account and region, not per table: an alarm on it watches every
 // table of the account. Default statistic: Sum.
 func (t *Table) MetricUserErrors(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	return t.Table.MetricUserErrors(opts)
+	return t.Resource.MetricUserErrors(opts)
 }
 
 // MetricConsumedWriteCapacityUnits is the write capacity the table consumed, for sizing a
 // provisioned Capacity. Default statistic: Sum.
 func (t *Table) MetricConsumedWriteCapacityUnits(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	return t.Table.MetricConsumedWriteCapacityUnits(opts)
+	return t.Resource.MetricConsumedWriteCapacityUnits(opts)
 }
 
 // MetricConsumedReadCapacityUnits is the read capacity the table consumed. Default statistic:
 // Sum.
 func (t *Table) MetricConsumedReadCapacityUnits(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	return t.Table.MetricConsumedReadCapacityUnits(opts)
+	return t.Resource.MetricConsumedReadCapacityUnits(opts)
 }
 
 // operationsOptions carries opts over to the per-operation options, with a 5-minute period

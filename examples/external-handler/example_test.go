@@ -41,7 +41,7 @@ func Example() {
 	}
 	sort.Strings(types)
 	fmt.Println(types)
-	fmt.Println(*fn.Function.Runtime().Name())
+	fmt.Println(*fn.Resource.Runtime().Name())
 	// Output:
 	// [AWS::IAM::Policy AWS::IAM::Role AWS::Lambda::Function AWS::Logs::LogGroup]
 	// provided.al2023
