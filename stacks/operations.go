@@ -3,6 +3,8 @@ package stacks
 import (
 	"time"
 
+	telcontract "github.com/secure-smart-city/platform/lambdas/telemetry/contract"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
@@ -186,9 +188,9 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 	for _, d := range cfg.Fleet.Districts {
 		districts = append(districts, monitoring.DistrictMetrics{
 			District: d.ID, Name: d.Name,
-			Received: tel.MetricByDistrict(ingest.ProcessorReceived, d.ID, "Received ${PROP('Dim.Class')}"),
-			Accepted: tel.MetricByDistrict(ingest.ProcessorAccepted, d.ID, "Accepted ${PROP('Dim.Class')}"),
-			Rejected: tel.MetricByDistrict(ingest.ProcessorRejected, d.ID, "Rejected ${PROP('Dim.Class')}"),
+			Received: tel.MetricByDistrict(telcontract.MetricReceived, d.ID, "Received ${PROP('Dim.Class')}"),
+			Accepted: tel.MetricByDistrict(telcontract.MetricAccepted, d.ID, "Accepted ${PROP('Dim.Class')}"),
+			Rejected: tel.MetricByDistrict(telcontract.MetricRejected, d.ID, "Rejected ${PROP('Dim.Class')}"),
 		})
 	}
 	shown := make([]awscloudwatch.IAlarm, len(o.Alarms))

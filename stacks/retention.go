@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"strconv"
 
+	telcontract "github.com/secure-smart-city/platform/lambdas/telemetry/contract"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/secure-smart-city/platform/constructs/ingest"
 	"github.com/secure-smart-city/platform/constructs/securestore"
 )
 
@@ -114,9 +115,9 @@ func (c Config) ArchiveLifecycle() *securestore.Lifecycle {
 		drop(&l.InfrequentAccessAfterDays, minDaysInfrequentAccess)
 		drop(&l.GlacierInstantRetrievalAfterDays, minDaysGlacierInstant)
 		drop(&l.DeepArchiveAfterDays, minDaysDeepArchive)
-		l.PrefixExpiry = append(l.PrefixExpiry, securestore.PrefixExpiry{Prefix: ingest.AcceptedPrefix, ExpireAfterDays: days})
+		l.PrefixExpiry = append(l.PrefixExpiry, securestore.PrefixExpiry{Prefix: telcontract.AcceptedPrefix, ExpireAfterDays: days})
 	}
-	l.PrefixExpiry = append(l.PrefixExpiry, securestore.PrefixExpiry{Prefix: ingest.RejectedPrefix, ExpireAfterDays: c.rejectedRetention()})
+	l.PrefixExpiry = append(l.PrefixExpiry, securestore.PrefixExpiry{Prefix: telcontract.RejectedPrefix, ExpireAfterDays: c.rejectedRetention()})
 	return &l
 }
 

@@ -137,9 +137,9 @@ func TestGoLambdaZeroIsNotDefault(t *testing.T) {
 	bad := awscdk.NewStack(newApp(t, nil), jsii.String("GoLambdaBad"), nil)
 	var got string
 	for i, p := range []*golambda.Props{
-		{Entry: testEntry, MemoryMiB: 64},                              // no key, bad memory
-		{Entry: "../outside", EncryptionKey: platformKey(bad).Resource},     // not inside the module
-		{Entry: "handler", ModuleDir: t.TempDir(), EncryptionKey: nil}, // no go.mod
+		{Entry: testEntry, MemoryMiB: 64},                               // no key, bad memory
+		{Entry: "../outside", EncryptionKey: platformKey(bad).Resource}, // not inside the module
+		{Entry: "handler", ModuleDir: t.TempDir(), EncryptionKey: nil},  // no go.mod
 	} {
 		f := golambda.New(bad, "Bad"+string(rune('A'+i)), p)
 		if f.Resource == nil || f.Role == nil || f.LogGroup == nil {

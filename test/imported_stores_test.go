@@ -21,11 +21,11 @@ import (
 )
 
 const (
-	importedKeyArn   = "arn:aws:kms:" + testRegion + ":" + testAccount + ":key/1234abcd-12ab-34cd-56ef-1234567890ab"
-	importedTableArn = "arn:aws:dynamodb:" + testRegion + ":" + testAccount + ":table/team-state"
+	importedKeyArn         = "arn:aws:kms:" + testRegion + ":" + testAccount + ":key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	importedTableArn       = "arn:aws:dynamodb:" + testRegion + ":" + testAccount + ":table/team-state"
 	importedDeadLettersArn = "arn:aws:sqs:" + testRegion + ":" + testAccount + ":team-dead-letters"
-	importedTopicArn = "arn:aws:sns:" + testRegion + ":" + testAccount + ":team-alerts"
-	importedCertArn  = "arn:aws:acm:" + testRegion + ":" + testAccount + ":certificate/12345678-1234-1234-1234-123456789012"
+	importedTopicArn       = "arn:aws:sns:" + testRegion + ":" + testAccount + ":team-alerts"
+	importedCertArn        = "arn:aws:acm:" + testRegion + ":" + testAccount + ":certificate/12345678-1234-1234-1234-123456789012"
 )
 
 func importedEnv() *awscdk.StackProps {

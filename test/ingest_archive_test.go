@@ -5,12 +5,13 @@ import (
 	"strings"
 	"testing"
 
+	telcontract "github.com/secure-smart-city/platform/lambdas/telemetry/contract"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/secure-smart-city/platform/compliance"
-	"github.com/secure-smart-city/platform/constructs/ingest"
 	"github.com/secure-smart-city/platform/constructs/securestore"
 	"github.com/secure-smart-city/platform/stacks"
 )
@@ -78,7 +79,7 @@ func TestIngestArchiveRetention(t *testing.T) {
 					}
 				}
 			}
-			want := map[string]any{ingest.AcceptedPrefix: float64(stacks.DefaultAcceptedRetentionDays), ingest.RejectedPrefix: float64(stacks.DefaultRejectedRetentionDays)}
+			want := map[string]any{telcontract.AcceptedPrefix: float64(stacks.DefaultAcceptedRetentionDays), telcontract.RejectedPrefix: float64(stacks.DefaultRejectedRetentionDays)}
 			if diff := cmp.Diff(want, expire); diff != "" {
 				t.Errorf("prefix expirations (-want +got):\n%s", diff)
 			}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	telcontract "github.com/secure-smart-city/platform/lambdas/telemetry/contract"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/secure-smart-city/platform/compliance"
@@ -99,10 +101,10 @@ func checkIngestionProcessor(t *testing.T, tmpl compliance.Template, cfg stacks.
 
 	t.Run("the processor gets the fleet, the table, the bucket and the field key", func(t *testing.T) {
 		vars, _ := compliance.Get(fn.Properties, "Environment", "Variables").(map[string]any)
-		if got := vars[ingest.EnvRulePrefix]; got != cfg.RulePrefix() {
-			t.Errorf("environment %s = %v, want %s (the processor checks a Basic Ingest topic's rule against the class)", ingest.EnvRulePrefix, got, cfg.RulePrefix())
+		if got := vars[telcontract.EnvRulePrefix]; got != cfg.RulePrefix() {
+			t.Errorf("environment %s = %v, want %s (the processor checks a Basic Ingest topic's rule against the class)", telcontract.EnvRulePrefix, got, cfg.RulePrefix())
 		}
-		for name, want := range map[string]string{ingest.EnvStateTable: "DeviceState", ingest.EnvArchiveBucket: "TelemetryArchive", ingest.EnvFieldKeyID: "FieldKey"} {
+		for name, want := range map[string]string{telcontract.EnvStateTable: "DeviceState", telcontract.EnvArchiveBucket: "TelemetryArchive", telcontract.EnvFieldKeyID: "FieldKey"} {
 			if !strings.Contains(refText(vars[name]), want) {
 				t.Errorf("environment %s = %s, want a reference to %s", name, refText(vars[name]), want)
 			}

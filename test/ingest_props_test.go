@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	telcontract "github.com/secure-smart-city/platform/lambdas/telemetry/contract"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -45,9 +47,9 @@ func TestIngestPropsErrors(t *testing.T) {
 		{"every problem at once", ingest.Props{Mode: "firehose", StreamShards: intp(0), MemoryMiB: 64, Classes: []string{"street_lamp"}}, []string{
 			`Mode "firehose" is unknown`, "StreamShards 0 must be", "MemoryMiB 64 must be", `Classes[0] "street_lamp" is not a device class`,
 		}, nil},
-		{"overriding the construct's environment", ingest.Props{Environment: map[string]string{ingest.EnvStateTable: "other"}}, []string{`Environment "STATE_TABLE" is set by the construct`}, nil},
-		{"mode overridden through the environment", ingest.Props{Environment: map[string]string{ingest.EnvMode: "direct"}}, []string{`Environment "TELEMETRY_MODE" is set by the construct`}, nil},
-		{"rule prefix overridden through the environment", ingest.Props{Environment: map[string]string{ingest.EnvRulePrefix: "other"}}, []string{`Environment "RULE_PREFIX" is set by the construct`}, nil},
+		{"overriding the construct's environment", ingest.Props{Environment: map[string]string{telcontract.EnvStateTable: "other"}}, []string{`Environment "STATE_TABLE" is set by the construct`}, nil},
+		{"mode overridden through the environment", ingest.Props{Environment: map[string]string{telcontract.EnvMode: "direct"}}, []string{`Environment "TELEMETRY_MODE" is set by the construct`}, nil},
+		{"rule prefix overridden through the environment", ingest.Props{Environment: map[string]string{telcontract.EnvRulePrefix: "other"}}, []string{`Environment "RULE_PREFIX" is set by the construct`}, nil},
 		{"a class id that would break out of the rule's SQL literal", ingest.Props{}, []string{`Fleet.Classes[0].ID "street_light' AS class, 'x" is not a lowercase letter`}, func(p *ingest.Props) {
 			p.Fleet.Classes[0].ID = "street_light' AS class, 'x"
 		}},

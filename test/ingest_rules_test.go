@@ -5,10 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	telcontract "github.com/secure-smart-city/platform/lambdas/telemetry/contract"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/secure-smart-city/platform/compliance"
-	"github.com/secure-smart-city/platform/constructs/ingest"
 	"github.com/secure-smart-city/platform/lambdas/telemetry/pipeline"
 	"github.com/secure-smart-city/platform/stacks"
 	"github.com/secure-smart-city/platform/topics"
@@ -203,8 +204,8 @@ func TestIngestDirectMode(t *testing.T) {
 	if n := len(tmpl.Resources("AWS::Kinesis::Stream")); n != 0 {
 		t.Errorf("direct mode made %d streams", n)
 	}
-	if mode := compliance.Get(fn.Properties, "Environment", "Variables", ingest.EnvMode); mode != "direct" {
-		t.Errorf("direct-mode processor has %s=%v, want direct (its handler then takes one rule message)", ingest.EnvMode, mode)
+	if mode := compliance.Get(fn.Properties, "Environment", "Variables", telcontract.EnvMode); mode != "direct" {
+		t.Errorf("direct-mode processor has %s=%v, want direct (its handler then takes one rule message)", telcontract.EnvMode, mode)
 	}
 	perms := tmpl.Resources("AWS::Lambda::Permission")
 	if len(perms) != len(rules) {

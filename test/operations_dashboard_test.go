@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	telcontract "github.com/secure-smart-city/platform/lambdas/telemetry/contract"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/secure-smart-city/platform/compliance"
@@ -79,8 +81,8 @@ func TestControlCenter(t *testing.T) {
 	// metrics the telemetry processor emits.
 	for _, d := range fleet.Districts {
 		for title, metrics := range map[string][]string{
-			"Messages in by class: " + d.Name:           {ingest.ProcessorReceived},
-			"Accepted and rejected by class: " + d.Name: {ingest.ProcessorAccepted, ingest.ProcessorRejected},
+			"Messages in by class: " + d.Name:           {telcontract.MetricReceived},
+			"Accepted and rejected by class: " + d.Name: {telcontract.MetricAccepted, telcontract.MetricRejected},
 		} {
 			var exprs []string
 			for _, m := range compliance.List(widgets[title]["metrics"]) {

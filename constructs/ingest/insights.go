@@ -8,8 +8,6 @@ import "github.com/secure-smart-city/platform/lambdas/telemetry/contract"
 // application logs that are already JSON as they are, so Logs Insights discovers those keys
 // as fields.
 const (
-	// LogRejectedMessage is the msg of the processor's per-reject log line.
-	LogRejectedMessage = contract.LogRejected
 
 	// RejectsByThingQuery counts rejected records per thing, with their class, district and
 	// reason, worst first. It answers "which devices send what we refuse" without a metric
@@ -17,7 +15,7 @@ const (
 	// costs per GB scanned only when someone looks). For a dashboard's Logs Insights widget
 	// over the processor's log group.
 	RejectsByThingQuery = `fields @timestamp, ` + rejectFields + `
-| filter msg = "` + LogRejectedMessage + `"
+| filter msg = "` + contract.LogRejected + `"
 | stats count(*) as rejects by ` + rejectFields + `
 | sort rejects desc
 | limit 50`

@@ -15,9 +15,6 @@ import (
 const (
 	// IoTNamespace holds the rules engine's metrics, by rule name.
 	IoTNamespace = "AWS/IoT"
-	// TelemetryNamespace holds the processor's embedded metrics, by class
-	// (contract.Namespace).
-	TelemetryNamespace = contract.Namespace
 )
 
 // Rules engine metrics (AWS IoT developer guide, "Rule metrics" and "Rule action metrics").
@@ -29,15 +26,6 @@ const (
 	MetricActionSuccess  = "Success"              // successful action invocations (RuleName, ActionType)
 	DimensionRuleName    = "RuleName"
 	DimensionActionType  = "ActionType"
-	DimensionClass       = contract.DimensionClass
-	DimensionDistrict    = contract.DimensionDistrict
-	DimensionReason      = contract.DimensionReason
-	ProcessorReceived    = contract.MetricReceived
-	ProcessorAccepted    = contract.MetricAccepted
-	ProcessorRejected    = contract.MetricRejected
-	ProcessorDuplicates  = contract.MetricDuplicates
-	ProcessorRetried     = contract.MetricRetried
-	ProcessorLatency     = contract.MetricLatency
 	defaultCountStat     = "Sum"
 	defaultLatencyStat   = "Maximum"
 	defaultIteratorStat  = "Maximum"
@@ -143,23 +131,23 @@ func (in *Ingest) MetricProcessorIteratorAge(opts *awscloudwatch.MetricOptions) 
 
 // MetricReceived counts the records of a class the processor read.
 func (in *Ingest) MetricReceived(classID string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	return in.processorMetric(classID, ProcessorReceived, nil, opts)
+	return in.processorMetric(classID, contract.MetricReceived, nil, opts)
 }
 
 // MetricAccepted counts the records of a class the processor stored.
 func (in *Ingest) MetricAccepted(classID string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	return in.processorMetric(classID, ProcessorAccepted, nil, opts)
+	return in.processorMetric(classID, contract.MetricAccepted, nil, opts)
 }
 
 // MetricRejected counts the records of a class the processor rejected (archived under
 // rejected/ with their reason), all reasons together.
 func (in *Ingest) MetricRejected(classID string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	return in.processorMetric(classID, ProcessorRejected, nil, opts)
+	return in.processorMetric(classID, contract.MetricRejected, nil, opts)
 }
 
 // MetricRejectedFor counts the records of a class rejected for one reason (pipeline.Reason).
 func (in *Ingest) MetricRejectedFor(classID, reason string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	return in.processorMetric(classID, ProcessorRejected, map[string]string{DimensionReason: reason}, opts)
+	return in.processorMetric(classID, contract.MetricRejected, map[string]string{contract.DimensionReason: reason}, opts)
 }
 
 // MetricRejectedByReason is one series per reason of the records of a class the processor
@@ -175,8 +163,8 @@ func (in *Ingest) MetricRejectedByReason(classID string, opts *awscloudwatch.Met
 		o.Period = awscdk.Duration_Minutes(jsii.Number(5))
 	}
 	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-		Expression: jsii.String(`SEARCH('{"` + TelemetryNamespace + `",` + DimensionClass + `,` + DimensionReason + `} MetricName="` +
-			ProcessorRejected + `" ` + DimensionClass + `="` + classID + `"', '` + *o.Statistic + `', ` + fmt.Sprint(*o.Period.ToSeconds(nil)) + `)`),
+		Expression: jsii.String(`SEARCH('{"` + contract.Namespace + `",` + contract.DimensionClass + `,` + contract.DimensionReason + `} MetricName="` +
+			contract.MetricRejected + `" ` + contract.DimensionClass + `="` + classID + `"', '` + *o.Statistic + `', ` + fmt.Sprint(*o.Period.ToSeconds(nil)) + `)`),
 		Label:  o.Label,
 		Period: o.Period,
 	})
@@ -184,13 +172,13 @@ func (in *Ingest) MetricRejectedByReason(classID string, opts *awscloudwatch.Met
 
 // MetricDuplicates counts the records of a class the processor had already stored.
 func (in *Ingest) MetricDuplicates(classID string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	return in.processorMetric(classID, ProcessorDuplicates, nil, opts)
+	return in.processorMetric(classID, contract.MetricDuplicates, nil, opts)
 }
 
 // MetricProcessingLatency is, per batch, the longest time from the rule to durable storage of
 // a class's records (milliseconds, maximum).
 func (in *Ingest) MetricProcessingLatency(classID string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	return in.processorMetric(classID, ProcessorLatency, nil, withStat(opts, defaultLatencyStat))
+	return in.processorMetric(classID, contract.MetricLatency, nil, withStat(opts, defaultLatencyStat))
 }
 
 func (in *Ingest) ruleMetric(classID, name string, extra map[string]string, opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
@@ -205,11 +193,11 @@ func (in *Ingest) processorMetric(classID, name string, extra map[string]string,
 	if classID != UnknownClass {
 		in.known(classID, "Metric"+name)
 	}
-	dims := map[string]string{DimensionClass: classID}
+	dims := map[string]string{contract.DimensionClass: classID}
 	for k, v := range extra {
 		dims[k] = v
 	}
-	return metric(TelemetryNamespace, name, dims, withStat(opts, defaultCountStat))
+	return metric(contract.Namespace, name, dims, withStat(opts, defaultCountStat))
 }
 
 // known records a synth error when a caller names a class this construct has no rule for: a
@@ -266,13 +254,13 @@ func derefMap(m *map[string]*string) map[string]*string {
 	return *m
 }
 
-// MetricByDistrict is one series per device class of the processor metric (ProcessorReceived,
-// ProcessorAccepted, ProcessorRejected, ...) in district: a SEARCH over the processor's
+// MetricByDistrict is one series per device class of the processor metric (contract.MetricReceived,
+// contract.MetricAccepted, contract.MetricRejected, ...) in district: a SEARCH over the processor's
 // (Class, District) metrics, for dashboards (alarms cannot use SEARCH).
 func (in *Ingest) MetricByDistrict(metric, district, label string) awscloudwatch.IMetric {
 	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-		Expression: jsii.String(`SEARCH('{"` + TelemetryNamespace + `",` + DimensionClass + `,` + DimensionDistrict + `} MetricName="` +
-			metric + `" ` + DimensionDistrict + `="` + district + `"', '` + defaultCountStat + `', 300)`),
+		Expression: jsii.String(`SEARCH('{"` + contract.Namespace + `",` + contract.DimensionClass + `,` + contract.DimensionDistrict + `} MetricName="` +
+			metric + `" ` + contract.DimensionDistrict + `="` + district + `"', '` + defaultCountStat + `', 300)`),
 		Label:  jsii.String(label),
 		Period: awscdk.Duration_Minutes(jsii.Number(5)),
 	})

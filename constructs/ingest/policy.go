@@ -19,26 +19,11 @@ const FleetFile = contract.FleetFile
 
 // Environment variables the construct gives the processor (lambdas/telemetry reads them; the
 // names are contract's).
-const (
-	EnvStateTable = contract.EnvStateTable
-	// EnvMode tells the processor how it is invoked: "direct" (one rule message per
-	// invocation) or "stream" (Kinesis batches).
-	EnvMode          = contract.EnvMode
-	EnvArchiveBucket = contract.EnvArchiveBucket
-	EnvFieldKeyID    = contract.EnvFieldKeyID
-	// EnvRulePrefix is Props.RulePrefix: the processor checks that a Basic Ingest topic's
-	// rule is the rule of the record's class.
-	EnvRulePrefix = contract.EnvRulePrefix
-)
 
 // reservedEnv are the variables Props.Environment may not override.
-var reservedEnv = map[string]bool{EnvStateTable: true, EnvArchiveBucket: true, EnvFieldKeyID: true, EnvMode: true, EnvRulePrefix: true}
+var reservedEnv = map[string]bool{contract.EnvStateTable: true, contract.EnvArchiveBucket: true, contract.EnvFieldKeyID: true, contract.EnvMode: true, contract.EnvRulePrefix: true}
 
-// Archive prefixes the processor writes under (contract.AcceptedPrefix, RejectedPrefix).
-const (
-	AcceptedPrefix = contract.AcceptedPrefix
-	RejectedPrefix = contract.RejectedPrefix
-)
+// Archive prefixes the processor writes under (contract.AcceptedPrefix, contract.RejectedPrefix).
 
 // Actions granted, by purpose; tests compare the synthesized policies with these lists.
 var (
@@ -125,11 +110,11 @@ func (in *Ingest) grantPutRecord(stack awscdk.Stack, key awskms.IKey) {
 
 func (in *Ingest) processorEnv(p *Props) map[string]string {
 	return map[string]string{
-		EnvStateTable:    *p.State.TableName(),
-		EnvArchiveBucket: *p.Archive.BucketName(),
-		EnvFieldKeyID:    *p.FieldKey.KeyArn(),
-		EnvMode:          string(p.Mode),
-		EnvRulePrefix:    p.RulePrefix,
+		contract.EnvStateTable:    *p.State.TableName(),
+		contract.EnvArchiveBucket: *p.Archive.BucketName(),
+		contract.EnvFieldKeyID:    *p.FieldKey.KeyArn(),
+		contract.EnvMode:          string(p.Mode),
+		contract.EnvRulePrefix:    p.RulePrefix,
 	}
 }
 
@@ -146,8 +131,8 @@ func (in *Ingest) grantProcessor(p *Props, fn *golambda.Function) {
 	add(StateKeyActions, []*string{p.StateKey.KeyArn()}, viaService(stack, "dynamodb"))
 
 	bucket := p.Archive
-	add(ArchivePutActions, []*string{bucket.ArnForObjects(jsii.String(AcceptedPrefix + "*")), bucket.ArnForObjects(jsii.String(RejectedPrefix + "*"))}, nil)
-	add(ArchiveHeadActions, []*string{bucket.ArnForObjects(jsii.String(AcceptedPrefix + "*"))}, nil)
+	add(ArchivePutActions, []*string{bucket.ArnForObjects(jsii.String(contract.AcceptedPrefix + "*")), bucket.ArnForObjects(jsii.String(contract.RejectedPrefix + "*"))}, nil)
+	add(ArchiveHeadActions, []*string{bucket.ArnForObjects(jsii.String(contract.AcceptedPrefix + "*"))}, nil)
 	add(ArchiveListActions, []*string{bucket.BucketArn()}, nil)
 	add(ArchiveKeyActions, []*string{p.ArchiveKey.KeyArn()}, viaService(stack, "s3"))
 
@@ -165,14 +150,10 @@ func FieldKeyConditions(fleet *fleetspec.Fleet) *map[string]any {
 	sort.Strings(classes)
 	classes = append(classes, UnknownClass)
 	return &map[string]any{
-		"StringEquals":              map[string]any{"kms:EncryptionContext:" + ContextClass: classes},
-		"ForAllValues:StringEquals": map[string]any{"kms:EncryptionContextKeys": []string{ContextClass, ContextThing}},
-		"Null":                      map[string]any{"kms:EncryptionContext:" + ContextThing: "false"},
+		"StringEquals":              map[string]any{"kms:EncryptionContext:" + contract.ContextClass: classes},
+		"ForAllValues:StringEquals": map[string]any{"kms:EncryptionContextKeys": []string{contract.ContextClass, contract.ContextThing}},
+		"Null":                      map[string]any{"kms:EncryptionContext:" + contract.ContextThing: "false"},
 	}
 }
 
-// Encryption context keys of sensitive-field envelopes (contract.ContextThing, ContextClass).
-const (
-	ContextThing = contract.ContextThing
-	ContextClass = contract.ContextClass
-)
+// Encryption context keys of sensitive-field envelopes (contract.ContextThing, contract.ContextClass).

@@ -6,20 +6,7 @@ import "github.com/secure-smart-city/platform/lambdas/telemetry/contract"
 const SQLVersion = "2016-03-23"
 
 // Names of the keys the rule writes (contract.KeyPayload and the rest). The telemetry processor
-// reads them and rejects a payload that carries one of RuleKeys.
-const (
-	// KeyPayload holds the device's payload exactly as published, base64-encoded.
-	KeyPayload    = contract.KeyPayload
-	KeyTopic      = contract.KeyTopic
-	KeyClientID   = contract.KeyClientID
-	KeyReceivedAt = contract.KeyReceivedAt
-	// KeyClass holds the class id as a constant of the class's own rule, so the processor
-	// learns a record's class from the rule it came through, never from the device.
-	KeyClass = contract.KeyClass
-)
-
-// RuleKeys are the keys every rule adds beside the payload, in the order RuleSQL adds them.
-var RuleKeys = contract.RuleKeys
+// reads them and rejects a payload that carries one of contract.RuleKeys.
 
 // PartitionKey is the Kinesis partition key template: the publishing client id, which device
 // policies force to be the thing name, so each device's records land on one shard in order.
@@ -62,6 +49,6 @@ const PartitionKey = "${clientid()}"
 // No WHERE clause either: a record the rule filtered out would vanish without a trace, while
 // the processor rejects it with a reason into the archive's rejected/ prefix.
 func RuleSQL(class string) string {
-	return "SELECT encode(*, 'base64') AS " + KeyPayload + ", topic() AS " + KeyTopic + ", clientid() AS " + KeyClientID +
-		", timestamp() AS " + KeyReceivedAt + ", '" + class + "' AS " + KeyClass
+	return "SELECT encode(*, 'base64') AS " + contract.KeyPayload + ", topic() AS " + contract.KeyTopic + ", clientid() AS " + contract.KeyClientID +
+		", timestamp() AS " + contract.KeyReceivedAt + ", '" + class + "' AS " + contract.KeyClass
 }
