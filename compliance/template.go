@@ -1,8 +1,3 @@
-// Package compliance holds the platform's secure defaults as checks over synthesized
-// CloudFormation templates. The app runs every check after synth, so a default weakened even
-// through an escape-hatch override (which cdk-nag, reading constructs, does not see) fails
-// `cdk synth`; the synth tests run them against both stages and against deliberately weakened
-// constructs, to prove each check can fail.
 package compliance
 
 import (

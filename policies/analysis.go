@@ -4,9 +4,9 @@ import (
 	"strings"
 )
 
-// actionTypes maps each IoT policy action (lower case) to the resource type it authorizes;
-// "" means the action takes no typed resource.
-var actionTypes = map[string]string{}
+// actionTypes maps each IoT policy action, in lower case (the rules look actions up that way),
+// to the resource type it authorizes; "" means the action takes no typed resource.
+var actionTypes = lowerKeys(canonicalActions)
 
 // canonicalActions lists the actions by their documented names.
 var canonicalActions = map[string]string{
@@ -28,10 +28,12 @@ var canonicalActions = map[string]string{
 	ActionAssumeRoleWithCertificate:    TypeRoleAlias,
 }
 
-func init() {
-	for a, t := range canonicalActions {
-		actionTypes[strings.ToLower(a)] = t
+func lowerKeys(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[strings.ToLower(k)] = v
 	}
+	return out
 }
 
 // dataPlaneTypes are the resource types of the device data plane: who connects, which topics

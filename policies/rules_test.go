@@ -151,3 +151,21 @@ func TestCheckReportsUnreadable(t *testing.T) {
 		t.Errorf("got %d unreadable findings, want 2 (version, malformed ARN)", n)
 	}
 }
+
+// TestNoInit: the rule pack is the Rules table and the lookup tables are plain variables; no
+// init function builds or registers anything out of the reader's sight.
+func TestNoInit(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains("\n"+string(src), "\nfunc init()") {
+			t.Errorf("%s has an init function", f)
+		}
+	}
+}

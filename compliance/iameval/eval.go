@@ -260,7 +260,7 @@ func Evaluate(req Request, identity []Policy, target Target, account string) (De
 		if st.Effect == "Deny" {
 			return Decision{Allowed: false, Reason: "explicit deny: " + st.Where}, nil
 		}
-		if isAccountDelegation(st, req.Principal, account) {
+		if isAccountDelegation(st, req.Principal) {
 			if delegated == "" {
 				delegated = st.Where
 			}
@@ -309,7 +309,7 @@ func withGlobals(req Request) map[string][]string {
 // isAccountDelegation reports whether an Allow statement names the principal only through
 // its account ("arn:...:iam::<acct>:root" or the bare account id): the account delegates to
 // IAM, so the principal's identity policy must allow too.
-func isAccountDelegation(st Statement, p Principal, account string) bool {
+func isAccountDelegation(st Statement, p Principal) bool {
 	if p.Service != "" || !st.HasPrincipal {
 		return false
 	}
