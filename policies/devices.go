@@ -21,13 +21,12 @@ func attached() Conditions {
 //
 // Its telemetry topic is topics.OwnTelemetry: the rule named by the thing's registered thing
 // type, under its registered district attribute and its own name, all three from the
-// registry at connection time (see the package documentation for why). The second argument,
-// the class's telemetry rule, is not used: the rule is also the thing type every provisioning
-// path gives the class's things, and the document reaches it through
-// ${iot:Connection.Thing.ThingTypeName} rather than by name, so a thing whose registered type
-// is another class's reaches that class's rule only, and one with no type reaches none. (The
-// argument stays until its callers in other packages stop passing it.)
-func Device(class fleetspec.DeviceClass, _ string) Document {
+// registry at connection time (see the package documentation for why). It names no telemetry
+// rule: the rule is also the thing type every provisioning path gives the class's things, and
+// the document reaches it through ${iot:Connection.Thing.ThingTypeName} rather than by name,
+// so a thing whose registered type is another class's reaches that class's rule only, and one
+// with no type reaches none.
+func Device(class fleetspec.DeviceClass) Document {
 	thing := topics.ThingNameVariable
 	shadow := topics.ShadowPrefix(thing) + "*"
 	jobs := topics.JobsPrefix(thing) + "*"

@@ -16,8 +16,8 @@ var (
 
 func platformDocs() map[string]Document {
 	return map[string]Document{
-		"device street_light": Device(streetLight, topics.RuleName("smartcity_dev", streetLight.ID)),
-		"device air_quality":  Device(airQuality, topics.RuleName("smartcity_dev", airQuality.ID)),
+		"device street_light": Device(streetLight),
+		"device air_quality":  Device(airQuality),
 		"quarantine":          Quarantine(),
 		"claim":               Claim("smartcity_dev_claim"),
 	}
@@ -75,7 +75,7 @@ func TestWeakenedDevicePolicyFails(t *testing.T) {
 		},
 	}
 	for name, w := range weaken {
-		doc := Device(streetLight, "smartcity_dev_street_light")
+		doc := Device(streetLight)
 		w(&doc)
 		f, err := CheckJSON(doc.CloudFormation())
 		if err != nil {
@@ -110,7 +110,7 @@ func hasRule(f []Finding, id string) bool {
 }
 
 func TestDeviceWithoutCommandsCannotSubscribeToCommands(t *testing.T) {
-	doc := Device(airQuality, "smartcity_dev_air_quality")
+	doc := Device(airQuality)
 	if Allows(doc, ActionSubscribe, testPrefix+string(TopicFilter(topics.Command("aq-1"))), "aq-1") {
 		t.Error("a class without commands may subscribe to its command topic")
 	}
@@ -123,7 +123,7 @@ func TestDeviceWithoutCommandsCannotSubscribeToCommands(t *testing.T) {
 // topics.OwnTelemetry, so the rule, district and thing all come from the registry.
 func TestDeviceTelemetryIsOwnTelemetry(t *testing.T) {
 	for _, c := range []fleetspec.DeviceClass{streetLight, airQuality} {
-		doc := Device(c, topics.RuleName("smartcity_dev", c.ID))
+		doc := Device(c)
 		var telemetry []Resource
 		for _, st := range doc.Statements {
 			for _, r := range st.Resources {
@@ -143,7 +143,7 @@ func TestDeviceTelemetryIsOwnTelemetry(t *testing.T) {
 // still receives the shadow service's answers on its own shadow topics.
 func TestDeviceCannotDeleteItsShadow(t *testing.T) {
 	for _, c := range []fleetspec.DeviceClass{streetLight, airQuality} {
-		doc := Device(c, topics.RuleName("smartcity_dev", c.ID))
+		doc := Device(c)
 		thing := CityThing("sl-1", topics.RuleName("smartcity_dev", c.ID), "old_town")
 		if AllowsThing(doc, ActionPublish, testPrefix+"topic/"+topics.ShadowDelete("sl-1"), thing) {
 			t.Errorf("class %s: a device may publish %s", c.ID, topics.ShadowDelete("sl-1"))

@@ -10,7 +10,7 @@ import (
 func TestDeviceIsolation(t *testing.T) {
 	ruleA := topics.RuleName("smartcity_dev", streetLight.ID)
 	ruleOther := topics.RuleName("smartcity_dev", airQuality.ID)
-	doc := Device(streetLight, ruleA)
+	doc := Device(streetLight)
 	a := CityThing("A", ruleA, "old_town")
 	arn := func(r Resource) string { return testPrefix + string(r) }
 
@@ -65,7 +65,7 @@ func TestDeviceIsolation(t *testing.T) {
 func TestDeviceTelemetryFollowsTheRegistry(t *testing.T) {
 	rule := topics.RuleName("smartcity_dev", streetLight.ID)
 	other := topics.RuleName("smartcity_dev", airQuality.ID)
-	doc := Device(streetLight, rule)
+	doc := Device(streetLight)
 	telemetry := func(rule, district, thing string) string {
 		return testPrefix + string(Topic(topics.Telemetry(rule, district, thing)))
 	}
@@ -107,7 +107,7 @@ func TestDeviceTelemetryFollowsTheRegistry(t *testing.T) {
 }
 
 func TestEvaluateIsAttached(t *testing.T) {
-	doc := Device(streetLight, "r")
+	doc := Device(streetLight)
 	arn := testPrefix + string(Client("A"))
 	cases := []struct {
 		name string
@@ -128,7 +128,7 @@ func TestEvaluateIsAttached(t *testing.T) {
 }
 
 func TestQuarantineDeniesEverything(t *testing.T) {
-	device := Device(streetLight, "r")
+	device := Device(streetLight)
 	quarantined := Document{Statements: append(append([]Statement{}, device.Statements...), Quarantine().Statements...)}
 	for _, c := range []struct{ action, res string }{
 		{ActionConnect, "client/A"},

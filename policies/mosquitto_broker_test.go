@@ -145,7 +145,7 @@ func TestMosquittoACLOnBroker(t *testing.T) {
 	var docs []Document
 	var otherRule string
 	for _, c := range fl.Classes {
-		docs = append(docs, Device(c, topics.RuleName(prefix, c.ID)))
+		docs = append(docs, Device(c))
 		if c.ID != "street_light" {
 			otherRule = topics.RuleName(prefix, c.ID)
 		}
@@ -226,7 +226,7 @@ func TestMosquittoACLOnBroker(t *testing.T) {
 // broker refuses even the device's own telemetry.
 func TestMosquittoACLQuarantineOnBroker(t *testing.T) {
 	rule := topics.RuleName("smartcity_dev", streetLight.ID)
-	acl, err := MosquittoACL(Registry{CityThing("sl-a", rule, "harbour")}, Device(streetLight, rule), Quarantine())
+	acl, err := MosquittoACL(Registry{CityThing("sl-a", rule, "harbour")}, Device(streetLight), Quarantine())
 	if err != nil {
 		t.Fatal(err)
 	}

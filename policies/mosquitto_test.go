@@ -25,7 +25,7 @@ func TestMosquittoACLDevice(t *testing.T) {
 		CityThing("sl-old-town-001", rule, "old_town"),
 		CityThing("sl-harbour-901", rule, "harbour"),
 	}
-	body, err := MosquittoACL(reg, Device(streetLight, rule))
+	body, err := MosquittoACL(reg, Device(streetLight))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestMosquittoACLDevice(t *testing.T) {
 // registry entry the ACL could not carry safely, fail with a message naming them.
 func TestMosquittoACLRegistryErrors(t *testing.T) {
 	rule := topics.RuleName("smartcity_dev", streetLight.ID)
-	device := Device(streetLight, rule)
+	device := Device(streetLight)
 	cases := []struct {
 		name   string
 		reg    Registry
@@ -99,7 +99,7 @@ func TestMosquittoACLClaimAndQuarantine(t *testing.T) {
 	}
 
 	reg := Registry{CityThing("x", "r", "harbour")}
-	for _, docs := range [][]Document{{Quarantine()}, {Device(streetLight, "r"), Quarantine()}} {
+	for _, docs := range [][]Document{{Quarantine()}, {Device(streetLight), Quarantine()}} {
 		body, err := MosquittoACL(reg, docs...)
 		if err != nil {
 			t.Fatal(err)

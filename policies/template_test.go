@@ -9,10 +9,10 @@ import (
 
 func TestCheckTemplate(t *testing.T) {
 	class := fleetspec.DeviceClass{ID: "street_light"}
-	weak := Device(class, "smartcity_dev_street_light")
+	weak := Device(class)
 	weak.Statements = append(weak.Statements, Statement{Effect: Allow, Actions: []string{"iot:Publish"}, Resources: []Resource{Topic("city/*")}})
 	tmpl := map[string]any{"Resources": map[string]any{
-		"Good":  map[string]any{"Type": "AWS::IoT::Policy", "Properties": map[string]any{"PolicyDocument": Device(class, "smartcity_dev_street_light").CloudFormation()}},
+		"Good":  map[string]any{"Type": "AWS::IoT::Policy", "Properties": map[string]any{"PolicyDocument": Device(class).CloudFormation()}},
 		"Weak":  map[string]any{"Type": "AWS::IoT::Policy", "Properties": map[string]any{"PolicyDocument": weak.CloudFormation()}},
 		"Other": map[string]any{"Type": "AWS::SQS::Queue"},
 		"Suppressed": map[string]any{"Type": "AWS::IoT::Policy", "Properties": map[string]any{"PolicyDocument": weak.CloudFormation()},

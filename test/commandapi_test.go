@@ -10,7 +10,6 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
-	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/google/go-cmp/cmp"
@@ -114,9 +113,9 @@ func commandAPI(t *testing.T) *commandAPIFixture {
 			t.Fatal(err)
 		}
 		fx.tmpl = tmpl
-		for _, m := range *st.Messages() {
-			if m.Level == cxapi.SynthesisMessageLevel_ERROR {
-				fx.errors = append(fx.errors, *m.Id)
+		for _, a := range annotations(st) {
+			if a.err {
+				fx.errors = append(fx.errors, a.path)
 			}
 		}
 		cmdAPI = fx

@@ -114,7 +114,7 @@ func TestWeakenedDevicePolicyFailsSynth(t *testing.T) {
 		stack := awscdk.NewStack(app, jsii.String("Policies"), &awscdk.StackProps{
 			Env: &awscdk.Environment{Account: jsii.String(testAccount), Region: jsii.String(testRegion)},
 		})
-		doc := policies.Device(class, "smartcity_dev_street_light")
+		doc := policies.Device(class)
 		if weaken {
 			doc.Statements = append(doc.Statements, policies.Statement{
 				Sid: "Weakened", Effect: policies.Allow, Actions: []string{policies.ActionPublish}, Resources: []policies.Resource{policies.Topic("city/*")},
@@ -177,9 +177,9 @@ func synthCollect(t *testing.T, app awscdk.App, errs *[]string) (asm cxapi.Cloud
 	}()
 	asm = app.Synth(nil)
 	for _, st := range *asm.Stacks() {
-		for _, m := range *st.Messages() {
-			if m.Level == cxapi.SynthesisMessageLevel_ERROR {
-				*errs = append(*errs, fmt.Sprint(m.Entry.Data))
+		for _, a := range annotations(st) {
+			if a.err {
+				*errs = append(*errs, a.text)
 			}
 		}
 	}

@@ -185,7 +185,11 @@ func synthIngestion(t *testing.T, fleet *fleetspec.Fleet) (compliance.Template, 
 	cfg := stacks.Config{Stage: stacks.StageDev, Fleet: fleet, Account: testAccount, Region: testRegion}
 	stacks.NewIngestion(app, cfg, stacks.NewFoundation(app, cfg))
 	asm := synthOrFail(t, app)
-	defer os.RemoveAll(*asm.Directory())
+	t.Cleanup(func() {
+		if err := os.RemoveAll(*asm.Directory()); err != nil {
+			t.Errorf("remove the cloud assembly: %v", err)
+		}
+	})
 	var tmpl compliance.Template
 	for _, st := range *asm.Stacks() {
 		if *st.StackName() == cfg.StackName("Ingestion") {

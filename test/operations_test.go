@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
-
 	"github.com/secure-smart-city/platform/compliance"
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/stacks"
@@ -304,9 +302,9 @@ func TestOperationsExistingAccount(t *testing.T) {
 				t.Errorf("%s %s: no %s metadata", *st.StackName(), fn.ID, compliance.UnreservedConcurrencyMetadata)
 			}
 		}
-		for _, msg := range *st.Messages() {
-			if msg.Level == cxapi.SynthesisMessageLevel_WARNING {
-				warnings = append(warnings, fmt.Sprint(msg.Entry.Data))
+		for _, a := range annotations(st) {
+			if !a.err {
+				warnings = append(warnings, a.text)
 			}
 		}
 	}

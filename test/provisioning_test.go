@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/secure-smart-city/platform/compliance"
@@ -366,8 +365,8 @@ func TestProvisioningTrialSetting(t *testing.T) {
 		t.Errorf("%s = %v with the trial setting, want \"true\"", contract.EnvAllowUnboundClaims, got)
 	}
 	warned := false
-	for _, m := range *art.Messages() {
-		warned = warned || (m.Level == cxapi.SynthesisMessageLevel_WARNING && strings.Contains(fmt.Sprint(m.Entry.Data), stacks.ContextAllowUnboundClaims))
+	for _, a := range annotations(art) {
+		warned = warned || (!a.err && strings.Contains(a.text, stacks.ContextAllowUnboundClaims))
 	}
 	if !warned {
 		t.Error("synth does not warn that the trial setting is on")

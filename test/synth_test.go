@@ -158,12 +158,11 @@ func synthCached(t testing.TB, stage stacks.Stage, pinned bool) *synthesized {
 			t.Fatalf("stack %s: %v", *st.StackName(), err)
 		}
 		s.templates[*st.StackName()] = tmpl
-		for _, msg := range *st.Messages() {
-			line := fmt.Sprintf("%s: %v", *msg.Id, msg.Entry.Data)
-			switch msg.Level {
-			case cxapi.SynthesisMessageLevel_ERROR:
+		for _, a := range annotations(st) {
+			line := a.path + ": " + a.text
+			if a.err {
 				s.errors = append(s.errors, line)
-			case cxapi.SynthesisMessageLevel_WARNING:
+			} else {
 				s.warnings = append(s.warnings, line)
 			}
 		}

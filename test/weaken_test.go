@@ -166,7 +166,7 @@ var weakenings = []weakening{
 	// the synthesized template (which main.go also runs after synth) sees it.
 	{"iot-policy-rules", func(s awscdk.Stack, w bool) {
 		p := awsiot.NewCfnPolicy(s, jsii.String("Policy"), &awsiot.CfnPolicyProps{
-			PolicyDocument: policies.Device(fleetspec.DeviceClass{ID: "street_light"}, "smartcity_dev_street_light").CloudFormation(),
+			PolicyDocument: policies.Device(fleetspec.DeviceClass{ID: "street_light"}).CloudFormation(),
 		})
 		overrideIf(w, p, "PolicyDocument.Statement.1.Resource", "arn:aws:iot:eu-central-1:111111111111:topic/city/*")
 	}},

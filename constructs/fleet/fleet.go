@@ -221,7 +221,7 @@ func (f *Fleet) classes(fl *fleetspec.Fleet) {
 		f.ClassGroups[c.ID] = f.group(groups, c.ID, name, "Device class "+c.Name+": every device of the class")
 		f.ClassPolicies[c.ID] = awsiot.NewCfnPolicy(pols, jsii.String(c.ID), &awsiot.CfnPolicyProps{
 			PolicyName:     jsii.String(name),
-			PolicyDocument: policies.Device(c, f.Names.Class(c.ID)).CloudFormation(),
+			PolicyDocument: policies.Device(c).CloudFormation(),
 		})
 	}
 }

@@ -44,10 +44,10 @@ func serviceACL() string {
 // BrokerACL is the acl_file: the device policy of every class (policies.Device, as the Fleet
 // stack attaches it) expanded over the registry by policies.MosquittoACL, plus the services'
 // entries.
-func BrokerACL(f *fleetspec.Fleet, prefix string, reg policies.Registry) (string, error) {
+func BrokerACL(f *fleetspec.Fleet, reg policies.Registry) (string, error) {
 	var docs []policies.Document
 	for _, c := range f.Classes {
-		docs = append(docs, policies.Device(c, topics.RuleName(prefix, c.ID)))
+		docs = append(docs, policies.Device(c))
 	}
 	acl, err := policies.MosquittoACL(reg, docs...)
 	if err != nil {

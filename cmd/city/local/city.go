@@ -188,7 +188,7 @@ func Start(ctx context.Context, cfg Config) (_ *City, err error) {
 	}
 	progress("local PKI in %s: CA, server and %d client certificates (%v)", c.PKI.Dir, len(reg.order)+3, time.Since(start).Round(time.Millisecond))
 
-	acl, err := BrokerACL(f, c.Prefix, reg.Policies(c.Prefix))
+	acl, err := BrokerACL(f, reg.Policies(c.Prefix))
 	if err != nil {
 		return nil, err
 	}

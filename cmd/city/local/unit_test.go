@@ -68,7 +68,7 @@ func TestBrokerACLFromDevicePolicies(t *testing.T) {
 		t.Fatal(err)
 	}
 	prefix := f.RulePrefix("dev")
-	acl, err := BrokerACL(f, prefix, reg.Policies(prefix))
+	acl, err := BrokerACL(f, reg.Policies(prefix))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestQuarantinedThingLosesItsTelemetryTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 	prefix := f.RulePrefix("dev")
-	acl, err := BrokerACL(f, prefix, reg.Policies(prefix))
+	acl, err := BrokerACL(f, reg.Policies(prefix))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -144,7 +144,7 @@ func startBroker(t *testing.T) broker {
 		policies.CityThing(runtimeThing, rule, runtimeDistrict),
 		policies.CityThing(otherThing, rule, otherDistrict),
 	}
-	acl, err := policies.MosquittoACL(reg, policies.Device(streetLight, rule))
+	acl, err := policies.MosquittoACL(reg, policies.Device(streetLight))
 	if err != nil {
 		t.Fatalf("derive the ACL from the device policy: %v", err)
 	}

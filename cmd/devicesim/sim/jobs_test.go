@@ -198,7 +198,7 @@ func (s *jobsService) update(t *testing.T, thing, jobID string) jobUpdate {
 // allows.
 func jobsACL(t *testing.T) string {
 	t.Helper()
-	doc := policies.Device(streetLight, topics.RuleName(rulePrefix, streetLight.ID))
+	doc := policies.Device(streetLight)
 	var reg policies.Registry
 	for _, name := range []string{"sl-ota-good", "sl-ota-tampered", "sl-ota-rogue", "sl-ota-unsigned", "sl-ota-downgrade", "sl-ota-same", "sl-ota-class", "sl-ota-slow"} {
 		reg = append(reg, policies.CityThing(name, topics.RuleName(rulePrefix, streetLight.ID), "old_town"))

@@ -272,7 +272,11 @@ func TestAgainstEmulators(t *testing.T) {
 
 func readGzipLines(t *testing.T, body io.ReadCloser) []map[string]any {
 	t.Helper()
-	defer body.Close()
+	defer func() {
+		if err := body.Close(); err != nil {
+			t.Errorf("close object body: %v", err)
+		}
+	}()
 	zr, err := gzip.NewReader(body)
 	if err != nil {
 		t.Fatalf("not gzip: %v", err)
