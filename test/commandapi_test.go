@@ -113,7 +113,7 @@ func commandAPI(t *testing.T) *commandAPIFixture {
 			t.Fatal(err)
 		}
 		fx.tmpl = tmpl
-		for _, a := range annotations(st) {
+		for _, a := range annotations(t, st) {
 			if a.err {
 				fx.errors = append(fx.errors, a.path)
 			}

@@ -177,7 +177,7 @@ func synthCollect(t *testing.T, app awscdk.App, errs *[]string) (asm cxapi.Cloud
 	}()
 	asm = app.Synth(nil)
 	for _, st := range *asm.Stacks() {
-		for _, a := range annotations(st) {
+		for _, a := range annotations(t, st) {
 			if a.err {
 				*errs = append(*errs, a.text)
 			}

@@ -302,7 +302,7 @@ func TestOperationsExistingAccount(t *testing.T) {
 				t.Errorf("%s %s: no %s metadata", *st.StackName(), fn.ID, compliance.UnreservedConcurrencyMetadata)
 			}
 		}
-		for _, a := range annotations(st) {
+		for _, a := range annotations(t, st) {
 			if !a.err {
 				warnings = append(warnings, a.text)
 			}

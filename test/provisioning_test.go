@@ -365,7 +365,7 @@ func TestProvisioningTrialSetting(t *testing.T) {
 		t.Errorf("%s = %v with the trial setting, want \"true\"", contract.EnvAllowUnboundClaims, got)
 	}
 	warned := false
-	for _, a := range annotations(art) {
+	for _, a := range annotations(t, art) {
 		warned = warned || (!a.err && strings.Contains(a.text, stacks.ContextAllowUnboundClaims))
 	}
 	if !warned {

@@ -158,7 +158,7 @@ func synthCached(t testing.TB, stage stacks.Stage, pinned bool) *synthesized {
 			t.Fatalf("stack %s: %v", *st.StackName(), err)
 		}
 		s.templates[*st.StackName()] = tmpl
-		for _, a := range annotations(st) {
+		for _, a := range annotations(t, st) {
 			line := a.path + ": " + a.text
 			if a.err {
 				s.errors = append(s.errors, line)
