@@ -297,6 +297,13 @@ func (c Config) StackName(part string) string {
 	return "SmartCity-" + string(c.Stage) + "-" + part
 }
 
+// AlarmPrefix starts every alarm name of the stage ("SmartCity-dev"): alarm names are unique
+// per account and region, so two stages in one account cannot collide. The alert topic admits
+// only alarms named so (Foundation) and every stack names its alarms with it.
+func (c Config) AlarmPrefix() string {
+	return "SmartCity-" + string(c.Stage)
+}
+
 // AliasPrefix prefixes the stage's KMS aliases: "alias/smartcity/dev/".
 func (c Config) AliasPrefix() string {
 	return "alias/smartcity/" + string(c.Stage) + "/"

@@ -137,7 +137,7 @@ func provisioningAlarms(stack awscdk.Stack, cfg Config, f *Foundation, devices *
 	}
 	var out []awscloudwatch.Alarm
 	for _, reason := range contract.AlarmedReasons {
-		out = append(out, monitoring.ThresholdAlarm(scope, action, "SmartCity-"+string(cfg.Stage), monitoring.Threshold{
+		out = append(out, monitoring.ThresholdAlarm(scope, action, cfg.AlarmPrefix(), monitoring.Threshold{
 			Name:        "Provisioning-" + reason,
 			Description: why[reason] + " The hook's log group has the serial, certificate id and client id (filter on reason = " + reason + ").",
 			Metric:      devices.MetricProvisioningDecisions(reason, nil),

@@ -89,8 +89,8 @@ func NewFoundation(scope constructs.Construct, cfg Config) *Foundation {
 	f.AlertTopic = securestore.NewTopic(stack, "AlertTopic", &securestore.TopicProps{
 		EncryptionKey: f.PlatformKey.Resource,
 		DisplayName:   jsii.String("Smart city alerts (" + string(cfg.Stage) + ")"),
-		// The alarm prefix of stacks/operations.go (monitoring.Props.Prefix) and its "-".
-		AlarmNamePrefix:   jsii.String("SmartCity-" + string(cfg.Stage) + "-"),
+		// Every alarm of the stage is named cfg.AlarmPrefix()-<name>.
+		AlarmNamePrefix:   jsii.String(cfg.AlarmPrefix() + "-"),
 		PublisherRolePath: jsii.String(f.AlertPublisherPath),
 	})
 	return f

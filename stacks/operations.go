@@ -55,7 +55,7 @@ func NewOperations(scope constructs.Construct, cfg Config, f *Foundation, fl *Fl
 	o := &Operations{Stack: stack}
 	alarms := constructs.NewConstruct(stack, jsii.String("Alarms"))
 	action := awscloudwatchactions.NewSnsAction(f.AlertTopic.Resource)
-	prefix := "SmartCity-" + string(cfg.Stage)
+	prefix := cfg.AlarmPrefix()
 	var pipeline monitoring.Pipeline
 	add := func(a ...awscloudwatch.Alarm) { o.Alarms = append(o.Alarms, a...) }
 	function := func(w monitoring.Function) {

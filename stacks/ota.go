@@ -51,7 +51,7 @@ func NewOTA(cfg Config, f *Foundation, o *Operations) *OTA {
 		FirmwareKey:               store.Key,
 		CodeSigningCertificateArn: certArn,
 		AlarmAction:               awscloudwatchactions.NewSnsAction(f.AlertTopic.Resource),
-		AlarmPrefix:               "SmartCity-" + string(cfg.Stage),
+		AlarmPrefix:               cfg.AlarmPrefix(),
 		LogKey:                    f.PlatformKey.Resource,
 	})
 	awscdk.NewCfnOutput(f.Stack, jsii.String("FirmwareBucketName"), &awscdk.CfnOutputProps{
