@@ -206,10 +206,6 @@ var (
 	certificateIDPattern   = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
-// FleetFile is where the remediation functions find the fleet: beside their binary in the
-// function's task root (contract.FleetFile).
-const FleetFile = contract.FleetFile
-
 // New builds Device Defender. Props errors are reported at synth time with the construct's
 // path, all at once; the Defender is then built from placeholder values, so every field but
 // AuditConfiguration (see Props.ExistingAuditConfiguration) is set either way.
@@ -634,14 +630,14 @@ func (d *Defender) auditRemediation(p Props, fleet []byte) {
 		Description:   "Smart city platform: starts Device Defender mitigation tasks for audit findings",
 		EncryptionKey: p.EncryptionKey,
 		Environment: map[string]string{
-			contract.EnvFleetFile:                   contract.FleetFile,
+			contract.EnvFleetFile:                   contract.FleetPath,
 			contract.EnvThingTypePrefix:             p.ThingTypePrefix,
 			contract.EnvActionDeactivateCertificate: d.ActionNames.DeactivateCertificate,
 			contract.EnvActionQuarantine:            d.ActionNames.Quarantine,
 			contract.EnvActionEnableLogging:         d.ActionNames.EnableLogging,
 			contract.EnvActionPublishFinding:        d.ActionNames.PublishFinding,
 		},
-		Files:   map[string][]byte{contract.FleetFileName: fleet},
+		Files:   map[string][]byte{contract.FleetFile: fleet},
 		Timeout: 60 * time.Second,
 		// Audits finish a few times a day; one at a time keeps mitigation tasks ordered.
 		ReservedConcurrency: 2,
@@ -833,7 +829,7 @@ func (d *Defender) detection(p Props, fleet []byte) {
 
 	stack := awscdk.Stack_Of(d.Construct)
 	env := map[string]string{
-		contract.EnvFleetFile:              contract.FleetFile,
+		contract.EnvFleetFile:              contract.FleetPath,
 		contract.EnvThingTypePrefix:        p.ThingTypePrefix,
 		contract.EnvQuarantineGroup:        p.QuarantineGroupName,
 		contract.EnvDeactivateCertificates: strconv.FormatBool(p.DeactivateCertificates),
@@ -856,7 +852,7 @@ func (d *Defender) detection(p Props, fleet []byte) {
 		Description:   "Smart city platform: quarantines the things of the certificates behind confirmed security alarms",
 		EncryptionKey: p.EncryptionKey,
 		Environment:   env,
-		Files:         map[string][]byte{contract.FleetFileName: fleet},
+		Files:         map[string][]byte{contract.FleetFile: fleet},
 		// A Logs Insights query takes seconds; a minute leaves room for a hundred principals.
 		Timeout:             60 * time.Second,
 		ReservedConcurrency: 2,

@@ -7,15 +7,15 @@ package contract
 
 // The runtime fleet copy both functions read (written by (*fleetspec.Fleet).RuntimeJSON).
 const (
-	// FleetFileName is the file's name among the function's bundled files.
-	FleetFileName = "fleet.json"
-	// FleetFile is where the functions find it: beside their binary in the task root.
-	FleetFile = "/var/task/" + FleetFileName
+	// FleetFile is the file's name among the function's bundled files.
+	FleetFile = "fleet.json"
+	// FleetPath is where the functions find it: beside their binary in the task root.
+	FleetPath = "/var/task/" + FleetFile
 )
 
 // Environment variables of both functions.
 const (
-	// EnvFleetFile is the path of the runtime fleet copy (FleetFile). Required.
+	// EnvFleetFile is the path of the runtime fleet copy (FleetPath). Required.
 	EnvFleetFile = "FLEET_FILE"
 	// EnvThingTypePrefix is the fleet's thing type prefix: the functions act only on things
 	// whose type is <prefix>_<class> for one of the fleet's classes. Required.
