@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/secure-smart-city/platform/internal/fakekms"
 	"github.com/secure-smart-city/platform/lambdas/telemetry/envelope"
-	"github.com/secure-smart-city/platform/lambdas/telemetry/internal/fakekms"
 )
 
 type clock struct{ t time.Time }

@@ -27,7 +27,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/secure-smart-city/platform/fleetspec"
-	"github.com/secure-smart-city/platform/lambdas/telemetry/internal/fakekms"
+	"github.com/secure-smart-city/platform/internal/fakekms"
 	"github.com/secure-smart-city/platform/topics"
 )
 

@@ -15,8 +15,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/secure-smart-city/platform/fleetspec"
+	"github.com/secure-smart-city/platform/internal/fakekms"
 	"github.com/secure-smart-city/platform/lambdas/telemetry/envelope"
-	"github.com/secure-smart-city/platform/lambdas/telemetry/internal/fakekms"
 	"github.com/secure-smart-city/platform/topics"
 )
 

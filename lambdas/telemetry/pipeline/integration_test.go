@@ -29,8 +29,8 @@ import (
 
 	"github.com/secure-smart-city/platform/fleetspec"
 	"github.com/secure-smart-city/platform/internal/emulatortest"
+	"github.com/secure-smart-city/platform/internal/fakekms"
 	"github.com/secure-smart-city/platform/lambdas/telemetry/envelope"
-	"github.com/secure-smart-city/platform/lambdas/telemetry/internal/fakekms"
 	"github.com/secure-smart-city/platform/lambdas/telemetry/pipeline"
 	"github.com/secure-smart-city/platform/topics"
 )

@@ -1,6 +1,7 @@
 // Package fakekms is an in-memory stand-in for the two KMS calls envelope encryption makes,
-// for tests and benchmarks. It really encrypts data keys (AES-GCM under a random master key,
-// with the encryption context as additional data), so a wrong context fails as it would in KMS.
+// for tests, benchmarks and the local city (cmd/city). It really encrypts data keys (AES-GCM
+// under a random master key that lives as long as the value, with the encryption context as
+// additional data), so a wrong context or key id fails as it would in KMS.
 package fakekms
 
 import (
@@ -17,12 +18,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 )
 
-// KeyARN is the key id the fake reports.
+// KeyARN is the key id New's fake reports.
 const KeyARN = "arn:aws:kms:eu-west-1:111122223333:key/00000000-0000-4000-8000-000000000000"
 
 // KMS implements GenerateDataKey and Decrypt.
 type KMS struct {
-	aead cipher.AEAD
+	aead  cipher.AEAD
+	keyID string
 
 	// Generated and Decrypted count successful calls.
 	Generated atomic.Int64
@@ -33,8 +35,11 @@ type KMS struct {
 	failNext int
 }
 
-// New returns a fake with a fresh master key.
-func New() *KMS {
+// New returns a fake with a fresh master key, reporting KeyARN.
+func New() *KMS { return NewKey(KeyARN) }
+
+// NewKey returns a fake with a fresh master key, reporting keyID.
+func NewKey(keyID string) *KMS {
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		panic(err) // crypto/rand does not fail on supported platforms
@@ -47,7 +52,7 @@ func New() *KMS {
 	if err != nil {
 		panic(err)
 	}
-	return &KMS{aead: aead}
+	return &KMS{aead: aead, keyID: keyID}
 }
 
 // FailNext makes the next n GenerateDataKey calls return an error.
@@ -82,7 +87,7 @@ func (k *KMS) GenerateDataKey(_ context.Context, in *kms.GenerateDataKeyInput, _
 	}
 	blob := k.aead.Seal(nonce, nonce, plain, contextAAD(in.EncryptionContext))
 	k.Generated.Add(1)
-	arn := KeyARN
+	arn := k.keyID
 	return &kms.GenerateDataKeyOutput{Plaintext: append([]byte(nil), plain...), CiphertextBlob: blob, KeyId: &arn}, nil
 }
 
@@ -92,7 +97,7 @@ func (k *KMS) Decrypt(_ context.Context, in *kms.DecryptInput, _ ...func(*kms.Op
 	if len(in.CiphertextBlob) < ns {
 		return nil, errors.New("fake kms: invalid ciphertext")
 	}
-	if in.KeyId != nil && *in.KeyId != KeyARN {
+	if in.KeyId != nil && *in.KeyId != k.keyID {
 		return nil, errors.New("fake kms: incorrect key")
 	}
 	plain, err := k.aead.Open(nil, in.CiphertextBlob[:ns], in.CiphertextBlob[ns:], contextAAD(in.EncryptionContext))
@@ -100,7 +105,7 @@ func (k *KMS) Decrypt(_ context.Context, in *kms.DecryptInput, _ ...func(*kms.Op
 		return nil, errors.New("fake kms: InvalidCiphertextException")
 	}
 	k.Decrypted.Add(1)
-	arn := KeyARN
+	arn := k.keyID
 	return &kms.DecryptOutput{Plaintext: plain, KeyId: &arn}, nil
 }
 
