@@ -105,7 +105,7 @@ const (
 func New(scope constructs.Construct, id string, props *Props) *Function {
 	this := constructs.NewConstruct(scope, jsii.String(id))
 	p := defaults(props)
-	errs := validate(p)
+	errs := validate(&p)
 	errs.Attach(this)
 	if p.EncryptionKey == nil {
 		// Only after an error: an AWS managed key stands in so that the value stays usable.
@@ -301,8 +301,9 @@ func defaults(props *Props) Props {
 	return p
 }
 
-// validate reports every problem of p (after defaults), with the field and its value.
-func validate(p Props) propcheck.Errors {
+// validate reports every problem of p (after defaults), with the field and its value, and
+// resolves an unset ModuleDir to this platform's module root, once.
+func validate(p *Props) propcheck.Errors {
 	var errs propcheck.Errors
 	if p.Entry == "" {
 		errs.Addf("golambda: Entry (the Go main package, e.g. lambdas/telemetry) is required")
@@ -327,10 +328,14 @@ func validate(p Props) propcheck.Errors {
 		errs.Addf("golambda: LogLevel %q must be DEBUG, INFO, WARN or ERROR", p.LogLevel)
 	}
 	if p.ModuleDir == "" {
-		if _, err := ModuleRoot(); err != nil {
+		root, err := ModuleRoot()
+		if err != nil {
 			errs.Addf("%v", err)
+			return errs
 		}
-	} else if _, err := os.Stat(filepath.Join(p.ModuleDir, "go.mod")); err != nil {
+		p.ModuleDir = root
+	}
+	if _, err := os.Stat(filepath.Join(p.ModuleDir, "go.mod")); err != nil {
 		errs.Addf("golambda: ModuleDir %q holds no go.mod: it must be the directory of the module that holds Entry", p.ModuleDir)
 	} else if p.Entry != "" {
 		if fi, err := os.Stat(filepath.Join(p.ModuleDir, p.Entry)); err != nil || !fi.IsDir() {
@@ -374,19 +379,16 @@ func orDuration(v *time.Duration, def time.Duration) time.Duration {
 	return *v
 }
 
+// code builds p's Entry in p.ModuleDir (resolved by validate).
 func code(p Props) awslambda.Code {
-	root := p.ModuleDir
-	if root == "" {
-		root, _ = ModuleRoot() // validate reported its error
-	}
-	return awslambda.Code_FromAsset(jsii.String(filepath.Join(root, p.Entry)), &awss3assets.AssetOptions{
+	return awslambda.Code_FromAsset(jsii.String(filepath.Join(p.ModuleDir, p.Entry)), &awss3assets.AssetOptions{
 		// The binary is reproducible, so its hash changes exactly when the code does, including
 		// code in other packages of the module that a source hash of Entry would miss.
 		AssetHashType: awscdk.AssetHashType_OUTPUT,
 		Bundling: &awscdk.BundlingOptions{
 			// Never pulled: Local always bundles or stops synth with the compiler's error.
 			Image: awscdk.DockerImage_FromRegistry(jsii.String("local-go-build-only")),
-			Local: &goBuild{root: root, entry: p.Entry, files: p.Files},
+			Local: &goBuild{root: p.ModuleDir, entry: p.Entry, files: p.Files},
 		},
 	})
 }
