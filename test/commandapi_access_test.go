@@ -36,10 +36,7 @@ func TestCommandAPIGrants(t *testing.T) {
 	if errs := validationErrors(a); errs != "" {
 		t.Fatalf("declared scope refused: %s", errs)
 	}
-	tmpl, err := compliance.FromValue(synthOrFail(t, app).GetStackByName(jsii.String("CommandApiGrants")).Template())
-	if err != nil {
-		t.Fatal(err)
-	}
+	tmpl := templateOf(t, app, "CommandApiGrants")
 	sts := attachedStatements(tmpl, *stack.GetLogicalId(cfn(operator)))
 	var resources []string
 	for _, st := range sts {

@@ -166,10 +166,7 @@ func TestGrantsChainKeyGrant(t *testing.T) {
 	securestore.NewTopic(stack, "Topic", &securestore.TopicProps{EncryptionKey: key.Resource}).GrantPublish(role("TopicPublisher"))
 	key.GrantGenerateDataKey(role("FieldEncrypter"))
 
-	tmpl, err := compliance.FromValue(synthOrFail(t, app).GetStackByName(jsii.String("Grants")).Template())
-	if err != nil {
-		t.Fatal(err)
-	}
+	tmpl := templateOf(t, app, "Grants")
 	keyID := ""
 	for _, k := range tmpl.Resources("AWS::KMS::Key") {
 		keyID = k.ID

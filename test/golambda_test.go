@@ -25,10 +25,7 @@ func TestGoLambdaBuildIsReproducible(t *testing.T) {
 			Env: &awscdk.Environment{Account: jsii.String(testAccount), Region: jsii.String(testRegion)},
 		})
 		testFunction(s, "Fn", false)
-		tmpl, err := compliance.FromValue(synthOrFail(t, app).GetStackByName(jsii.String("Repro")).Template())
-		if err != nil {
-			t.Fatal(err)
-		}
+		tmpl := templateOf(t, app, "Repro")
 		for _, f := range tmpl.Resources("AWS::Lambda::Function") {
 			key, _ := compliance.Get(f.Properties, "Code", "S3Key").(string)
 			keys = append(keys, key)
@@ -161,14 +158,4 @@ func TestGoLambdaZeroIsNotDefault(t *testing.T) {
 func importedStream(s constructs.Construct) awskinesis.IStream {
 	return awskinesis.Stream_FromStreamArn(s, jsii.String("ImportedStream"),
 		jsii.String("arn:aws:kinesis:"+testRegion+":"+testAccount+":stream/elsewhere"))
-}
-
-// templateOf synthesizes app and returns stack's template.
-func templateOf(t *testing.T, app awscdk.App, stack string) compliance.Template {
-	t.Helper()
-	tmpl, err := compliance.FromValue(synthOrFail(t, app).GetStackByName(jsii.String(stack)).Template())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tmpl
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/secure-smart-city/platform/compliance"
 	"github.com/secure-smart-city/platform/constructs/defender"
 	"github.com/secure-smart-city/platform/constructs/monitoring"
 )
@@ -101,10 +100,7 @@ func TestImportedOperations(t *testing.T) {
 		Security: d.SecurityMetrics(),
 	})
 
-	tmpl, err := compliance.FromValue(synthOrFail(t, app).GetStackByName(jsii.String("ImportedOperations")).Template())
-	if err != nil {
-		t.Fatal(err)
-	}
+	tmpl := templateOf(t, app, "ImportedOperations")
 	if got := len(tmpl.Resources("AWS::CloudWatch::Alarm")); got != len(all) {
 		t.Errorf("%d alarms, want %d", got, len(all))
 	}

@@ -73,10 +73,7 @@ func TestImportedStoresBareStack(t *testing.T) {
 		}
 	}
 
-	tmpl, err := compliance.FromValue(synthOrFail(t, app).GetStackByName(jsii.String("TeamStores")).Template())
-	if err != nil {
-		t.Fatal(err)
-	}
+	tmpl := templateOf(t, app, "TeamStores")
 	if n := len(tmpl.Resources("AWS::KMS::Key")); n != 0 {
 		t.Errorf("%d keys created in a stack that brings its key", n)
 	}
@@ -123,10 +120,7 @@ func TestImportedStoresGrantsChainKey(t *testing.T) {
 		}
 	}
 
-	tmpl, err := compliance.FromValue(synthOrFail(t, app).GetStackByName(jsii.String("TeamConsumers")).Template())
-	if err != nil {
-		t.Fatal(err)
-	}
+	tmpl := templateOf(t, app, "TeamConsumers")
 	for _, r := range []string{"TableReader", "BucketReader", "QueueConsumer", "TopicPublisher", "KeyUser"} {
 		roleID := idByPrefix(t, tmpl, "AWS::IAM::Role", r)
 		grants := grantsByAction(tmpl, roleID)

@@ -92,10 +92,7 @@ func TestDefenderDetectFlag(t *testing.T) {
 		days := 90
 		p.CertificateAgeDays = &days
 	})
-	tmpl, err := compliance.FromValue(synthOrFail(t, app).GetStackByName(jsii.String("DetectOn")).Template())
-	if err != nil {
-		t.Fatal(err)
-	}
+	tmpl := templateOf(t, app, "DetectOn")
 	profiles := tmpl.Resources("AWS::IoT::SecurityProfile")
 	if len(profiles) != len(fleet.Classes) {
 		t.Fatalf("%d security profiles, want one per class (%d)", len(profiles), len(fleet.Classes))

@@ -171,6 +171,16 @@ func synthCached(t testing.TB, stage stacks.Stage, pinned bool) *synthesized {
 	return s
 }
 
+// templateOf synthesizes app and returns stack's template.
+func templateOf(t *testing.T, app awscdk.App, stack string) compliance.Template {
+	t.Helper()
+	tmpl, err := compliance.FromValue(synthOrFail(t, app).GetStackByName(jsii.String(stack)).Template())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tmpl
+}
+
 // synthOrFail synthesizes app; CDK fails synth on any error annotation (an unsuppressed
 // cdk-nag finding, an IoT policy finding, a props error), and this turns that failure into a
 // test failure that lists every violation.
