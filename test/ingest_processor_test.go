@@ -146,10 +146,10 @@ func TestIngestionDoesNotGrowWithTheFleet(t *testing.T) {
 	if diff := cmp.Diff(count(small), count(big)); diff != "" {
 		t.Errorf("resources per type with %d and %d things (-fewer +more):\n%s", len(fleet.Things), len(more.Things), diff)
 	}
-	if len(smallFiles) == 0 || smallFiles[ingest.FleetFile] == nil {
-		t.Fatalf("processor asset files %v, want %s among them", fileNames(smallFiles), ingest.FleetFile)
+	if len(smallFiles) == 0 || smallFiles[telcontract.FleetFile] == nil {
+		t.Fatalf("processor asset files %v, want %s among them", fileNames(smallFiles), telcontract.FleetFile)
 	}
-	if !bytes.Equal(smallFiles[ingest.FleetFile], bigFiles[ingest.FleetFile]) {
+	if !bytes.Equal(smallFiles[telcontract.FleetFile], bigFiles[telcontract.FleetFile]) {
 		t.Error("the bundled fleet changed when things were added")
 	}
 	for label, synth := range map[string]struct {
@@ -172,7 +172,7 @@ func TestIngestionDoesNotGrowWithTheFleet(t *testing.T) {
 		}
 	}
 	var runtime fleetspec.Fleet
-	if err := json.Unmarshal(smallFiles[ingest.FleetFile], &runtime); err != nil || len(runtime.Classes) != len(fleet.Classes) || len(runtime.Districts) != len(fleet.Districts) {
+	if err := json.Unmarshal(smallFiles[telcontract.FleetFile], &runtime); err != nil || len(runtime.Classes) != len(fleet.Classes) || len(runtime.Districts) != len(fleet.Districts) {
 		t.Errorf("bundled fleet: %d classes, %d districts (%v); want the fleet's %d and %d", len(runtime.Classes), len(runtime.Districts), err, len(fleet.Classes), len(fleet.Districts))
 	}
 }

@@ -297,7 +297,7 @@ func (in *Ingest) processor(p *Props) *golambda.Function {
 		EncryptionKey:       p.EncryptionKey,
 		Description:         "Smart city platform: telemetry processor (" + string(p.Mode) + " mode): validates, deduplicates, archives and stores device telemetry",
 		Environment:         env,
-		Files:               map[string][]byte{FleetFile: runtime},
+		Files:               map[string][]byte{contract.FleetFile: runtime},
 		MemoryMiB:           p.MemoryMiB,
 		ReservedConcurrency: reserved,
 		LogRetention:        p.LogRetention,

@@ -14,9 +14,6 @@ import (
 	"github.com/secure-smart-city/platform/topics"
 )
 
-// FleetFile is the fleet's runtime copy beside the processor's binary (contract.FleetFile).
-const FleetFile = contract.FleetFile
-
 // Environment variables the construct gives the processor (lambdas/telemetry reads them; the
 // names are contract's).
 
